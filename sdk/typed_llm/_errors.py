@@ -1,0 +1,523 @@
+"""Every failure the SDK reports, as one tree of typed exceptions, and the one factory that picks them.
+
+Grouped by what the caller can do about it::
+
+    TypedLLMError
+    ├── ConfigurationError            fix the settings (missing key, endpoint, api_version...)
+    ├── APIError                      the API call failed (carries request_id)
+    │   ├── APIStatusError            the API answered with an error status (status, code, param, body)
+    │   │   ├── BadRequestError           400: change the request
+    │   │   │   └── ContentFilterError    Azure's filter blocked the prompt or stopped the completion
+    │   │   ├── AuthenticationError       401: check the key or token
+    │   │   ├── PermissionDeniedError     403
+    │   │   ├── NotFoundError             404: model, deployment or path does not exist
+    │   │   ├── RequestTimeoutError       408: the server gave up waiting (retryable)
+    │   │   ├── ConflictError             409 (retryable)
+    │   │   ├── UnprocessableEntityError  422
+    │   │   ├── RateLimitError            429: slow down (retry_after)
+    │   │   │   └── QuotaExceededError    429 insufficient_quota: billing, never retried
+    │   │   └── ServerError               5xx (retryable)
+    │   ├── APIConnectionError        no answer: DNS, refused, reset (retryable)
+    │   │   └── APITimeoutError       no answer in time (retryable)
+    │   └── MalformedResponseError    a success status whose body is not what the API documents
+    ├── RetriesExhaustedError         every attempt failed (attempts, last_error)
+    ├── ContextWindowExceededError    the prompt cannot fit the model's window (pre-flight check)
+    ├── RefusalError                  the model refused (refusal text)
+    ├── NoTextError                   ``.text`` asked of an answer that only called tools
+    └── OutputValidationError         structured output did not validate (raw text, errors)
+
+Foreign exceptions (openai, httpx2) are translated at one boundary, ``translate_openai_errors``; the
+class of an error status is chosen by one pure function, ``status_error``, which reads only the
+status, the headers and the body, so it is the same for every adapter, sync or async.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Literal
+
+import openai
+
+if TYPE_CHECKING:
+    from typed_llm._responses import ChatResponse, ContentFilterResult
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "ContentFilterError",
+    "ContextWindowExceededError",
+    "MalformedResponseError",
+    "NoTextError",
+    "NotFoundError",
+    "OutputValidationError",
+    "PermissionDeniedError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "RefusalError",
+    "RequestTimeoutError",
+    "RetriesExhaustedError",
+    "ServerError",
+    "TypedLLMError",
+    "UnprocessableEntityError",
+    "request_id_from",
+    "retry_after_from",
+    "status_error",
+    "translate_openai_errors",
+]
+
+RETRY_AFTER_CAP_SECONDS = 120.0
+"""A server-asked wait above this is not honoured as given (openai-python uses the same bound)."""
+
+
+def _rebuild(cls: type[TypedLLMError], args: tuple[object, ...], state: dict[str, object]) -> TypedLLMError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+class TypedLLMError(Exception):
+    """Root of every error the SDK raises."""
+
+    message: str
+    """What went wrong, for a person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take keyword-only data; rebuild from the instance dict so errors cross processes.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+class ConfigurationError(TypedLLMError):
+    """The client cannot be built or used as configured; the message says what to set."""
+
+
+class APIError(TypedLLMError):
+    """A call to the API failed."""
+
+    request_id: str | None
+    """``x-request-id`` (or Azure's ``apim-request-id``) of the failed request, for support tickets."""
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class APIStatusError(APIError):
+    """The API answered with an error status."""
+
+    status_code: int
+    """HTTP status."""
+    code: str | None
+    """The API's error code (``model_not_found``, ``content_filter``...), when it gave one."""
+    param: str | None
+    """The request parameter the API blames, when it names one."""
+    type: str | None
+    """The API's error type (``invalid_request_error``...), when it gave one."""
+    body: object
+    """The decoded JSON body (or its text when it was not JSON)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        param: str | None = None,
+        type: str | None = None,  # noqa: A002  (the API's own name for it)
+        body: object = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.status_code = status_code
+        self.code = code
+        self.param = param
+        self.type = type
+        self.body = body
+
+    def __str__(self) -> str:
+        code = f" ({self.code})" if self.code else ""
+        rid = f" [request id {self.request_id}]" if self.request_id else ""
+        return f"HTTP {self.status_code}{code}: {self.message}{rid}"
+
+
+class BadRequestError(APIStatusError):
+    """400: the API refused the request as written."""
+
+
+class ContentFilterError(BadRequestError):
+    """Azure's content filter blocked the prompt (HTTP 400) or stopped the completion (HTTP 200)."""
+
+    stage: Literal["prompt", "completion"]
+    """Whether the prompt was blocked or the generated completion was stopped."""
+    results: tuple[ContentFilterResult, ...]
+    """Every category the filter reported on, with its verdict."""
+    response: ChatResponse | None
+    """For a stopped completion, the whole response (partial text, usage): nothing is lost."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stage: Literal["prompt", "completion"],
+        results: tuple[ContentFilterResult, ...] = (),
+        response: ChatResponse | None = None,
+        status_code: int = 400,
+        code: str | None = "content_filter",
+        param: str | None = None,
+        type: str | None = None,  # noqa: A002  (the API's own name for it)
+        body: object = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            status_code=status_code,
+            code=code,
+            param=param,
+            type=type,
+            body=body,
+            request_id=request_id,
+        )
+        self.stage = stage
+        self.results = results
+        self.response = response
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """Names of the categories that fired (``self_harm``, ``jailbreak``...)."""
+        return tuple(result.category for result in self.results if result.flagged)
+
+
+class AuthenticationError(APIStatusError):
+    """401: the key or token is missing, wrong or expired."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not use this model, region or resource."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the model, deployment or path does not exist (or the key cannot see it)."""
+
+
+class RequestTimeoutError(APIStatusError):
+    """408: the server timed out waiting for the request. Retryable."""
+
+
+class ConflictError(APIStatusError):
+    """409: a conflicting operation is under way. Retryable."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request is well-formed but cannot be processed."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests or tokens per minute. Retryable after ``retry_after``."""
+
+    retry_after: float | None
+    """Seconds the server asked to wait (``retry-after-ms`` or ``Retry-After``), if it asked."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 429,
+        retry_after: float | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        type: str | None = None,  # noqa: A002  (the API's own name for it)
+        body: object = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            status_code=status_code,
+            code=code,
+            param=param,
+            type=type,
+            body=body,
+            request_id=request_id,
+        )
+        self.retry_after = retry_after
+
+
+class QuotaExceededError(RateLimitError):
+    """429 ``insufficient_quota``: the account is out of credit. Waiting does not help; never retried."""
+
+
+class ServerError(APIStatusError):
+    """5xx: the service failed. Retryable."""
+
+
+class APIConnectionError(APIError):
+    """No HTTP answer came back: the connection failed or was dropped. Retryable."""
+
+
+class APITimeoutError(APIConnectionError):
+    """No HTTP answer came back in time. Retryable."""
+
+
+class MalformedResponseError(APIError):
+    """The API answered with a success status, but the body is not the documented shape."""
+
+    status_code: int
+    """HTTP status of the answer."""
+    body_excerpt: str
+    """The start of the body, for diagnosis."""
+
+    def __init__(
+        self, message: str, *, status_code: int, body_excerpt: str, request_id: str | None = None
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.status_code = status_code
+        self.body_excerpt = body_excerpt
+
+
+class RetriesExhaustedError(TypedLLMError):
+    """Every allowed attempt failed, or the deadline passed; ``last_error`` says how the last one did."""
+
+    attempts: int
+    """How many attempts were made."""
+    last_error: TypedLLMError
+    """The error of the last attempt (also chained as ``__cause__``)."""
+
+    def __init__(self, message: str, *, attempts: int, last_error: TypedLLMError) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.last_error = last_error
+
+
+class ContextWindowExceededError(TypedLLMError):
+    """The counted prompt plus the requested output cannot fit the model's context window."""
+
+    model: str
+    """The model checked."""
+    prompt_tokens: int
+    """Tokens counted in the prompt."""
+    max_output_tokens: int
+    """Output tokens the request asked room for."""
+    context_window: int
+    """The model's context window."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str,
+        prompt_tokens: int,
+        max_output_tokens: int,
+        context_window: int,
+    ) -> None:
+        super().__init__(message)
+        self.model = model
+        self.prompt_tokens = prompt_tokens
+        self.max_output_tokens = max_output_tokens
+        self.context_window = context_window
+
+
+class RefusalError(TypedLLMError):
+    """The model refused to answer; ``refusal`` is what it said, ``response`` the whole answer."""
+
+    refusal: str
+    """The refusal text."""
+    response: ChatResponse | None
+    """The response that carried the refusal."""
+
+    def __init__(self, refusal: str, *, response: ChatResponse | None = None) -> None:
+        super().__init__(f"the model refused: {refusal}")
+        self.refusal = refusal
+        self.response = response
+
+
+class NoTextError(TypedLLMError):
+    """``ChatResponse.text`` was asked of a choice that has no text: it only called tools."""
+
+
+class OutputValidationError(TypedLLMError):
+    """Structured output did not validate into the requested type."""
+
+    raw_text: str
+    """The text the model produced."""
+    errors: tuple[Mapping[str, object], ...]
+    """pydantic's errors, as ``ValidationError.errors()`` gives them."""
+    response: ChatResponse | None
+    """The whole response."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw_text: str,
+        errors: tuple[Mapping[str, object], ...] = (),
+        response: ChatResponse | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.raw_text = raw_text
+        self.errors = errors
+        self.response = response
+
+
+# --- choosing the class of an error status (pure) -------------------------------------------------
+
+_BY_STATUS: Mapping[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    for key, item in headers.items():
+        if key.lower() == lowered:
+            return item
+    return None
+
+
+def request_id_from(headers: Mapping[str, str]) -> str | None:
+    """The request id a support ticket needs: ``x-request-id``, else Azure's ``apim-request-id``."""
+    return _header(headers, "x-request-id") or _header(headers, "apim-request-id")
+
+
+def retry_after_from(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds the server asked to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or date).
+
+    Returns None when neither header is there or parses; a wait in the past is 0.
+    """
+    millis = _header(headers, "retry-after-ms")
+    if millis is not None:
+        with contextlib.suppress(ValueError):
+            return max(0.0, float(millis) / 1000.0)
+    value = _header(headers, "retry-after")
+    if value is None:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _decode_body(content: bytes) -> object:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content.decode("utf-8", errors="replace")
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _filter_results_of(error: Mapping[str, object]) -> tuple[ContentFilterResult, ...]:
+    from typed_llm._responses import content_filter_results  # noqa: PLC0415  (import cycle)
+
+    inner = error.get("innererror")
+    if isinstance(inner, Mapping):
+        return content_filter_results(inner.get("content_filter_result"))
+    return ()
+
+
+def status_error(
+    status_code: int, headers: Mapping[str, str], content: bytes
+) -> APIStatusError:
+    """Build the typed error for an error answer, from its status, headers and raw body.
+
+    The most specific class wins: Azure's ``content_filter`` 400 is a ``ContentFilterError``
+    with its categories, a 429 ``insufficient_quota`` a ``QuotaExceededError``, any other 5xx a
+    ``ServerError``, and a status with no class of its own a plain ``APIStatusError``.
+    """
+    body = _decode_body(content)
+    error: Mapping[str, object] = {}
+    if isinstance(body, Mapping):
+        inner = body.get("error")
+        error = inner if isinstance(inner, Mapping) else body
+    code = _text(error.get("code"))
+    message = _text(error.get("message")) or f"HTTP {status_code} with no error message"
+    param, kind = _text(error.get("param")), _text(error.get("type"))
+    request_id = request_id_from(headers)
+    if status_code == 400 and code == "content_filter":  # noqa: PLR2004
+        return ContentFilterError(
+            message,
+            stage="prompt",
+            results=_filter_results_of(error),
+            status_code=status_code,
+            param=param,
+            type=kind,
+            body=body,
+            request_id=request_id,
+        )
+    if status_code == 429:  # noqa: PLR2004
+        cls = QuotaExceededError if code == "insufficient_quota" else RateLimitError
+        return cls(
+            message,
+            retry_after=retry_after_from(headers),
+            code=code,
+            param=param,
+            type=kind,
+            body=body,
+            request_id=request_id,
+        )
+    by_status = ServerError if status_code >= 500 else _BY_STATUS.get(status_code, APIStatusError)  # noqa: PLR2004
+    return by_status(
+        message,
+        status_code=status_code,
+        code=code,
+        param=param,
+        type=kind,
+        body=body,
+        request_id=request_id,
+    )
+
+
+@contextlib.contextmanager
+def translate_openai_errors() -> Iterator[None]:
+    """Turn any exception of the openai package raised inside into the SDK's own, chained.
+
+    This is the one place where foreign exceptions cross into the SDK; nothing from openai or
+    httpx2 escapes an adapter.
+    """
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        raise status_error(exc.status_code, exc.response.headers, exc.response.content) from exc
+    except openai.APITimeoutError as exc:
+        raise APITimeoutError("the request timed out before an answer came back") from exc
+    except openai.APIConnectionError as exc:
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise APIConnectionError(f"could not reach the API{cause}") from exc
+    except openai.APIResponseValidationError as exc:
+        raise MalformedResponseError(
+            exc.message,
+            status_code=exc.status_code,
+            body_excerpt=exc.response.text[:500],
+            request_id=request_id_from(exc.response.headers),
+        ) from exc
+    except openai.OpenAIError as exc:
+        raise ConfigurationError(str(exc)) from exc
+

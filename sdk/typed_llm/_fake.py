@@ -1,0 +1,356 @@
+"""A loopback fake of the OpenAI and Azure OpenAI HTTP APIs, for recording cassettes and testing.
+
+``FakeAPI`` serves chat completions and embeddings on 127.0.0.1 (a free port) from a background
+thread, with bodies and headers shaped like the real services' (ids, usage, ``x-request-id``,
+``x-ratelimit-*``; Azure's ``apim-request-id`` and filter results). Answers are deterministic, so a
+re-recorded cassette differs only where a test changed. Scripted replies (``FakeAPI.enqueue``) answer
+the next requests instead, to test error statuses. Every request the fake receives is kept in
+``FakeAPI.received``, so a test can assert what was sent, or that nothing was.
+
+Routes::
+
+    POST /v1/chat/completions                              OpenAI (Bearer key)
+    POST /v1/embeddings
+    POST /openai/deployments/{deployment}/chat/completions  Azure classic (api-key or Bearer,
+    POST /openai/deployments/{deployment}/embeddings         ?api-version= required)
+    POST /openai/v1/chat/completions                        Azure v1 (api-key or Bearer)
+    POST /openai/v1/embeddings
+"""
+
+from __future__ import annotations
+
+import array
+import base64
+import collections
+import hashlib
+import http.server
+import json
+import math
+import re
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Self
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["FakeAPI", "FakeReply", "ReceivedRequest"]
+
+_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z: "created" counts up from here, one second a call
+_SAFE = {"filtered": False, "severity": "safe"}
+_AZURE_VERDICTS = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
+_ROUTE = re.compile(
+    r"^/(?:v1|openai/v1|openai/deployments/(?P<deployment>[^/]+))/(?P<kind>chat/completions|embeddings)$"
+)
+
+
+@attrs.frozen
+class ReceivedRequest:
+    """A request the fake received."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    """Header names lower-cased."""
+    body: bytes
+
+    def json(self) -> dict[str, object]:
+        """The body, decoded."""
+        decoded: dict[str, object] = json.loads(self.body)
+        return decoded
+
+
+@attrs.frozen
+class FakeReply:
+    """A scripted answer: status, JSON body (or raw bytes) and extra headers."""
+
+    status: int
+    body: Mapping[str, object] | bytes
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    delay: float = 0.0
+    """Seconds to wait before answering (to make a client time out)."""
+
+    @classmethod
+    def error(
+        cls,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        type: str | None = "invalid_request_error",  # noqa: A002  (the API's own name)
+        param: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> FakeReply:
+        """An error answer in OpenAI's shape: ``{"error": {message, type, param, code}}``."""
+        error = {"message": message, "type": type, "param": param, "code": code}
+        return cls(status=status, body={"error": error}, headers=headers or {})
+
+    @classmethod
+    def azure_prompt_filter(cls, category: str = "self_harm", severity: str = "medium") -> FakeReply:
+        """Azure's 400 for a prompt its content filter blocked, as the real service shapes it."""
+        verdicts: dict[str, object] = {**_AZURE_VERDICTS, "jailbreak": {"filtered": False, "detected": False}}
+        verdicts[category] = {"filtered": True, "severity": severity}
+        error = {
+            "message": "The response was filtered due to the prompt triggering Azure OpenAI's "
+            "content management policy. Please modify your prompt and retry.",
+            "type": None,
+            "param": "prompt",
+            "code": "content_filter",
+            "status": 400,
+            "innererror": {
+                "code": "ResponsibleAIPolicyViolation",
+                "content_filter_result": verdicts,
+            },
+        }
+        return cls(status=400, body={"error": error})
+
+
+def _text_of(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+def _vector(text: str, dimensions: int) -> list[float]:
+    seed = hashlib.sha256(text.encode()).digest()
+    raw = [(seed[i % len(seed)] - 127.5) / 127.5 + 0.01 * i for i in range(dimensions)]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return [x / norm for x in raw]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002  (stdlib's name)
+        """Stay quiet: the tests read ``FakeAPI.received`` instead."""
+
+    def do_POST(self) -> None:  # noqa: N802  (stdlib's name)
+        """Answer one API call."""
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length)
+        split = urlsplit(self.path)
+        request = ReceivedRequest(
+            method="POST",
+            path=split.path,
+            query={k: v[0] for k, v in parse_qs(split.query).items()},
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        fake = self.server.fake
+        status, payload, headers, delay = fake._answer(request)  # noqa: SLF001  (the fake's own handler)
+        if delay:
+            time.sleep(delay)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeAPI
+
+
+class FakeAPI:
+    """The fake, as a context manager: ``with FakeAPI() as fake: OpenAIClient(base_url=fake.openai_base_url)``."""
+
+    def __init__(self, *, embedding_dimensions: int = 16) -> None:
+        """Create the fake (not yet listening: enter it, or call ``start``).
+
+        Args:
+            embedding_dimensions: vector length when a request does not ask for ``dimensions``
+                (small, so cassettes stay small).
+        """
+        self.received: list[ReceivedRequest] = []
+        self._script: collections.deque[FakeReply] = collections.deque()
+        self._lock = threading.Lock()
+        self._count = 0
+        self._dimensions = embedding_dimensions
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``: the Azure endpoint."""
+        if self._server is None:
+            raise RuntimeError("the fake is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """The base URL to give ``OpenAIClient``."""
+        return f"{self.url}/v1"
+
+    def enqueue(self, *replies: FakeReply) -> None:
+        """Answer the next requests with these replies, in order, before answering normally again."""
+        with self._lock:
+            self._script.extend(replies)
+
+    def start(self) -> None:
+        """Listen on a free loopback port."""
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="typed-llm-fake", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening and wait for the server thread."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- answering ------------------------------------------------------------------------------
+
+    def _answer(self, request: ReceivedRequest) -> tuple[int, bytes, dict[str, str], float]:
+        with self._lock:
+            self.received.append(request)
+            self._count += 1
+            number = self._count
+            scripted = self._script.popleft() if self._script else None
+        azure = request.path.startswith("/openai/")
+        headers = self._headers(number, azure=azure)
+        if scripted is not None:
+            headers.update(scripted.headers)
+            body = scripted.body
+            payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+            return scripted.status, payload, headers, scripted.delay
+        status, answer = self._route(request, number, azure=azure)
+        return status, json.dumps(answer).encode(), headers, 0.0
+
+    def _headers(self, number: int, *, azure: bool) -> dict[str, str]:
+        request_id = hashlib.sha256(f"request-{number}".encode()).hexdigest()[:32]
+        headers = {
+            "content-type": "application/json",
+            "x-request-id": f"req_{request_id}",
+            "x-ratelimit-limit-requests": "10000",
+            "x-ratelimit-limit-tokens": "2000000",
+            "x-ratelimit-remaining-requests": str(10000 - number),
+            "x-ratelimit-remaining-tokens": str(2000000 - 50 * number),
+            "x-ratelimit-reset-requests": "6ms",
+            "x-ratelimit-reset-tokens": "1ms",
+        }
+        if azure:
+            headers["apim-request-id"] = f"{request_id[:8]}-{request_id[8:12]}-{request_id[12:16]}-{request_id[16:20]}-{request_id[20:32]}"
+            headers["x-ms-region"] = "Loopback"
+        else:
+            headers["openai-processing-ms"] = "12"
+            headers["openai-version"] = "2020-10-01"
+        return headers
+
+    def _route(self, request: ReceivedRequest, number: int, *, azure: bool) -> tuple[int, dict[str, object]]:
+        match = _ROUTE.match(request.path)
+        if match is None:
+            return 404, {"error": {"message": f"no route {request.path}", "type": "invalid_request_error", "param": None, "code": None}}
+        if not self._authorized(request, azure=azure):
+            return 401, {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}
+        if match["deployment"] is not None and "api-version" not in request.query:
+            return 404, {"error": {"code": "404", "message": "Resource not found"}}
+        try:
+            body = request.json()
+        except ValueError:
+            return 400, {"error": {"message": "We could not parse the JSON body of your request.", "type": "invalid_request_error", "param": None, "code": None}}
+        model = str(match["deployment"] or body.get("model", ""))
+        if match["kind"] == "embeddings":
+            return 200, self._embeddings(body, model)
+        return 200, self._chat(body, model, number, azure=azure)
+
+    @staticmethod
+    def _authorized(request: ReceivedRequest, *, azure: bool) -> bool:
+        bearer = request.headers.get("authorization", "")
+        if bearer.startswith("Bearer ") and len(bearer) > len("Bearer "):
+            return True
+        return azure and bool(request.headers.get("api-key"))
+
+    def _chat(self, body: dict[str, object], model: str, number: int, *, azure: bool) -> dict[str, object]:
+        messages = body.get("messages")
+        messages = messages if isinstance(messages, list) else []
+        prompt = " ".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
+        last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+        tools = body.get("tools")
+        message: dict[str, object] = {"role": "assistant", "content": None, "refusal": None}
+        if tools and isinstance(tools, list) and body.get("tool_choice") != "none" and last.get("role") != "tool":
+            name = tools[0]["function"]["name"]
+            message["tool_calls"] = [
+                {"id": f"call_{number:024d}", "type": "function", "function": {"name": name, "arguments": "{}"}}
+            ]
+            finish = "tool_calls"
+            answer = ""
+        else:
+            answer = f"Echo: {_text_of(last.get('content'))}"
+            max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+            finish = "stop"
+            if isinstance(max_tokens, int) and _tokens(answer) > max_tokens:
+                answer = " ".join(answer.split()[:max_tokens])
+                finish = "length"
+            message["content"] = answer
+        completion_tokens = _tokens(answer) if answer else 9
+        prompt_tokens = _tokens(prompt) + 3 * len(messages) + 3
+        reasoning = 64 if model.startswith(("o1", "o3", "o4", "gpt-5")) else 0
+        choice: dict[str, object] = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+        response: dict[str, object] = {
+            "id": f"chatcmpl-fake{number:020d}",
+            "object": "chat.completion",
+            "created": _EPOCH + number,
+            "model": f"{model}-2026-01-01",
+            "choices": [choice],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens + reasoning,
+                "total_tokens": prompt_tokens + completion_tokens + reasoning,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0},
+            },
+            "system_fingerprint": "fp_fake0001",
+            "service_tier": "default",
+        }
+        if azure:
+            choice["content_filter_results"] = _AZURE_VERDICTS
+            response["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": _AZURE_VERDICTS}]
+        return response
+
+    def _embeddings(self, body: dict[str, object], model: str) -> dict[str, object]:
+        raw_inputs = body.get("input")
+        inputs = [raw_inputs] if isinstance(raw_inputs, str) else list(raw_inputs or [])  # type: ignore[call-overload]  # JSON of unknown shape
+        dims = body.get("dimensions")
+        dimensions = dims if isinstance(dims, int) else self._dimensions
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        for index, text in enumerate(inputs):
+            vector = _vector(str(text), dimensions)
+            encoded: object = base64.b64encode(array.array("f", vector).tobytes()).decode() if as_base64 else vector
+            data.append({"object": "embedding", "index": index, "embedding": encoded})
+        tokens = sum(_tokens(str(text)) for text in inputs)
+        return {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+

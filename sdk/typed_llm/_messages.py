@@ -1,0 +1,160 @@
+"""Chat messages: the typed form of the Chat Completions ``messages`` array.
+
+Every message is a frozen pydantic model tagged by ``role``; ``Message`` is their union, discriminated
+on that tag, so ``TypeAdapter(Message).validate_python({"role": "user", "content": "hi"})`` picks
+``UserMessage`` and a wrong role is refused with an error that names it. Content given as a list on the
+wire becomes a tuple here, so a message can never change after it is built.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "AssistantMessage",
+    "ContentPart",
+    "DeveloperMessage",
+    "FunctionCall",
+    "ImagePart",
+    "ImageURL",
+    "Message",
+    "RefusalPart",
+    "SystemMessage",
+    "TextPart",
+    "ToolCall",
+    "ToolMessage",
+    "UserMessage",
+]
+
+
+class _Frozen(BaseModel):
+    """Base of every request-side model: immutable, and unknown keys are refused, not dropped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TextPart(_Frozen):
+    """A text content part."""
+
+    type: Literal["text"] = "text"
+    text: str
+    """The text."""
+
+
+class ImageURL(_Frozen):
+    """Where an image is, and how closely the model should look at it."""
+
+    url: str = Field(min_length=1)
+    """An https URL or a ``data:`` URL with base64 image bytes."""
+    detail: Literal["auto", "low", "high"] | None = None
+    """Resolution the model uses; the API's default is ``auto``."""
+
+
+class ImagePart(_Frozen):
+    """An image content part (user messages only)."""
+
+    type: Literal["image_url"] = "image_url"
+    image_url: ImageURL
+    """The image."""
+
+
+class RefusalPart(_Frozen):
+    """A refusal content part (assistant messages only)."""
+
+    type: Literal["refusal"] = "refusal"
+    refusal: str
+    """The refusal text the model produced."""
+
+
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+"""A part of a user message's content."""
+
+_AssistantPart = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
+
+
+class FunctionCall(_Frozen):
+    """The function a tool call invokes, with its arguments as the model wrote them (a JSON string)."""
+
+    name: str
+    """Name of the function."""
+    arguments: str
+    """Arguments as JSON text. The model may write invalid JSON; parse it, do not trust it."""
+
+
+class ToolCall(_Frozen):
+    """A tool call made by the assistant."""
+
+    id: str
+    """The call's id, which the answering ``ToolMessage`` repeats in ``tool_call_id``."""
+    type: Literal["function"] = "function"
+    function: FunctionCall
+    """The function called."""
+
+
+class SystemMessage(_Frozen):
+    """Instructions from the application (``developer`` replaces it for reasoning models)."""
+
+    role: Literal["system"] = "system"
+    content: str | tuple[TextPart, ...]
+    """The instructions."""
+    name: str | None = None
+    """Optional participant name."""
+
+
+class DeveloperMessage(_Frozen):
+    """Instructions from the developer, for models that take them (o1 and later)."""
+
+    role: Literal["developer"] = "developer"
+    content: str | tuple[TextPart, ...]
+    """The instructions."""
+    name: str | None = None
+    """Optional participant name."""
+
+
+class UserMessage(_Frozen):
+    """A message from the user: text, or content parts (text and images)."""
+
+    role: Literal["user"] = "user"
+    content: str | Annotated[tuple[ContentPart, ...], Field(min_length=1)]
+    """Text, or a non-empty tuple of content parts."""
+    name: str | None = None
+    """Optional participant name."""
+
+
+class AssistantMessage(_Frozen):
+    """A message the assistant sent earlier in the conversation (content, refusal or tool calls)."""
+
+    role: Literal["assistant"] = "assistant"
+    content: str | tuple[_AssistantPart, ...] | None = None
+    """What the assistant said; may be absent when it only called tools."""
+    refusal: str | None = None
+    """The assistant's refusal, if it refused."""
+    tool_calls: Annotated[tuple[ToolCall, ...], Field(min_length=1)] | None = None
+    """Tool calls the assistant made; each must be answered by a ``ToolMessage``."""
+    name: str | None = None
+    """Optional participant name."""
+
+    @model_validator(mode="after")
+    def _says_something(self) -> AssistantMessage:
+        if self.content is None and self.tool_calls is None and self.refusal is None:
+            raise ValueError("an assistant message needs content, refusal or tool_calls")
+        return self
+
+
+class ToolMessage(_Frozen):
+    """The result of a tool call, sent back to the model."""
+
+    role: Literal["tool"] = "tool"
+    content: str | tuple[TextPart, ...]
+    """The tool's output."""
+    tool_call_id: str = Field(min_length=1)
+    """The ``id`` of the ``ToolCall`` this answers."""
+
+
+Message = Annotated[
+    SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage,
+    Field(discriminator="role"),
+]
+"""Any chat message, discriminated by ``role``."""

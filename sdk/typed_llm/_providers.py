@@ -1,0 +1,198 @@
+"""Providers: credentials, endpoints, environment fallbacks and the openai client they build.
+
+A provider is everything that differs between OpenAI and Azure OpenAI; the adapter that uses it is
+the same for both. Each provider resolves its settings once, at construction, and refuses a
+configuration that cannot work with a ``ConfigurationError`` that says what to set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Literal
+
+import attrs
+import openai
+
+from typed_llm._errors import ConfigurationError
+from typed_llm._wire import Routing
+
+__all__ = ["DEFAULT_AZURE_API_VERSION", "DEFAULT_TIMEOUT", "AzureProvider", "OpenAIProvider", "Provider"]
+
+DEFAULT_TIMEOUT = 600.0
+"""Seconds a call may take before it fails with APITimeoutError (openai-python's own default)."""
+
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
+"""Azure API version used when none is given: the GA version that every deployment accepts."""
+
+_ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+def _env(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _check_url(url: str, what: str) -> str:
+    if not url.startswith(("https://", "http://")):
+        raise ConfigurationError(f"{what} must be an http(s) URL, got {url!r}")
+    return url.rstrip("/")
+
+
+@attrs.frozen
+class OpenAIProvider:
+    """OpenAI's API, or any server that speaks it (``base_url``)."""
+
+    api_key: str = attrs.field(repr=False)
+    base_url: str
+    organization: str | None
+    project: str | None
+    timeout: float
+    name: Literal["openai"] = "openai"
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        organization: str | None,
+        project: str | None,
+        timeout: float,
+    ) -> OpenAIProvider:
+        """Fill unset settings from the environment, as the openai package does."""
+        key = api_key or _env("OPENAI_API_KEY")
+        if not key:
+            raise ConfigurationError(
+                "no OpenAI API key: pass api_key=... or set the OPENAI_API_KEY environment variable"
+            )
+        url = base_url or _env("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        return cls(
+            api_key=key,
+            base_url=_check_url(url, "base_url (OPENAI_BASE_URL)"),
+            organization=organization or _env("OPENAI_ORG_ID"),
+            project=project or _env("OPENAI_PROJECT_ID"),
+            timeout=timeout,
+        )
+
+    @property
+    def routing(self) -> Routing:
+        """Model names go in the body; paths are the API's own."""
+        return Routing()
+
+    def build_sync(self) -> openai.OpenAI:
+        """The openai client, with its own retries off (the SDK's backoff decides)."""
+        return openai.OpenAI(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            organization=self.organization,
+            project=self.project,
+            timeout=self.timeout,
+            max_retries=0,
+        )
+
+
+TokenProvider = Callable[[], str]
+"""Returns a fresh Entra ID bearer token; called on every request."""
+
+
+def _entra_token_provider() -> TokenProvider:
+    try:
+        from azure.identity import (  # type: ignore[import-not-found,unused-ignore]  # optional extra  # noqa: PLC0415
+            DefaultAzureCredential,
+            get_bearer_token_provider,
+        )
+    except ImportError as exc:
+        raise ConfigurationError(
+            "no Azure OpenAI credential: pass api_key=... or token_provider=..., set "
+            "AZURE_OPENAI_API_KEY, or install the 'azure' extra (pip install 'typed-llm[azure]') "
+            "to sign in with Entra ID"
+        ) from exc
+    provider: TokenProvider = get_bearer_token_provider(DefaultAzureCredential(), _ENTRA_SCOPE)
+    return provider
+
+
+@attrs.frozen
+class AzureProvider:
+    """An Azure OpenAI resource: classic deployment paths with ``api-version``, or the v1 API."""
+
+    endpoint: str
+    api_version: str
+    api_key: str | None = attrs.field(repr=False)
+    token_provider: TokenProvider | None = attrs.field(repr=False)
+    deployments: Mapping[str, str]
+    timeout: float
+    name: Literal["azure"] = "azure"
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        endpoint: str | None,
+        api_version: str | None,
+        api_key: str | None,
+        token_provider: TokenProvider | None,
+        deployments: Mapping[str, str],
+        timeout: float,
+    ) -> AzureProvider:
+        """Fill unset settings from the environment; fall back to Entra ID when no key is given."""
+        url = endpoint or _env("AZURE_OPENAI_ENDPOINT")
+        if not url:
+            raise ConfigurationError(
+                "no Azure OpenAI endpoint: pass endpoint='https://RESOURCE.openai.azure.com' "
+                "or set the AZURE_OPENAI_ENDPOINT environment variable"
+            )
+        if api_key and token_provider:
+            raise ConfigurationError("pass api_key or token_provider, not both")
+        key = api_key or (None if token_provider else _env("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY"))
+        if key is None and token_provider is None:
+            token_provider = _entra_token_provider()
+        version = api_version or _env("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION")
+        return cls(
+            endpoint=_check_url(url, "endpoint (AZURE_OPENAI_ENDPOINT)"),
+            api_version=version or DEFAULT_AZURE_API_VERSION,
+            api_key=key,
+            token_provider=token_provider,
+            deployments=dict(deployments),
+            timeout=timeout,
+        )
+
+    @property
+    def is_v1(self) -> bool:
+        """Whether this uses the v1 API (``/openai/v1/``, no api-version, deployment in the body)."""
+        return self.api_version == "v1"
+
+    @property
+    def routing(self) -> Routing:
+        """Models map to deployments: in the path (classic) or in the body (v1)."""
+        return Routing(deployments=self.deployments, deployment_in_path=not self.is_v1)
+
+    def build_sync(self) -> openai.OpenAI:
+        """The openai client for this resource, with its own retries off."""
+        if self.is_v1:
+            # AzureOpenAI does not know the v1 path: it is the plain OpenAI client on another URL,
+            # with the key in Azure's api-key header or an Entra token as the bearer.
+            credential: str | TokenProvider = self.api_key or self.token_provider or ""
+            headers = {"api-key": self.api_key} if self.api_key else None
+            return openai.OpenAI(
+                api_key=credential,
+                base_url=f"{self.endpoint}/openai/v1",
+                default_headers=headers,
+                timeout=self.timeout,
+                max_retries=0,
+            )
+        return openai.AzureOpenAI(
+            azure_endpoint=self.endpoint,
+            api_version=self.api_version,
+            api_key=self.api_key,
+            azure_ad_token_provider=self.token_provider,
+            timeout=self.timeout,
+            max_retries=0,
+        )
+
+
+Provider = OpenAIProvider | AzureProvider
+"""Any provider."""

@@ -1,0 +1,213 @@
+"""Request models: what a user asks of the API, validated before anything is sent.
+
+``ChatRequest`` and ``EmbeddingRequest`` are frozen pydantic models whose field names are the wire
+names of the Chat Completions and Embeddings APIs, so ``ChatRequest.model_validate(body)`` accepts a
+request body and ``wire_body(request)`` (``model_dump`` without unset fields) gives it back. Every range
+the API enforces is enforced here too, so a bad value fails with ``pydantic.ValidationError`` naming
+the field, on this machine, before a request is made. Unknown keys are refused, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+)
+
+from typed_llm._json import JSONObject  # noqa: TC001  (pydantic resolves it at runtime)
+from typed_llm._messages import Message  # noqa: TC001  (pydantic resolves it at runtime)
+
+__all__ = [
+    "ChatRequest",
+    "EmbeddingRequest",
+    "FunctionDefinition",
+    "FunctionTool",
+    "JSONSchemaFormat",
+    "NamedToolChoice",
+    "ReasoningEffort",
+    "ResponseFormat",
+    "ResponseFormatJSONObject",
+    "ResponseFormatJSONSchema",
+    "ResponseFormatText",
+    "ToolChoice",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ResponseFormatText(_Frozen):
+    """Plain text output (the API's default)."""
+
+    type: Literal["text"] = "text"
+
+
+class ResponseFormatJSONObject(_Frozen):
+    """JSON mode: the output is a JSON object, with no schema enforced."""
+
+    type: Literal["json_object"] = "json_object"
+
+
+class JSONSchemaFormat(_Frozen):
+    """The schema of a ``json_schema`` response format."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True,
+                              validate_by_name=True, validate_by_alias=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    """Name of the schema: letters, digits, underscores and dashes, at most 64."""
+    description: str | None = None
+    """What the output is for; the model reads it."""
+    schema_: JSONObject | None = Field(default=None, alias="schema")
+    """The JSON Schema (wire name ``schema``)."""
+    strict: bool | None = None
+    """Whether the API enforces the schema exactly (strict mode)."""
+
+
+class ResponseFormatJSONSchema(_Frozen):
+    """Structured output: the output follows the given JSON Schema."""
+
+    type: Literal["json_schema"] = "json_schema"
+    json_schema: JSONSchemaFormat
+    """The schema and its name."""
+
+
+ResponseFormat = Annotated[
+    ResponseFormatText | ResponseFormatJSONObject | ResponseFormatJSONSchema,
+    Field(discriminator="type"),
+]
+"""The ``response_format`` of a chat request, discriminated by ``type``."""
+
+
+class FunctionDefinition(_Frozen):
+    """A function the model may call."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    """Name the model calls it by."""
+    description: str | None = None
+    """What it does; the model reads it to decide when to call."""
+    parameters: JSONObject | None = None
+    """JSON Schema of its arguments."""
+    strict: bool | None = None
+    """Whether the arguments must follow the schema exactly."""
+
+
+class FunctionTool(_Frozen):
+    """A function tool."""
+
+    type: Literal["function"] = "function"
+    function: FunctionDefinition
+    """The function."""
+
+
+class _FunctionName(_Frozen):
+    name: str = Field(min_length=1)
+
+
+class NamedToolChoice(_Frozen):
+    """Force the model to call one named function."""
+
+    type: Literal["function"] = "function"
+    function: _FunctionName
+    """The function to call (``{"name": ...}``)."""
+
+
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
+"""How the model chooses tools: ``none``, ``auto``, ``required`` or a named function."""
+
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+"""How hard a reasoning model thinks before answering."""
+
+
+class ChatRequest(_Frozen):
+    """A Chat Completions request.
+
+    Field names and JSON shape are the API's. Fields left as ``None`` are not sent, so the API's own
+    defaults apply. Lists become tuples and ``stop`` given as one string becomes a one-item tuple.
+    """
+
+    model: str = Field(min_length=1)
+    """Model name (OpenAI) or model name mapped to a deployment (Azure)."""
+    messages: Annotated[tuple[Message, ...], Field(min_length=1)]
+    """The conversation so far; at least one message."""
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    """Sampling temperature, 0 to 2."""
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Nucleus sampling mass, 0 to 1."""
+    max_tokens: int | None = Field(default=None, gt=0)
+    """Most tokens to generate (sent as ``max_completion_tokens`` to reasoning models)."""
+    max_completion_tokens: int | None = Field(default=None, gt=0)
+    """Most tokens to generate, reasoning tokens included (the newer name of ``max_tokens``)."""
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    """Penalty on tokens by how often they appeared, -2 to 2."""
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    """Penalty on tokens that appeared at all, -2 to 2."""
+    stop: Annotated[tuple[str, ...], Field(min_length=1, max_length=4)] | None = None
+    """Up to four stop sequences (one string is taken as a one-item tuple)."""
+    n: int | None = Field(default=None, ge=1, le=128)
+    """How many choices to generate."""
+    seed: int | None = None
+    """Seed for best-effort deterministic sampling."""
+    response_format: ResponseFormat | None = None
+    """Text, JSON mode or a JSON Schema."""
+    tools: Annotated[tuple[FunctionTool, ...], Field(min_length=1, max_length=128)] | None = None
+    """Functions the model may call."""
+    tool_choice: ToolChoice | None = None
+    """Whether and which tool the model must call."""
+    parallel_tool_calls: bool | None = None
+    """Whether the model may call several tools in one turn."""
+    reasoning_effort: ReasoningEffort | None = None
+    """Reasoning models only: how much to think."""
+    verbosity: Literal["low", "medium", "high"] | None = None
+    """gpt-5 family: how long the answer should be."""
+    logprobs: bool | None = None
+    """Whether to return log probabilities of the output tokens."""
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    """How many most likely tokens to return at each position (needs ``logprobs``)."""
+    logit_bias: (
+        Annotated[
+            Mapping[str, Annotated[int, Field(ge=-100, le=100)]],
+            AfterValidator(MappingProxyType),
+            PlainSerializer(dict),
+        ]
+        | None
+    ) = None
+    """Bias per token id, -100 to 100. Stored read-only."""
+    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
+    """Processing tier."""
+    store: bool | None = None
+    """Whether OpenAI stores the completion."""
+    user: str | None = None
+    """A stable id of the end user, for abuse monitoring."""
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _one_stop_string(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+
+class EmbeddingRequest(_Frozen):
+    """An Embeddings request: one vector per input string, in input order."""
+
+    model: str = Field(min_length=1)
+    """Embedding model name (OpenAI) or model mapped to a deployment (Azure)."""
+    input: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1, max_length=2048)]
+    """One or more non-empty strings (one string is taken as a one-item tuple)."""
+    dimensions: int | None = Field(default=None, gt=0)
+    """Length of the vectors, for models that can shorten them (text-embedding-3)."""
+    user: str | None = None
+    """A stable id of the end user, for abuse monitoring."""
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _one_input_string(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value

@@ -1,0 +1,239 @@
+"""Response models: what the API answered, parsed from its JSON into frozen, typed values.
+
+Response models ignore keys they do not know (the API adds fields often; an old SDK must keep parsing
+new answers) but every field they declare is checked. Azure's additions (prompt and completion filter
+results) are typed too, so a filtered completion is visible as data, not as a missing text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+
+from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
+from typed_llm._messages import ToolCall  # noqa: TC001  (pydantic resolves it at runtime)
+
+__all__ = [
+    "ChatResponse",
+    "Choice",
+    "ContentFilterResult",
+    "EmbeddingResponse",
+    "EmbeddingUsage",
+    "FinishReason",
+    "ParsedChatResponse",
+    "PromptFilterResult",
+    "ResponseMessage",
+    "Usage",
+    "content_filter_results",
+]
+
+T = TypeVar("T")
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
+"""Why the model stopped: natural end, token limit, tool calls, content filter, legacy function call."""
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ContentFilterResult(_Answer):
+    """Azure's verdict on one content category (``hate``, ``self_harm``, ``jailbreak``...)."""
+
+    category: str
+    """The category's name as Azure gives it."""
+    filtered: bool
+    """Whether the content was blocked for this category."""
+    severity: str | None = None
+    """``safe``, ``low``, ``medium`` or ``high``, for severity-graded categories."""
+    detected: bool | None = None
+    """For detection categories (jailbreak, protected material): whether it was found."""
+
+    @property
+    def flagged(self) -> bool:
+        """Whether this category fired (blocked, or detected)."""
+        return self.filtered or bool(self.detected)
+
+
+def content_filter_results(raw: object) -> tuple[ContentFilterResult, ...]:
+    """Azure's ``content_filter_results`` object as a tuple of typed verdicts, sorted by category.
+
+    Entries that are not a verdict (``error``, blocklist detail lists) are left out; a missing
+    object gives an empty tuple.
+    """
+    if not isinstance(raw, Mapping):
+        return ()
+    results = [
+        ContentFilterResult(
+            category=str(category),
+            filtered=bool(verdict.get("filtered")),
+            severity=verdict.get("severity"),
+            detected=verdict.get("detected"),
+        )
+        for category, verdict in raw.items()
+        if isinstance(verdict, Mapping) and "filtered" in verdict
+    ]
+    return tuple(sorted(results, key=lambda result: result.category))
+
+
+_FilterResults = Annotated[tuple[ContentFilterResult, ...], BeforeValidator(content_filter_results)]
+
+
+class PromptFilterResult(_Answer):
+    """Azure's filter verdicts on one prompt of the request."""
+
+    prompt_index: int
+    """Which prompt (0 for chat)."""
+    content_filter_results: _FilterResults = ()
+    """The verdict per category."""
+
+
+class Usage(_Answer):
+    """Token usage of a chat completion."""
+
+    prompt_tokens: int
+    """Tokens in the prompt."""
+    completion_tokens: int
+    """Tokens generated, reasoning tokens included."""
+    total_tokens: int
+    """Prompt plus completion."""
+    cached_tokens: int | None = None
+    """Prompt tokens served from the prompt cache; None when the API did not report it."""
+    reasoning_tokens: int | None = None
+    """Completion tokens spent reasoning; None when the API did not report it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_details(cls, data: object) -> object:
+        # The wire nests the detail counts; flatten the two that matter to callers.
+        if not isinstance(data, Mapping) or "cached_tokens" in data or "reasoning_tokens" in data:
+            return data
+        flat = dict(data)
+        prompt_details = data.get("prompt_tokens_details")
+        if isinstance(prompt_details, Mapping):
+            flat["cached_tokens"] = prompt_details.get("cached_tokens")
+        completion_details = data.get("completion_tokens_details")
+        if isinstance(completion_details, Mapping):
+            flat["reasoning_tokens"] = completion_details.get("reasoning_tokens")
+        return flat
+
+
+class ResponseMessage(_Answer):
+    """The message a choice carries."""
+
+    role: Literal["assistant"] = "assistant"
+    content: str | None = None
+    """The text; None when the model only called tools, refused, or was filtered."""
+    refusal: str | None = None
+    """The refusal text, when the model refused."""
+    tool_calls: tuple[ToolCall, ...] | None = None
+    """Tool calls the model made."""
+
+
+class Choice(_Answer):
+    """One generated answer."""
+
+    index: int
+    """Position among the ``n`` choices."""
+    message: ResponseMessage
+    """The answer."""
+    finish_reason: FinishReason
+    """Why generation stopped."""
+    content_filter_results: _FilterResults = ()
+    """Azure only: the filter's verdict on this completion, per category."""
+
+
+class _HasRequestId(_Answer):
+    request_id: str | None = None
+    """``x-request-id`` (or Azure's ``apim-request-id``) of the answer; not part of the API's body."""
+
+
+class ChatResponse(_HasRequestId):
+    """A chat completion."""
+
+    id: str
+    """The completion's id."""
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    """Unix time of creation."""
+    model: str
+    """The model that answered (often a dated name, such as ``gpt-4o-mini-2024-07-18``)."""
+    choices: tuple[Choice, ...]
+    """The generated answers (one unless ``n`` asked for more)."""
+    usage: Usage | None = None
+    """Token usage."""
+    system_fingerprint: str | None = None
+    """Backend configuration fingerprint, for reproducibility with ``seed``."""
+    service_tier: str | None = None
+    """The tier that processed the request."""
+    prompt_filter_results: tuple[PromptFilterResult, ...] = ()
+    """Azure only: the filter's verdict on the prompt."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _azure_older_names(cls, data: object) -> object:
+        # Azure API versions before 2023-06 called the prompt verdicts "prompt_annotations".
+        if isinstance(data, Mapping) and "prompt_annotations" in data and "prompt_filter_results" not in data:
+            return {**data, "prompt_filter_results": data["prompt_annotations"]}
+        return data
+
+    @property
+    def text(self) -> str:
+        """The first choice's text.
+
+        Raises:
+            ContentFilterError: the completion was stopped by Azure's content filter (the partial
+                text, if any, is on ``error.response``).
+            RefusalError: the model refused; the refusal text is on the error.
+            NoTextError: the first choice only called tools (see ``choices[0].message.tool_calls``).
+        """
+        choice = self.choices[0]
+        if choice.finish_reason == "content_filter":
+            raise ContentFilterError(
+                "the completion was stopped by the content filter",
+                stage="completion",
+                results=choice.content_filter_results,
+                response=self,
+                status_code=200,
+                request_id=self.request_id,
+            )
+        message = choice.message
+        if message.content is not None:
+            return message.content
+        if message.refusal is not None:
+            raise RefusalError(message.refusal, response=self)
+        raise NoTextError("the first choice has no text: it holds tool calls")
+
+
+class ParsedChatResponse(ChatResponse, Generic[T]):
+    """A chat completion whose first choice was validated into ``T`` (structured outputs)."""
+
+    parsed: T
+    """The first choice's content, validated into the requested type."""
+
+
+class EmbeddingUsage(_Answer):
+    """Token usage of an embeddings call."""
+
+    prompt_tokens: int
+    """Tokens in the inputs."""
+    total_tokens: int
+    """Same as prompt_tokens for embeddings."""
+
+
+class EmbeddingResponse(_HasRequestId):
+    """Embedding vectors, one per input, in input order."""
+
+    model: str
+    """The model that answered."""
+    vectors: tuple[tuple[float, ...], ...]
+    """One vector per input string, in the order of the request's inputs."""
+    usage: EmbeddingUsage | None = None
+    """Token usage."""
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors."""
+        return len(self.vectors[0]) if self.vectors else 0

@@ -1,0 +1,41 @@
+"""The protocols users type against: any object with these methods is a client.
+
+Adapters (``OpenAIClient``, ``AzureClient``) implement ``Client``; the layers that wrap clients
+(cache, retry, logging) take a ``Client`` and are one. A test double only needs these methods.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from typed_llm._requests import ChatRequest, EmbeddingRequest
+    from typed_llm._responses import ChatResponse, EmbeddingResponse
+
+__all__ = ["AsyncClient", "Client"]
+
+
+@runtime_checkable
+class Client(Protocol):
+    """A synchronous client of a chat and embeddings API."""
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send a chat request and return the typed completion; raise a ``TypedLLMError`` on failure."""
+        ...
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Embed the request's inputs; one vector per input, in input order."""
+        ...
+
+
+@runtime_checkable
+class AsyncClient(Protocol):
+    """The asynchronous twin of ``Client``."""
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send a chat request and return the typed completion; raise a ``TypedLLMError`` on failure."""
+        ...
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Embed the request's inputs; one vector per input, in input order."""
+        ...

@@ -1,0 +1,198 @@
+"""Pure translation between typed requests/responses and HTTP: no I/O, shared by every adapter.
+
+``build_*_call`` turns a typed request into a ``WireCall`` (a path relative to the provider's base
+URL, and the JSON body as bytes); ``parse_*_response`` turns the raw answer of a successful call into a
+typed response. Sync and async adapters, and the wrappers around them (cache, retry, logging), all use
+these same functions, so a request is built and an answer read in exactly one way.
+"""
+
+from __future__ import annotations
+
+import array
+import base64
+import sys
+from collections.abc import Mapping
+from typing import Literal
+
+import attrs
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from typed_llm._errors import MalformedResponseError, request_id_from
+from typed_llm._requests import ChatRequest, EmbeddingRequest
+from typed_llm._responses import ChatResponse, EmbeddingResponse, EmbeddingUsage
+
+__all__ = [
+    "RawResponse",
+    "Routing",
+    "WireCall",
+    "build_chat_call",
+    "build_embedding_call",
+    "parse_chat_response",
+    "parse_embedding_response",
+]
+
+CallKind = Literal["chat", "embeddings"]
+
+
+@attrs.frozen
+class Routing:
+    """How a provider names models on the wire.
+
+    Attributes:
+        deployments: model name -> Azure deployment name; a model not listed is its own deployment.
+        deployment_in_path: Azure's classic shape, ``/deployments/{deployment}/chat/completions``;
+            when False the deployment (or model) name goes in the body's ``model``, as OpenAI and
+            Azure's v1 API take it.
+    """
+
+    deployments: Mapping[str, str] = attrs.field(factory=dict)
+    deployment_in_path: bool = False
+
+    def target(self, model: str) -> str:
+        """The deployment (Azure) or model (OpenAI) that serves ``model``."""
+        return self.deployments.get(model, model)
+
+    def path(self, kind: CallKind, model: str) -> str:
+        """The request path for a call of ``kind`` to ``model``, relative to the base URL."""
+        endpoint = "/chat/completions" if kind == "chat" else "/embeddings"
+        if self.deployment_in_path:
+            return f"/deployments/{self.target(model)}{endpoint}"
+        return endpoint
+
+
+@attrs.frozen
+class WireCall:
+    """One HTTP call, as data: what to POST where."""
+
+    kind: CallKind
+    """Chat completion or embeddings."""
+    path: str
+    """Path relative to the provider's base URL."""
+    body: bytes
+    """The JSON body."""
+
+
+@attrs.frozen
+class RawResponse:
+    """A successful HTTP answer, before translation."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+def wire_body(request: ChatRequest | EmbeddingRequest) -> bytes:
+    """The request's JSON body as the API takes it (fields left None are not sent)."""
+    return request.model_dump_json(exclude_none=True, by_alias=True).encode()
+
+
+def build_chat_call(request: ChatRequest, routing: Routing) -> WireCall:
+    """The HTTP call for a chat request under ``routing``."""
+    target = routing.target(request.model)
+    if target != request.model and not routing.deployment_in_path:
+        request = request.model_copy(update={"model": target})
+    return WireCall(kind="chat", path=routing.path("chat", request.model), body=wire_body(request))
+
+
+def build_embedding_call(request: EmbeddingRequest, routing: Routing) -> WireCall:
+    """The HTTP call for an embeddings request: vectors are asked for as base64 (decoded on arrival).
+
+    base64 float32 is what openai-python asks for too: the body is about a quarter of the size and
+    decoding it is several times faster than parsing a JSON array of floats.
+    """
+    target = routing.target(request.model)
+    body = request.model_dump(exclude_none=True)
+    body["input"] = list(request.input)
+    body["encoding_format"] = "base64"
+    if not routing.deployment_in_path:
+        body["model"] = target
+    path = routing.path("embeddings", request.model)
+    return WireCall(kind="embeddings", path=path, body=_json_bytes(body))
+
+
+def _json_bytes(body: Mapping[str, object]) -> bytes:
+    import json  # noqa: PLC0415  (only embeddings need it; chat bodies come from pydantic)
+
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _malformed(raw: RawResponse, problem: str) -> MalformedResponseError:
+    return MalformedResponseError(
+        f"the API answered {raw.status_code} but the body is not a valid response: {problem}",
+        status_code=raw.status_code,
+        body_excerpt=raw.content[:500].decode("utf-8", errors="replace"),
+        request_id=request_id_from(raw.headers),
+    )
+
+
+def parse_chat_response(raw: RawResponse) -> ChatResponse:
+    """The typed chat response in ``raw``.
+
+    Raises:
+        MalformedResponseError: the body is not JSON, is cut short, or lacks required fields.
+    """
+    try:
+        response = ChatResponse.model_validate_json(raw.content)
+    except ValidationError as exc:
+        raise _malformed(raw, _first_problem(exc)) from exc
+    if not response.choices:
+        raise _malformed(raw, "it has no choices")
+    request_id = request_id_from(raw.headers)
+    return response.model_copy(update={"request_id": request_id}) if request_id else response
+
+
+class _WireEmbedding(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    index: int
+    embedding: list[float] | str
+
+
+class _WireEmbeddings(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: str
+    data: list[_WireEmbedding]
+    usage: EmbeddingUsage | None = None
+
+
+def _vector(embedding: list[float] | str) -> tuple[float, ...]:
+    if isinstance(embedding, list):
+        return tuple(embedding)
+    floats = array.array("f", base64.b64decode(embedding, validate=True))
+    if sys.byteorder != "little":  # the API sends little-endian float32
+        floats.byteswap()
+    return tuple(floats.tolist())
+
+
+def parse_embedding_response(raw: RawResponse, *, expected: int) -> EmbeddingResponse:
+    """The typed embeddings response in ``raw``: vectors in input order, base64 decoded.
+
+    Args:
+        raw: the answer.
+        expected: how many inputs the request had; the answer must hold one vector per input.
+
+    Raises:
+        MalformedResponseError: the body is not JSON, lacks fields, has bad base64, or its
+            vectors do not match the inputs one to one.
+    """
+    try:
+        wire = _WireEmbeddings.model_validate_json(raw.content)
+        vectors = tuple(_vector(item.embedding) for item in sorted(wire.data, key=lambda d: d.index))
+    except ValidationError as exc:
+        raise _malformed(raw, _first_problem(exc)) from exc
+    except ValueError as exc:  # binascii.Error is a ValueError
+        raise _malformed(raw, f"an embedding is not valid base64 ({exc})") from exc
+    indexes = sorted(item.index for item in wire.data)
+    if indexes != list(range(expected)):
+        raise _malformed(raw, f"expected vectors for inputs 0..{expected - 1}, got indexes {indexes}")
+    return EmbeddingResponse(
+        model=wire.model,
+        vectors=vectors,
+        usage=wire.usage,
+        request_id=request_id_from(raw.headers),
+    )
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"]) or "body"
+    return f"{where}: {error['msg']}"
