@@ -188,6 +188,8 @@ class ChatRequest(_Frozen):
     """Whether OpenAI stores the completion."""
     user: str | None = None
     """A stable id of the end user, for abuse monitoring."""
+    stream: Literal[False] | None = None
+    """Accepted as ``false`` for wire compatibility; ``complete`` never streams."""
 
     @field_validator("stop", mode="before")
     @classmethod

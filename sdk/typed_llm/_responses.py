@@ -78,7 +78,12 @@ def content_filter_results(raw: object) -> tuple[ContentFilterResult, ...]:
     return tuple(sorted(results, key=lambda result: result.category))
 
 
-_FilterResults = Annotated[tuple[ContentFilterResult, ...], BeforeValidator(content_filter_results)]
+def _filter_results_or_wire(raw: object) -> object:
+    # Built from the wire (a JSON object) or from already typed verdicts (a tuple).
+    return raw if isinstance(raw, tuple) else content_filter_results(raw)
+
+
+_FilterResults = Annotated[tuple[ContentFilterResult, ...], BeforeValidator(_filter_results_or_wire)]
 
 
 class PromptFilterResult(_Answer):

@@ -116,7 +116,8 @@ def _json_bytes(body: Mapping[str, object]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _malformed(raw: RawResponse, problem: str) -> MalformedResponseError:
+def malformed(raw: RawResponse, problem: str) -> MalformedResponseError:
+    """The error for a success status whose body is not what the API documents."""
     return MalformedResponseError(
         f"the API answered {raw.status_code} but the body is not a valid response: {problem}",
         status_code=raw.status_code,
@@ -134,9 +135,9 @@ def parse_chat_response(raw: RawResponse) -> ChatResponse:
     try:
         response = ChatResponse.model_validate_json(raw.content)
     except ValidationError as exc:
-        raise _malformed(raw, _first_problem(exc)) from exc
+        raise malformed(raw, _first_problem(exc)) from exc
     if not response.choices:
-        raise _malformed(raw, "it has no choices")
+        raise malformed(raw, "it has no choices")
     request_id = request_id_from(raw.headers)
     return response.model_copy(update={"request_id": request_id}) if request_id else response
 
@@ -178,12 +179,12 @@ def parse_embedding_response(raw: RawResponse, *, expected: int) -> EmbeddingRes
         wire = _WireEmbeddings.model_validate_json(raw.content)
         vectors = tuple(_vector(item.embedding) for item in sorted(wire.data, key=lambda d: d.index))
     except ValidationError as exc:
-        raise _malformed(raw, _first_problem(exc)) from exc
+        raise malformed(raw, _first_problem(exc)) from exc
     except ValueError as exc:  # binascii.Error is a ValueError
-        raise _malformed(raw, f"an embedding is not valid base64 ({exc})") from exc
+        raise malformed(raw, f"an embedding is not valid base64 ({exc})") from exc
     indexes = sorted(item.index for item in wire.data)
     if indexes != list(range(expected)):
-        raise _malformed(raw, f"expected vectors for inputs 0..{expected - 1}, got indexes {indexes}")
+        raise malformed(raw, f"expected vectors for inputs 0..{expected - 1}, got indexes {indexes}")
     return EmbeddingResponse(
         model=wire.model,
         vectors=vectors,

@@ -1,0 +1,277 @@
+"""Per-call overhead of ``OpenAIClient.complete`` against the raw openai client, on the loopback fake.
+
+typed-llm promises typed requests, typed responses and typed errors for (almost) nothing: a call
+through ``OpenAIClient.complete`` should cost at most 10% more than the same call made directly with
+``openai.OpenAI().chat.completions.create``. This benchmark checks that promise. Both clients talk to
+the same in-process ``FakeAPI`` over loopback HTTP, so network latency is small and the same for
+both sides, and what differs is the client-side work: building the request, serialising it, sending
+it, parsing the answer and reading the text.
+
+The two sides run in the same process, interleaved: each round times one call of each, alternating
+which goes first, so drift (CPU frequency, the fake's state, GC) hits both sides alike.
+
+Run it from the project root::
+
+    .venv/bin/python bench/bench_complete.py [--calls N] [--warmup W] [--json PATH] [--profile K]
+"""
+
+# The project's license (MIT, in pyproject.toml) has no per-file header and no file carries one; ruff
+# 0.17 selects CPY001 under "ALL". Exempt this file until the project decides on headers.
+# ruff: noqa: CPY001
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import platform
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import openai
+import pydantic
+
+from typed_llm import ChatRequest, OpenAIClient, UserMessage
+from typed_llm._fake import FakeAPI
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+API_KEY = "sk-test-bench"
+MODEL = "gpt-4o-mini"
+PROMPT = "Say hello to the benchmark."
+TEMPERATURE = 0.5
+MAX_TOKENS = 50
+TARGET_RATIO = 1.10
+"""Our median may be at most this many times the raw client's."""
+CLEAR_EVERY = 250
+"""Rounds between clearings of ``FakeAPI.received``, which otherwise grows forever."""
+
+
+def make_ours(client: OpenAIClient) -> Callable[[], str]:
+    """One call through typed-llm, as a user writes it: build the request, complete, read the text.
+
+    Args:
+        client: the typed client, built once.
+
+    Returns:
+        A function making one call and returning the answer's text.
+    """
+
+    def call() -> str:
+        request = ChatRequest(
+            model=MODEL,
+            messages=(UserMessage(content=PROMPT),),
+            temperature=TEMPERATURE,
+            max_tokens=MAX_TOKENS,
+        )
+        return client.complete(request).text
+
+    return call
+
+
+def make_raw(raw: openai.OpenAI) -> Callable[[], str]:
+    """The same call with the openai package directly.
+
+    Args:
+        raw: the openai client, built once, retries off.
+
+    Returns:
+        A function making one call and returning the answer's text.
+    """
+
+    def call() -> str:
+        completion = raw.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": PROMPT}],
+            temperature=TEMPERATURE,
+            max_tokens=MAX_TOKENS,
+        )
+        text = completion.choices[0].message.content
+        if text is None:
+            raise RuntimeError("the fake answered without text")
+        return text
+
+    return call
+
+
+def time_ns(call: Callable[[], str]) -> int:
+    """Time one call.
+
+    Args:
+        call: the call to time.
+
+    Returns:
+        Nanoseconds it took.
+    """
+    start = time.perf_counter_ns()
+    call()
+    return time.perf_counter_ns() - start
+
+
+def p90(samples: Sequence[int]) -> float:
+    """The 90th percentile (linear interpolation between the closest ranks).
+
+    Args:
+        samples: at least two timings.
+
+    Returns:
+        The 90th percentile, in the samples' unit.
+    """
+    return statistics.quantiles(samples, n=10, method="inclusive")[8]
+
+
+def run(
+    fake: FakeAPI, ours: Callable[[], str], raw: Callable[[], str], calls: int, warmup: int
+) -> dict[str, list[int]]:
+    """Warm up both sides, then time them interleaved.
+
+    Args:
+        fake: the fake both clients talk to (its record of requests is cleared as we go).
+        ours: one call through typed-llm.
+        raw: one call through the openai package.
+        calls: timed calls per side.
+        warmup: untimed calls per side first.
+
+    Returns:
+        Nanoseconds per call, per side (``ours``, ``raw``), in round order.
+    """
+    for _ in range(warmup):
+        ours()
+        raw()
+    fake.received.clear()
+    timings: dict[str, list[int]] = {"ours": [], "raw": []}
+    for round_ in range(calls):
+        order = (("ours", ours), ("raw", raw)) if round_ % 2 == 0 else (("raw", raw), ("ours", ours))
+        for name, call in order:
+            timings[name].append(time_ns(call))
+        if round_ % CLEAR_EVERY == CLEAR_EVERY - 1:
+            fake.received.clear()
+    fake.received.clear()
+    return timings
+
+
+def profile(fake: FakeAPI, ours: Callable[[], str], calls: int, top: int = 25) -> str:
+    """Profile our side alone and list the costliest functions inside typed_llm and pydantic.
+
+    Args:
+        fake: the fake (its record of requests is cleared as we go).
+        ours: one call through typed-llm.
+        calls: calls to profile.
+        top: functions to list.
+
+    Returns:
+        The ``pstats`` listing by cumulative time, filtered to typed_llm and pydantic.
+    """
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for index in range(calls):
+        ours()
+        if index % CLEAR_EVERY == CLEAR_EVERY - 1:
+            fake.received.clear()
+    profiler.disable()
+    fake.received.clear()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+    stats.print_stats(r"typed_llm|pydantic", top)
+    return out.getvalue()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Read the command line.
+
+    Args:
+        argv: the arguments, None for ``sys.argv``.
+
+    Returns:
+        The parsed options.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--calls", type=int, default=2000, help="timed calls per side (default 2000)")
+    parser.add_argument("--warmup", type=int, default=100, help="untimed calls per side first (default 100)")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="K",
+        help="afterwards, cProfile K calls of our side and list typed_llm/pydantic hot spots",
+    )
+    args = parser.parse_args(argv)
+    if args.calls < 2:
+        parser.error("--calls must be at least 2")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print the report.
+
+    Args:
+        argv: the arguments, None for ``sys.argv``.
+
+    Returns:
+        0 if the ratio meets the target, 1 if not.
+    """
+    args = parse_args(argv)
+    calls: int = args.calls
+    warmup: int = args.warmup
+    with FakeAPI() as fake:
+        client = OpenAIClient(api_key=API_KEY, base_url=fake.openai_base_url)
+        raw_client = openai.OpenAI(api_key=API_KEY, base_url=fake.openai_base_url, max_retries=0)
+        with client, raw_client:
+            ours, raw = make_ours(client), make_raw(raw_client)
+            if ours() != raw():
+                raise RuntimeError("the two sides got different answers")
+            timings = run(fake, ours, raw, calls, warmup)
+            listing = profile(fake, ours, args.profile) if args.profile > 0 else ""
+
+    median_ours = statistics.median(timings["ours"]) / 1000
+    median_raw = statistics.median(timings["raw"]) / 1000
+    p90_ours = p90(timings["ours"]) / 1000
+    p90_raw = p90(timings["raw"]) / 1000
+    ratio = median_ours / median_raw
+    passed = ratio <= TARGET_RATIO
+
+    print("bench_complete: OpenAIClient.complete vs openai chat.completions.create (loopback fake)")
+    print(f"python   {platform.python_version()} ({platform.python_implementation()}, {sys.platform})")
+    print(f"openai   {openai.__version__}")
+    print(f"pydantic {pydantic.VERSION}")
+    print(f"calls    {calls} per side, interleaved, after {warmup} warm-up calls per side")
+    print()
+    print(f"{'':8}{'median µs':>12}{'p90 µs':>12}")
+    print(f"{'ours':8}{median_ours:>12.1f}{p90_ours:>12.1f}")
+    print(f"{'raw':8}{median_raw:>12.1f}{p90_raw:>12.1f}")
+    print()
+    verdict = "PASS" if passed else "FAIL"
+    print(f"ratio of medians (ours / raw): {ratio:.3f}  target <= {TARGET_RATIO:.2f}  {verdict}")
+
+    if args.json is not None:
+        figures = {
+            "python": platform.python_version(),
+            "openai": openai.__version__,
+            "pydantic": pydantic.VERSION,
+            "calls": calls,
+            "warmup": warmup,
+            "median_us": {"ours": median_ours, "raw": median_raw},
+            "p90_us": {"ours": p90_ours, "raw": p90_raw},
+            "ratio": ratio,
+            "target": TARGET_RATIO,
+            "passed": passed,
+        }
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        print(f"figures written to {args.json}")
+
+    if listing:
+        print()
+        print(f"cProfile, {args.profile} calls of our side only, typed_llm and pydantic by cumulative time:")
+        print(listing)
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
