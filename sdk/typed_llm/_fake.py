@@ -206,7 +206,9 @@ class FakeAPI:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="typed-llm-fake", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="typed-llm-fake", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

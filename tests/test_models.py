@@ -1,0 +1,243 @@
+"""Request and message models: validation before sending, immutability, and the wire format.
+
+These are unit tests, not replays: what they pin happens before any HTTP exists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from helpers import FAKE_OPENAI_KEY
+from pydantic import TypeAdapter, ValidationError
+
+from typed_llm import (
+    AssistantMessage,
+    ChatRequest,
+    DeveloperMessage,
+    EmbeddingRequest,
+    Message,
+    OpenAIClient,
+    ResponseFormatJSONSchema,
+    SystemMessage,
+    ToolMessage,
+    UserMessage,
+)
+from typed_llm._fake import FakeAPI
+from typed_llm._wire import wire_body
+
+HELLO = {"role": "user", "content": "hello"}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAPI]:
+    with FakeAPI() as running:
+        yield running
+
+
+BAD_REQUESTS: list[tuple[str, dict[str, Any], str]] = [
+    ("temperature above 2", {"temperature": 3}, "temperature"),
+    ("temperature below 0", {"temperature": -0.1}, "temperature"),
+    ("top_p above 1", {"top_p": 1.5}, "top_p"),
+    ("max_tokens zero", {"max_tokens": 0}, "max_tokens"),
+    ("penalty out of range", {"frequency_penalty": 2.5}, "frequency_penalty"),
+    ("presence penalty out of range", {"presence_penalty": -3}, "presence_penalty"),
+    ("five stop sequences", {"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+    ("n zero", {"n": 0}, "n"),
+    ("empty messages", {"messages": []}, "messages"),
+    ("unknown field", {"temprature": 0.5}, "temprature"),
+    ("wrong type", {"max_tokens": "many"}, "max_tokens"),
+    ("unknown role", {"messages": [{"role": "robot", "content": "x"}]}, "messages.0"),
+    ("unknown message field", {"messages": [{**HELLO, "mood": "happy"}]}, "messages.0.user.mood"),
+    ("empty model", {"model": ""}, "model"),
+    ("bad reasoning effort", {"reasoning_effort": "extreme"}, "reasoning_effort"),
+    ("top_logprobs above 20", {"top_logprobs": 21}, "top_logprobs"),
+    ("logit bias out of range", {"logit_bias": {"50256": -101}}, "logit_bias.50256"),
+    (
+        "bad schema name",
+        {"response_format": {"type": "json_schema", "json_schema": {"name": "has space"}}},
+        "response_format.json_schema.json_schema.name",
+    ),
+    ("streaming asked of complete", {"stream": True}, "stream"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "field"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
+def test_bad_request_is_refused_before_sending(
+    fake: FakeAPI, case: str, change: dict[str, Any], field: str
+) -> None:
+    """An invalid request fails with a ValidationError naming the field, and nothing reaches the server."""
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+    body = {"model": "gpt-4o-mini", "messages": [HELLO], **change}
+    with pytest.raises(ValidationError) as caught:
+        client.complete(ChatRequest.model_validate(body))
+    locations = [".".join(str(p) for p in error["loc"]) for error in caught.value.errors()]
+    assert field in locations, f"{case}: {locations}"
+    assert field.split(".")[0] in str(caught.value)
+    assert fake.received == []
+
+
+def test_wrong_argument_type_is_refused_before_sending(fake: FakeAPI) -> None:
+    """Passing a dict where a ChatRequest belongs is a TypeError, not a request."""
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+    with pytest.raises(TypeError, match="expected a ChatRequest"):
+        client.complete({"model": "gpt-4o-mini", "messages": [HELLO]})  # type: ignore[arg-type]  # the misuse under test
+    assert fake.received == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"input": []}, "input"), ({"input": [""]}, "input.0"), ({"dimensions": 0}, "dimensions")],
+    ids=["no input", "empty string", "zero dimensions"],
+)
+def test_bad_embedding_request_is_refused(change: dict[str, Any], field: str) -> None:
+    """Embedding requests are checked the same way."""
+    with pytest.raises(ValidationError) as caught:
+        EmbeddingRequest.model_validate({"model": "text-embedding-3-small", "input": ["x"], **change})
+    assert field in [".".join(str(p) for p in e["loc"]) for e in caught.value.errors()]
+
+
+def test_assistant_message_must_say_something() -> None:
+    """An assistant message with no content, refusal or tool calls is refused."""
+    with pytest.raises(ValidationError, match="needs content, refusal or tool_calls"):
+        AssistantMessage()
+
+
+def test_models_are_immutable() -> None:
+    """Requests, messages and nested JSON schemas cannot be changed after construction."""
+    request = ChatRequest.model_validate(
+        {
+            "model": "gpt-4o-mini",
+            "messages": [HELLO],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "City", "schema": {"type": "object", "required": ["name"]}},
+            },
+            "logit_bias": {"50256": -100},
+        }
+    )
+    with pytest.raises(ValidationError):
+        request.temperature = 1.0  # type: ignore[misc]  # the mutation under test
+    assert isinstance(request.messages, tuple)
+    assert isinstance(request.response_format, ResponseFormatJSONSchema)
+    schema = request.response_format.json_schema.schema_
+    assert schema is not None
+    with pytest.raises(TypeError):
+        schema["type"] = "array"  # type: ignore[index]  # the mutation under test
+    assert schema["required"] == ("name",)
+    assert request.logit_bias is not None
+    with pytest.raises(TypeError):
+        request.logit_bias["1"] = 5  # type: ignore[index]  # the mutation under test
+    changed = request.model_copy(update={"temperature": 0.5})
+    assert (changed.temperature, request.temperature) == (0.5, None)
+
+
+def test_caller_data_cannot_change_a_request() -> None:
+    """Changing the dict a request was built from afterwards does not change the request."""
+    schema: dict[str, Any] = {"type": "object", "properties": {}}
+    body: dict[str, Any] = {
+        "model": "gpt-4o-mini",
+        "messages": [HELLO],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}],
+    }
+    request = ChatRequest.model_validate(body)
+    before = wire_body(request)
+    schema["type"] = "array"
+    body["messages"].append(HELLO)
+    assert wire_body(request) == before
+
+
+def test_message_union_is_discriminated_by_role() -> None:
+    """A message dict becomes the class its role names."""
+    adapter: TypeAdapter[Message] = TypeAdapter(Message)
+    cases = {
+        "system": SystemMessage,
+        "developer": DeveloperMessage,
+        "user": UserMessage,
+        "assistant": AssistantMessage,
+    }
+    for role, cls in cases.items():
+        assert type(adapter.validate_python({"role": role, "content": "x"})) is cls
+    tool = adapter.validate_python({"role": "tool", "content": "42", "tool_call_id": "call_1"})
+    assert isinstance(tool, ToolMessage)
+
+
+FULL_BODY: dict[str, Any] = {
+    "model": "gpt-4o",
+    "messages": [
+        {"role": "developer", "content": "Answer in JSON."},
+        {"role": "system", "content": [{"type": "text", "text": "Be brief."}], "name": "ops"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA", "detail": "high"}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "look", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "content": "a cat", "tool_call_id": "call_1"},
+        {"role": "assistant", "content": None, "refusal": "No."},
+    ],
+    "temperature": 0.7,
+    "top_p": 0.95,
+    "max_completion_tokens": 300,
+    "frequency_penalty": 0.1,
+    "presence_penalty": -0.1,
+    "stop": ["\n\n", "END"],
+    "n": 2,
+    "seed": 42,
+    "response_format": {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "Answer",
+            "description": "The answer",
+            "schema": {
+                "type": "object",
+                "properties": {"a": {"type": "string", "default": None}},
+                "required": ["a"],
+                "additionalProperties": False,
+            },
+            "strict": True,
+        },
+    },
+    "tools": [
+        {
+            "type": "function",
+            "function": {"name": "look", "description": "Look", "parameters": {"type": "object"}, "strict": False},
+        }
+    ],
+    "tool_choice": {"type": "function", "function": {"name": "look"}},
+    "parallel_tool_calls": False,
+    "reasoning_effort": "low",
+    "verbosity": "low",
+    "logprobs": True,
+    "top_logprobs": 3,
+    "logit_bias": {"50256": -100},
+    "service_tier": "flex",
+    "store": False,
+    "user": "user-1",
+}
+
+
+def test_wire_json_round_trips() -> None:
+    """model_validate takes a Chat Completions body; the body sent is that same JSON (nulls aside)."""
+    request = ChatRequest.model_validate(FULL_BODY)
+    sent = json.loads(wire_body(request))
+    expected = json.loads(json.dumps(FULL_BODY))
+    del expected["messages"][5]["content"]  # a null field is not sent: the API reads it as absent
+    assert sent == expected
+    assert ChatRequest.model_validate(sent) == request
+
+
+def test_one_stop_string_and_one_input_string() -> None:
+    """The API's single-string forms are accepted and held as one-item tuples."""
+    request = ChatRequest.model_validate({"model": "m", "messages": [HELLO], "stop": "END"})
+    assert request.stop == ("END",)
+    assert EmbeddingRequest(model="m", input="one").input == ("one",)  # type: ignore[arg-type]  # the wire form
