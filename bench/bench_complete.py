@@ -10,20 +10,11 @@ it, parsing the answer and reading the text.
 The two sides run in the same process, interleaved: each round times one call of each, alternating
 which goes first, so drift (CPU frequency, the fake's state, GC) hits both sides alike.
 
-The fake writes a response's headers and body in two ``send`` calls on a socket with Nagle's
-algorithm on; the second waits for the client's delayed ACK, so about half the calls stall ~40 ms
-and the medians measure that stall, not the clients. The benchmark therefore sets TCP_NODELAY on the
-fake's sockets (in this process only); ``--keep-nagle`` measures the fake as it ships.
-
 Run it from the project root::
 
     .venv/bin/python bench/bench_complete.py [--calls N] [--warmup W] [--json PATH]
-        [--profile K] [--keep-nagle]
+        [--profile K]
 """
-
-# The project's license (MIT, in pyproject.toml) has no per-file header and no file carries one; ruff
-# 0.17 selects CPY001 under "ALL". Exempt this file until the project decides on headers.
-# ruff: noqa: CPY001
 
 from __future__ import annotations
 
@@ -42,7 +33,7 @@ from typing import TYPE_CHECKING
 import openai
 import pydantic
 
-from typed_llm import ChatRequest, OpenAIClient, UserMessage, _fake
+from typed_llm import ChatRequest, OpenAIClient, UserMessage
 from typed_llm._fake import FakeAPI
 
 if TYPE_CHECKING:
@@ -57,15 +48,6 @@ TARGET_RATIO = 1.10
 """Our median may be at most this many times the raw client's."""
 CLEAR_EVERY = 250
 """Rounds between clearings of ``FakeAPI.received``, which otherwise grows forever."""
-
-
-def disable_nagle() -> None:
-    """Make the fake set TCP_NODELAY on each connection it accepts (this process only).
-
-    ``socketserver.StreamRequestHandler`` does so when ``disable_nagle_algorithm`` is true; the fake's
-    handler leaves it false, which makes about half the calls wait ~40 ms for a delayed ACK.
-    """
-    _fake._Handler.disable_nagle_algorithm = True  # noqa: SLF001  (no public switch for it yet)
 
 
 def make_ours(client: OpenAIClient) -> Callable[[], str]:
@@ -211,11 +193,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=100, help="untimed calls per side first (default 100)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
     parser.add_argument(
-        "--keep-nagle",
-        action="store_true",
-        help="leave Nagle's algorithm on in the fake (measures its ~40 ms delayed-ACK stalls too)",
-    )
-    parser.add_argument(
         "--profile",
         type=int,
         default=0,
@@ -240,9 +217,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     calls: int = args.calls
     warmup: int = args.warmup
-    keep_nagle: bool = args.keep_nagle
-    if not keep_nagle:
-        disable_nagle()
     with FakeAPI() as fake:
         client = OpenAIClient(api_key=API_KEY, base_url=fake.openai_base_url)
         raw_client = openai.OpenAI(api_key=API_KEY, base_url=fake.openai_base_url, max_retries=0)
@@ -265,7 +239,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"openai   {openai.__version__}")
     print(f"pydantic {pydantic.VERSION}")
     print(f"calls    {calls} per side, interleaved, after {warmup} warm-up calls per side")
-    print(f"fake     TCP_NODELAY {'off (--keep-nagle)' if keep_nagle else 'on'}")
     print()
     print(f"{'':8}{'median µs':>12}{'p90 µs':>12}")
     print(f"{'ours':8}{median_ours:>12.1f}{p90_ours:>12.1f}")
@@ -281,7 +254,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "pydantic": pydantic.VERSION,
             "calls": calls,
             "warmup": warmup,
-            "tcp_nodelay": not keep_nagle,
             "median_us": {"ours": median_ours, "raw": median_raw},
             "p90_us": {"ours": p90_ours, "raw": p90_raw},
             "ratio": ratio,

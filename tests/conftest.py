@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterator
 
 import pytest
 
@@ -35,10 +34,9 @@ def _guarded_connect_ex(sock: socket.socket, address: object) -> int:
 
 
 @pytest.fixture(autouse=True)
-def _no_network_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_network_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
-    yield
 
 
 @pytest.fixture(autouse=True)

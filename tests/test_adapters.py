@@ -7,8 +7,8 @@ a change in how a request is built fails the replay.
 from __future__ import annotations
 
 import pytest
-from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY, Endpoints, replay
 
+from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY, Endpoints, replay
 from typed_llm import (
     AssistantMessage,
     AzureClient,
@@ -60,7 +60,7 @@ def test_openai_chat_returns_typed_completion() -> None:
         top_p=0.9,
         max_tokens=20,
         seed=7,
-        stop="END",
+        stop=("END",),
         user="user-1",
     )
     with replay("adapters/openai_chat") as endpoints:
@@ -143,7 +143,7 @@ def test_azure_maps_models_to_deployments() -> None:
     with replay("adapters/azure_chat") as endpoints:
         client = _azure(endpoints)
         response = client.complete(_ask("hello azure"))
-        embedding = client.embed(EmbeddingRequest(model="text-embedding-3-small", input="x"))
+        embedding = client.embed(EmbeddingRequest(model="text-embedding-3-small", input=("x",)))
     assert response.text == "Echo: hello azure"
     assert {r.category for r in response.choices[0].content_filter_results} >= {"hate", "violence"}
     assert not any(r.flagged for r in response.prompt_filter_results[0].content_filter_results)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY
 
+from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY
 from typed_llm import (
     DEFAULT_AZURE_API_VERSION,
     AzureClient,
@@ -22,6 +22,9 @@ from typed_llm import (
     UserMessage,
 )
 from typed_llm._fake import FakeAPI
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
 
@@ -38,7 +41,9 @@ def test_openai_without_key_says_what_to_set() -> None:
         OpenAIClient()
 
 
-def test_openai_reads_key_and_base_url_from_environment(fake: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_openai_reads_key_and_base_url_from_environment(
+    fake: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID are used when not given."""
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_base_url)
@@ -90,7 +95,9 @@ def test_azure_reads_environment(fake: FakeAPI, monkeypatch: pytest.MonkeyPatch,
     assert sent.path == "/openai/deployments/gpt-4o-mini/chat/completions"
 
 
-def test_azure_api_version_from_argument_and_environment(fake: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_azure_api_version_from_argument_and_environment(
+    fake: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """api_version= wins over AZURE_OPENAI_API_VERSION, which is used when none is given."""
     monkeypatch.setenv("AZURE_OPENAI_API_VERSION", "2025-04-01-preview")
     AzureClient(endpoint=fake.url, api_key=FAKE_AZURE_KEY).complete(REQUEST)

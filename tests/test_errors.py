@@ -7,6 +7,7 @@ the live fake on loopback.
 
 from __future__ import annotations
 
+import json
 import pickle
 import socket
 from email.utils import formatdate
@@ -14,8 +15,8 @@ from typing import Any
 
 import openai
 import pytest
-from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY, replay
 
+from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY, replay
 from typed_llm import (
     APIConnectionError,
     APIStatusError,
@@ -30,8 +31,8 @@ from typed_llm import (
     ContextWindowExceededError,
     EmbeddingRequest,
     MalformedResponseError,
-    NotFoundError,
     NoTextError,
+    NotFoundError,
     OpenAIClient,
     OutputValidationError,
     PermissionDeniedError,
@@ -57,16 +58,36 @@ STATUS_CASES: list[tuple[str, FakeReply, type[APIStatusError], dict[str, Any]]] 
         BadRequestError,
         {"code": "invalid_value", "param": "n", "type": "invalid_request_error"},
     ),
-    ("401 bad key", FakeReply.error(401, "Incorrect API key.", code="invalid_api_key"), AuthenticationError, {}),
-    ("403 region", FakeReply.error(403, "Country not supported.", code="unsupported_country"), PermissionDeniedError, {}),
-    ("404 model", FakeReply.error(404, "The model does not exist.", code="model_not_found"), NotFoundError, {}),
+    (
+        "401 bad key",
+        FakeReply.error(401, "Incorrect API key.", code="invalid_api_key"),
+        AuthenticationError,
+        {},
+    ),
+    (
+        "403 region",
+        FakeReply.error(403, "Country not supported.", code="unsupported_country"),
+        PermissionDeniedError,
+        {},
+    ),
+    (
+        "404 model",
+        FakeReply.error(404, "The model does not exist.", code="model_not_found"),
+        NotFoundError,
+        {},
+    ),
     ("408 timeout", FakeReply.error(408, "Request timed out."), RequestTimeoutError, {}),
     ("409 conflict", FakeReply.error(409, "Conflict."), ConflictError, {}),
     ("422 unprocessable", FakeReply.error(422, "Unprocessable."), UnprocessableEntityError, {}),
     (
         "429 rate limit, retry-after-ms",
-        FakeReply.error(429, "Rate limit reached.", code="rate_limit_exceeded", type="requests",
-                        headers={"retry-after-ms": "1500", "retry-after": "2"}),
+        FakeReply.error(
+            429,
+            "Rate limit reached.",
+            code="rate_limit_exceeded",
+            type="requests",
+            headers={"retry-after-ms": "1500", "retry-after": "2"},
+        ),
         RateLimitError,
         {"retry_after": 1.5, "code": "rate_limit_exceeded"},
     ),
@@ -78,17 +99,30 @@ STATUS_CASES: list[tuple[str, FakeReply, type[APIStatusError], dict[str, Any]]] 
     ),
     (
         "429 insufficient quota",
-        FakeReply.error(429, "You exceeded your current quota.", code="insufficient_quota", type="insufficient_quota"),
+        FakeReply.error(
+            429, "You exceeded your current quota.", code="insufficient_quota", type="insufficient_quota"
+        ),
         QuotaExceededError,
         {"code": "insufficient_quota", "retry_after": None},
     ),
     ("500 server", FakeReply.error(500, "The server had an error.", type="server_error"), ServerError, {}),
-    ("503 overloaded", FakeReply.error(503, "The engine is overloaded.", type="server_error"), ServerError, {}),
+    (
+        "503 overloaded",
+        FakeReply.error(503, "The engine is overloaded.", type="server_error"),
+        ServerError,
+        {},
+    ),
     (
         "502 html from a proxy",
-        FakeReply(status=502, body=b"<html><body>Bad Gateway</body></html>", headers={"content-type": "text/html"}),
+        FakeReply(
+            status=502, body=b"<html><body>Bad Gateway</body></html>", headers={"content-type": "text/html"}
+        ),
         ServerError,
-        {"code": None, "message": "HTTP 502 with no error message", "body": "<html><body>Bad Gateway</body></html>"},
+        {
+            "code": None,
+            "message": "HTTP 502 with no error message",
+            "body": "<html><body>Bad Gateway</body></html>",
+        },
     ),
     ("418 unmapped status", FakeReply.error(418, "I'm a teapot."), APIStatusError, {}),
 ]
@@ -100,7 +134,7 @@ STATUS_CASES: list[tuple[str, FakeReply, type[APIStatusError], dict[str, Any]]] 
 def test_error_status_maps_to_one_typed_error(
     case: str, reply: FakeReply, cls: type[APIStatusError], fields: dict[str, Any]
 ) -> None:
-    """Each status (and API error code) gives exactly one error class, carrying status, code and request id."""
+    """Each status (and API error code) gives one error class, with status, code and request id."""
     name = "errors/" + case.replace(" ", "_").replace(",", "").replace("-", "_")
     with replay(name) as endpoints:
         endpoints.enqueue(reply)
@@ -130,7 +164,12 @@ def test_azure_prompt_filter_is_content_filter_error() -> None:
             client.complete(REQUEST)
     error = caught.value
     assert isinstance(error, BadRequestError)
-    assert (error.stage, error.status_code, error.code, error.param) == ("prompt", 400, "content_filter", "prompt")
+    assert (error.stage, error.status_code, error.code, error.param) == (
+        "prompt",
+        400,
+        "content_filter",
+        "prompt",
+    )
     assert error.categories == ("self_harm",)
     verdict = next(r for r in error.results if r.category == "self_harm")
     assert verdict.severity == "medium"
@@ -139,21 +178,33 @@ def test_azure_prompt_filter_is_content_filter_error() -> None:
 
 MALFORMED_BODIES: list[tuple[str, bytes, str]] = [
     ("not json", b"<html>oops</html>", "not a valid response"),
-    ("cut short", b'{"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "mod', "not a valid response"),
+    (
+        "cut short",
+        b'{"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "mod',
+        "not a valid response",
+    ),
     ("no choices field", b'{"id": "x", "object": "chat.completion", "created": 1, "model": "m"}', "choices"),
-    ("empty choices", b'{"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": []}', "no choices"),
+    (
+        "empty choices",
+        b'{"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": []}',
+        "no choices",
+    ),
     (
         "unknown finish reason",
-        b'{"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": '
-        b'[{"index": 0, "finish_reason": "bored", "message": {"role": "assistant", "content": "x"}}]}',
+        (
+            b'{"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": '
+            b'[{"index": 0, "finish_reason": "bored", "message": {"role": "assistant", "content": "x"}}]}'
+        ),
         "finish_reason",
     ),
 ]
 
 
-@pytest.mark.parametrize(("case", "body", "says"), MALFORMED_BODIES, ids=[c[0].replace(" ", "-") for c in MALFORMED_BODIES])
+@pytest.mark.parametrize(
+    ("case", "body", "says"), MALFORMED_BODIES, ids=[c[0].replace(" ", "-") for c in MALFORMED_BODIES]
+)
 def test_malformed_success_body_is_a_typed_error(case: str, body: bytes, says: str) -> None:
-    """A 200 whose body is not a completion raises MalformedResponseError with an excerpt, never a bare exception."""
+    """A 200 whose body is not a completion raises MalformedResponseError with an excerpt."""
     with replay("errors/malformed_" + case.replace(" ", "_")) as endpoints:
         endpoints.enqueue(FakeReply(status=200, body=body))
         client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=endpoints.openai_base_url)
@@ -167,8 +218,20 @@ def test_malformed_success_body_is_a_typed_error(case: str, body: bytes, says: s
 @pytest.mark.parametrize(
     ("case", "body", "says"),
     [
-        ("too few vectors", {"object": "list", "model": "m", "data": [{"index": 0, "embedding": [0.1]}]}, "indexes"),
-        ("bad base64", {"object": "list", "model": "m", "data": [{"index": 0, "embedding": "***"}, {"index": 1, "embedding": "***"}]}, "base64"),
+        (
+            "too few vectors",
+            {"object": "list", "model": "m", "data": [{"index": 0, "embedding": [0.1]}]},
+            "indexes",
+        ),
+        (
+            "bad base64",
+            {
+                "object": "list",
+                "model": "m",
+                "data": [{"index": 0, "embedding": "***"}, {"index": 1, "embedding": "***"}],
+            },
+            "base64",
+        ),
     ],
     ids=["too-few-vectors", "bad-base64"],
 )
@@ -223,9 +286,16 @@ def test_request_id_falls_back_to_azure_header() -> None:
 
 def test_error_body_shapes() -> None:
     """A null code, an indented body, and a body with no error object all give a usable error."""
-    indented = b'{\n    "error": {\n        "message": "Bad key",\n        "type": "invalid_request_error",\n        "code": null\n    }\n}'
+    indented = json.dumps(
+        {"error": {"message": "Bad key", "type": "invalid_request_error", "code": None}}, indent=4
+    ).encode()
     error = status_error(401, {"x-request-id": "req_1"}, indented)
-    assert (type(error), error.code, error.message, error.request_id) == (AuthenticationError, None, "Bad key", "req_1")
+    assert (type(error), error.code, error.message, error.request_id) == (
+        AuthenticationError,
+        None,
+        "Bad key",
+        "req_1",
+    )
     bare = status_error(500, {}, b'{"message": "upstream failed"}')
     assert (type(bare), bare.message) == (ServerError, "upstream failed")
     empty = status_error(503, {}, b"")
@@ -233,7 +303,9 @@ def test_error_body_shapes() -> None:
 
 
 def _examples() -> list[TypedLLMError]:
-    rate = status_error(429, {"retry-after": "2", "x-request-id": "r"}, b'{"error": {"message": "slow", "code": "x"}}')
+    rate = status_error(
+        429, {"retry-after": "2", "x-request-id": "r"}, b'{"error": {"message": "slow", "code": "x"}}'
+    )
     return [
         ConfigurationError("set OPENAI_API_KEY"),
         rate,
@@ -241,7 +313,9 @@ def _examples() -> list[TypedLLMError]:
         APITimeoutError("late", request_id="r"),
         MalformedResponseError("bad", status_code=200, body_excerpt="{", request_id="r"),
         RetriesExhaustedError("gave up", attempts=3, last_error=rate),
-        ContextWindowExceededError("too long", model="gpt-4", prompt_tokens=9000, max_output_tokens=100, context_window=8192),
+        ContextWindowExceededError(
+            "too long", model="gpt-4", prompt_tokens=9000, max_output_tokens=100, context_window=8192
+        ),
         RefusalError("no"),
         NoTextError("tools only"),
         OutputValidationError("bad", raw_text="{", errors=({"loc": ("a",), "msg": "missing"},)),

@@ -13,7 +13,8 @@ def test_all_matches_public_names() -> None:
     public = {
         name
         for name, value in vars(typed_llm).items()
-        if not name.startswith("_") and getattr(value, "__module__", "typed_llm").startswith("typed_llm")
+        if not name.startswith("_")
+        and getattr(value, "__module__", "typed_llm").startswith("typed_llm")
         and not isinstance(value, type(typed_llm))
     }
     assert set(typed_llm.__all__) >= public
@@ -30,6 +31,12 @@ def test_import_needs_no_key_and_opens_nothing() -> None:
         "import typed_llm\n"
         "print(len(typed_llm.__all__))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60,
-                          env={"PATH": ""})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={"PATH": ""},
+    )
     assert done.returncode == 0, done.stderr

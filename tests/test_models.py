@@ -6,13 +6,12 @@ These are unit tests, not replays: what they pin happens before any HTTP exists.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from helpers import FAKE_OPENAI_KEY
 from pydantic import TypeAdapter, ValidationError
 
+from helpers import FAKE_OPENAI_KEY
 from typed_llm import (
     AssistantMessage,
     ChatRequest,
@@ -27,6 +26,9 @@ from typed_llm import (
 )
 from typed_llm._fake import FakeAPI
 from typed_llm._wire import wire_body
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 HELLO = {"role": "user", "content": "hello"}
 
@@ -75,7 +77,7 @@ def test_bad_request_is_refused_before_sending(
         client.complete(ChatRequest.model_validate(body))
     locations = [".".join(str(p) for p in error["loc"]) for error in caught.value.errors()]
     assert field in locations, f"{case}: {locations}"
-    assert field.split(".")[0] in str(caught.value)
+    assert field.split(".", maxsplit=1)[0] in str(caught.value)
     assert fake.received == []
 
 
@@ -210,7 +212,12 @@ FULL_BODY: dict[str, Any] = {
     "tools": [
         {
             "type": "function",
-            "function": {"name": "look", "description": "Look", "parameters": {"type": "object"}, "strict": False},
+            "function": {
+                "name": "look",
+                "description": "Look",
+                "parameters": {"type": "object"},
+                "strict": False,
+            },
         }
     ],
     "tool_choice": {"type": "function", "function": {"name": "look"}},

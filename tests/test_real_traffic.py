@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY, REAL_TRAFFIC
 
+from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY, REAL_TRAFFIC
 from typed_llm import (
     APIStatusError,
     AuthenticationError,
@@ -120,7 +120,8 @@ def _check_chat(response: ChatResponse, entry: Entry) -> None:
             for p in response.prompt_filter_results
         ]
         want_prompts = [
-            (p["prompt_index"], [h["category"] for h in p["hits"]]) for p in expected["azure_prompt_filter_hits"]
+            (p["prompt_index"], [h["category"] for h in p["hits"]])
+            for p in expected["azure_prompt_filter_hits"]
         ]
         assert prompts == want_prompts
 

@@ -8,14 +8,17 @@ searched for anything key-shaped too.
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx2
-from helpers import CASSETTES, FAKE_AZURE_KEY, FAKE_OPENAI_KEY
 
+from helpers import CASSETTES, FAKE_AZURE_KEY, FAKE_OPENAI_KEY
 from typed_llm import AzureClient, ChatRequest, EmbeddingRequest, OpenAIClient, UserMessage
 from typed_llm._fake import FakeAPI
 from typed_llm._vcr import make_vcr
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TOKEN = "entra-token-SEEDED-0123456789"
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
@@ -25,7 +28,10 @@ KEY_SHAPED = re.compile(r"sk-[A-Za-z0-9_-]{16,}|SEEDED|Bearer\s+\S{8,}")
 def _record_everything(folder: Path) -> None:
     with FakeAPI() as fake, make_vcr(folder, "all").use_cassette("secrets.yaml"):
         openai_client = OpenAIClient(
-            api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, organization="org-SEEDED", project="proj-SEEDED"
+            api_key=FAKE_OPENAI_KEY,
+            base_url=fake.openai_base_url,
+            organization="org-SEEDED",
+            project="proj-SEEDED",
         )
         openai_client.complete(REQUEST)
         openai_client.embed(EmbeddingRequest(model="text-embedding-3-small", input=("x",)))
@@ -43,7 +49,8 @@ def test_seeded_keys_never_reach_a_cassette(tmp_path: Path) -> None:
     """Keys, tokens, org/project ids, cookies and api-key query parameters are scrubbed before writing."""
     _record_everything(tmp_path)
     written = (tmp_path / "secrets.yaml").read_text()
-    assert written.count("interactions:") == 1 and written.count("- request:") == 6
+    assert written.count("interactions:") == 1
+    assert written.count("- request:") == 6
     for secret in (FAKE_OPENAI_KEY, FAKE_AZURE_KEY, TOKEN, "org-SEEDED", "proj-SEEDED", "session=SEEDED"):
         assert secret not in written
     assert not KEY_SHAPED.search(written)

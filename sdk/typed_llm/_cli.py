@@ -9,10 +9,13 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="typed-llm", description="A strictly typed OpenAI / Azure OpenAI SDK.")
+    parser = argparse.ArgumentParser(
+        prog="typed-llm", description="A strictly typed OpenAI / Azure OpenAI SDK."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
-        "demo", help="make real SDK calls answered offline by a bundled recording, and print the typed results"
+        "demo",
+        help="make real SDK calls answered offline by a bundled recording, and print the typed results",
     )
     return parser
 

@@ -8,7 +8,6 @@ code: Azure is just another provider.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Self
 
 import httpx2
@@ -32,6 +31,7 @@ from typed_llm._wire import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from types import TracebackType
 
     import openai

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from typed_llm._client import OpenAIClient
@@ -20,6 +19,8 @@ from typed_llm._requests import ChatRequest, EmbeddingRequest
 from typed_llm._vcr import RecordMode, make_vcr
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from typed_llm._responses import ChatResponse, EmbeddingResponse
 
 __all__ = ["record", "run"]
@@ -76,8 +77,16 @@ def run(out: TextIO) -> None:
         )
     print("      ", f"request_id={chat.request_id}", file=out)
     norms = ", ".join(f"{math.sqrt(sum(x * x for x in v)):.3f}" for v in embedding.vectors)
-    print("embed ", f"model={embedding.model} vectors={len(embedding.vectors)} dimension={embedding.dimension}", file=out)
-    print("      ", f"first vector starts {[round(x, 4) for x in embedding.vectors[0][:3]]}; norms {norms}", file=out)
+    print(
+        "embed ",
+        f"model={embedding.model} vectors={len(embedding.vectors)} dimension={embedding.dimension}",
+        file=out,
+    )
+    print(
+        "      ",
+        f"first vector starts {[round(x, 4) for x in embedding.vectors[0][:3]]}; norms {norms}",
+        file=out,
+    )
     print("error ", f"{type(error).__name__}: {error}", file=out)
     print("      ", f"retry_after={error.retry_after}s code={error.code}", file=out)
 
@@ -97,6 +106,7 @@ def record() -> None:
         client = OpenAIClient(api_key=DEMO_KEY, base_url=fake.openai_base_url)
         (DATA / CASSETTE).unlink(missing_ok=True)
         _with_cassette(client, "all", lambda: fake.enqueue(limited))
+
 
 if __name__ == "__main__":
     record()

@@ -443,9 +443,7 @@ def _filter_results_of(error: Mapping[str, object]) -> tuple[ContentFilterResult
     return ()
 
 
-def status_error(
-    status_code: int, headers: Mapping[str, str], content: bytes
-) -> APIStatusError:
+def status_error(status_code: int, headers: Mapping[str, str], content: bytes) -> APIStatusError:
     """Build the typed error for an error answer, from its status, headers and raw body.
 
     The most specific class wins: Azure's ``content_filter`` 400 is a ``ContentFilterError``
@@ -520,4 +518,3 @@ def translate_openai_errors() -> Iterator[None]:
         ) from exc
     except openai.OpenAIError as exc:
         raise ConfigurationError(str(exc)) from exc
-

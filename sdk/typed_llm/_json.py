@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated, TypeAlias, Union
+from typing import Annotated, TypeAlias
 
 from pydantic import AfterValidator, PlainSerializer
 from typing_extensions import TypeAliasType
@@ -18,9 +18,10 @@ __all__ = ["JSONObject", "JSONValue"]
 
 JSONValue = TypeAliasType(
     "JSONValue",
-    "Union[None, bool, int, float, str, tuple[JSONValue, ...], Mapping[str, JSONValue]]",
+    "bool | int | float | str | tuple[JSONValue, ...] | Mapping[str, JSONValue] | None",
 )
 """Any JSON value, with arrays as tuples and objects as read-only mappings."""
+
 
 def _freeze(value: JSONValue) -> JSONValue:
     if isinstance(value, Mapping):

@@ -22,8 +22,8 @@ from pydantic import (
     field_validator,
 )
 
-from typed_llm._json import JSONObject  # noqa: TC001  (pydantic resolves it at runtime)
-from typed_llm._messages import Message  # noqa: TC001  (pydantic resolves it at runtime)
+from typed_llm._json import JSONObject
+from typed_llm._messages import Message
 
 __all__ = [
     "ChatRequest",
@@ -60,8 +60,9 @@ class ResponseFormatJSONObject(_Frozen):
 class JSONSchemaFormat(_Frozen):
     """The schema of a ``json_schema`` response format."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True,
-                              validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", serialize_by_alias=True, validate_by_name=True, validate_by_alias=True
+    )
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     """Name of the schema: letters, digits, underscores and dashes, at most 64."""

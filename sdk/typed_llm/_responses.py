@@ -8,12 +8,15 @@ results) are typed too, so a filtered completion is visible as data, not as a mi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
-from typed_llm._messages import ToolCall  # noqa: TC001  (pydantic resolves it at runtime)
+from typed_llm._messages import ToolCall
+
+if TYPE_CHECKING:
+    import builtins
 
 __all__ = [
     "ChatResponse",
@@ -178,7 +181,8 @@ class ChatResponse(_HasRequestId):
 
     @model_validator(mode="before")
     @classmethod
-    def _azure_older_names(cls, data: object) -> object:
+    def _azure_older_names(cls, data: builtins.object) -> builtins.object:
+        # (builtins.object: the field "object" shadows the builtin inside this class)
         # Azure API versions before 2023-06 called the prompt verdicts "prompt_annotations".
         if isinstance(data, Mapping) and "prompt_annotations" in data and "prompt_filter_results" not in data:
             return {**data, "prompt_filter_results": data["prompt_annotations"]}

@@ -8,7 +8,7 @@ the usage of the final chunk (``stream_options.include_usage``) and Azure's filt
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -25,6 +25,9 @@ from typed_llm._responses import (
     _FilterResults,
 )
 from typed_llm._wire import RawResponse, malformed
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["ChatChunk", "ChatStream", "iter_sse_data", "parse_chat_stream"]
 

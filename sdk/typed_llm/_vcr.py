@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import vcr
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from vcr.request import Request as VCRRequest
 
-__all__ = ["RecordMode", "SECRET_HEADERS", "make_vcr"]
+__all__ = ["SECRET_HEADERS", "RecordMode", "make_vcr"]
 
 RecordMode = Literal["none", "once", "new_episodes", "all"]
 

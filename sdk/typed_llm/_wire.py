@@ -12,14 +12,16 @@ import array
 import base64
 import sys
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from typed_llm._errors import MalformedResponseError, request_id_from
-from typed_llm._requests import ChatRequest, EmbeddingRequest
 from typed_llm._responses import ChatResponse, EmbeddingResponse, EmbeddingUsage
+
+if TYPE_CHECKING:
+    from typed_llm._requests import ChatRequest, EmbeddingRequest
 
 __all__ = [
     "RawResponse",
