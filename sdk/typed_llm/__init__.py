@@ -7,7 +7,7 @@ connection and writes no file.
 
 from __future__ import annotations
 
-from typed_llm._client import AzureClient, OpenAIClient
+from typed_llm._client import AsyncAzureClient, AsyncOpenAIClient, AzureClient, OpenAIClient
 from typed_llm._errors import (
     APIConnectionError,
     APIError,
@@ -86,7 +86,9 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AssistantMessage",
+    "AsyncAzureClient",
     "AsyncClient",
+    "AsyncOpenAIClient",
     "AuthenticationError",
     "AzureClient",
     "BadRequestError",

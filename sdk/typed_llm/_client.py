@@ -1,14 +1,17 @@
-"""The adapters: ``OpenAIClient`` and ``AzureClient`` turn typed requests into API calls and back.
+"""The adapters: OpenAI and Azure OpenAI clients, sync and async, over one description of each call.
 
-An adapter is a thin shell: a provider (credentials, endpoint, the openai client) plus the pure
-translation of ``_wire``. The only I/O is ``_send``, one POST through the openai package with its own
-retries off; every exception it raises is translated at that one boundary. Both adapters share this
-code: Azure is just another provider.
+What an operation does is written once, as a generator with no I/O (a *flow*): it validates its
+argument, yields the ``WireCall`` to make, receives the ``RawResponse``, and returns the typed
+result (httpx's auth flows work the same way). A sync adapter drives a flow with a blocking POST, an
+async adapter with an awaited one; that POST, through the openai package with its own retries off,
+is the only I/O, and every exception it raises is translated at that one boundary. Azure is just
+another provider: the adapters are the same classes for both.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Self
+from collections.abc import Generator, Mapping
+from typing import TYPE_CHECKING, Self, TypeVar
 
 import httpx2
 
@@ -23,6 +26,7 @@ from typed_llm._providers import (
 from typed_llm._requests import ChatRequest, EmbeddingRequest
 from typed_llm._wire import (
     RawResponse,
+    Routing,
     WireCall,
     build_chat_call,
     build_embedding_call,
@@ -31,14 +35,17 @@ from typed_llm._wire import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from types import TracebackType
 
     import openai
 
     from typed_llm._responses import ChatResponse, EmbeddingResponse
 
-__all__ = ["AzureClient", "OpenAIClient"]
+__all__ = ["AsyncAzureClient", "AsyncOpenAIClient", "AzureClient", "OpenAIClient"]
+
+T = TypeVar("T")
+Flow = Generator[WireCall, RawResponse, T]
+"""An operation as data: yields the call to make, receives its answer, returns the result."""
 
 
 def _require(value: object, kind: type[ChatRequest | EmbeddingRequest]) -> None:
@@ -46,21 +53,59 @@ def _require(value: object, kind: type[ChatRequest | EmbeddingRequest]) -> None:
         raise TypeError(f"expected a {kind.__name__}, got {type(value).__name__}")
 
 
-class _Adapter:
-    """What both adapters share: translate, send once, translate back."""
+def chat_flow(request: ChatRequest, routing: Routing) -> Flow[ChatResponse]:
+    """A chat completion: one POST, its answer parsed."""
+    _require(request, ChatRequest)
+    raw = yield build_chat_call(request, routing)
+    return parse_chat_response(raw)
 
+
+def embed_flow(request: EmbeddingRequest, routing: Routing) -> Flow[EmbeddingResponse]:
+    """An embeddings call: one POST, one vector per input checked and decoded."""
+    _require(request, EmbeddingRequest)
+    raw = yield build_embedding_call(request, routing)
+    return parse_embedding_response(raw, expected=len(request.input))
+
+
+def _raw(response: httpx2.Response) -> RawResponse:
+    return RawResponse(status_code=response.status_code, headers=response.headers, content=response.content)
+
+
+def _finish(flow: Flow[T], raw: RawResponse) -> T:
+    try:
+        flow.send(raw)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    raise RuntimeError("a flow makes exactly one call")
+
+
+class _Base:
     _provider: Provider
-    _openai: openai.OpenAI
+    _routing: Routing
 
-    def __init__(self, provider: Provider) -> None:
+    def _attach(self, provider: Provider) -> None:
         self._provider = provider
         self._routing = provider.routing
-        self._openai = provider.build_sync()
 
     @property
     def provider(self) -> str:
         """``openai`` or ``azure``."""
         return self._provider.name
+
+
+class _SyncAdapter(_Base):
+    _openai: openai.OpenAI
+
+    def _attach(self, provider: Provider) -> None:
+        super()._attach(provider)
+        self._openai = provider.build_sync()
+
+    def _run(self, flow: Flow[T]) -> T:
+        call = next(flow)
+        with translate_openai_errors():
+            response = self._openai.post(call.path, cast_to=httpx2.Response, content=call.body)
+        return _finish(flow, _raw(response))
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Send a chat request and return the typed completion.
@@ -68,8 +113,7 @@ class _Adapter:
         Raises:
             TypedLLMError: a subclass that says what failed (see the error tree in the docs).
         """
-        _require(request, ChatRequest)
-        return parse_chat_response(self._send(build_chat_call(request, self._routing)))
+        return self._run(chat_flow(request, self._routing))
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Embed the request's inputs; one vector per input, in input order.
@@ -77,16 +121,7 @@ class _Adapter:
         Raises:
             TypedLLMError: a subclass that says what failed.
         """
-        _require(request, EmbeddingRequest)
-        raw = self._send(build_embedding_call(request, self._routing))
-        return parse_embedding_response(raw, expected=len(request.input))
-
-    def _send(self, call: WireCall) -> RawResponse:
-        with translate_openai_errors():
-            response = self._openai.post(call.path, cast_to=httpx2.Response, content=call.body)
-        return RawResponse(
-            status_code=response.status_code, headers=response.headers, content=response.content
-        )
+        return self._run(embed_flow(request, self._routing))
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -96,30 +131,54 @@ class _Adapter:
         return self
 
     def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
 
 
-class OpenAIClient(_Adapter):
-    """A client of OpenAI's API, or of any server that speaks it (``base_url``).
+class _AsyncAdapter(_Base):
+    _openai: openai.AsyncOpenAI
 
-    Build it once and reuse it: it holds a connection pool.
+    def _attach(self, provider: Provider) -> None:
+        super()._attach(provider)
+        self._openai = provider.build_async()
 
-    Args:
-        api_key: the key; None reads ``OPENAI_API_KEY``.
-        base_url: the API's base URL; None reads ``OPENAI_BASE_URL``, else OpenAI's.
-        organization: None reads ``OPENAI_ORG_ID``.
-        project: None reads ``OPENAI_PROJECT_ID``.
-        timeout: seconds a call may take.
+    async def _run(self, flow: Flow[T]) -> T:
+        call = next(flow)
+        with translate_openai_errors():
+            response = await self._openai.post(call.path, cast_to=httpx2.Response, content=call.body)
+        return _finish(flow, _raw(response))
 
-    Raises:
-        ConfigurationError: no key was given or found.
-    """
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send a chat request and return the typed completion.
 
+        Raises:
+            TypedLLMError: a subclass that says what failed (see the error tree in the docs).
+        """
+        return await self._run(chat_flow(request, self._routing))
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Embed the request's inputs; one vector per input, in input order.
+
+        Raises:
+            TypedLLMError: a subclass that says what failed.
+        """
+        return await self._run(embed_flow(request, self._routing))
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._openai.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+class _OpenAISettings(_Base):
     def __init__(
         self,
         api_key: str | None = None,
@@ -129,7 +188,19 @@ class OpenAIClient(_Adapter):
         *,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        super().__init__(
+        """Resolve the settings and build the connection pool.
+
+        Args:
+            api_key: the key; None reads ``OPENAI_API_KEY``.
+            base_url: the API's base URL; None reads ``OPENAI_BASE_URL``, else OpenAI's.
+            organization: None reads ``OPENAI_ORG_ID``.
+            project: None reads ``OPENAI_PROJECT_ID``.
+            timeout: seconds a call may take (default: openai-python's 600).
+
+        Raises:
+            ConfigurationError: no key was given or found, or the base URL is not http(s).
+        """
+        self._attach(
             OpenAIProvider.resolve(
                 api_key=api_key,
                 base_url=base_url,
@@ -140,24 +211,7 @@ class OpenAIClient(_Adapter):
         )
 
 
-class AzureClient(_Adapter):
-    """A client of an Azure OpenAI resource.
-
-    Args:
-        endpoint: ``https://RESOURCE.openai.azure.com``; None reads ``AZURE_OPENAI_ENDPOINT``.
-        api_version: an Azure API version, or ``"v1"`` for the v1 API (``/openai/v1/``);
-            None reads ``AZURE_OPENAI_API_VERSION`` (then ``OPENAI_API_VERSION``), else
-            ``DEFAULT_AZURE_API_VERSION``.
-        api_key: None reads ``AZURE_OPENAI_API_KEY`` (then the older ``AZURE_OPENAI_KEY``).
-        token_provider: a callable returning an Entra ID token, instead of a key. With neither,
-            Entra ID's ``DefaultAzureCredential`` is used when the ``azure`` extra is installed.
-        deployments: model name -> deployment name; a model not listed is its own deployment.
-        timeout: seconds a call may take.
-
-    Raises:
-        ConfigurationError: no endpoint, or no credential, or both a key and a token provider.
-    """
-
+class _AzureSettings(_Base):
     def __init__(
         self,
         endpoint: str | None = None,
@@ -168,7 +222,23 @@ class AzureClient(_Adapter):
         *,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        super().__init__(
+        """Resolve the settings and build the connection pool.
+
+        Args:
+            endpoint: ``https://RESOURCE.openai.azure.com``; None reads ``AZURE_OPENAI_ENDPOINT``.
+            api_version: an Azure API version, or ``"v1"`` for the v1 API (``/openai/v1/``);
+                None reads ``AZURE_OPENAI_API_VERSION`` (then ``OPENAI_API_VERSION``), else
+                ``DEFAULT_AZURE_API_VERSION``.
+            api_key: None reads ``AZURE_OPENAI_API_KEY`` (then the older ``AZURE_OPENAI_KEY``).
+            token_provider: a callable returning an Entra ID token, instead of a key. With neither,
+                Entra ID's ``DefaultAzureCredential`` is used when the ``azure`` extra is installed.
+            deployments: model name -> deployment name; a model not listed is its own deployment.
+            timeout: seconds a call may take.
+
+        Raises:
+            ConfigurationError: no endpoint, or no credential, or both a key and a token provider.
+        """
+        self._attach(
             AzureProvider.resolve(
                 endpoint=endpoint,
                 api_version=api_version,
@@ -178,3 +248,22 @@ class AzureClient(_Adapter):
                 timeout=timeout,
             )
         )
+
+
+class OpenAIClient(_OpenAISettings, _SyncAdapter):
+    """A client of OpenAI's API, or of any server that speaks it (``base_url``).
+
+    Build it once and reuse it (it holds a connection pool); close it, or use it in ``with``.
+    """
+
+
+class AsyncOpenAIClient(_OpenAISettings, _AsyncAdapter):
+    """The async twin of ``OpenAIClient``: ``await client.complete(request)``; ``async with``."""
+
+
+class AzureClient(_AzureSettings, _SyncAdapter):
+    """A client of an Azure OpenAI resource: classic deployment paths, or the v1 API."""
+
+
+class AsyncAzureClient(_AzureSettings, _AsyncAdapter):
+    """The async twin of ``AzureClient``."""

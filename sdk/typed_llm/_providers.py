@@ -8,7 +8,7 @@ configuration that cannot work with a ``ConfigurationError`` that says what to s
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal
 
 import attrs
@@ -86,6 +86,17 @@ class OpenAIProvider:
     def build_sync(self) -> openai.OpenAI:
         """The openai client, with its own retries off (the SDK's backoff decides)."""
         return openai.OpenAI(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            organization=self.organization,
+            project=self.project,
+            timeout=self.timeout,
+            max_retries=0,
+        )
+
+    def build_async(self) -> openai.AsyncOpenAI:
+        """The async openai client, with its own retries off."""
+        return openai.AsyncOpenAI(
             api_key=self.api_key,
             base_url=self.base_url,
             organization=self.organization,
@@ -185,6 +196,34 @@ class AzureProvider:
                 max_retries=0,
             )
         return openai.AzureOpenAI(
+            azure_endpoint=self.endpoint,
+            api_version=self.api_version,
+            api_key=self.api_key,
+            azure_ad_token_provider=self.token_provider,
+            timeout=self.timeout,
+            max_retries=0,
+        )
+
+    def build_async(self) -> openai.AsyncOpenAI:
+        """The async openai client for this resource, with its own retries off."""
+        if self.is_v1:
+            token_provider = self.token_provider
+            credential: str | Callable[[], Awaitable[str]] = self.api_key or ""
+            if token_provider is not None:
+
+                async def credential_provider() -> str:
+                    return token_provider()
+
+                credential = credential_provider
+            headers = {"api-key": self.api_key} if self.api_key else None
+            return openai.AsyncOpenAI(
+                api_key=credential,
+                base_url=f"{self.endpoint}/openai/v1",
+                default_headers=headers,
+                timeout=self.timeout,
+                max_retries=0,
+            )
+        return openai.AsyncAzureOpenAI(
             azure_endpoint=self.endpoint,
             api_version=self.api_version,
             api_key=self.api_key,
