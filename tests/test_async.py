@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY, replay
 
+from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY, replay
 from typed_llm import (
     AsyncAzureClient,
     AsyncClient,
@@ -73,7 +73,7 @@ def test_async_errors_are_the_same_typed_errors() -> None:
 
 
 def test_async_azure_classic_and_v1() -> None:
-    """Async Azure: deployment paths with api-version, the v1 path with a token provider, the prompt filter."""
+    """Async Azure: deployment paths with api-version, v1 with a token provider, the prompt filter."""
     request = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
 
     async def calls(fake: FakeAPI) -> None:
