@@ -1,0 +1,58 @@
+"""Static checks of the public API's types: mypy --strict reads this file; it is never run.
+
+Each ``assert_type`` pins what a caller's type checker sees, so a change that loosens a public
+signature (to ``Any``, or to an optional) fails the type check in CI.
+"""
+
+from __future__ import annotations
+
+from typing import assert_type
+
+from typed_llm import (
+    AsyncClient,
+    AsyncOpenAIClient,
+    AzureClient,
+    ChatRequest,
+    ChatResponse,
+    Client,
+    ContentFilterError,
+    ContentFilterResult,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    FinishReason,
+    OpenAIClient,
+    RateLimitError,
+    ToolCall,
+    Usage,
+    UserMessage,
+)
+
+
+def sync_calls(client: OpenAIClient, azure: AzureClient) -> None:
+    request = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
+    response = client.complete(request)
+    assert_type(response, ChatResponse)
+    assert_type(response.text, str)
+    assert_type(response.usage, Usage | None)
+    assert_type(response.choices[0].finish_reason, FinishReason)
+    assert_type(response.choices[0].message.tool_calls, tuple[ToolCall, ...] | None)
+    assert_type(response.request_id, str | None)
+    vectors = azure.embed(EmbeddingRequest(model="text-embedding-3-small", input=("a",))).vectors
+    assert_type(vectors, tuple[tuple[float, ...], ...])
+    as_protocol: Client = azure
+    assert_type(as_protocol.embed(EmbeddingRequest(model="m", input=("a",))), EmbeddingResponse)
+
+
+async def async_calls(client: AsyncOpenAIClient) -> None:
+    request = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
+    assert_type(await client.complete(request), ChatResponse)
+    as_protocol: AsyncClient = client
+    assert_type(await as_protocol.complete(request), ChatResponse)
+
+
+def errors(error: RateLimitError, filtered: ContentFilterError) -> None:
+    assert_type(error.retry_after, float | None)
+    assert_type(error.status_code, int)
+    assert_type(error.request_id, str | None)
+    assert_type(filtered.categories, tuple[str, ...])
+    assert_type(filtered.results, tuple[ContentFilterResult, ...])
