@@ -11,7 +11,7 @@ from typed_llm._cli import main
 
 
 def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -> None:
-    """`typed-llm demo` answers from the bundled recording: a chat, an embedding summary, a typed 429."""
+    """`typed-llm demo` replays: a chat, an embedding summary, a retried 429 and a typed quota error."""
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "model=gpt-4o-mini-2026-01-01 finish_reason=stop" in out
@@ -19,8 +19,9 @@ def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -
     assert "usage: prompt=21 completion=8 total=29" in out
     assert "vectors=3 dimension=8" in out
     assert "norms 1.000, 1.000, 1.000" in out
-    assert "RateLimitError: HTTP 429 (rate_limit_exceeded)" in out
-    assert "retry_after=20.0s" in out
+    assert "429 rate_limit_exceeded, waited 0.30s as the server asked" in out
+    assert "text='Echo: One call too many'" in out
+    assert "QuotaExceededError: HTTP 429 (insufficient_quota)" in out
 
 
 def test_demo_runs_as_a_command() -> None:

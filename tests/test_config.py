@@ -22,6 +22,7 @@ from typed_llm import (
     UserMessage,
 )
 from typed_llm._fake import FakeAPI
+from typed_llm._retry import NoRetry
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -150,12 +151,13 @@ def test_azure_entra_id_through_the_extra(fake: FakeAPI, monkeypatch: pytest.Mon
     assert fake.received[0].headers["authorization"] == "Bearer entra-token"
 
 
-def test_openai_retries_are_off(fake: FakeAPI) -> None:
-    """The openai package's own retries are off: a 500 is one request, not three."""
+def test_openai_packages_retries_are_off(fake: FakeAPI) -> None:
+    """The openai package's own retries are off: with NoRetry, a 500 is one request, not three."""
     from typed_llm import ServerError  # noqa: PLC0415
     from typed_llm._fake import FakeReply  # noqa: PLC0415
 
     fake.enqueue(FakeReply.error(500, "boom"), FakeReply.error(500, "boom"), FakeReply.error(500, "boom"))
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=NoRetry())
     with pytest.raises(ServerError):
-        OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url).complete(REQUEST)
+        client.complete(REQUEST)
     assert len(fake.received) == 1

@@ -48,6 +48,7 @@ from typed_llm import (
 )
 from typed_llm._errors import request_id_from, retry_after_from, status_error
 from typed_llm._fake import FakeAPI, FakeReply
+from typed_llm._retry import NoRetry
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
 
@@ -138,7 +139,7 @@ def test_error_status_maps_to_one_typed_error(
     name = "errors/" + case.replace(" ", "_").replace(",", "").replace("-", "_")
     with replay(name) as endpoints:
         endpoints.enqueue(reply)
-        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=endpoints.openai_base_url)
+        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=endpoints.openai_base_url, backoff=NoRetry())
         with pytest.raises(TypedLLMError) as caught:
             client.complete(REQUEST)
     error = caught.value
@@ -159,7 +160,7 @@ def test_azure_prompt_filter_is_content_filter_error() -> None:
     """Azure's 400 content_filter becomes ContentFilterError with the categories that fired."""
     with replay("errors/azure_prompt_filter") as endpoints:
         endpoints.enqueue(FakeReply.azure_prompt_filter("self_harm", "medium"))
-        client = AzureClient(endpoint=endpoints.url, api_key=FAKE_AZURE_KEY)
+        client = AzureClient(endpoint=endpoints.url, api_key=FAKE_AZURE_KEY, backoff=NoRetry())
         with pytest.raises(ContentFilterError) as caught:
             client.complete(REQUEST)
     error = caught.value
@@ -207,7 +208,7 @@ def test_malformed_success_body_is_a_typed_error(case: str, body: bytes, says: s
     """A 200 whose body is not a completion raises MalformedResponseError with an excerpt."""
     with replay("errors/malformed_" + case.replace(" ", "_")) as endpoints:
         endpoints.enqueue(FakeReply(status=200, body=body))
-        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=endpoints.openai_base_url)
+        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=endpoints.openai_base_url, backoff=NoRetry())
         with pytest.raises(MalformedResponseError, match=says) as caught:
             client.complete(REQUEST)
     assert caught.value.status_code == 200
@@ -239,7 +240,7 @@ def test_malformed_embeddings_are_typed_errors(case: str, body: dict[str, Any], 
     """Vectors that do not match the inputs one to one, or that do not decode, are MalformedResponseError."""
     with replay("errors/embeddings_" + case.replace(" ", "_")) as endpoints:
         endpoints.enqueue(FakeReply(status=200, body=body))
-        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=endpoints.openai_base_url)
+        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=endpoints.openai_base_url, backoff=NoRetry())
         with pytest.raises(MalformedResponseError, match=says):
             client.embed(EmbeddingRequest(model="text-embedding-3-small", input=("a", "b")))
 
@@ -249,7 +250,7 @@ def test_refused_connection_is_api_connection_error() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=f"http://127.0.0.1:{port}/v1")
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=f"http://127.0.0.1:{port}/v1", backoff=NoRetry())
     with pytest.raises(APIConnectionError) as caught:
         client.complete(REQUEST)
     assert type(caught.value) is APIConnectionError
@@ -260,7 +261,9 @@ def test_slow_answer_is_api_timeout_error() -> None:
     """An answer slower than the client's timeout: APITimeoutError (a kind of APIConnectionError)."""
     with FakeAPI() as fake:
         fake.enqueue(FakeReply(status=200, body={}, delay=1.0))
-        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, timeout=0.2)
+        client = OpenAIClient(
+            api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, timeout=0.2, backoff=NoRetry()
+        )
         with pytest.raises(APITimeoutError) as caught:
             client.complete(REQUEST)
     assert isinstance(caught.value, APIConnectionError)

@@ -4,8 +4,9 @@ What an operation does is written once, as a generator with no I/O (a *flow*): i
 argument, yields the ``WireCall`` to make, receives the ``RawResponse``, and returns the typed
 result (httpx's auth flows work the same way). A sync adapter drives a flow with a blocking POST, an
 async adapter with an awaited one; that POST, through the openai package with its own retries off,
-is the only I/O, and every exception it raises is translated at that one boundary. Azure is just
-another provider: the adapters are the same classes for both.
+is the only I/O, and every exception it raises is translated at that one boundary. Around that
+transport sit the layers every client has, the same for every provider (today: the retry layer of
+``_retry``). Azure is just another provider: the adapters are the same classes for both.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typed_llm._providers import (
     TokenProvider,
 )
 from typed_llm._requests import ChatRequest, EmbeddingRequest
+from typed_llm._retry import AsyncRetrying, Backoff, ExponentialBackoff, Retrying
 from typed_llm._wire import (
     RawResponse,
     Routing,
@@ -40,12 +42,17 @@ if TYPE_CHECKING:
     import openai
 
     from typed_llm._responses import ChatResponse, EmbeddingResponse
+    from typed_llm._typing import AsyncClient, Client
 
 __all__ = ["AsyncAzureClient", "AsyncOpenAIClient", "AzureClient", "OpenAIClient"]
 
 T = TypeVar("T")
 Flow = Generator[WireCall, RawResponse, T]
 """An operation as data: yields the call to make, receives its answer, returns the result."""
+
+
+DEFAULT_BACKOFF = ExponentialBackoff()
+"""The strategy clients use unless given one (see ``ExponentialBackoff`` for why these defaults)."""
 
 
 def _require(value: object, kind: type[ChatRequest | EmbeddingRequest]) -> None:
@@ -80,26 +87,12 @@ def _finish(flow: Flow[T], raw: RawResponse) -> T:
     raise RuntimeError("a flow makes exactly one call")
 
 
-class _Base:
-    _provider: Provider
-    _routing: Routing
+class _SyncTransport:
+    """The translation-only client: each call is one POST, no retry (a ``Client``)."""
 
-    def _attach(self, provider: Provider) -> None:
-        self._provider = provider
-        self._routing = provider.routing
-
-    @property
-    def provider(self) -> str:
-        """``openai`` or ``azure``."""
-        return self._provider.name
-
-
-class _SyncAdapter(_Base):
-    _openai: openai.OpenAI
-
-    def _attach(self, provider: Provider) -> None:
-        super()._attach(provider)
-        self._openai = provider.build_sync()
+    def __init__(self, client: openai.OpenAI, routing: Routing) -> None:
+        self._openai = client
+        self._routing = routing
 
     def _run(self, flow: Flow[T]) -> T:
         call = next(flow)
@@ -108,12 +101,62 @@ class _SyncAdapter(_Base):
         return _finish(flow, _raw(response))
 
     def complete(self, request: ChatRequest) -> ChatResponse:
-        """Send a chat request and return the typed completion.
+        return self._run(chat_flow(request, self._routing))
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        return self._run(embed_flow(request, self._routing))
+
+
+class _AsyncTransport:
+    """The async translation-only client (an ``AsyncClient``)."""
+
+    def __init__(self, client: openai.AsyncOpenAI, routing: Routing) -> None:
+        self._openai = client
+        self._routing = routing
+
+    async def _run(self, flow: Flow[T]) -> T:
+        call = next(flow)
+        with translate_openai_errors():
+            response = await self._openai.post(call.path, cast_to=httpx2.Response, content=call.body)
+        return _finish(flow, _raw(response))
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        return await self._run(chat_flow(request, self._routing))
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        return await self._run(embed_flow(request, self._routing))
+
+
+class _Base:
+    _provider: Provider
+
+    def _attach(self, provider: Provider, backoff: Backoff) -> None:  # noqa: ARG002  (used by subclasses)
+        self._provider = provider
+
+    @property
+    def provider(self) -> str:
+        """``openai`` or ``azure``."""
+        return self._provider.name
+
+
+class _SyncAdapter(_Base):
+    """A provider's transport, wrapped in the layers every client has (today: retry)."""
+
+    _openai: openai.OpenAI
+    _layers: Client
+
+    def _attach(self, provider: Provider, backoff: Backoff) -> None:
+        super()._attach(provider, backoff)
+        self._openai = provider.build_sync()
+        self._layers = Retrying(_SyncTransport(self._openai, provider.routing), backoff)
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send a chat request and return the typed completion; transient failures are retried.
 
         Raises:
             TypedLLMError: a subclass that says what failed (see the error tree in the docs).
         """
-        return self._run(chat_flow(request, self._routing))
+        return self._layers.complete(request)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Embed the request's inputs; one vector per input, in input order.
@@ -121,7 +164,7 @@ class _SyncAdapter(_Base):
         Raises:
             TypedLLMError: a subclass that says what failed.
         """
-        return self._run(embed_flow(request, self._routing))
+        return self._layers.embed(request)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -138,24 +181,20 @@ class _SyncAdapter(_Base):
 
 class _AsyncAdapter(_Base):
     _openai: openai.AsyncOpenAI
+    _layers: AsyncClient
 
-    def _attach(self, provider: Provider) -> None:
-        super()._attach(provider)
+    def _attach(self, provider: Provider, backoff: Backoff) -> None:
+        super()._attach(provider, backoff)
         self._openai = provider.build_async()
-
-    async def _run(self, flow: Flow[T]) -> T:
-        call = next(flow)
-        with translate_openai_errors():
-            response = await self._openai.post(call.path, cast_to=httpx2.Response, content=call.body)
-        return _finish(flow, _raw(response))
+        self._layers = AsyncRetrying(_AsyncTransport(self._openai, provider.routing), backoff)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        """Send a chat request and return the typed completion.
+        """Send a chat request and return the typed completion; transient failures are retried.
 
         Raises:
             TypedLLMError: a subclass that says what failed (see the error tree in the docs).
         """
-        return await self._run(chat_flow(request, self._routing))
+        return await self._layers.complete(request)
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Embed the request's inputs; one vector per input, in input order.
@@ -163,7 +202,7 @@ class _AsyncAdapter(_Base):
         Raises:
             TypedLLMError: a subclass that says what failed.
         """
-        return await self._run(embed_flow(request, self._routing))
+        return await self._layers.embed(request)
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -187,6 +226,7 @@ class _OpenAISettings(_Base):
         project: str | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         """Resolve the settings and build the connection pool.
 
@@ -195,7 +235,8 @@ class _OpenAISettings(_Base):
             base_url: the API's base URL; None reads ``OPENAI_BASE_URL``, else OpenAI's.
             organization: None reads ``OPENAI_ORG_ID``.
             project: None reads ``OPENAI_PROJECT_ID``.
-            timeout: seconds a call may take (default: openai-python's 600).
+            timeout: seconds one attempt may take (default: openai-python's 600).
+            backoff: the retry strategy (``NoRetry()`` to switch retries off).
 
         Raises:
             ConfigurationError: no key was given or found, or the base URL is not http(s).
@@ -207,7 +248,8 @@ class _OpenAISettings(_Base):
                 organization=organization,
                 project=project,
                 timeout=timeout,
-            )
+            ),
+            backoff,
         )
 
 
@@ -221,6 +263,7 @@ class _AzureSettings(_Base):
         deployments: Mapping[str, str] | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         """Resolve the settings and build the connection pool.
 
@@ -233,7 +276,8 @@ class _AzureSettings(_Base):
             token_provider: a callable returning an Entra ID token, instead of a key. With neither,
                 Entra ID's ``DefaultAzureCredential`` is used when the ``azure`` extra is installed.
             deployments: model name -> deployment name; a model not listed is its own deployment.
-            timeout: seconds a call may take.
+            timeout: seconds one attempt may take.
+            backoff: the retry strategy (``NoRetry()`` to switch retries off).
 
         Raises:
             ConfigurationError: no endpoint, or no credential, or both a key and a token provider.
@@ -246,7 +290,8 @@ class _AzureSettings(_Base):
                 token_provider=token_provider,
                 deployments=deployments or {},
                 timeout=timeout,
-            )
+            ),
+            backoff,
         )
 
 

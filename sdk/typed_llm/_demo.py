@@ -9,19 +9,20 @@ recording does not hold fails instead of reaching the network.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
+
+import attrs
 
 from typed_llm._client import OpenAIClient
-from typed_llm._errors import RateLimitError
+from typed_llm._errors import QuotaExceededError
+from typed_llm._fake import FakeAPI, FakeReply
 from typed_llm._messages import SystemMessage, UserMessage
 from typed_llm._requests import ChatRequest, EmbeddingRequest
+from typed_llm._responses import ChatResponse, EmbeddingResponse
+from typed_llm._retry import ExponentialBackoff, NoRetry, Retrying
 from typed_llm._vcr import RecordMode, make_vcr
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from typed_llm._responses import ChatResponse, EmbeddingResponse
 
 __all__ = ["record", "run"]
 
@@ -40,31 +41,64 @@ CHAT = ChatRequest(
 )
 EMBED = EmbeddingRequest(model="text-embedding-3-small", input=("typed", "replayed", "offline"), dimensions=8)
 LIMITED = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="One call too many"),))
+BROKE = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="And one on an empty account"),))
+RATE_LIMITED = FakeReply.error(
+    429,
+    "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3.",
+    code="rate_limit_exceeded",
+    type="requests",
+    headers={"retry-after-ms": "300"},
+)
+NO_QUOTA = FakeReply.error(
+    429, "You exceeded your current quota.", code="insufficient_quota", type="insufficient_quota"
+)
 
 
-Results = tuple["ChatResponse", "EmbeddingResponse", RateLimitError]
+@attrs.frozen
+class _Results:
+    chat: ChatResponse
+    embedding: EmbeddingResponse
+    retried: ChatResponse
+    waits: tuple[float, ...]
+    quota: QuotaExceededError
 
 
-def _calls(client: OpenAIClient, before_limited: Callable[[], None]) -> Results:
+def _calls(client: OpenAIClient, fake: FakeAPI | None) -> _Results:
     chat = client.complete(CHAT)
     embedding = client.embed(EMBED)
-    before_limited()
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    # The same retry layer the client has built in, wrapped by hand to show the waits it takes.
+    retrying = Retrying(client, ExponentialBackoff(), sleep=sleep)
+    if fake is not None:
+        fake.enqueue(RATE_LIMITED)
+    retried = retrying.complete(LIMITED)
+    if fake is not None:
+        fake.enqueue(NO_QUOTA)
     try:
-        client.complete(LIMITED)
-    except RateLimitError as error:
-        return chat, embedding, error
-    raise AssertionError("the recording answers the third call with a 429")
+        retrying.complete(BROKE)
+    except QuotaExceededError as quota:
+        return _Results(chat, embedding, retried, tuple(waits), quota)
+    raise AssertionError("the recording answers the last call with insufficient_quota")
 
 
-def _with_cassette(client: OpenAIClient, mode: RecordMode, before_limited: Callable[[], None]) -> Results:
-    with make_vcr(DATA, mode).use_cassette(CASSETTE):
-        return _calls(client, before_limited)
+def _with_cassette(mode: RecordMode, base_url: str | None, fake: FakeAPI | None) -> _Results:
+    # NoRetry inside: the demo's own Retrying wrapper is the one retry layer here.
+    with (
+        OpenAIClient(api_key=DEMO_KEY, base_url=base_url, backoff=NoRetry()) as client,
+        make_vcr(DATA, mode).use_cassette(CASSETTE),
+    ):
+        return _calls(client, fake)
 
 
 def run(out: TextIO) -> None:
     """Make the demo's calls against the bundled recording and print what came back."""
-    with OpenAIClient(api_key=DEMO_KEY) as client:
-        chat, embedding, error = _with_cassette(client, "none", lambda: None)
+    results = _with_cassette("none", None, None)
+    chat, embedding = results.chat, results.embedding
     usage = chat.usage
     print("chat  ", f"model={chat.model}", f"finish_reason={chat.choices[0].finish_reason}", file=out)
     print("      ", f"text={chat.text!r}", file=out)
@@ -87,25 +121,19 @@ def run(out: TextIO) -> None:
         f"first vector starts {[round(x, 4) for x in embedding.vectors[0][:3]]}; norms {norms}",
         file=out,
     )
-    print("error ", f"{type(error).__name__}: {error}", file=out)
-    print("      ", f"retry_after={error.retry_after}s code={error.code}", file=out)
+    waits = ", ".join(f"{w:.2f}s" for w in results.waits)
+    print("retry ", f"429 rate_limit_exceeded, waited {waits} as the server asked, then:", file=out)
+    print("      ", f"text={results.retried.text!r}", file=out)
+    quota = results.quota
+    print("error ", f"{type(quota).__name__}: {quota}", file=out)
+    print("      ", "not retried: waiting does not buy credit", file=out)
 
 
 def record() -> None:
     """Re-record the bundled cassette from the loopback fake (maintainers only)."""
-    from typed_llm._fake import FakeAPI, FakeReply  # noqa: PLC0415  (never needed by the demo itself)
-
-    limited = FakeReply.error(
-        429,
-        "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3.",
-        code="rate_limit_exceeded",
-        type="requests",
-        headers={"retry-after": "20", "retry-after-ms": "20000"},
-    )
     with FakeAPI(embedding_dimensions=8) as fake:
-        client = OpenAIClient(api_key=DEMO_KEY, base_url=fake.openai_base_url)
         (DATA / CASSETTE).unlink(missing_ok=True)
-        _with_cassette(client, "all", lambda: fake.enqueue(limited))
+        _with_cassette("all", fake.openai_base_url, fake)
 
 
 if __name__ == "__main__":

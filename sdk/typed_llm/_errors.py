@@ -129,6 +129,10 @@ class APIStatusError(APIError):
     """The API's error type (``invalid_request_error``...), when it gave one."""
     body: object
     """The decoded JSON body (or its text when it was not JSON)."""
+    retry_after: float | None
+    """Seconds the server asked to wait (``retry-after-ms`` or ``Retry-After``), if it asked."""
+    should_retry: bool | None
+    """The server's ``x-should-retry`` verdict, if it gave one."""
 
     def __init__(
         self,
@@ -140,6 +144,8 @@ class APIStatusError(APIError):
         type: str | None = None,  # noqa: A002  (the API's own name for it)
         body: object = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
+        should_retry: bool | None = None,
     ) -> None:
         super().__init__(message, request_id=request_id)
         self.status_code = status_code
@@ -147,6 +153,8 @@ class APIStatusError(APIError):
         self.param = param
         self.type = type
         self.body = body
+        self.retry_after = retry_after
+        self.should_retry = should_retry
 
     def __str__(self) -> str:
         code = f" ({self.code})" if self.code else ""
@@ -228,32 +236,6 @@ class UnprocessableEntityError(APIStatusError):
 class RateLimitError(APIStatusError):
     """429: too many requests or tokens per minute. Retryable after ``retry_after``."""
 
-    retry_after: float | None
-    """Seconds the server asked to wait (``retry-after-ms`` or ``Retry-After``), if it asked."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int = 429,
-        retry_after: float | None = None,
-        code: str | None = None,
-        param: str | None = None,
-        type: str | None = None,  # noqa: A002  (the API's own name for it)
-        body: object = None,
-        request_id: str | None = None,
-    ) -> None:
-        super().__init__(
-            message,
-            status_code=status_code,
-            code=code,
-            param=param,
-            type=type,
-            body=body,
-            request_id=request_id,
-        )
-        self.retry_after = retry_after
-
 
 class QuotaExceededError(RateLimitError):
     """429 ``insufficient_quota``: the account is out of credit. Waiting does not help; never retried."""
@@ -278,13 +260,23 @@ class MalformedResponseError(APIError):
     """HTTP status of the answer."""
     body_excerpt: str
     """The start of the body, for diagnosis."""
+    incomplete: bool
+    """True when the body is not even JSON (cut short, or a proxy's page): a transport fault worth
+    retrying. False when it is JSON of the wrong shape, which a retry would only repeat."""
 
     def __init__(
-        self, message: str, *, status_code: int, body_excerpt: str, request_id: str | None = None
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body_excerpt: str,
+        incomplete: bool = False,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message, request_id=request_id)
         self.status_code = status_code
         self.body_excerpt = body_excerpt
+        self.incomplete = incomplete
 
 
 class RetriesExhaustedError(TypedLLMError):
@@ -470,19 +462,13 @@ def status_error(status_code: int, headers: Mapping[str, str], content: bytes) -
             body=body,
             request_id=request_id,
         )
-    if status_code == 429:  # noqa: PLR2004
-        cls = QuotaExceededError if code == "insufficient_quota" else RateLimitError
-        return cls(
-            message,
-            retry_after=retry_after_from(headers),
-            code=code,
-            param=param,
-            type=kind,
-            body=body,
-            request_id=request_id,
-        )
-    by_status = ServerError if status_code >= 500 else _BY_STATUS.get(status_code, APIStatusError)  # noqa: PLR2004
-    return by_status(
+    if status_code == 429 and code == "insufficient_quota":  # noqa: PLR2004
+        cls: type[APIStatusError] = QuotaExceededError
+    elif status_code >= 500:  # noqa: PLR2004
+        cls = ServerError
+    else:
+        cls = _BY_STATUS.get(status_code, APIStatusError)
+    return cls(
         message,
         status_code=status_code,
         code=code,
@@ -490,7 +476,14 @@ def status_error(status_code: int, headers: Mapping[str, str], content: bytes) -
         type=kind,
         body=body,
         request_id=request_id,
+        retry_after=retry_after_from(headers),
+        should_retry=_should_retry(headers),
     )
+
+
+def _should_retry(headers: Mapping[str, str]) -> bool | None:
+    value = (_header(headers, "x-should-retry") or "").strip().lower()
+    return {"true": True, "false": False}.get(value)
 
 
 @contextlib.contextmanager

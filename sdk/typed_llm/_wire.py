@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import base64
+import json
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
@@ -113,17 +114,22 @@ def build_embedding_call(request: EmbeddingRequest, routing: Routing) -> WireCal
 
 
 def _json_bytes(body: Mapping[str, object]) -> bytes:
-    import json  # noqa: PLC0415  (only embeddings need it; chat bodies come from pydantic)
-
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def malformed(raw: RawResponse, problem: str) -> MalformedResponseError:
     """The error for a success status whose body is not what the API documents."""
+    try:
+        json.loads(raw.content)
+    except ValueError:
+        incomplete = True
+    else:
+        incomplete = False
     return MalformedResponseError(
         f"the API answered {raw.status_code} but the body is not a valid response: {problem}",
         status_code=raw.status_code,
         body_excerpt=raw.content[:500].decode("utf-8", errors="replace"),
+        incomplete=incomplete,
         request_id=request_id_from(raw.headers),
     )
 
