@@ -30,7 +30,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -38,7 +38,7 @@ import attrs
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["FakeAPI", "FakeReply", "ReceivedRequest"]
+__all__ = ["FakeAPI", "FakeReply", "Fault", "ReceivedRequest"]
 
 _EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z: "created" counts up from here, one second a call
 _SAFE = {"filtered": False, "severity": "safe"}
@@ -65,6 +65,10 @@ class ReceivedRequest:
         return decoded
 
 
+Fault = Literal["drop", "truncate"]
+"""Transport faults a scripted reply can carry."""
+
+
 @attrs.frozen
 class FakeReply:
     """A scripted answer: status, JSON body (or raw bytes) and extra headers."""
@@ -74,6 +78,9 @@ class FakeReply:
     headers: Mapping[str, str] = attrs.field(factory=dict)
     delay: float = 0.0
     """Seconds to wait before answering (to make a client time out)."""
+    fault: Fault | None = None
+    """``drop``: close the connection without answering; ``truncate``: send the headers and half
+    the body, then close (the client sees a body shorter than its content-length)."""
 
     @classmethod
     def error(
@@ -152,14 +159,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body=body,
         )
         fake = self.server.fake
-        status, payload, headers, delay = fake._answer(request)  # noqa: SLF001  (the fake's own handler)
-        if delay:
-            time.sleep(delay)
+        status, payload, headers, reply = fake._answer(request)  # noqa: SLF001  (the fake's own handler)
+        if reply is not None and reply.delay:
+            time.sleep(reply.delay)
+        fault = None if reply is None else reply.fault
+        if fault == "drop":
+            self.close_connection = True
+            return
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
+        if fault == "truncate":
+            self.wfile.write(payload[: len(payload) // 2])
+            self.close_connection = True
+            return
         self.wfile.write(payload)
 
 
@@ -183,6 +198,7 @@ class FakeAPI:
         """
         self.received: list[ReceivedRequest] = []
         self._script: collections.deque[FakeReply] = collections.deque()
+        self._keyed: dict[str, collections.deque[FakeReply]] = {}
         self._lock = threading.Lock()
         self._count = 0
         self._dimensions = embedding_dimensions
@@ -202,10 +218,19 @@ class FakeAPI:
         """The base URL to give ``OpenAIClient``."""
         return f"{self.url}/v1"
 
-    def enqueue(self, *replies: FakeReply) -> None:
-        """Answer the next requests with these replies, in order, before answering normally again."""
+    def enqueue(self, *replies: FakeReply, when: str | None = None) -> None:
+        """Answer the next requests with these replies, in order, before answering normally again.
+
+        Args:
+            replies: the scripted answers.
+            when: only for requests whose body contains this text (a fault script per request,
+                so concurrent or interleaved calls each meet their own); None for any request.
+        """
         with self._lock:
-            self._script.extend(replies)
+            if when is None:
+                self._script.extend(replies)
+            else:
+                self._keyed.setdefault(when, collections.deque()).extend(replies)
 
     def start(self) -> None:
         """Listen on a free loopback port."""
@@ -241,21 +266,30 @@ class FakeAPI:
 
     # --- answering ------------------------------------------------------------------------------
 
-    def _answer(self, request: ReceivedRequest) -> tuple[int, bytes, dict[str, str], float]:
+    def _next_scripted(self, request: ReceivedRequest) -> FakeReply | None:
+        for key, replies in self._keyed.items():
+            if key.encode() in request.body:
+                reply = replies.popleft()
+                if not replies:
+                    del self._keyed[key]
+                return reply
+        return self._script.popleft() if self._script else None
+
+    def _answer(self, request: ReceivedRequest) -> tuple[int, bytes, dict[str, str], FakeReply | None]:
         with self._lock:
             self.received.append(request)
             self._count += 1
             number = self._count
-            scripted = self._script.popleft() if self._script else None
+            scripted = self._next_scripted(request)
         azure = request.path.startswith("/openai/")
         headers = self._headers(number, azure=azure)
         if scripted is not None:
             headers.update(scripted.headers)
             body = scripted.body
             payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-            return scripted.status, payload, headers, scripted.delay
+            return scripted.status, payload, headers, scripted
         status, answer = self._route(request, number, azure=azure)
-        return status, json.dumps(answer).encode(), headers, 0.0
+        return status, json.dumps(answer).encode(), headers, None
 
     def _headers(self, number: int, *, azure: bool) -> dict[str, str]:
         request_id = hashlib.sha256(f"request-{number}".encode()).hexdigest()[:32]
