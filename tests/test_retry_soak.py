@@ -1,0 +1,178 @@
+"""Soak: 2,000 calls against the fake with 30% of answers faulty, a seeded mix of every fault kind.
+
+Each call has its own prompt and its own fault script (the fake matches scripts to requests by
+prompt), so the outcome of every call is known in advance: its own answer, a typed error of the
+documented class, or RetriesExhaustedError. Anything else (another exception class, a call that
+took more attempts than allowed, an answer meant for another call, an answer lost) fails the test.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import attrs
+
+from helpers import FAKE_OPENAI_KEY
+from typed_llm import (
+    APIConnectionError,
+    APITimeoutError,
+    BadRequestError,
+    ChatRequest,
+    ConflictError,
+    MalformedResponseError,
+    OpenAIClient,
+    QuotaExceededError,
+    RateLimitError,
+    RequestTimeoutError,
+    RetriesExhaustedError,
+    ServerError,
+    TypedLLMError,
+    UserMessage,
+)
+from typed_llm._fake import FakeAPI, FakeReply
+from typed_llm._retry import ExponentialBackoff, NoRetry, Retrying, is_retryable
+
+CALLS = 2000
+FAULT_RATE = 0.3
+ATTEMPTS = 4
+TIMEOUT = 0.25
+
+
+@attrs.frozen
+class Fault:
+    name: str
+    reply: FakeReply
+    error: type[TypedLLMError]
+    weight: int = 10
+
+
+def _error(status: int, code: str | None = None, **headers: str) -> FakeReply:
+    return FakeReply.error(status, "injected", code=code, headers=headers)
+
+
+FAULTS = (
+    Fault(
+        "429 retry-after-ms", _error(429, "rate_limit_exceeded", **{"retry-after-ms": "20"}), RateLimitError
+    ),
+    Fault("429 Retry-After", _error(429, "rate_limit_exceeded", **{"retry-after": "1"}), RateLimitError),
+    Fault("500", _error(500), ServerError),
+    Fault("502 html", FakeReply(status=502, body=b"<html>Bad Gateway</html>"), ServerError),
+    Fault("503", _error(503), ServerError),
+    Fault("408", _error(408), RequestTimeoutError),
+    Fault("409", _error(409), ConflictError),
+    Fault("dropped connection", FakeReply(status=200, body={}, fault="drop"), APIConnectionError),
+    Fault(
+        "cut short in transit",
+        FakeReply(status=200, body={"x": "y" * 200}, fault="truncate"),
+        APIConnectionError,
+    ),
+    Fault("200 not json", FakeReply(status=200, body=b'{"id": "chatcmpl-'), MalformedResponseError),
+    Fault("slow", FakeReply(status=200, body={}, delay=TIMEOUT + 0.15), APITimeoutError, weight=2),
+    Fault("400", _error(400, "invalid_value"), BadRequestError, weight=4),
+    Fault("429 insufficient_quota", _error(429, "insufficient_quota"), QuotaExceededError, weight=4),
+    Fault("200 wrong shape", FakeReply(status=200, body={"id": "x"}), MalformedResponseError, weight=4),
+)
+
+
+@attrs.frozen
+class Plan:
+    """One call: its prompt, the faults its attempts meet, and what the caller must get."""
+
+    prompt: str
+    faults: tuple[Fault, ...]
+
+    @property
+    def attempts(self) -> int:
+        for number, fault in enumerate(self.faults, start=1):
+            if not is_retryable(_sample(fault)):
+                return number
+        return min(len(self.faults) + 1, ATTEMPTS)
+
+    @property
+    def outcome(self) -> str | type[TypedLLMError]:
+        for number, fault in enumerate(self.faults, start=1):
+            if not is_retryable(_sample(fault)):
+                return fault.error
+            if number == ATTEMPTS:
+                return RetriesExhaustedError
+        return f"Echo: {self.prompt}"
+
+
+def _sample(fault: Fault) -> TypedLLMError:
+    """An error of the fault's class and code, to ask the retry table about."""
+    if fault.error is QuotaExceededError:
+        return QuotaExceededError("x", status_code=429, code="insufficient_quota")
+    if fault.error is MalformedResponseError:
+        return MalformedResponseError(
+            "x", status_code=200, body_excerpt="", incomplete=fault.name == "200 not json"
+        )
+    if issubclass(fault.error, APIConnectionError):
+        return fault.error("x")
+    return fault.error("x", status_code=fault.reply.status)  # type: ignore[call-arg]  # every other fault is an APIStatusError
+
+
+def _plans(seed: int) -> list[Plan]:
+    rng = random.Random(seed)
+    weights = [fault.weight for fault in FAULTS]
+    plans = []
+    for index in range(CALLS):
+        faults: list[Fault] = []
+        while len(faults) < ATTEMPTS and rng.random() < FAULT_RATE:
+            faults.append(rng.choices(FAULTS, weights)[0])
+        plans.append(Plan(prompt=f"call-{index:05d}#", faults=tuple(faults)))
+    return plans
+
+
+def test_soak_every_call_ends_in_its_answer_or_a_documented_error() -> None:
+    """2,000 calls, 30% faulty answers: right answer or documented error, attempts within the limit."""
+    plans = _plans(seed=20261124)
+    outcomes: Counter[str] = Counter()
+    with FakeAPI() as fake:
+        for plan in plans:
+            if plan.faults:
+                fake.enqueue(*(fault.reply for fault in plan.faults), when=plan.prompt)
+        inner = OpenAIClient(
+            api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, timeout=TIMEOUT, backoff=NoRetry()
+        )
+        waits: list[float] = []
+        client = Retrying(
+            inner,
+            ExponentialBackoff(attempts=ATTEMPTS, wait_jitter=0.1, random=random.Random(7).random),
+            sleep=waits.append,
+        )
+        answers: list[str] = []
+        for plan in plans:
+            request = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content=plan.prompt),))
+            expected = plan.outcome
+            try:
+                answer = client.complete(request).text
+            except TypedLLMError as error:
+                assert not isinstance(expected, str), f"{plan.prompt}: expected an answer, got {error!r}"
+                assert type(error) is expected, f"{plan.prompt}: {plan.faults} gave {error!r}"
+                if isinstance(error, RetriesExhaustedError):
+                    assert error.attempts == ATTEMPTS
+                    assert type(error.last_error) is plan.faults[-1].error
+                outcomes[expected.__name__] += 1
+            else:
+                assert answer == expected, f"{plan.prompt}: got {answer!r}"
+                answers.append(answer)
+                outcomes["answered"] += 1
+        seen = Counter(
+            request.body.split(b'"content":"')[1].split(b'"')[0].decode() for request in fake.received
+        )
+    for plan in plans:
+        assert seen[plan.prompt] == plan.attempts, plan
+        assert seen[plan.prompt] <= ATTEMPTS
+    assert len(answers) == len(set(answers)) == outcomes["answered"]
+    assert sum(outcomes.values()) == CALLS
+    faulty = sum(len(plan.faults) for plan in plans)
+    assert 0.25 < faulty / sum(plan.attempts for plan in plans) < 0.35
+    assert outcomes["answered"] > 1800
+    assert {
+        "RetriesExhaustedError",
+        "QuotaExceededError",
+        "BadRequestError",
+        "MalformedResponseError",
+    } <= outcomes.keys()
+    assert all(wait >= 0 for wait in waits)
