@@ -161,3 +161,77 @@ def test_openai_packages_retries_are_off(fake: FakeAPI) -> None:
     with pytest.raises(ServerError):
         client.complete(REQUEST)
     assert len(fake.received) == 1
+
+
+def test_failing_token_provider_is_a_typed_error(fake: FakeAPI) -> None:
+    """A token provider that raises or returns no token: ConfigurationError, chained; nothing sent."""
+
+    def expired() -> str:
+        raise RuntimeError("credential expired")
+
+    with pytest.raises(
+        ConfigurationError, match="token provider failed: RuntimeError: credential expired"
+    ) as caught:
+        AzureClient(endpoint=fake.url, token_provider=expired).complete(REQUEST)
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    with pytest.raises(ConfigurationError, match="returned None"):
+        AzureClient(endpoint=fake.url, api_version="v1", token_provider=lambda: None).complete(REQUEST)  # type: ignore[arg-type, return-value]  # the misuse under test
+    assert fake.received == []
+
+
+@pytest.mark.parametrize("key", ["sk-test-\u201cquoted\u201d", "sk-test-trailing\n", "sk test space"])
+def test_key_a_header_cannot_carry_is_refused(key: str) -> None:
+    """A pasted key with a smart quote, a line break or a space fails at construction, clearly."""
+    with pytest.raises(ConfigurationError, match="copy the key again"):
+        OpenAIClient(api_key=key)
+    with pytest.raises(ConfigurationError, match="copy the key again"):
+        AzureClient(endpoint="https://r.openai.azure.com", api_key=key)
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/openai", "/openai/", "/openai/v1", "/openai/v1/"])
+def test_azure_endpoint_in_every_pasted_form(fake: FakeAPI, suffix: str) -> None:
+    """The resource URL works with or without /openai or /openai/v1 on the end."""
+    AzureClient(endpoint=fake.url + suffix, api_key=FAKE_AZURE_KEY).complete(REQUEST)
+    AzureClient(endpoint=fake.url + suffix, api_key=FAKE_AZURE_KEY, api_version="v1").complete(REQUEST)
+    assert [r.path for r in fake.received] == [
+        "/openai/deployments/gpt-4o-mini/chat/completions",
+        "/openai/v1/chat/completions",
+    ]
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["resource.openai.azure.com", "https://", "http://[::1", "ftp://r.example"]
+)
+def test_bad_azure_endpoint_is_refused(endpoint: str) -> None:
+    """An endpoint that is not an http(s) URL with a host fails at construction."""
+    with pytest.raises(ConfigurationError, match="endpoint"):
+        AzureClient(endpoint=endpoint, api_key=FAKE_AZURE_KEY)
+
+
+def test_azure_v1_preview_sends_its_api_version(fake: FakeAPI) -> None:
+    """api_version='preview' is the v1 path with api-version=preview."""
+    AzureClient(endpoint=fake.url, api_key=FAKE_AZURE_KEY, api_version="preview").complete(REQUEST)
+    (sent,) = fake.received
+    assert (sent.path, sent.query) == ("/openai/v1/chat/completions", {"api-version": "preview"})
+
+
+def test_openai_organization_never_reaches_azure(fake: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OPENAI_ORG_ID and OPENAI_PROJECT_ID belong to OpenAI: Azure requests do not carry them."""
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-not-for-azure")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-not-for-azure")
+    AzureClient(endpoint=fake.url, api_key=FAKE_AZURE_KEY).complete(REQUEST)
+    AzureClient(endpoint=fake.url, api_key=FAKE_AZURE_KEY, api_version="v1").complete(REQUEST)
+    for sent in fake.received:
+        assert "openai-organization" not in sent.headers
+        assert "openai-project" not in sent.headers
+
+
+def test_deployment_names_cannot_change_the_path(fake: FakeAPI) -> None:
+    """A deployment name with '/', '?' or '..' is quoted: it stays one path segment."""
+    client = AzureClient(
+        endpoint=fake.url, api_key=FAKE_AZURE_KEY, deployments={"gpt-4o-mini": "a/../../v1?x=1"}
+    )
+    client.complete(REQUEST)
+    (sent,) = fake.received
+    assert sent.path == "/openai/deployments/a%2F..%2F..%2Fv1%3Fx%3D1/chat/completions"
+    assert sent.query == {"api-version": DEFAULT_AZURE_API_VERSION}

@@ -335,3 +335,82 @@ def test_errors_survive_pickling(error: TypedLLMError) -> None:
     for key, value in error.__dict__.items():
         if not isinstance(value, TypedLLMError):
             assert getattr(copy, key) == value, key
+
+
+def test_error_given_as_a_string_keeps_its_message() -> None:
+    """{"error": "Unauthorized"} (some gateways answer so) keeps "Unauthorized" as the message."""
+    error = status_error(401, {}, b'{"error": "Unauthorized"}')
+    assert (type(error), error.message) == (AuthenticationError, "Unauthorized")
+
+
+def test_odd_filter_verdicts_do_not_break_the_error() -> None:
+    """A filter verdict of an unexpected shape still gives a ContentFilterError, never a ValidationError."""
+    body = (
+        b'{"error": {"code": "content_filter", "message": "filtered", "innererror": {"content_filter_result":'
+        b' {"hate": {"filtered": true, "severity": 3}, "jailbreak": {"filtered": false, "detected": "maybe"},'
+        b' "custom_blocklists": [], "error": {"code": "x"}}}}}'
+    )
+    error = status_error(400, {}, body)
+    assert isinstance(error, ContentFilterError)
+    assert error.categories == ("hate",)
+    assert [(r.category, r.severity, r.detected) for r in error.results] == [
+        ("hate", "3", None),
+        ("jailbreak", None, None),
+    ]
+    no_inner = status_error(400, {}, b'{"error": {"code": "content_filter", "message": "filtered"}}')
+    assert isinstance(no_inner, ContentFilterError)
+    assert no_inner.results == ()
+
+
+def test_tool_calls_with_extra_keys_still_parse() -> None:
+    """A tool call in an answer may carry more (an index, new fields): ignored, not fatal."""
+    answer = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": "{}", "x": 1},
+                        }
+                    ],
+                },
+            }
+        ],
+    }
+    with FakeAPI() as fake:
+        fake.enqueue(FakeReply(status=200, body=answer))
+        response = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url).complete(REQUEST)
+    calls = response.choices[0].message.tool_calls
+    assert calls is not None
+    assert (calls[0].id, calls[0].function.name, calls[0].function.arguments) == ("call_1", "f", "{}")
+
+
+@pytest.mark.parametrize(
+    ("reply", "cls"),
+    [
+        (FakeReply.error(404, "The model does not exist.", code="model_not_found"), NotFoundError),
+        (FakeReply.error(400, "Input too long.", code="context_length_exceeded"), BadRequestError),
+    ],
+    ids=["404", "400"],
+)
+def test_embedding_errors_are_typed(reply: FakeReply, cls: type[APIStatusError]) -> None:
+    """embed() maps error statuses exactly as complete() does."""
+    with FakeAPI() as fake:
+        fake.enqueue(reply)
+        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+        with pytest.raises(APIStatusError) as caught:
+            client.embed(EmbeddingRequest(model="text-embedding-3-small", input=("x",)))
+    assert type(caught.value) is cls
+    assert isinstance(reply.body, dict)
+    assert caught.value.code == reply.body["error"]["code"]

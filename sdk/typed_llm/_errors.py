@@ -40,6 +40,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Literal
 
+import httpx2
 import openai
 
 if TYPE_CHECKING:
@@ -446,6 +447,8 @@ def status_error(status_code: int, headers: Mapping[str, str], content: bytes) -
     error: Mapping[str, object] = {}
     if isinstance(body, Mapping):
         inner = body.get("error")
+        if isinstance(inner, str):  # {"error": "Unauthorized"}, as some gateways answer
+            inner = {"message": inner}
         error = inner if isinstance(inner, Mapping) else body
     code = _text(error.get("code"))
     message = _text(error.get("message")) or f"HTTP {status_code} with no error message"
@@ -500,8 +503,11 @@ def translate_openai_errors() -> Iterator[None]:
     except openai.APITimeoutError as exc:
         raise APITimeoutError("the request timed out before an answer came back") from exc
     except openai.APIConnectionError as exc:
-        cause = f": {exc.__cause__}" if exc.__cause__ else ""
-        raise APIConnectionError(f"could not reach the API{cause}") from exc
+        # openai wraps every transport failure here: refused, reset, a body cut short, an answer
+        # that could not be decoded. The cause says which.
+        cause = exc.__cause__
+        detail = f" ({type(cause).__name__}: {cause})" if cause else ""
+        raise APIConnectionError(f"no complete answer came back from the API{detail}") from exc
     except openai.APIResponseValidationError as exc:
         raise MalformedResponseError(
             exc.message,
@@ -510,4 +516,7 @@ def translate_openai_errors() -> Iterator[None]:
             request_id=request_id_from(exc.response.headers),
         ) from exc
     except openai.OpenAIError as exc:
+        # What openai raises before sending, for a setting it cannot use.
         raise ConfigurationError(str(exc)) from exc
+    except (httpx2.InvalidURL, UnicodeError) as exc:
+        raise ConfigurationError(f"the request cannot be sent as configured: {exc}") from exc

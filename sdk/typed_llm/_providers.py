@@ -8,10 +8,12 @@ configuration that cannot work with a ``ConfigurationError`` that says what to s
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal
 
 import attrs
+import httpx2
 import openai
 
 from typed_llm._errors import ConfigurationError
@@ -27,6 +29,9 @@ DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
 _ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 
+TokenProvider = Callable[[], str]
+"""Returns a fresh Entra ID bearer token; called on every request."""
+
 
 def _env(*names: str) -> str | None:
     for name in names:
@@ -37,9 +42,48 @@ def _env(*names: str) -> str | None:
 
 
 def _check_url(url: str, what: str) -> str:
-    if not url.startswith(("https://", "http://")):
-        raise ConfigurationError(f"{what} must be an http(s) URL, got {url!r}")
+    try:
+        parsed = httpx2.URL(url)
+    except httpx2.InvalidURL as exc:
+        raise ConfigurationError(f"{what} is not a valid URL: {url!r} ({exc})") from exc
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        raise ConfigurationError(f"{what} must be an http(s) URL with a host, got {url!r}")
     return url.rstrip("/")
+
+
+_KEY_SHAPE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: what an HTTP header can carry
+
+
+def _check_key(key: str, what: str) -> str:
+    if not _KEY_SHAPE.fullmatch(key):
+        raise ConfigurationError(
+            f"{what} has characters an HTTP header cannot carry (spaces, line breaks or non-ASCII "
+            "such as a pasted smart quote); copy the key again"
+        )
+    return key
+
+
+_AZURE_SUFFIX = re.compile(r"/openai(/v1)?/*$")
+
+
+def _azure_endpoint(url: str) -> str:
+    # Accept the resource URL in every form people paste: with /openai or /openai/v1 on the end.
+    return _AZURE_SUFFIX.sub("", _check_url(url, "endpoint (AZURE_OPENAI_ENDPOINT)"))
+
+
+def _checked(provider: TokenProvider) -> TokenProvider:
+    """A token provider whose failures are typed: a ConfigurationError naming the cause, chained."""
+
+    def token() -> str:
+        try:
+            value: object = provider()
+        except Exception as exc:
+            raise ConfigurationError(f"the Azure token provider failed: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(value, str) or not value:
+            raise ConfigurationError(f"the Azure token provider returned {value!r}, not a token")
+        return value
+
+    return token
 
 
 @attrs.frozen
@@ -71,7 +115,7 @@ class OpenAIProvider:
             )
         url = base_url or _env("OPENAI_BASE_URL") or "https://api.openai.com/v1"
         return cls(
-            api_key=key,
+            api_key=_check_key(key, "the OpenAI API key"),
             base_url=_check_url(url, "base_url (OPENAI_BASE_URL)"),
             organization=organization or _env("OPENAI_ORG_ID"),
             project=project or _env("OPENAI_PROJECT_ID"),
@@ -104,10 +148,6 @@ class OpenAIProvider:
             timeout=self.timeout,
             max_retries=0,
         )
-
-
-TokenProvider = Callable[[], str]
-"""Returns a fresh Entra ID bearer token; called on every request."""
 
 
 def _entra_token_provider() -> TokenProvider:
@@ -163,18 +203,29 @@ class AzureProvider:
             token_provider = _entra_token_provider()
         version = api_version or _env("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION")
         return cls(
-            endpoint=_check_url(url, "endpoint (AZURE_OPENAI_ENDPOINT)"),
+            endpoint=_azure_endpoint(url),
             api_version=version or DEFAULT_AZURE_API_VERSION,
-            api_key=key,
-            token_provider=token_provider,
+            api_key=None if key is None else _check_key(key, "the Azure OpenAI API key"),
+            token_provider=None if token_provider is None else _checked(token_provider),
             deployments=dict(deployments),
             timeout=timeout,
         )
 
     @property
     def is_v1(self) -> bool:
-        """Whether this uses the v1 API (``/openai/v1/``, no api-version, deployment in the body)."""
-        return self.api_version == "v1"
+        """Whether this uses the v1 API (``/openai/v1/``, deployment in the body): ``v1`` or ``preview``."""
+        return self.api_version in {"v1", "preview"}
+
+    @property
+    def _v1_query(self) -> dict[str, object] | None:
+        # The v1 API takes no api-version, except "preview" for its preview features.
+        return {"api-version": "preview"} if self.api_version == "preview" else None
+
+    @property
+    def _no_openai_org(self) -> dict[str, str | openai.Omit]:
+        # openai reads OPENAI_ORG_ID / OPENAI_PROJECT_ID from the environment when given None;
+        # those are OpenAI's, and must not go to an Azure resource.
+        return {"OpenAI-Organization": openai.Omit(), "OpenAI-Project": openai.Omit()}
 
     @property
     def routing(self) -> Routing:
@@ -187,11 +238,12 @@ class AzureProvider:
             # AzureOpenAI does not know the v1 path: it is the plain OpenAI client on another URL,
             # with the key in Azure's api-key header or an Entra token as the bearer.
             credential: str | TokenProvider = self.api_key or self.token_provider or ""
-            headers = {"api-key": self.api_key} if self.api_key else None
+            headers = {**self._no_openai_org, **({"api-key": self.api_key} if self.api_key else {})}
             return openai.OpenAI(
                 api_key=credential,
                 base_url=f"{self.endpoint}/openai/v1",
-                default_headers=headers,
+                default_headers=headers,  # type: ignore[arg-type]  # openai accepts Omit here at runtime (it strips it); its stub says str
+                default_query=self._v1_query,
                 timeout=self.timeout,
                 max_retries=0,
             )
@@ -200,6 +252,7 @@ class AzureProvider:
             api_version=self.api_version,
             api_key=self.api_key,
             azure_ad_token_provider=self.token_provider,
+            default_headers=self._no_openai_org,  # type: ignore[arg-type]  # openai accepts Omit here at runtime (it strips it); its stub says str
             timeout=self.timeout,
             max_retries=0,
         )
@@ -215,11 +268,12 @@ class AzureProvider:
                     return token_provider()
 
                 credential = credential_provider
-            headers = {"api-key": self.api_key} if self.api_key else None
+            headers = {**self._no_openai_org, **({"api-key": self.api_key} if self.api_key else {})}
             return openai.AsyncOpenAI(
                 api_key=credential,
                 base_url=f"{self.endpoint}/openai/v1",
-                default_headers=headers,
+                default_headers=headers,  # type: ignore[arg-type]  # openai accepts Omit here at runtime (it strips it); its stub says str
+                default_query=self._v1_query,
                 timeout=self.timeout,
                 max_retries=0,
             )
@@ -228,6 +282,7 @@ class AzureProvider:
             api_version=self.api_version,
             api_key=self.api_key,
             azure_ad_token_provider=self.token_provider,
+            default_headers=self._no_openai_org,  # type: ignore[arg-type]  # openai accepts Omit here at runtime (it strips it); its stub says str
             timeout=self.timeout,
             max_retries=0,
         )

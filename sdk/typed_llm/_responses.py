@@ -68,12 +68,14 @@ def content_filter_results(raw: object) -> tuple[ContentFilterResult, ...]:
     """
     if not isinstance(raw, Mapping):
         return ()
+    # Lenient on purpose: a verdict of an unexpected shape must not turn a good completion (or
+    # a typed filter error) into a parsing failure.
     results = [
         ContentFilterResult(
             category=str(category),
-            filtered=bool(verdict.get("filtered")),
-            severity=verdict.get("severity"),
-            detected=verdict.get("detected"),
+            filtered=verdict.get("filtered") is True,
+            severity=None if verdict.get("severity") is None else str(verdict.get("severity")),
+            detected=verdict.get("detected") if isinstance(verdict.get("detected"), bool) else None,
         )
         for category, verdict in raw.items()
         if isinstance(verdict, Mapping) and "filtered" in verdict
@@ -128,6 +130,22 @@ class Usage(_Answer):
         return flat
 
 
+def _known_tool_call_keys(raw: object) -> object:
+    # The request-side ToolCall refuses unknown keys; answers may carry more (an "index", new
+    # fields), which are dropped here rather than failing the whole completion.
+    if not isinstance(raw, list | tuple):
+        return raw
+    calls = []
+    for call in raw:
+        if isinstance(call, Mapping):
+            function = call.get("function")
+            if isinstance(function, Mapping):
+                function = {k: v for k, v in function.items() if k in {"name", "arguments"}}
+            call = {k: v for k, v in call.items() if k in {"id", "type"}} | {"function": function}  # noqa: PLW2901
+        calls.append(call)
+    return calls
+
+
 class ResponseMessage(_Answer):
     """The message a choice carries."""
 
@@ -136,7 +154,7 @@ class ResponseMessage(_Answer):
     """The text; None when the model only called tools, refused, or was filtered."""
     refusal: str | None = None
     """The refusal text, when the model refused."""
-    tool_calls: tuple[ToolCall, ...] | None = None
+    tool_calls: Annotated[tuple[ToolCall, ...] | None, BeforeValidator(_known_tool_call_keys)] = None
     """Tool calls the model made."""
 
 

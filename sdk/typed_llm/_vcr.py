@@ -2,8 +2,8 @@
 
 Scrubbing runs before anything is written: credential, cookie, organization and project headers are
 dropped from requests and responses, and an ``api-key`` query parameter is removed. Matching is on
-method, path and the JSON body compared as data, never on host or port, so a cassette recorded
-against one fake port or Azure resource replays against another.
+method, path, query (Azure's api-version) and the JSON body compared as data, never on host or
+port, so a cassette recorded against one fake port or Azure resource replays against another.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def make_vcr(cassette_dir: Path, record_mode: RecordMode = "none", *, match_body
         cassette_dir: folder of the cassette files.
         record_mode: vcrpy's record mode; ``none`` replays only and fails on an unrecorded request.
         match_body: also match on the JSON body (off for traffic recorded by other clients).
+            Method, path (repeated slashes collapsed) and query are always matched.
     """
     config = vcr.VCR(
         cassette_library_dir=str(cassette_dir),
@@ -97,5 +98,7 @@ def make_vcr(cassette_dir: Path, record_mode: RecordMode = "none", *, match_body
     )
     config.register_matcher("norm_path", match_path)
     config.register_matcher("json_body", match_json_body)
-    config.match_on = ("method", "norm_path", "json_body") if match_body else ("method", "norm_path")
+    config.match_on = (
+        ("method", "norm_path", "query", "json_body") if match_body else ("method", "norm_path", "query")
+    )
     return config

@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import quote
 
 import attrs
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -59,7 +60,8 @@ class Routing:
         """The request path for a call of ``kind`` to ``model``, relative to the base URL."""
         endpoint = "/chat/completions" if kind == "chat" else "/embeddings"
         if self.deployment_in_path:
-            return f"/deployments/{self.target(model)}{endpoint}"
+            # Quoted whole: a name with "/", "?" or ".." must not change the path it goes to.
+            return f"/deployments/{quote(self.target(model), safe='')}{endpoint}"
         return endpoint
 
 
