@@ -76,11 +76,21 @@ from typed_llm._responses import (
     ResponseMessage,
     Usage,
 )
+from typed_llm._retry import (
+    RETRY_AFTER_CAP,
+    AsyncRetrying,
+    Backoff,
+    ExponentialBackoff,
+    NoRetry,
+    Retrying,
+    is_retryable,
+)
 from typed_llm._typing import AsyncClient, Client
 
 __all__ = [
     "DEFAULT_AZURE_API_VERSION",
     "DEFAULT_TIMEOUT",
+    "RETRY_AFTER_CAP",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -89,8 +99,10 @@ __all__ = [
     "AsyncAzureClient",
     "AsyncClient",
     "AsyncOpenAIClient",
+    "AsyncRetrying",
     "AuthenticationError",
     "AzureClient",
+    "Backoff",
     "BadRequestError",
     "ChatRequest",
     "ChatResponse",
@@ -106,6 +118,7 @@ __all__ = [
     "EmbeddingRequest",
     "EmbeddingResponse",
     "EmbeddingUsage",
+    "ExponentialBackoff",
     "FinishReason",
     "FunctionCall",
     "FunctionDefinition",
@@ -118,6 +131,7 @@ __all__ = [
     "MalformedResponseError",
     "Message",
     "NamedToolChoice",
+    "NoRetry",
     "NoTextError",
     "NotFoundError",
     "OpenAIClient",
@@ -137,6 +151,7 @@ __all__ = [
     "ResponseFormatText",
     "ResponseMessage",
     "RetriesExhaustedError",
+    "Retrying",
     "ServerError",
     "SystemMessage",
     "TextPart",
@@ -148,4 +163,5 @@ __all__ = [
     "UnprocessableEntityError",
     "Usage",
     "UserMessage",
+    "is_retryable",
 ]
