@@ -7,6 +7,9 @@ connection and writes no file.
 
 from __future__ import annotations
 
+from typed_llm._cache import Cache, CacheStats, MemoryCache, SQLiteCache
+from typed_llm._cache_key import cache_key
+from typed_llm._caching import AsyncCached, Cached
 from typed_llm._client import AsyncAzureClient, AsyncOpenAIClient, AzureClient, OpenAIClient
 from typed_llm._errors import (
     APIConnectionError,
@@ -97,6 +100,7 @@ __all__ = [
     "APITimeoutError",
     "AssistantMessage",
     "AsyncAzureClient",
+    "AsyncCached",
     "AsyncClient",
     "AsyncOpenAIClient",
     "AsyncRetrying",
@@ -104,6 +108,9 @@ __all__ = [
     "AzureClient",
     "Backoff",
     "BadRequestError",
+    "Cache",
+    "CacheStats",
+    "Cached",
     "ChatRequest",
     "ChatResponse",
     "Choice",
@@ -129,6 +136,7 @@ __all__ = [
     "JSONSchemaFormat",
     "JSONValue",
     "MalformedResponseError",
+    "MemoryCache",
     "Message",
     "NamedToolChoice",
     "NoRetry",
@@ -152,6 +160,7 @@ __all__ = [
     "ResponseMessage",
     "RetriesExhaustedError",
     "Retrying",
+    "SQLiteCache",
     "ServerError",
     "SystemMessage",
     "TextPart",
@@ -163,5 +172,6 @@ __all__ = [
     "UnprocessableEntityError",
     "Usage",
     "UserMessage",
+    "cache_key",
     "is_retryable",
 ]

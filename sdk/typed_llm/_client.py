@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Self, TypeVar
 
 import httpx2
 
+from typed_llm._caching import AsyncCached, Cached
 from typed_llm._errors import translate_openai_errors
 from typed_llm._providers import (
     DEFAULT_TIMEOUT,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
     import openai
 
+    from typed_llm._cache import Cache
     from typed_llm._responses import ChatResponse, EmbeddingResponse
     from typed_llm._typing import AsyncClient, Client
 
@@ -130,7 +132,7 @@ class _AsyncTransport:
 class _Base:
     _provider: Provider
 
-    def _attach(self, provider: Provider, backoff: Backoff) -> None:  # noqa: ARG002  (used by subclasses)
+    def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None) -> None:  # noqa: ARG002  (used by subclasses)
         self._provider = provider
 
     @property
@@ -140,15 +142,16 @@ class _Base:
 
 
 class _SyncAdapter(_Base):
-    """A provider's transport, wrapped in the layers every client has (today: retry)."""
+    """A provider's transport, wrapped in the layers every client has: cache outside, retry inside."""
 
     _openai: openai.OpenAI
     _layers: Client
 
-    def _attach(self, provider: Provider, backoff: Backoff) -> None:
-        super()._attach(provider, backoff)
+    def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None) -> None:
+        super()._attach(provider, backoff, cache)
         self._openai = provider.build_sync()
-        self._layers = Retrying(_SyncTransport(self._openai, provider.routing), backoff)
+        layers: Client = Retrying(_SyncTransport(self._openai, provider.routing), backoff)
+        self._layers = layers if cache is None else Cached(layers, cache, provider.namespace)
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Send a chat request and return the typed completion; transient failures are retried.
@@ -183,10 +186,11 @@ class _AsyncAdapter(_Base):
     _openai: openai.AsyncOpenAI
     _layers: AsyncClient
 
-    def _attach(self, provider: Provider, backoff: Backoff) -> None:
-        super()._attach(provider, backoff)
+    def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None) -> None:
+        super()._attach(provider, backoff, cache)
         self._openai = provider.build_async()
-        self._layers = AsyncRetrying(_AsyncTransport(self._openai, provider.routing), backoff)
+        layers: AsyncClient = AsyncRetrying(_AsyncTransport(self._openai, provider.routing), backoff)
+        self._layers = layers if cache is None else AsyncCached(layers, cache, provider.namespace)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """Send a chat request and return the typed completion; transient failures are retried.
@@ -227,6 +231,7 @@ class _OpenAISettings(_Base):
         *,
         timeout: float = DEFAULT_TIMEOUT,
         backoff: Backoff = DEFAULT_BACKOFF,
+        cache: Cache | None = None,
     ) -> None:
         """Resolve the settings and build the connection pool.
 
@@ -237,6 +242,8 @@ class _OpenAISettings(_Base):
             project: None reads ``OPENAI_PROJECT_ID``.
             timeout: seconds one attempt may take (default: openai-python's 600).
             backoff: the retry strategy (``NoRetry()`` to switch retries off).
+            cache: where to keep responses (``SQLiteCache(path)``, ``MemoryCache()``); None for
+                no caching. A hit is answered without a request and without the backoff.
 
         Raises:
             ConfigurationError: no key was given or found, or the base URL is not http(s).
@@ -250,6 +257,7 @@ class _OpenAISettings(_Base):
                 timeout=timeout,
             ),
             backoff,
+            cache,
         )
 
 
@@ -264,6 +272,7 @@ class _AzureSettings(_Base):
         *,
         timeout: float = DEFAULT_TIMEOUT,
         backoff: Backoff = DEFAULT_BACKOFF,
+        cache: Cache | None = None,
     ) -> None:
         """Resolve the settings and build the connection pool.
 
@@ -278,6 +287,8 @@ class _AzureSettings(_Base):
             deployments: model name -> deployment name; a model not listed is its own deployment.
             timeout: seconds one attempt may take.
             backoff: the retry strategy (``NoRetry()`` to switch retries off).
+            cache: where to keep responses (``SQLiteCache(path)``, ``MemoryCache()``); None for
+                no caching. A hit is answered without a request and without the backoff.
 
         Raises:
             ConfigurationError: no endpoint, or no credential, or both a key and a token provider.
@@ -292,6 +303,7 @@ class _AzureSettings(_Base):
                 timeout=timeout,
             ),
             backoff,
+            cache,
         )
 
 

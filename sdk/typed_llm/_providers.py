@@ -127,6 +127,11 @@ class OpenAIProvider:
         """Model names go in the body; paths are the API's own."""
         return Routing()
 
+    @property
+    def namespace(self) -> str:
+        """What besides the request decides an answer: the server (cache keys include it)."""
+        return f"openai {self.base_url}"
+
     def build_sync(self) -> openai.OpenAI:
         """The openai client, with its own retries off (the SDK's backoff decides)."""
         return openai.OpenAI(
@@ -226,6 +231,12 @@ class AzureProvider:
         # openai reads OPENAI_ORG_ID / OPENAI_PROJECT_ID from the environment when given None;
         # those are OpenAI's, and must not go to an Azure resource.
         return {"OpenAI-Organization": openai.Omit(), "OpenAI-Project": openai.Omit()}
+
+    @property
+    def namespace(self) -> str:
+        """What besides the request decides an answer: the resource and the deployments."""
+        deployments = ",".join(f"{model}={name}" for model, name in sorted(self.deployments.items()))
+        return f"azure {self.endpoint} {deployments}"
 
     @property
     def routing(self) -> Routing:

@@ -1,0 +1,243 @@
+"""Cache backends: where responses are kept, as bytes of JSON under their content address.
+
+``Cache`` is the protocol (``get``, ``set``, ``stats``, ``clear``). ``MemoryCache`` is bounded and
+evicts the least recently used entry. ``SQLiteCache`` is the embedded default: one file, one row
+per entry, safe for many threads and several processes at once (WAL, a busy timeout, one
+transaction per write, so a reader sees a whole value or none), readable after a killed process,
+and created readable by its owner only, because it holds prompts and answers. Values are JSON;
+nothing here unpickles, so loading a cache never runs code.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+__all__ = ["Cache", "CacheStats", "MemoryCache", "SQLiteCache"]
+
+
+@attrs.frozen
+class CacheStats:
+    """What a cache holds, and how this process has used it."""
+
+    entries: int
+    """Entries stored (expired ones included until they are overwritten or evicted)."""
+    size_bytes: int
+    """Bytes of stored values (for SQLite: the database file and its WAL)."""
+    hits: int
+    """Lookups answered, by this instance."""
+    misses: int
+    """Lookups not answered, by this instance (expired entries count as misses)."""
+    location: str
+    """Where the entries live (``memory`` or the file's path)."""
+
+
+@runtime_checkable
+class Cache(Protocol):
+    """Bytes by key: what the caching layer needs of a backend."""
+
+    def get(self, key: str) -> bytes | None:
+        """The value stored under ``key``, or None."""
+        ...
+
+    def set(self, key: str, value: bytes) -> None:
+        """Store ``value`` under ``key``, replacing any value there, whole or not at all."""
+        ...
+
+    def stats(self) -> CacheStats:
+        """Counts and sizes."""
+        ...
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        ...
+
+
+class MemoryCache:
+    """An in-process cache of at most ``max_entries`` entries; the least recently used goes first.
+
+    Thread-safe. Nothing is written anywhere.
+    """
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, got {max_entries}")
+        self._max = max_entries
+        self._entries: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._hits = 0
+        self._misses = 0
+
+    def get(self, key: str) -> bytes | None:
+        """The value under ``key`` (now the most recently used), or None."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is None:
+                self._misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self._hits += 1
+            return value
+
+    def set(self, key: str, value: bytes) -> None:
+        """Store ``value``; past ``max_entries`` the least recently used entry is dropped."""
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def stats(self) -> CacheStats:
+        """Counts and sizes."""
+        with self._lock:
+            size = sum(len(value) for value in self._entries.values())
+            return CacheStats(len(self._entries), size, self._hits, self._misses, "memory")
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        with self._lock:
+            self._entries.clear()
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL,
+    created REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
+"""
+
+
+class SQLiteCache:
+    """The embedded cache: one SQLite file, shared by threads and processes.
+
+    Args:
+        path: the database file; created (with its folder) if missing, readable by its owner only.
+        ttl: seconds an entry stays valid; None for ever.
+        max_entries: when set, the oldest entries beyond this many are removed as new ones arrive.
+        busy_timeout: seconds a write waits for another writer before failing.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        ttl: float | None = None,
+        max_entries: int | None = None,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        if ttl is not None and ttl <= 0:
+            raise ValueError(f"ttl must be positive, got {ttl}")
+        if max_entries is not None and max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, got {max_entries}")
+        self.path = Path(path)
+        self._ttl = ttl
+        self._max = max_entries
+        self._busy_ms = int(busy_timeout * 1000)
+        self._local = threading.local()
+        self._counts_lock = threading.Lock()
+        self._hits = 0
+        self._misses = 0
+        self._writes = 0
+        self._create()
+
+    @classmethod
+    def from_seed(
+        cls, *, cache_api_calls: bool, cache_file_name: str | os.PathLike[str]
+    ) -> SQLiteCache | None:
+        """The cache TinyTroupe's ``CACHE_API_CALLS`` / ``CACHE_FILE_NAME`` settings ask for, or None.
+
+        A seed file name ending in ``.pickle`` gets ``.sqlite3`` instead: the old pickle is never read.
+        """
+        if not cache_api_calls:
+            return None
+        path = Path(cache_file_name)
+        return cls(path.with_suffix(".sqlite3") if path.suffix == ".pickle" else path)
+
+    def _create(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Create the file readable by its owner only before SQLite opens it; SQLite gives its
+        # -wal and -shm files the same permissions as the database file.
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(descriptor)
+        connection = self._connection()
+        connection.executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per thread and per process: a connection must not cross a fork.
+        pid = os.getpid()
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None and self._local.pid == pid:
+            return connection
+        connection = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None)
+        connection.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode: a killed process loses nothing committed; a power cut may lose the
+        # last writes, never the file.
+        connection.execute("PRAGMA synchronous = NORMAL")
+        self._local.connection = connection
+        self._local.pid = pid
+        return connection
+
+    def get(self, key: str) -> bytes | None:
+        """The value under ``key``, or None if absent or older than ``ttl``."""
+        row = (
+            self._connection().execute("SELECT value, created FROM entries WHERE key = ?", (key,)).fetchone()
+        )
+        fresh = row is not None and (self._ttl is None or time.time() - row[1] <= self._ttl)
+        with self._counts_lock:
+            if fresh:
+                self._hits += 1
+            else:
+                self._misses += 1
+        return bytes(row[0]) if fresh else None
+
+    def set(self, key: str, value: bytes) -> None:
+        """Store ``value`` under ``key`` in one transaction; evict the oldest past ``max_entries``."""
+        connection = self._connection()
+        connection.execute(
+            "INSERT OR REPLACE INTO entries (key, value, created) VALUES (?, ?, ?)", (key, value, time.time())
+        )
+        with self._counts_lock:
+            self._writes += 1
+            check = self._max is not None and self._writes % 64 == 1
+        if check:
+            self._evict(connection)
+
+    def _evict(self, connection: sqlite3.Connection) -> None:
+        (count,) = connection.execute("SELECT count(*) FROM entries").fetchone()
+        if self._max is not None and count > self._max:
+            connection.execute(
+                "DELETE FROM entries WHERE key IN (SELECT key FROM entries ORDER BY created LIMIT ?)",
+                (count - self._max,),
+            )
+
+    def stats(self) -> CacheStats:
+        """Counts and sizes (file sizes include SQLite's own pages and the WAL)."""
+        (entries,) = self._connection().execute("SELECT count(*) FROM entries").fetchone()
+        size = sum(
+            candidate.stat().st_size
+            for candidate in (self.path, self.path.with_name(self.path.name + "-wal"))
+            if candidate.exists()
+        )
+        with self._counts_lock:
+            return CacheStats(int(entries), size, self._hits, self._misses, str(self.path))
+
+    def clear(self) -> None:
+        """Remove every entry (the file stays)."""
+        self._connection().execute("DELETE FROM entries")
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None

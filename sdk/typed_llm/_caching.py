@@ -1,0 +1,115 @@
+"""The caching layer: written once, it wraps any client, and every adapter wears it outermost.
+
+A hit returns the stored response without touching the network or the backoff (the layer sits
+outside the retry layer). A miss calls through and stores the response only when it is whole and
+successful: errors are never stored (they are exceptions, and pass straight through), and neither
+is a completion Azure's content filter cut short. An entry that no longer parses (bad JSON, an old
+or foreign schema) is a miss and a ``cache_damaged`` warning, never a crash and never a wrong answer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeVar
+
+import structlog
+from pydantic import ValidationError
+
+from typed_llm._cache_key import cache_key
+from typed_llm._responses import ChatResponse, EmbeddingResponse
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from typed_llm._cache import Cache
+    from typed_llm._requests import ChatRequest, EmbeddingRequest
+    from typed_llm._typing import AsyncClient, Client
+
+__all__ = ["AsyncCached", "Cached"]
+
+_log = structlog.get_logger("typed_llm")
+
+Request = TypeVar("Request", "ChatRequest", "EmbeddingRequest")
+Result = TypeVar("Result", ChatResponse, EmbeddingResponse)
+
+
+def _load(cache: Cache, key: str, kind: type[Result]) -> Result | None:
+    raw = cache.get(key)
+    if raw is None:
+        return None
+    try:
+        return kind.model_validate_json(raw)
+    except ValidationError as exc:
+        _log.warning("cache_damaged", request_key=key, error=str(exc).splitlines()[0], size=len(raw))
+        return None
+
+
+def _keep(cache: Cache, key: str, response: ChatResponse | EmbeddingResponse) -> None:
+    if isinstance(response, ChatResponse) and any(
+        c.finish_reason == "content_filter" for c in response.choices
+    ):
+        return
+    cache.set(key, response.model_dump_json().encode())
+
+
+class Cached:
+    """Wraps any ``Client``: identical requests are answered from ``cache``.
+
+    Args:
+        inner: the client to call on a miss.
+        cache: where responses are kept.
+        namespace: what else decides an answer (the clients pass provider, endpoint, deployments);
+            clients with different namespaces never share entries.
+    """
+
+    def __init__(self, inner: Client, cache: Cache, namespace: str) -> None:
+        self._inner = inner
+        self._cache = cache
+        self._namespace = namespace
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        """The stored response for this request, or ``inner.complete``'s, stored."""
+        return self._call(self._inner.complete, request, ChatResponse)
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """The stored vectors for this request, or ``inner.embed``'s, stored."""
+        return self._call(self._inner.embed, request, EmbeddingResponse)
+
+    def _call(self, call: Callable[[Request], Result], request: Request, kind: type[Result]) -> Result:
+        key = cache_key(request, self._namespace)
+        hit = _load(self._cache, key, kind)
+        if hit is not None:
+            return hit
+        response = call(request)
+        _keep(self._cache, key, response)
+        return response
+
+
+class AsyncCached:
+    """Wraps any ``AsyncClient``; the async twin of ``Cached``.
+
+    The cache is read and written in the event loop's thread: an SQLite lookup takes microseconds.
+    """
+
+    def __init__(self, inner: AsyncClient, cache: Cache, namespace: str) -> None:
+        self._inner = inner
+        self._cache = cache
+        self._namespace = namespace
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """The stored response for this request, or ``inner.complete``'s, stored."""
+        return await self._call(self._inner.complete, request, ChatResponse)
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """The stored vectors for this request, or ``inner.embed``'s, stored."""
+        return await self._call(self._inner.embed, request, EmbeddingResponse)
+
+    async def _call(
+        self, call: Callable[[Request], Awaitable[Result]], request: Request, kind: type[Result]
+    ) -> Result:
+        key = cache_key(request, self._namespace)
+        hit = _load(self._cache, key, kind)
+        if hit is not None:
+            return hit
+        response = await call(request)
+        _keep(self._cache, key, response)
+        return response
