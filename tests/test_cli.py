@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import pytest
 
+from typed_llm import SQLiteCache
 from typed_llm._cli import main
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -> None:
@@ -17,6 +22,8 @@ def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -
     assert "model=gpt-4o-mini-2026-01-01 finish_reason=stop" in out
     assert "text='Echo: Name one reason to type-check LLM calls.'" in out
     assert "usage: prompt=21 completion=8 total=29" in out
+    assert "the same call again: the same response from the cache" in out
+    assert "0 HTTP requests" in out
     assert "vectors=3 dimension=8" in out
     assert "norms 1.000, 1.000, 1.000" in out
     assert "429 rate_limit_exceeded, waited 0.30s as the server asked" in out
@@ -43,3 +50,32 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
         main(["fly"])
     assert caught.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_cache_stats_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`typed-llm cache stats` shows the entries of a file; `cache clear` empties it."""
+    path = tmp_path / "c.sqlite3"
+    cache = SQLiteCache(path)
+    for index in range(3):
+        cache.set(f"k{index}", b"{}")
+    assert main(["cache", "stats", "--file", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"file     {path}" in out
+    assert "entries  3" in out
+    assert main(["cache", "clear", "--file", str(path)]) == 0
+    assert "cleared 3 entries" in capsys.readouterr().out
+    assert cache.stats().entries == 0
+
+
+def test_cache_commands_read_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --file, TYPED_LLM_CACHE_FILE names the cache; a missing file is an error, not a new file."""
+    path = tmp_path / "env.sqlite3"
+    monkeypatch.setenv("TYPED_LLM_CACHE_FILE", str(path))
+    assert main(["cache", "stats"]) == 1
+    assert "no cache file" in capsys.readouterr().err
+    assert not path.exists()
+    SQLiteCache(path).set("k", b"{}")
+    assert main(["cache", "stats"]) == 0
+    assert "entries  1" in capsys.readouterr().out

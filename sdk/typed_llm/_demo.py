@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import attrs
 
+from typed_llm._cache import MemoryCache
 from typed_llm._client import OpenAIClient
 from typed_llm._errors import QuotaExceededError
 from typed_llm._fake import FakeAPI, FakeReply
@@ -23,6 +24,9 @@ from typed_llm._requests import ChatRequest, EmbeddingRequest
 from typed_llm._responses import ChatResponse, EmbeddingResponse
 from typed_llm._retry import ExponentialBackoff, NoRetry, Retrying
 from typed_llm._vcr import RecordMode, make_vcr
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["record", "run"]
 
@@ -57,14 +61,22 @@ NO_QUOTA = FakeReply.error(
 @attrs.frozen
 class _Results:
     chat: ChatResponse
+    cached: ChatResponse
+    cached_micros: float
+    http_requests: int
     embedding: EmbeddingResponse
     retried: ChatResponse
     waits: tuple[float, ...]
     quota: QuotaExceededError
 
 
-def _calls(client: OpenAIClient, fake: FakeAPI | None) -> _Results:
+def _calls(client: OpenAIClient, fake: FakeAPI | None, plays: Callable[[], int]) -> _Results:
     chat = client.complete(CHAT)
+    before = plays()
+    started = time.perf_counter()
+    cached = client.complete(CHAT)  # the same request again: answered by the client's cache
+    cached_micros = (time.perf_counter() - started) * 1e6
+    http_requests = plays() - before
     embedding = client.embed(EMBED)
     waits: list[float] = []
 
@@ -82,17 +94,21 @@ def _calls(client: OpenAIClient, fake: FakeAPI | None) -> _Results:
     try:
         retrying.complete(BROKE)
     except QuotaExceededError as quota:
-        return _Results(chat, embedding, retried, tuple(waits), quota)
+        return _Results(chat, cached, cached_micros, http_requests, embedding, retried, tuple(waits), quota)
     raise AssertionError("the recording answers the last call with insufficient_quota")
 
 
 def _with_cassette(mode: RecordMode, base_url: str | None, fake: FakeAPI | None) -> _Results:
-    # NoRetry inside: the demo's own Retrying wrapper is the one retry layer here.
+    # NoRetry inside: the demo's own Retrying wrapper is the one retry layer here. The cache is in
+    # memory, so the demo writes no file.
     with (
-        OpenAIClient(api_key=DEMO_KEY, base_url=base_url, backoff=NoRetry()) as client,
-        make_vcr(DATA, mode).use_cassette(CASSETTE),
+        OpenAIClient(api_key=DEMO_KEY, base_url=base_url, backoff=NoRetry(), cache=MemoryCache()) as client,
+        make_vcr(DATA, mode).use_cassette(CASSETTE) as cassette,
     ):
-        return _calls(client, fake)
+        plays: Callable[[], int] = (
+            (lambda: len(fake.received)) if fake is not None else (lambda: int(cassette.play_count))
+        )
+        return _calls(client, fake, plays)
 
 
 def run(out: TextIO) -> None:
@@ -110,6 +126,13 @@ def run(out: TextIO) -> None:
             file=out,
         )
     print("      ", f"request_id={chat.request_id}", file=out)
+    same = "the same response" if results.cached == chat else "A DIFFERENT RESPONSE"
+    print(
+        "cache ",
+        f"the same call again: {same} from the cache in {results.cached_micros:.0f} µs,",
+        f"{results.http_requests} HTTP requests",
+        file=out,
+    )
     norms = ", ".join(f"{math.sqrt(sum(x * x for x in v)):.3f}" for v in embedding.vectors)
     print(
         "embed ",
