@@ -247,9 +247,8 @@ def test_damaged_entry_is_a_miss_and_a_warning(fake: FakeAPI, tmp_path: Path, da
     client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, cache=cache)
     with capture_logs() as logs:
         assert client.complete(REQUEST).text == "Echo: cache me"
-    assert [(log["event"], log["log_level"], log["request_key"]) for log in logs] == [
-        ("cache_damaged", "warning", key)
-    ]
+    damaged = [(log["log_level"], log["request_key"]) for log in logs if log["event"] == "cache_damaged"]
+    assert damaged == [("warning", key)]
     assert len(fake.received) == 1
     assert client.complete(REQUEST).text == "Echo: cache me"
     assert len(fake.received) == 1

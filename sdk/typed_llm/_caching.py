@@ -9,12 +9,13 @@ or foreign schema) is a miss and a ``cache_damaged`` warning, never a crash and 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, TypeVar
 
-import structlog
 from pydantic import ValidationError
 
 from typed_llm._cache_key import cache_key
+from typed_llm._logging import emit
 from typed_llm._responses import ChatResponse, EmbeddingResponse
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     from typed_llm._typing import AsyncClient, Client
 
 __all__ = ["AsyncCached", "Cached"]
-
-_log = structlog.get_logger("typed_llm")
 
 Request = TypeVar("Request", "ChatRequest", "EmbeddingRequest")
 Result = TypeVar("Result", ChatResponse, EmbeddingResponse)
@@ -39,8 +38,23 @@ def _load(cache: Cache, key: str, kind: type[Result]) -> Result | None:
     try:
         return kind.model_validate_json(raw)
     except ValidationError as exc:
-        _log.warning("cache_damaged", request_key=key, error=str(exc).splitlines()[0], size=len(raw))
+        emit(logging.WARNING, "cache_damaged", request_key=key, error=str(exc).splitlines()[0], size=len(raw))
         return None
+
+
+def _lookup(
+    cache: Cache, key: str, kind: type[Result], request: ChatRequest | EmbeddingRequest, namespace: str
+) -> Result | None:
+    hit = _load(cache, key, kind)
+    event = "cache_miss" if hit is None else "cache_hit"
+    emit(
+        logging.DEBUG if hit is None else logging.INFO,
+        event,
+        request_key=key,
+        provider=namespace.split(" ", 1)[0],
+        model=request.model,
+    )
+    return hit
 
 
 def _keep(cache: Cache, key: str, response: ChatResponse | EmbeddingResponse) -> None:
@@ -76,7 +90,7 @@ class Cached:
 
     def _call(self, call: Callable[[Request], Result], request: Request, kind: type[Result]) -> Result:
         key = cache_key(request, self._namespace)
-        hit = _load(self._cache, key, kind)
+        hit = _lookup(self._cache, key, kind, request, self._namespace)
         if hit is not None:
             return hit
         response = call(request)
@@ -107,7 +121,7 @@ class AsyncCached:
         self, call: Callable[[Request], Awaitable[Result]], request: Request, kind: type[Result]
     ) -> Result:
         key = cache_key(request, self._namespace)
-        hit = _load(self._cache, key, kind)
+        hit = _lookup(self._cache, key, kind, request, self._namespace)
         if hit is not None:
             return hit
         response = await call(request)

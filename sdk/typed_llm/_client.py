@@ -18,6 +18,7 @@ import httpx2
 
 from typed_llm._caching import AsyncCached, Cached
 from typed_llm._errors import translate_openai_errors
+from typed_llm._logged import AsyncLogged, Logged
 from typed_llm._providers import (
     DEFAULT_TIMEOUT,
     AzureProvider,
@@ -64,14 +65,12 @@ def _require(value: object, kind: type[ChatRequest | EmbeddingRequest]) -> None:
 
 def chat_flow(request: ChatRequest, routing: Routing) -> Flow[ChatResponse]:
     """A chat completion: one POST, its answer parsed."""
-    _require(request, ChatRequest)
     raw = yield build_chat_call(request, routing)
     return parse_chat_response(raw)
 
 
 def embed_flow(request: EmbeddingRequest, routing: Routing) -> Flow[EmbeddingResponse]:
     """An embeddings call: one POST, one vector per input checked and decoded."""
-    _require(request, EmbeddingRequest)
     raw = yield build_embedding_call(request, routing)
     return parse_embedding_response(raw, expected=len(request.input))
 
@@ -142,7 +141,7 @@ class _Base:
 
 
 class _SyncAdapter(_Base):
-    """A provider's transport, wrapped in the layers every client has: cache outside, retry inside."""
+    """A provider's transport in the layers every client has: cache, then logging, then retry."""
 
     _openai: openai.OpenAI
     _layers: Client
@@ -150,7 +149,12 @@ class _SyncAdapter(_Base):
     def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None) -> None:
         super()._attach(provider, backoff, cache)
         self._openai = provider.build_sync()
-        layers: Client = Retrying(_SyncTransport(self._openai, provider.routing), backoff)
+        layers: Client = Logged(
+            Retrying(_SyncTransport(self._openai, provider.routing), backoff),
+            provider=provider.name,
+            namespace=provider.namespace,
+            deployment_of=provider.deployment_of,
+        )
         self._layers = layers if cache is None else Cached(layers, cache, provider.namespace)
 
     def complete(self, request: ChatRequest) -> ChatResponse:
@@ -159,6 +163,7 @@ class _SyncAdapter(_Base):
         Raises:
             TypedLLMError: a subclass that says what failed (see the error tree in the docs).
         """
+        _require(request, ChatRequest)
         return self._layers.complete(request)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
@@ -167,6 +172,7 @@ class _SyncAdapter(_Base):
         Raises:
             TypedLLMError: a subclass that says what failed.
         """
+        _require(request, EmbeddingRequest)
         return self._layers.embed(request)
 
     def close(self) -> None:
@@ -189,7 +195,12 @@ class _AsyncAdapter(_Base):
     def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None) -> None:
         super()._attach(provider, backoff, cache)
         self._openai = provider.build_async()
-        layers: AsyncClient = AsyncRetrying(_AsyncTransport(self._openai, provider.routing), backoff)
+        layers: AsyncClient = AsyncLogged(
+            AsyncRetrying(_AsyncTransport(self._openai, provider.routing), backoff),
+            provider=provider.name,
+            namespace=provider.namespace,
+            deployment_of=provider.deployment_of,
+        )
         self._layers = layers if cache is None else AsyncCached(layers, cache, provider.namespace)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
@@ -198,6 +209,7 @@ class _AsyncAdapter(_Base):
         Raises:
             TypedLLMError: a subclass that says what failed (see the error tree in the docs).
         """
+        _require(request, ChatRequest)
         return await self._layers.complete(request)
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
@@ -206,6 +218,7 @@ class _AsyncAdapter(_Base):
         Raises:
             TypedLLMError: a subclass that says what failed.
         """
+        _require(request, EmbeddingRequest)
         return await self._layers.embed(request)
 
     async def close(self) -> None:

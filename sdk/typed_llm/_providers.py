@@ -17,6 +17,7 @@ import httpx2
 import openai
 
 from typed_llm._errors import ConfigurationError
+from typed_llm._logging import register_secret
 from typed_llm._wire import Routing
 
 __all__ = ["DEFAULT_AZURE_API_VERSION", "DEFAULT_TIMEOUT", "AzureProvider", "OpenAIProvider", "Provider"]
@@ -60,6 +61,7 @@ def _check_key(key: str, what: str) -> str:
             f"{what} has characters an HTTP header cannot carry (spaces, line breaks or non-ASCII "
             "such as a pasted smart quote); copy the key again"
         )
+    register_secret(key)  # never in a log line, whatever its shape
     return key
 
 
@@ -81,6 +83,7 @@ def _checked(provider: TokenProvider) -> TokenProvider:
             raise ConfigurationError(f"the Azure token provider failed: {type(exc).__name__}: {exc}") from exc
         if not isinstance(value, str) or not value:
             raise ConfigurationError(f"the Azure token provider returned {value!r}, not a token")
+        register_secret(value)
         return value
 
     return token
@@ -131,6 +134,10 @@ class OpenAIProvider:
     def namespace(self) -> str:
         """What besides the request decides an answer: the server (cache keys include it)."""
         return f"openai {self.base_url}"
+
+    def deployment_of(self, model: str) -> str | None:  # noqa: ARG002  (the same signature as Azure's)
+        """OpenAI has no deployments."""
+        return None
 
     def build_sync(self) -> openai.OpenAI:
         """The openai client, with its own retries off (the SDK's backoff decides)."""
@@ -231,6 +238,10 @@ class AzureProvider:
         # openai reads OPENAI_ORG_ID / OPENAI_PROJECT_ID from the environment when given None;
         # those are OpenAI's, and must not go to an Azure resource.
         return {"OpenAI-Organization": openai.Omit(), "OpenAI-Project": openai.Omit()}
+
+    def deployment_of(self, model: str) -> str:
+        """The deployment that serves ``model``."""
+        return self.deployments.get(model, model)
 
     @property
     def namespace(self) -> str:

@@ -22,6 +22,7 @@ it is, so its ``retry_after`` stays in view.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -42,6 +43,8 @@ from typed_llm._errors import (
     ServerError,
     TypedLLMError,
 )
+from typed_llm._logged import current_call, error_fields
+from typed_llm._logging import emit
 
 if TYPE_CHECKING:
     from typed_llm._requests import ChatRequest, EmbeddingRequest
@@ -184,10 +187,24 @@ class _Attempts:
     started: float
     count: int = 0
 
-    def failed(self, error: TypedLLMError) -> float:
+    def begin(self) -> None:
         self.count += 1
+        call = current_call.get()
+        if call is not None:
+            call.attempts = self.count
+
+    def failed(self, error: TypedLLMError) -> float:
         wait = self.backoff.wait(self.count, error, self.clock() - self.started)
         if wait is not None:
+            call = current_call.get()
+            emit(
+                logging.WARNING,
+                "retry_scheduled",
+                **(call.fields() if call is not None else {}),
+                attempt=self.count,
+                wait_s=round(wait, 3),
+                **error_fields(error),
+            )
             return wait
         if self.count > 1 and is_retryable(error):
             raise RetriesExhaustedError(
@@ -236,6 +253,7 @@ class Retrying:
     def _call(self, call: Callable[[Request], Result], request: Request) -> Result:
         attempts = _Attempts(self._backoff, self._clock, self._clock())
         while True:
+            attempts.begin()
             try:
                 return call(request)
             except TypedLLMError as error:
@@ -269,6 +287,7 @@ class AsyncRetrying:
     async def _call(self, call: Callable[[Request], Awaitable[Result]], request: Request) -> Result:
         attempts = _Attempts(self._backoff, self._clock, self._clock())
         while True:
+            attempts.begin()
             try:
                 return await call(request)
             except TypedLLMError as error:

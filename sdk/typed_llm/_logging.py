@@ -1,0 +1,194 @@
+"""Structured logging: the library's events, redaction of secrets, and an opt-in set-up helper.
+
+The library asks for the structlog logger ``typed_llm`` and never configures logging itself. Where
+the application has configured structlog, events go through its pipeline; where it has not, they
+go to the stdlib logger ``typed_llm`` (silent unless the application enabled it), so importing the
+SDK never makes a program print. ``configure_logging`` is the helper apps and the CLI may call.
+
+Events (names and fields are stable; see the README's table): ``request`` (debug: with message
+contents, cut short), ``response``, ``retry_scheduled``, ``cache_hit``, ``cache_miss``,
+``cache_damaged``, ``error``.
+
+Redaction is not left to the application: every event the library emits passes through
+``redact`` first, which replaces any known credential (each key a client was built with, each
+token a token provider returned), anything shaped like an OpenAI key (``sk-...``), bearer tokens,
+and the values of fields named like credentials. A careless renderer at debug level still sees no
+secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Mapping, MutableMapping
+from typing import IO, TYPE_CHECKING, Final, Literal
+
+import structlog
+
+if TYPE_CHECKING:
+    from structlog.typing import EventDict, Processor, WrappedLogger
+
+__all__ = [
+    "DEFAULT_MAX_CONTENT_LENGTH",
+    "LOGGER_NAME",
+    "configure_logging",
+    "emit",
+    "redact",
+    "register_secret",
+    "set_max_content_length",
+]
+
+LOGGER_NAME: Final = "typed_llm"
+DEFAULT_MAX_CONTENT_LENGTH: Final = 200
+"""Message contents in debug events are cut to this many characters (the seed's
+MAX_CONTENT_DISPLAY_LENGTH); change it with ``set_max_content_length``."""
+
+_structlog_logger = structlog.get_logger(LOGGER_NAME)
+_stdlib_logger = logging.getLogger(LOGGER_NAME)
+_stdlib_logger.addHandler(logging.NullHandler())  # silent unless the application sets logging up
+
+_KEY_SHAPED = re.compile(r"\b(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-]{8,}")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/\-]{8,}=*")
+_SECRET_FIELDS = frozenset(
+    {"authorization", "api_key", "api-key", "apikey", "token", "access_token", "password"}
+)
+_REDACTED = "[redacted]"
+
+_secrets: set[str] = set()
+_secrets_pattern: re.Pattern[str] | None = None
+_secrets_lock = threading.Lock()
+_max_content = DEFAULT_MAX_CONTENT_LENGTH
+
+
+def register_secret(secret: str) -> None:
+    """Make ``secret`` (a key or token) disappear from every event the library logs from now on."""
+    global _secrets_pattern  # noqa: PLW0603  (one registry for the process, by design)
+    if len(secret) < 8 or secret in _secrets:  # noqa: PLR2004  (shorter strings are not credentials)
+        return
+    with _secrets_lock:
+        _secrets.add(secret)
+        alternatives = sorted(_secrets, key=len, reverse=True)
+        _secrets_pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+
+
+def set_max_content_length(length: int) -> None:
+    """Cut message contents in debug events to ``length`` characters."""
+    global _max_content  # noqa: PLW0603  (a process-wide display setting, like the seed's)
+    if length < 0:
+        raise ValueError(f"length must be >= 0, got {length}")
+    _max_content = length
+
+
+def _scrub(text: str) -> str:
+    pattern = _secrets_pattern
+    if pattern is not None:
+        text = pattern.sub(_REDACTED, text)
+    if "sk-" in text:
+        text = _KEY_SHAPED.sub(r"\1" + _REDACTED, text)
+    if "earer" in text:
+        text = _BEARER.sub(r"\1 " + _REDACTED, text)
+    return text
+
+
+def _scrub_value(value: object) -> object:
+    if isinstance(value, str):
+        return _scrub(value)
+    if isinstance(value, Mapping):
+        return {
+            k: _REDACTED if str(k).lower() in _SECRET_FIELDS else _scrub_value(v) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub_value(item) for item in value]
+    if isinstance(value, BaseException):
+        return _scrub(f"{type(value).__name__}: {value}")
+    return value
+
+
+def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:  # noqa: ARG001  (structlog's processor signature)
+    """A structlog processor: credentials out of every value (and field names like ``api_key``)."""
+    for key, value in list(event_dict.items()):
+        if key.lower() in _SECRET_FIELDS:
+            event_dict[key] = _REDACTED
+        elif value is not None and not isinstance(value, int | float | bool):
+            event_dict[key] = _scrub_value(value)
+    return event_dict
+
+
+def cut(text: str) -> str:
+    """``text`` cut to the configured display length (with an ellipsis when cut)."""
+    return text if len(text) <= _max_content else text[:_max_content] + "…"
+
+
+def _to_structlog() -> bool:
+    # The application's structlog pipeline, when it has one (or a test is capturing); else stdlib.
+    if structlog.is_configured():
+        return True
+    return any(isinstance(p, structlog.testing.LogCapture) for p in structlog.get_config()["processors"])
+
+
+def enabled(level: int) -> bool:
+    """Whether an event at ``level`` may go anywhere (so callers can skip building costly fields)."""
+    if _to_structlog():
+        is_enabled = getattr(_structlog_logger.bind(), "is_enabled_for", None)
+        return True if is_enabled is None else bool(is_enabled(level))
+    return _stdlib_logger.isEnabledFor(level)
+
+
+def emit(level: int, event: str, **fields: object) -> None:
+    """Log one library event, redacted, to the application's structlog pipeline or the stdlib logger."""
+    to_structlog = _to_structlog()
+    if not to_structlog and not _stdlib_logger.isEnabledFor(level):
+        return
+    clean: MutableMapping[str, object] = redact(None, "", {"event": event, **fields})
+    clean.pop("event")
+    if to_structlog:
+        _structlog_logger.log(level, event, **clean)
+    else:
+        details = " ".join(f"{key}={value!r}" for key, value in clean.items())
+        _stdlib_logger.log(level, "%s %s", event, details)
+
+
+def configure_logging(
+    *,
+    json: bool = False,
+    level: int | Literal["debug", "info", "warning", "error"] = "info",
+    stream: IO[str] | None = None,
+) -> None:
+    """Set up structlog and stdlib logging for an application (the library never calls this).
+
+    Both structlog events and stdlib records (the openai package's own logger among them) go
+    through one pipeline, with timestamps, levels, redaction, and a JSON-lines or console renderer.
+
+    Args:
+        json: JSON lines (for machines) instead of the readable console format.
+        level: the lowest level written.
+        stream: where lines go (standard error by default).
+    """
+    numeric = level if isinstance(level, int) else logging.getLevelNamesMapping()[level.upper()]
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+    ]
+    renderer: Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=False,  # the library's module-level logger must follow reconfiguration
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(numeric)
