@@ -1,11 +1,21 @@
-"""Suite-wide guards: no connection leaves the loopback interface."""
+"""Suite-wide guards: no connection leaves the loopback interface; no seeded key reaches a log line."""
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
+from typing import TYPE_CHECKING
 
 import pytest
+import structlog
+
+from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from structlog.typing import EventDict, Processor
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -55,3 +65,63 @@ def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "AZURE_OPENAI_AD_TOKEN",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+# --- the whole-suite guard: no seeded key in any log line ----------------------------------------------
+
+pytest_plugins = ("pytester",)
+
+SEEDED_MARK = "SEEDED"
+"""Every fake key and token the tests seed contains this; no log line may."""
+
+
+class _KeyWatcher(logging.Handler):
+    """Sees every stdlib record (the openai package's, httpx2's, the library's fallback)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = f"{record.name}: {record.getMessage()}"
+        if SEEDED_MARK in line or FAKE_OPENAI_KEY in line or FAKE_AZURE_KEY in line:
+            self.leaks.append(line)
+
+
+def _structlog_watcher(leaks: list[str]) -> Processor:
+    def watch(logger: object, method: str, event_dict: EventDict) -> EventDict:  # noqa: ARG001  (a processor)
+        line = repr(event_dict)
+        if SEEDED_MARK in line:
+            leaks.append(line)
+        return event_dict
+
+    return watch
+
+
+@pytest.fixture(autouse=True)
+def _no_key_in_any_log_line() -> Iterator[list[str]]:
+    """Watch every structlog event and stdlib record at every level; fail the test if a key shows.
+
+    structlog is configured for the test with the watcher first (then the events are dropped), and
+    a handler on the root logger at DEBUG sees every stdlib line, so the library's events, the
+    openai package's debug lines and anything a test logs all pass under the watcher.
+    """
+    watcher = _KeyWatcher()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(watcher)
+    root.setLevel(logging.DEBUG)
+    structlog.configure(
+        processors=[_structlog_watcher(watcher.leaks), structlog.processors.KeyValueRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        logger_factory=structlog.ReturnLoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        yield watcher.leaks
+    finally:
+        root.removeHandler(watcher)
+        root.setLevel(old_level)
+        structlog.reset_defaults()
+    if watcher.leaks:
+        pytest.fail(f"a seeded key reached a log line: {watcher.leaks[0][:300]}", pytrace=False)

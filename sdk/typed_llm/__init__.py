@@ -37,6 +37,7 @@ from typed_llm._errors import (
     UnprocessableEntityError,
 )
 from typed_llm._json import JSONObject, JSONValue
+from typed_llm._logging import configure_logging
 from typed_llm._messages import (
     AssistantMessage,
     ContentPart,
@@ -173,5 +174,6 @@ __all__ = [
     "Usage",
     "UserMessage",
     "cache_key",
+    "configure_logging",
     "is_retryable",
 ]

@@ -51,6 +51,7 @@ _stdlib_logger.addHandler(logging.NullHandler())  # silent unless the applicatio
 
 _KEY_SHAPED = re.compile(r"\b(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-]{8,}")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/\-]{8,}=*")
+_KEY_PARAMETER = re.compile(r"(?i)([?&](?:api-key|api_key|key|sig|token)=)[^&\s'\"]+")
 _SECRET_FIELDS = frozenset(
     {"authorization", "api_key", "api-key", "apikey", "token", "access_token", "password"}
 )
@@ -89,6 +90,8 @@ def _scrub(text: str) -> str:
         text = _KEY_SHAPED.sub(r"\1" + _REDACTED, text)
     if "earer" in text:
         text = _BEARER.sub(r"\1 " + _REDACTED, text)
+    if "=" in text:
+        text = _KEY_PARAMETER.sub(r"\1" + _REDACTED, text)
     return text
 
 

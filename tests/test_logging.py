@@ -1,0 +1,292 @@
+"""Structured logging: one event per thing that happens, with the documented fields, and no secret.
+
+Events are captured with structlog's own ``capture_logs``; calls go to the loopback fake.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY
+from typed_llm import (
+    AzureClient,
+    ChatRequest,
+    ExponentialBackoff,
+    MemoryCache,
+    NotFoundError,
+    OpenAIClient,
+    RetriesExhaustedError,
+    UserMessage,
+    cache_key,
+    configure_logging,
+)
+from typed_llm._fake import FakeAPI, FakeReply
+from typed_llm._logging import (
+    DEFAULT_MAX_CONTENT_LENGTH,
+    emit,
+    redact,
+    register_secret,
+    set_max_content_length,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, MutableMapping
+
+REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="log me"),))
+FAST = ExponentialBackoff(wait_initial=0.001, wait_jitter=0.0)
+COMMON = {"request_key", "provider", "model"}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAPI]:
+    with FakeAPI() as running:
+        yield running
+
+
+def _client(fake: FakeAPI, **options: Any) -> OpenAIClient:
+    return OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=FAST, **options)
+
+
+def _events(logs: list[MutableMapping[str, Any]]) -> list[str]:
+    return [log["event"] for log in logs]
+
+
+def test_plain_call_logs_request_then_response(fake: FakeAPI) -> None:
+    """A plain call: one request event (debug) and one response event (info) with the documented fields."""
+    with capture_logs() as logs:
+        _client(fake).complete(REQUEST)
+    assert _events(logs) == ["request", "response"]
+    request, response = logs
+    key = cache_key(REQUEST, f"openai {fake.openai_base_url}")
+    assert request["log_level"] == "debug"
+    assert (request["request_key"], request["provider"], request["model"]) == (key, "openai", "gpt-4o-mini")
+    assert request["contents"] == ["user: log me"]
+    assert response["log_level"] == "info"
+    assert response.keys() >= COMMON | {
+        "attempt",
+        "latency_ms",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_tokens",
+        "reasoning_tokens",
+        "finish_reason",
+        "request_id",
+        "status_code",
+    }
+    assert (response["attempt"], response["status_code"], response["finish_reason"]) == (1, 200, "stop")
+    assert (response["prompt_tokens"], response["completion_tokens"], response["cached_tokens"]) == (8, 3, 0)
+    assert response["request_id"].startswith("req_")
+    assert response["latency_ms"] > 0
+    assert response["request_key"] == key
+
+
+def test_azure_events_name_the_deployment(fake: FakeAPI) -> None:
+    """Azure events carry the deployment as well as the model."""
+    client = AzureClient(endpoint=fake.url, api_key=FAKE_AZURE_KEY, deployments={"gpt-4o-mini": "chat-prod"})
+    with capture_logs() as logs:
+        client.complete(REQUEST)
+    assert [(log["provider"], log["model"], log["deployment"]) for log in logs] == [
+        ("azure", "gpt-4o-mini", "chat-prod")
+    ] * 2
+
+
+def test_cache_hit_logs_once_and_sends_nothing(fake: FakeAPI) -> None:
+    """A hit is one cache_hit event: no request, no response."""
+    client = _client(fake, cache=MemoryCache())
+    client.complete(REQUEST)
+    with capture_logs() as logs:
+        client.complete(REQUEST)
+    assert _events(logs) == ["cache_hit"]
+    assert logs[0]["log_level"] == "info"
+    assert logs[0].keys() >= COMMON
+    assert logs[0]["request_key"] == cache_key(REQUEST, f"openai {fake.openai_base_url}")
+
+
+def test_cache_miss_then_request_and_response(fake: FakeAPI) -> None:
+    """A miss is logged (debug), then the call's own events."""
+    with capture_logs() as logs:
+        _client(fake, cache=MemoryCache()).complete(REQUEST)
+    assert _events(logs) == ["cache_miss", "request", "response"]
+    assert len({log["request_key"] for log in logs}) == 1
+
+
+def test_retried_call_logs_each_retry(fake: FakeAPI) -> None:
+    """Each retry is one retry_scheduled event (attempt, wait, cause); the response counts the attempts."""
+    fake.enqueue(FakeReply.error(503, "down"), FakeReply.error(429, "slow", headers={"retry-after-ms": "7"}))
+    with capture_logs() as logs:
+        _client(fake).complete(REQUEST)
+    assert _events(logs) == ["request", "retry_scheduled", "retry_scheduled", "response"]
+    first, second = logs[1], logs[2]
+    assert first["log_level"] == "warning"
+    assert first.keys() >= COMMON | {"attempt", "wait_s", "error_class", "status_code", "request_id"}
+    assert (first["attempt"], first["error_class"], first["status_code"]) == (1, "ServerError", 503)
+    assert (second["attempt"], second["error_class"], second["wait_s"]) == (2, "RateLimitError", 0.007)
+    assert logs[3]["attempt"] == 3
+
+
+def test_failed_call_logs_one_error(fake: FakeAPI) -> None:
+    """A failed call: one error event with the error class, status, code and request id."""
+    fake.enqueue(FakeReply.error(404, "no such model", code="model_not_found"))
+    with capture_logs() as logs, pytest.raises(NotFoundError):
+        _client(fake).complete(REQUEST)
+    assert _events(logs) == ["request", "error"]
+    error = logs[1]
+    assert error["log_level"] == "error"
+    assert (error["error_class"], error["status_code"], error["code"], error["attempt"]) == (
+        "NotFoundError",
+        404,
+        "model_not_found",
+        1,
+    )
+    assert error["request_id"].startswith("req_")
+
+
+def test_exhausted_call_names_the_last_error(fake: FakeAPI) -> None:
+    """When retries run out, the error event names both RetriesExhaustedError and the last failure."""
+    fake.enqueue(*[FakeReply.error(500, "down")] * 2)
+    client = OpenAIClient(
+        api_key=FAKE_OPENAI_KEY,
+        base_url=fake.openai_base_url,
+        backoff=ExponentialBackoff(attempts=2, wait_initial=0),
+    )
+    with capture_logs() as logs, pytest.raises(RetriesExhaustedError):
+        client.complete(REQUEST)
+    assert _events(logs) == ["request", "retry_scheduled", "error"]
+    assert (logs[2]["error_class"], logs[2]["last_error_class"], logs[2]["attempt"]) == (
+        "RetriesExhaustedError",
+        "ServerError",
+        2,
+    )
+
+
+def test_contents_are_cut_to_the_configured_length(fake: FakeAPI) -> None:
+    """Message contents appear only in the debug request event, cut to the display length."""
+    long = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="x" * 500),))
+    try:
+        set_max_content_length(10)
+        with capture_logs() as logs:
+            _client(fake).complete(long)
+    finally:
+        set_max_content_length(DEFAULT_MAX_CONTENT_LENGTH)
+    assert logs[0]["contents"] == ["user: " + "x" * 10 + "…"]
+    assert "x" * 11 not in repr(logs[1])
+
+
+def test_secrets_are_redacted_from_every_event(fake: FakeAPI) -> None:
+    """A key pasted into a prompt, a registered Azure key and a bearer token never reach an event."""
+    azure_key = "azure0key0not0shaped0like0anything0SEEDED"
+    register_secret(azure_key)
+    prompt = f"my key is {FAKE_OPENAI_KEY} and {azure_key}; header Bearer abc.def.SEEDED0123"
+    with capture_logs() as logs:
+        _client(fake).complete(ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content=prompt),)))
+        emit(
+            logging.INFO,
+            "custom",
+            api_key="plain",
+            nested={"authorization": "x"},
+            text=f"sk-abcdefghijklmnop{azure_key}",
+        )
+    text = repr(logs)
+    assert "SEEDED" not in text
+    assert "sk-abcdefghijklmnop" not in text
+    assert "[redacted]" in logs[0]["contents"][0]
+    assert (logs[-1]["api_key"], logs[-1]["nested"]) == ("[redacted]", {"authorization": "[redacted]"})
+
+
+def test_redact_is_a_structlog_processor() -> None:
+    """redact works on an event dict, as a processor in any structlog pipeline."""
+    event = redact(
+        None, "info", {"event": "x", "url": "https://h/p?api-version=1&api-key=abcdef123456", "n": 3}
+    )
+    assert event == {"event": "x", "url": "https://h/p?api-version=1&api-key=[redacted]", "n": 3}
+
+
+def test_configure_logging_json_lines_route_stdlib_too() -> None:
+    """configure_logging(json=True): library events and stdlib records (openai's) as redacted JSON lines."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure_logging(json=True, level="info", stream=stream)
+        emit(logging.INFO, "response", request_key="k", provider="openai", model="m")
+        emit(logging.DEBUG, "request", request_key="k")
+        logging.getLogger("openai").warning("retrying with Bearer abcdefghijklmnopSEEDED")
+    finally:
+        structlog.reset_defaults()
+        root.handlers, root.level = handlers, level
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["response", "retrying with Bearer [redacted]"]
+    assert lines[0]["level"] == "info"
+    assert lines[0]["logger"] == "typed_llm"
+    assert lines[1]["logger"] == "openai"
+    assert "timestamp" in lines[0]
+
+
+def test_console_renderer() -> None:
+    """configure_logging(json=False): readable lines with the event name and fields."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure_logging(json=False, level=logging.DEBUG, stream=stream)
+        emit(logging.INFO, "cache_hit", request_key="abc", provider="openai", model="m")
+    finally:
+        structlog.reset_defaults()
+        root.handlers, root.level = handlers, level
+    assert "cache_hit" in stream.getvalue()
+    assert "request_key=abc" in stream.getvalue()
+
+
+def test_library_is_silent_when_nothing_is_configured(
+    fake: FakeAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With structlog and logging left alone, a call prints nothing (a library must not)."""
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)
+    try:
+        fake.enqueue(FakeReply.error(503, "down"))
+        _client(fake).complete(REQUEST)
+    finally:
+        root.setLevel(level)
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "")
+
+
+GUARDED_SUITE = """
+import logging
+
+import structlog
+from helpers import FAKE_OPENAI_KEY
+
+
+def test_logs_a_key_through_stdlib():
+    logging.getLogger("some.app").debug("calling with %s", FAKE_OPENAI_KEY)
+
+
+def test_logs_a_key_through_structlog():
+    structlog.get_logger().info("calling", key=FAKE_OPENAI_KEY)
+
+
+def test_logs_nothing_secret():
+    logging.getLogger("some.app").info("all fine")
+"""
+
+
+def test_the_log_guard_fails_a_test_that_logs_a_key(pytester: pytest.Pytester) -> None:
+    """The suite-wide guard itself: a test that logs a seeded key fails, through stdlib or structlog."""
+    tests = Path(__file__).parent
+    pytester.makeconftest((tests / "conftest.py").read_text())
+    pytester.makepyfile(helpers=(tests / "helpers.py").read_text(), test_guarded=GUARDED_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, errors=2)
+    result.stdout.fnmatch_lines(["*a seeded key reached a log line: some.app: calling with sk-test-*"])
