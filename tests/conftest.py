@@ -108,7 +108,8 @@ def _no_key_in_any_log_line() -> Iterator[list[str]]:
     """
     watcher = _KeyWatcher()
     root = logging.getLogger()
-    old_level = root.level
+    old_level, old_handlers = root.level, list(root.handlers)
+    vcr_level = logging.getLogger("vcr").level
     root.addHandler(watcher)
     root.setLevel(logging.DEBUG)
     structlog.configure(
@@ -120,8 +121,10 @@ def _no_key_in_any_log_line() -> Iterator[list[str]]:
     try:
         yield watcher.leaks
     finally:
-        root.removeHandler(watcher)
+        # Also undoes a configure_logging() a test made (the CLI's, for one).
+        root.handlers = old_handlers
         root.setLevel(old_level)
+        logging.getLogger("vcr").setLevel(vcr_level)
         structlog.reset_defaults()
     if watcher.leaks:
         pytest.fail(f"a seeded key reached a log line: {watcher.leaks[0][:300]}", pytrace=False)

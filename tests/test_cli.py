@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -> None:
     """`typed-llm demo` replays: a chat, an embedding summary, a retried 429 and a typed quota error."""
     assert main(["demo"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "model=gpt-4o-mini-2026-01-01 finish_reason=stop" in out
     assert "text='Echo: Name one reason to type-check LLM calls.'" in out
     assert "usage: prompt=21 completion=8 total=29" in out
@@ -26,9 +26,11 @@ def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -
     assert "0 HTTP requests" in out
     assert "vectors=3 dimension=8" in out
     assert "norms 1.000, 1.000, 1.000" in out
-    assert "429 rate_limit_exceeded, waited 0.30s as the server asked" in out
+    assert "429 rate_limit_exceeded, retried after the wait the server asked for" in out
     assert "text='Echo: One call too many'" in out
     assert "QuotaExceededError: HTTP 429 (insufficient_quota)" in out
+    events = [line.split("]", 1)[1].split()[0] for line in err.splitlines() if "[typed_llm]" in line]
+    assert events == ["response", "cache_hit", "response", "retry_scheduled", "response", "error"]
 
 
 def test_demo_runs_as_a_command() -> None:

@@ -218,12 +218,13 @@ def test_configure_logging_json_lines_route_stdlib_too() -> None:
         configure_logging(json=True, level="info", stream=stream)
         emit(logging.INFO, "response", request_key="k", provider="openai", model="m")
         emit(logging.DEBUG, "request", request_key="k")
-        logging.getLogger("openai").warning("retrying with Bearer abcdefghijklmnopSEEDED")
+        logging.getLogger("openai").warning("retrying with Bearer abcdefghijklmnopqrstuvwx")
     finally:
         structlog.reset_defaults()
         root.handlers, root.level = handlers, level
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["event"] for line in lines] == ["response", "retrying with Bearer [redacted]"]
+    assert "abcdefghijklmnop" not in stream.getvalue()
     assert lines[0]["level"] == "info"
     assert lines[0]["logger"] == "typed_llm"
     assert lines[1]["logger"] == "openai"

@@ -17,6 +17,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="typed-llm", description="A strictly typed OpenAI / Azure OpenAI SDK."
     )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="lowest level of the log lines written to standard error (default: info)",
+    )
+    parser.add_argument(
+        "--log-json", action="store_true", help="write log lines as JSON instead of readable text"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
         "demo",
@@ -57,6 +66,9 @@ def _cache(command: str, path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    from typed_llm._logging import configure_logging  # noqa: PLC0415  (keep --help fast)
+
+    configure_logging(json=args.log_json, level=args.log_level)
     if args.command == "demo":
         from typed_llm._demo import run  # noqa: PLC0415  (keep --help fast)
 

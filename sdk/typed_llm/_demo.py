@@ -22,7 +22,6 @@ from typed_llm._fake import FakeAPI, FakeReply
 from typed_llm._messages import SystemMessage, UserMessage
 from typed_llm._requests import ChatRequest, EmbeddingRequest
 from typed_llm._responses import ChatResponse, EmbeddingResponse
-from typed_llm._retry import ExponentialBackoff, NoRetry, Retrying
 from typed_llm._vcr import RecordMode, make_vcr
 
 if TYPE_CHECKING:
@@ -66,7 +65,6 @@ class _Results:
     http_requests: int
     embedding: EmbeddingResponse
     retried: ChatResponse
-    waits: tuple[float, ...]
     quota: QuotaExceededError
 
 
@@ -78,31 +76,22 @@ def _calls(client: OpenAIClient, fake: FakeAPI | None, plays: Callable[[], int])
     cached_micros = (time.perf_counter() - started) * 1e6
     http_requests = plays() - before
     embedding = client.embed(EMBED)
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        time.sleep(seconds)
-
-    # The same retry layer the client has built in, wrapped by hand to show the waits it takes.
-    retrying = Retrying(client, ExponentialBackoff(), sleep=sleep)
     if fake is not None:
         fake.enqueue(RATE_LIMITED)
-    retried = retrying.complete(LIMITED)
+    retried = client.complete(LIMITED)  # a 429, then the client's retry layer tries again
     if fake is not None:
         fake.enqueue(NO_QUOTA)
     try:
-        retrying.complete(BROKE)
+        client.complete(BROKE)
     except QuotaExceededError as quota:
-        return _Results(chat, cached, cached_micros, http_requests, embedding, retried, tuple(waits), quota)
+        return _Results(chat, cached, cached_micros, http_requests, embedding, retried, quota)
     raise AssertionError("the recording answers the last call with insufficient_quota")
 
 
 def _with_cassette(mode: RecordMode, base_url: str | None, fake: FakeAPI | None) -> _Results:
-    # NoRetry inside: the demo's own Retrying wrapper is the one retry layer here. The cache is in
-    # memory, so the demo writes no file.
+    # The cache is in memory, so the demo writes no file.
     with (
-        OpenAIClient(api_key=DEMO_KEY, base_url=base_url, backoff=NoRetry(), cache=MemoryCache()) as client,
+        OpenAIClient(api_key=DEMO_KEY, base_url=base_url, cache=MemoryCache()) as client,
         make_vcr(DATA, mode).use_cassette(CASSETTE) as cassette,
     ):
         plays: Callable[[], int] = (
@@ -144,8 +133,11 @@ def run(out: TextIO) -> None:
         f"first vector starts {[round(x, 4) for x in embedding.vectors[0][:3]]}; norms {norms}",
         file=out,
     )
-    waits = ", ".join(f"{w:.2f}s" for w in results.waits)
-    print("retry ", f"429 rate_limit_exceeded, waited {waits} as the server asked, then:", file=out)
+    print(
+        "retry ",
+        "429 rate_limit_exceeded, retried after the wait the server asked for (retry-after-ms 300):",
+        file=out,
+    )
     print("      ", f"text={results.retried.text!r}", file=out)
     quota = results.quota
     print("error ", f"{type(quota).__name__}: {quota}", file=out)

@@ -190,8 +190,18 @@ def configure_logging(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = _Handler(stream or sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    root.handlers = [handler]
+    # Replace the handler an earlier call installed (calling twice must not print twice); leave
+    # the application's own handlers alone.
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
     root.setLevel(numeric)
+    # vcrpy narrates every cassette it loads at INFO; only its warnings are news to an application.
+    logging.getLogger("vcr").setLevel(max(numeric, logging.WARNING))
+
+
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]  # StreamHandler is generic only in typeshed
+    """The handler configure_logging installs, told apart from the application's own."""
