@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 import attrs
 import httpx2
@@ -254,60 +254,47 @@ class AzureProvider:
         """Models map to deployments: in the path (classic) or in the body (v1)."""
         return Routing(deployments=self.deployments, deployment_in_path=not self.is_v1)
 
+    def _shared(self) -> dict[str, Any]:
+        # What every openai client of this resource is built with (private: openai's own kwargs).
+        return {
+            # openai accepts Omit in headers and strips it; its stubs say str.
+            "default_headers": {**self._no_openai_org, **({"api-key": self.api_key} if self.api_key else {})},
+            "timeout": self.timeout,
+            "max_retries": 0,
+        }
+
+    def _classic(self) -> dict[str, Any]:
+        return {
+            **self._shared(),
+            "azure_endpoint": self.endpoint,
+            "api_version": self.api_version,
+            "api_key": self.api_key,
+            "azure_ad_token_provider": self.token_provider,
+        }
+
+    def _v1(self) -> dict[str, Any]:
+        # AzureOpenAI does not know the v1 path: it is the plain OpenAI client on another URL, with
+        # the key in Azure's api-key header (and as the bearer), or an Entra token as the bearer.
+        return {**self._shared(), "base_url": f"{self.endpoint}/openai/v1", "default_query": self._v1_query}
+
     def build_sync(self) -> openai.OpenAI:
         """The openai client for this resource, with its own retries off."""
         if self.is_v1:
-            # AzureOpenAI does not know the v1 path: it is the plain OpenAI client on another URL,
-            # with the key in Azure's api-key header or an Entra token as the bearer.
-            credential: str | TokenProvider = self.api_key or self.token_provider or ""
-            headers = {**self._no_openai_org, **({"api-key": self.api_key} if self.api_key else {})}
-            return openai.OpenAI(
-                api_key=credential,
-                base_url=f"{self.endpoint}/openai/v1",
-                default_headers=headers,  # type: ignore[arg-type]  # openai accepts Omit here at runtime (it strips it); its stub says str
-                default_query=self._v1_query,
-                timeout=self.timeout,
-                max_retries=0,
-            )
-        return openai.AzureOpenAI(
-            azure_endpoint=self.endpoint,
-            api_version=self.api_version,
-            api_key=self.api_key,
-            azure_ad_token_provider=self.token_provider,
-            default_headers=self._no_openai_org,  # type: ignore[arg-type]  # openai accepts Omit here at runtime (it strips it); its stub says str
-            timeout=self.timeout,
-            max_retries=0,
-        )
+            return openai.OpenAI(api_key=self.api_key or self.token_provider or "", **self._v1())
+        return openai.AzureOpenAI(**self._classic())
 
     def build_async(self) -> openai.AsyncOpenAI:
         """The async openai client for this resource, with its own retries off."""
-        if self.is_v1:
-            token_provider = self.token_provider
-            credential: str | Callable[[], Awaitable[str]] = self.api_key or ""
-            if token_provider is not None:
+        if not self.is_v1:
+            return openai.AsyncAzureOpenAI(**self._classic())
+        token_provider = self.token_provider
+        if token_provider is None:
+            return openai.AsyncOpenAI(api_key=self.api_key or "", **self._v1())
 
-                async def credential_provider() -> str:
-                    return token_provider()
+        async def credential() -> str:  # the async client wants an awaitable provider
+            return token_provider()
 
-                credential = credential_provider
-            headers = {**self._no_openai_org, **({"api-key": self.api_key} if self.api_key else {})}
-            return openai.AsyncOpenAI(
-                api_key=credential,
-                base_url=f"{self.endpoint}/openai/v1",
-                default_headers=headers,  # type: ignore[arg-type]  # openai accepts Omit here at runtime (it strips it); its stub says str
-                default_query=self._v1_query,
-                timeout=self.timeout,
-                max_retries=0,
-            )
-        return openai.AsyncAzureOpenAI(
-            azure_endpoint=self.endpoint,
-            api_version=self.api_version,
-            api_key=self.api_key,
-            azure_ad_token_provider=self.token_provider,
-            default_headers=self._no_openai_org,  # type: ignore[arg-type]  # openai accepts Omit here at runtime (it strips it); its stub says str
-            timeout=self.timeout,
-            max_retries=0,
-        )
+        return openai.AsyncOpenAI(api_key=credential, **self._v1())
 
 
 Provider = OpenAIProvider | AzureProvider
