@@ -22,8 +22,8 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Mapping, MutableMapping
-from typing import IO, TYPE_CHECKING, Final, Literal
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, TextIO, cast
 
 import structlog
 
@@ -45,7 +45,6 @@ DEFAULT_MAX_CONTENT_LENGTH: Final = 200
 """Message contents in debug events are cut to this many characters (the seed's
 MAX_CONTENT_DISPLAY_LENGTH); change it with ``set_max_content_length``."""
 
-_structlog_logger = structlog.get_logger(LOGGER_NAME)
 _stdlib_logger = logging.getLogger(LOGGER_NAME)
 _stdlib_logger.addHandler(logging.NullHandler())  # silent unless the application sets logging up
 
@@ -84,7 +83,7 @@ def set_max_content_length(length: int) -> None:
 
 def _scrub(text: str) -> str:
     pattern = _secrets_pattern
-    if pattern is not None:
+    if pattern is not None and any(secret in text for secret in _secrets):
         text = pattern.sub(_REDACTED, text)
     if "sk-" in text:
         text = _KEY_SHAPED.sub(r"\1" + _REDACTED, text)
@@ -96,6 +95,8 @@ def _scrub(text: str) -> str:
 
 
 def _scrub_value(value: object) -> object:
+    if value is None or isinstance(value, int | float | bool):
+        return value
     if isinstance(value, str):
         return _scrub(value)
     if isinstance(value, Mapping):
@@ -111,6 +112,8 @@ def _scrub_value(value: object) -> object:
 
 def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:  # noqa: ARG001  (structlog's processor signature)
     """A structlog processor: credentials out of every value (and field names like ``api_key``)."""
+    if event_dict.get("logger") == LOGGER_NAME:
+        return event_dict  # the library's own events were redacted as they were emitted
     for key, value in list(event_dict.items()):
         if key.lower() in _SECRET_FIELDS:
             event_dict[key] = _REDACTED
@@ -124,30 +127,66 @@ def cut(text: str) -> str:
     return text if len(text) <= _max_content else text[:_max_content] + "…"
 
 
-def _to_structlog() -> bool:
-    # The application's structlog pipeline, when it has one (or a test is capturing); else stdlib.
-    if structlog.is_configured():
-        return True
-    return any(isinstance(p, structlog.testing.LogCapture) for p in structlog.get_config()["processors"])
+_bound: tuple[tuple[int, object, object], Any] | None = None
+
+
+def _structlog_logger_now() -> Any | None:  # noqa: ANN401  (whatever wrapper the application configured)
+    """The bound structlog logger to use now, or None when events should go to the stdlib logger.
+
+    structlog is used when the application configured it, or while a test captures events. The
+    bound logger is cached until the configuration changes (structlog's own per-use binding costs
+    more than the rest of an event).
+    """
+    global _bound  # noqa: PLW0603  (a cache of one)
+    config = structlog.get_config()
+    processors = config["processors"]
+    if not structlog.is_configured() and not any(
+        isinstance(p, structlog.testing.LogCapture) for p in processors
+    ):
+        return None
+    key = (id(processors), config["wrapper_class"], config["logger_factory"])
+    cached = _bound
+    if cached is None or cached[0] != key:
+        cached = (key, structlog.get_logger(LOGGER_NAME).bind())
+        _bound = cached
+    return cached[1]
+
+
+def _enabled_in(logger: Any, level: int) -> bool:  # noqa: ANN401  (any configured wrapper)
+    if logger is None:
+        return _stdlib_logger.isEnabledFor(level)
+    # structlog's filtering loggers answer this cheaply; other wrappers filter later themselves.
+    is_enabled = getattr(logger, "is_enabled_for", None)
+    return True if is_enabled is None else bool(is_enabled(level))
 
 
 def enabled(level: int) -> bool:
-    """Whether an event at ``level`` may go anywhere (so callers can skip building costly fields)."""
-    if _to_structlog():
-        is_enabled = getattr(_structlog_logger.bind(), "is_enabled_for", None)
-        return True if is_enabled is None else bool(is_enabled(level))
-    return _stdlib_logger.isEnabledFor(level)
+    """Whether an event at ``level`` may go anywhere (so callers skip building what nobody reads)."""
+    return _enabled_in(_structlog_logger_now(), level)
+
+
+_SAFE_FIELDS: Final = frozenset(
+    {"request_key", "provider", "kind", "error_class", "last_error_class", "finish_reason", "status_code"}
+)
+"""Fields whose values the SDK itself produces (hashes, names of its own classes): not scanned."""
 
 
 def emit(level: int, event: str, **fields: object) -> None:
     """Log one library event, redacted, to the application's structlog pipeline or the stdlib logger."""
-    to_structlog = _to_structlog()
-    if not to_structlog and not _stdlib_logger.isEnabledFor(level):
+    logger = _structlog_logger_now()
+    if not _enabled_in(logger, level):
         return
-    clean: MutableMapping[str, object] = redact(None, "", {"event": event, **fields})
-    clean.pop("event")
-    if to_structlog:
-        _structlog_logger.log(level, event, **clean)
+    clean: dict[str, object] = {}
+    for key, value in fields.items():  # the hot path of every event: plain loops, exact type checks
+        kind = type(value)
+        if key in _SAFE_FIELDS or value is None or kind is int or kind is float or kind is bool:
+            clean[key] = value
+        elif key.lower() in _SECRET_FIELDS:
+            clean[key] = _REDACTED
+        else:
+            clean[key] = _scrub(value) if isinstance(value, str) else _scrub_value(value)
+    if logger is not None:
+        logger.log(level, event, logger=LOGGER_NAME, **clean)
     else:
         details = " ".join(f"{key}={value!r}" for key, value in clean.items())
         _stdlib_logger.log(level, "%s %s", event, details)
@@ -170,27 +209,29 @@ def configure_logging(
         stream: where lines go (standard error by default).
     """
     numeric = level if isinstance(level, int) else logging.getLevelNamesMapping()[level.upper()]
+    output = cast("TextIO", stream or sys.stderr)  # WriteLogger only writes and flushes
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact,
     ]
     renderer: Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    # structlog events go straight to the stream (the fast path: no LogRecord, no handler chain);
+    # stdlib records (openai's, httpx2's) are rendered by the same processors on their way out.
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        logger_factory=structlog.WriteLoggerFactory(file=output),
         cache_logger_on_first_use=False,  # the library's module-level logger must follow reconfiguration
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = _Handler(stream or sys.stderr)
+    handler = _Handler(output)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     # Replace the handler an earlier call installed (calling twice must not print twice); leave
@@ -199,8 +240,10 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric)
-    # vcrpy narrates every cassette it loads at INFO; only its warnings are news to an application.
-    logging.getLogger("vcr").setLevel(max(numeric, logging.WARNING))
+    # httpx2 logs every request at INFO, which the SDK's response event already says (with more);
+    # vcrpy narrates every cassette it loads. Only their warnings are news to an application.
+    for chatty in ("httpx2", "httpx", "httpcore2", "vcr"):
+        logging.getLogger(chatty).setLevel(max(numeric, logging.WARNING))
 
 
 class _Handler(logging.StreamHandler):  # type: ignore[type-arg]  # StreamHandler is generic only in typeshed
