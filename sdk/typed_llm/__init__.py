@@ -37,7 +37,7 @@ from typed_llm._errors import (
     UnprocessableEntityError,
 )
 from typed_llm._json import JSONObject, JSONValue
-from typed_llm._logging import configure_logging
+from typed_llm._logging import configure_logging, redact, register_secret, set_max_content_length
 from typed_llm._messages import (
     AssistantMessage,
     ContentPart,
@@ -176,4 +176,7 @@ __all__ = [
     "cache_key",
     "configure_logging",
     "is_retryable",
+    "redact",
+    "register_secret",
+    "set_max_content_length",
 ]
