@@ -89,6 +89,15 @@ from typed_llm._retry import (
     Retrying,
     is_retryable,
 )
+from typed_llm._tokens import (
+    ModelLimits,
+    UnknownModelWarning,
+    check_context_window,
+    count_message_tokens,
+    count_tokens,
+    encoding_for_model,
+    model_limits,
+)
 from typed_llm._typing import AsyncClient, Client
 
 __all__ = [
@@ -139,6 +148,7 @@ __all__ = [
     "MalformedResponseError",
     "MemoryCache",
     "Message",
+    "ModelLimits",
     "NamedToolChoice",
     "NoRetry",
     "NoTextError",
@@ -170,12 +180,18 @@ __all__ = [
     "ToolChoice",
     "ToolMessage",
     "TypedLLMError",
+    "UnknownModelWarning",
     "UnprocessableEntityError",
     "Usage",
     "UserMessage",
     "cache_key",
+    "check_context_window",
     "configure_logging",
+    "count_message_tokens",
+    "count_tokens",
+    "encoding_for_model",
     "is_retryable",
+    "model_limits",
     "redact",
     "register_secret",
     "set_max_content_length",

@@ -41,7 +41,47 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help=f"the cache file (default: $TYPED_LLM_CACHE_FILE, else {DEFAULT_CACHE_FILE})",
         )
+    tokens = commands.add_parser("tokens", help="count tokens offline, as the model's tokenizer does")
+    tokens.add_argument("text", nargs="?", help="the text to count (or give --messages)")
+    tokens.add_argument("--model", required=True, help="the model whose tokenizer to use, e.g. gpt-4o-mini")
+    tokens.add_argument(
+        "--messages",
+        type=Path,
+        help="a JSON file: a list of chat messages, or a request body with messages (and tools)",
+    )
     return parser
+
+
+def _tokens(text: str | None, model: str, messages: Path | None) -> int:
+    import json  # noqa: PLC0415  (keep --help fast)
+
+    from pydantic import TypeAdapter, ValidationError  # noqa: PLC0415
+
+    from typed_llm._messages import Message  # noqa: PLC0415
+    from typed_llm._requests import FunctionTool  # noqa: PLC0415
+    from typed_llm._tokens import count_message_tokens, count_tokens, encoding_for_model, model_limits  # noqa: PLC0415
+
+    if (text is None) == (messages is None):
+        print("typed-llm: give either TEXT or --messages FILE", file=sys.stderr)
+        return 2
+    if messages is not None:
+        try:
+            document = json.loads(messages.read_text())
+            body = document if isinstance(document, dict) else {"messages": document}
+            parsed = TypeAdapter(tuple[Message, ...]).validate_python(body.get("messages"))
+            tools = TypeAdapter(tuple[FunctionTool, ...] | None).validate_python(body.get("tools"))
+        except (OSError, ValueError, ValidationError) as exc:
+            print(f"typed-llm: cannot read messages from {messages}: {exc}", file=sys.stderr)
+            return 2
+        count = count_message_tokens(parsed, model, tools)
+        what = f"{len(parsed)} messages" + (f" and {len(tools)} tools" if tools else "")
+    else:
+        count = count_tokens(text or "", model)
+        what = "text"
+    limits = model_limits(model)
+    window = f" of a {limits.context_window}-token window" if limits else ""
+    print(f"{count} tokens ({what}, {encoding_for_model(model).name}{window})")
+    return 0
 
 
 def _cache(command: str, path: Path) -> int:
@@ -73,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         from typed_llm._demo import run  # noqa: PLC0415  (keep --help fast)
 
         run(sys.stdout)
+    elif args.command == "tokens":
+        return _tokens(args.text, args.model, args.messages)
     elif args.command == "cache":
         path = args.file or Path(os.environ.get("TYPED_LLM_CACHE_FILE") or DEFAULT_CACHE_FILE)
         return _cache(args.cache_command, path)

@@ -28,6 +28,7 @@ from typed_llm._providers import (
 )
 from typed_llm._requests import ChatRequest, EmbeddingRequest
 from typed_llm._retry import AsyncRetrying, Backoff, ExponentialBackoff, Retrying
+from typed_llm._tokens import check_context_window
 from typed_llm._wire import (
     RawResponse,
     Routing,
@@ -130,6 +131,7 @@ class _AsyncTransport:
 
 class _Base:
     _provider: Provider
+    _preflight: bool = True
 
     def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None) -> None:  # noqa: ARG002  (used by subclasses)
         self._provider = provider
@@ -164,6 +166,8 @@ class _SyncAdapter(_Base):
             TypedLLMError: a subclass that says what failed (see the error tree in the docs).
         """
         _require(request, ChatRequest)
+        if self._preflight:
+            check_context_window(request)
         return self._layers.complete(request)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
@@ -210,6 +214,8 @@ class _AsyncAdapter(_Base):
             TypedLLMError: a subclass that says what failed (see the error tree in the docs).
         """
         _require(request, ChatRequest)
+        if self._preflight:
+            check_context_window(request)
         return await self._layers.complete(request)
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
@@ -245,6 +251,7 @@ class _OpenAISettings(_Base):
         timeout: float = DEFAULT_TIMEOUT,
         backoff: Backoff = DEFAULT_BACKOFF,
         cache: Cache | None = None,
+        preflight: bool = True,
     ) -> None:
         """Resolve the settings and build the connection pool.
 
@@ -257,6 +264,8 @@ class _OpenAISettings(_Base):
             backoff: the retry strategy (``NoRetry()`` to switch retries off).
             cache: where to keep responses (``SQLiteCache(path)``, ``MemoryCache()``); None for
                 no caching. A hit is answered without a request and without the backoff.
+            preflight: count the prompt's tokens before sending and raise
+                ``ContextWindowExceededError`` when it cannot fit the model's known window.
 
         Raises:
             ConfigurationError: no key was given or found, or the base URL is not http(s).
@@ -272,6 +281,7 @@ class _OpenAISettings(_Base):
             backoff,
             cache,
         )
+        self._preflight = preflight
 
 
 class _AzureSettings(_Base):
@@ -286,6 +296,7 @@ class _AzureSettings(_Base):
         timeout: float = DEFAULT_TIMEOUT,
         backoff: Backoff = DEFAULT_BACKOFF,
         cache: Cache | None = None,
+        preflight: bool = True,
     ) -> None:
         """Resolve the settings and build the connection pool.
 
@@ -302,6 +313,8 @@ class _AzureSettings(_Base):
             backoff: the retry strategy (``NoRetry()`` to switch retries off).
             cache: where to keep responses (``SQLiteCache(path)``, ``MemoryCache()``); None for
                 no caching. A hit is answered without a request and without the backoff.
+            preflight: count the prompt's tokens before sending and raise
+                ``ContextWindowExceededError`` when it cannot fit the model's known window.
 
         Raises:
             ConfigurationError: no endpoint, or no credential, or both a key and a token provider.
@@ -318,6 +331,7 @@ class _AzureSettings(_Base):
             backoff,
             cache,
         )
+        self._preflight = preflight
 
 
 class OpenAIClient(_OpenAISettings, _SyncAdapter):

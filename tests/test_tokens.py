@@ -1,0 +1,246 @@
+"""Token counting: offline, verified encodings; counts equal to the API's own on real traffic."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import tiktoken.load
+import tiktoken_ext.openai_public as public
+import yaml
+
+from helpers import FAKE_OPENAI_KEY, REAL_TRAFFIC
+from typed_llm import (
+    ChatRequest,
+    ConfigurationError,
+    ContextWindowExceededError,
+    ImagePart,
+    ImageURL,
+    OpenAIClient,
+    SystemMessage,
+    TextPart,
+    UnknownModelWarning,
+    UserMessage,
+    count_message_tokens,
+    count_tokens,
+    encoding_for_model,
+    model_limits,
+)
+from typed_llm._cli import main
+from typed_llm._fake import FakeAPI
+from typed_llm._tokens import _DATA, _PATTERNS, _SPECIAL, EncodingName, _encoding_name, _load
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+MANIFEST: list[dict[str, Any]] = json.loads((REAL_TRAFFIC / "manifest.json").read_text())
+
+
+def _real_requests() -> list[tuple[str, ChatRequest, int | None]]:
+    cases = []
+    for entry in MANIFEST:
+        if entry["endpoint_kind"] not in {"chat", "chat_stream"}:
+            continue
+        interaction = yaml.safe_load((REAL_TRAFFIC / entry["file"]).read_text())["interactions"][
+            entry["interaction"]
+        ]
+        body = json.loads(interaction["request"]["body"])
+        body.pop("stream", None)
+        body.pop("stream_options", None)
+        expected = entry["expected"]
+        usage = (
+            expected["chat"]["usage"] if "chat" in expected else expected["stream"]["usage_in_final_chunk"]
+        )
+        case = f"{entry['file']}#{entry['interaction']}"
+        cases.append(
+            (case, ChatRequest.model_validate(body), None if usage is None else usage["prompt_tokens"])
+        )
+    return cases
+
+
+REAL = _real_requests()
+EXACT = [
+    (case, request, tokens)
+    for case, request, tokens in REAL
+    if tokens is not None
+    and request.response_format is None
+    and not any(m.role == "tool" for m in request.messages)
+]
+
+
+@pytest.mark.parametrize(("case", "request_", "api"), EXACT, ids=[c[0] for c in EXACT])
+def test_count_equals_the_apis_own(case: str, request_: ChatRequest, api: int) -> None:
+    """Plain-text prompts (and tool definitions) count exactly the API's usage.prompt_tokens."""
+    assert count_message_tokens(request_.messages, request_.model, request_.tools) == api, case
+
+
+def test_the_exact_cases_cover_each_family() -> None:
+    """The exact comparisons include gpt-4, gpt-4o-mini (OpenAI and Azure), o3-mini and tool definitions."""
+    models = {request.model for _, request, _ in EXACT}
+    assert models >= {"gpt-4", "gpt-4o-mini", "o3-mini"}
+    assert any(request.tools for _, request, _ in EXACT)
+    assert len(EXACT) >= 6
+
+
+def test_estimates_where_the_format_is_not_published() -> None:
+    """Tool calls and tool messages are estimated; a json_schema response format is not counted (under)."""
+    for case, request, api in REAL:
+        if api is None or (
+            request.response_format is None and not any(m.role == "tool" for m in request.messages)
+        ):
+            continue
+        counted = count_message_tokens(request.messages, request.model, request.tools)
+        if request.response_format is not None:
+            assert 0 < api - counted <= 40, (case, counted, api)
+        else:
+            assert abs(api - counted) <= 2, (case, counted, api)
+
+
+FAMILIES = [
+    ("gpt-4o", "o200k_base"),
+    ("gpt-4o-mini-2024-07-18", "o200k_base"),
+    ("chatgpt-4o-latest", "o200k_base"),
+    ("gpt-4.1-nano", "o200k_base"),
+    ("gpt-4.5-preview", "o200k_base"),
+    ("gpt-5-mini", "o200k_base"),
+    ("o1-mini", "o200k_base"),
+    ("o3", "o200k_base"),
+    ("o4-mini-2025-04-16", "o200k_base"),
+    ("gpt-4", "cl100k_base"),
+    ("gpt-4-turbo-2024-04-09", "cl100k_base"),
+    ("gpt-3.5-turbo-0125", "cl100k_base"),
+    ("gpt-35-turbo", "cl100k_base"),
+    ("text-embedding-3-small", "cl100k_base"),
+    ("text-embedding-ada-002", "cl100k_base"),
+]
+
+
+@pytest.mark.parametrize(("model", "encoding"), FAMILIES)
+def test_encoding_for_each_family(model: str, encoding: str) -> None:
+    """Each model family, dated and -mini/-nano variants included, gets its encoding."""
+    assert encoding_for_model(model).name == encoding
+
+
+def test_unknown_model_falls_back_with_a_warning() -> None:
+    """An unknown name (an Azure deployment) gets o200k_base and one UnknownModelWarning, not a crash."""
+    with pytest.warns(UnknownModelWarning, match="my-deployment-xyz"):
+        assert encoding_for_model("my-deployment-xyz").name == "o200k_base"
+    assert count_tokens("hello world", "my-deployment-xyz") == 2  # warned once per name
+
+
+def test_each_encoding_is_loaded_once() -> None:
+    """Models sharing an encoding share one loaded object."""
+    assert encoding_for_model("gpt-4o") is encoding_for_model("gpt-5-nano")
+    assert encoding_for_model("gpt-4") is encoding_for_model("text-embedding-3-large")
+
+
+def test_no_download_is_attempted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With tiktoken's cache empty and its download refused, both encodings load from the package."""
+
+    def refuse(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError(f"tiktoken tried to fetch {args} {kwargs}")
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(tiktoken.load, "read_file", refuse)
+    monkeypatch.setattr(tiktoken.load, "read_file_cached", refuse)
+    _load.cache_clear()
+    try:
+        assert count_tokens("offline", "gpt-4o") > 0
+        assert count_tokens("offline", "gpt-4") > 0
+    finally:
+        _load.cache_clear()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_or_damaged_file_says_how_to_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A missing or corrupt encoding file is a ConfigurationError naming the file, hash and remedy."""
+    monkeypatch.setenv("TYPED_LLM_ENCODINGS_DIR", str(tmp_path))
+    _load.cache_clear()
+    try:
+        with pytest.raises(ConfigurationError, match=r"cannot read .*TYPED_LLM_ENCODINGS_DIR"):
+            count_tokens("x", "gpt-4")
+        (tmp_path / "cl100k_base.tiktoken").write_bytes(b"SGVsbG8= 0\n")
+        with pytest.raises(ConfigurationError, match="damaged or not cl100k_base"):
+            count_tokens("x", "gpt-4")
+        shutil.copy(_DATA / "cl100k_base.tiktoken", tmp_path / "cl100k_base.tiktoken")
+        assert count_tokens("hello world", "gpt-4") == 2
+    finally:
+        _load.cache_clear()
+
+
+def test_patterns_and_special_tokens_match_tiktoken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copied regex and special tokens are tiktoken's own (read with its loader stubbed)."""
+    monkeypatch.setattr(public, "load_tiktoken_bpe", lambda *_, **__: {})
+    builders: tuple[tuple[EncodingName, Callable[[], dict[str, Any]]], ...] = (
+        ("cl100k_base", public.cl100k_base),
+        ("o200k_base", public.o200k_base),
+    )
+    for name, build in builders:
+        definition = build()
+        assert definition["pat_str"] == _PATTERNS[name]
+        assert definition["special_tokens"] == _SPECIAL[name]
+
+
+def test_message_formula_parts() -> None:
+    """Names add their tokens plus one; an image part adds 85; text parts count like text."""
+    plain = count_message_tokens([UserMessage(content="hi")], "gpt-4o")
+    named = count_message_tokens([UserMessage(content="hi", name="ann")], "gpt-4o")
+    assert named - plain == count_tokens("ann", "gpt-4o") + 1
+    parts = UserMessage(
+        content=(TextPart(text="hi"), ImagePart(image_url=ImageURL(url="https://x.test/a.png")))
+    )
+    assert count_message_tokens([parts], "gpt-4o") == plain + 85
+    assert count_message_tokens([SystemMessage(content="hi")], "gpt-4o") == plain + count_tokens(
+        "system", "gpt-4o"
+    ) - count_tokens("user", "gpt-4o")
+
+
+def test_context_window_table() -> None:
+    """Known models have limits; unknown ones have none."""
+    limits = model_limits("gpt-4-0613")
+    assert limits is not None
+    assert limits.context_window == 8192
+    assert model_limits("gpt-4o-mini-2024-07-18") is not None
+    assert model_limits("my-deployment") is None
+
+
+def test_preflight_refuses_what_cannot_fit_before_sending() -> None:
+    """Over the window: ContextWindowExceededError and nothing sent; preflight=False sends."""
+    long = ChatRequest(model="gpt-4", messages=(UserMessage(content="word " * 8000),), max_tokens=500)
+    with FakeAPI() as fake:
+        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+        with pytest.raises(ContextWindowExceededError) as caught:
+            client.complete(long)
+        assert fake.received == []
+        OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, preflight=False).complete(long)
+        assert len(fake.received) == 1
+        client.complete(long.model_copy(update={"max_tokens": 100}))
+        assert len(fake.received) == 2
+    error = caught.value
+    assert (error.model, error.context_window, error.max_output_tokens) == ("gpt-4", 8192, 500)
+    assert error.prompt_tokens == count_message_tokens(long.messages, "gpt-4")
+
+
+def test_tokens_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`typed-llm tokens TEXT --model M` and `--messages FILE.json` count offline."""
+    assert main(["tokens", "Hello, typed world", "--model", "gpt-4o-mini"]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"{count_tokens('Hello, typed world', 'gpt-4o-mini')} tokens (text"
+    )
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps([{"role": "user", "content": "What is 4200 + 42?"}]))
+    assert main(["tokens", "--messages", str(path), "--model", "gpt-4o-mini"]) == 0
+    assert capsys.readouterr().out.startswith("16 tokens (1 messages")
+    path.write_text("[{")
+    assert main(["tokens", "--messages", str(path), "--model", "gpt-4o-mini"]) == 2
+    assert "cannot read messages" in capsys.readouterr().err
+
+
+def test_cl100k_and_o200k_split_differently() -> None:
+    """The two encodings really are different tokenizers (a mix-up would not go unnoticed)."""
+    text = "Schönheit ist überall 😀 — 12345678"
+    assert count_tokens(text, "gpt-4") != count_tokens(text, "gpt-4o")
+    assert _encoding_name("gpt-4") == "cl100k_base"
