@@ -25,6 +25,7 @@ from typed_llm._errors import (
     MalformedResponseError,
     NoTextError,
     NotFoundError,
+    OutputTruncatedError,
     OutputValidationError,
     PermissionDeniedError,
     QuotaExceededError,
@@ -89,6 +90,7 @@ from typed_llm._retry import (
     Retrying,
     is_retryable,
 )
+from typed_llm._structured import StrictSchemaError, TypedTool, strict_schema
 from typed_llm._tokens import (
     ModelLimits,
     UnknownModelWarning,
@@ -154,6 +156,7 @@ __all__ = [
     "NoTextError",
     "NotFoundError",
     "OpenAIClient",
+    "OutputTruncatedError",
     "OutputValidationError",
     "ParsedChatResponse",
     "PermissionDeniedError",
@@ -173,6 +176,7 @@ __all__ = [
     "Retrying",
     "SQLiteCache",
     "ServerError",
+    "StrictSchemaError",
     "SystemMessage",
     "TextPart",
     "TokenProvider",
@@ -180,6 +184,7 @@ __all__ = [
     "ToolChoice",
     "ToolMessage",
     "TypedLLMError",
+    "TypedTool",
     "UnknownModelWarning",
     "UnprocessableEntityError",
     "Usage",
@@ -195,4 +200,5 @@ __all__ = [
     "redact",
     "register_secret",
     "set_max_content_length",
+    "strict_schema",
 ]

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from typed_llm._cache_key import cache_key
 from typed_llm._logging import emit
 from typed_llm._responses import ChatResponse, EmbeddingResponse
+from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -65,7 +66,7 @@ def _keep(cache: Cache, key: str, response: ChatResponse | EmbeddingResponse) ->
     cache.set(key, response.model_dump_json().encode())
 
 
-class Cached:
+class Cached(ParseFromComplete):
     """Wraps any ``Client``: identical requests are answered from ``cache``.
 
     Args:
@@ -98,7 +99,7 @@ class Cached:
         return response
 
 
-class AsyncCached:
+class AsyncCached(AsyncParseFromComplete):
     """Wraps any ``AsyncClient``; the async twin of ``Cached``.
 
     The cache is read and written in the event loop's thread: an SQLite lookup takes microseconds.

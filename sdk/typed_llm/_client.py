@@ -11,6 +11,7 @@ transport sit the layers every client has, the same for every provider (today: t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Self, TypeVar
 
@@ -19,6 +20,7 @@ import httpx2
 from typed_llm._caching import AsyncCached, Cached
 from typed_llm._errors import translate_openai_errors
 from typed_llm._logged import AsyncLogged, Logged
+from typed_llm._logging import emit
 from typed_llm._providers import (
     DEFAULT_TIMEOUT,
     AzureProvider,
@@ -28,11 +30,13 @@ from typed_llm._providers import (
 )
 from typed_llm._requests import ChatRequest, EmbeddingRequest
 from typed_llm._retry import AsyncRetrying, Backoff, ExponentialBackoff, Retrying
+from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
 from typed_llm._tokens import check_context_window
 from typed_llm._wire import (
     RawResponse,
     Routing,
     WireCall,
+    adapt_for_model,
     build_chat_call,
     build_embedding_call,
     parse_chat_response,
@@ -65,8 +69,17 @@ def _require(value: object, kind: type[ChatRequest | EmbeddingRequest]) -> None:
 
 
 def chat_flow(request: ChatRequest, routing: Routing) -> Flow[ChatResponse]:
-    """A chat completion: one POST, its answer parsed."""
-    raw = yield build_chat_call(request, routing)
+    """A chat completion: the request adapted to its model, one POST, its answer parsed."""
+    adapted, dropped = adapt_for_model(request)
+    if dropped:
+        emit(
+            logging.WARNING,
+            "parameters_dropped",
+            model=request.model,
+            parameters=list(dropped),
+            reason="reasoning models refuse sampling parameters",
+        )
+    raw = yield build_chat_call(adapted, routing)
     return parse_chat_response(raw)
 
 
@@ -89,7 +102,7 @@ def _finish(flow: Flow[T], raw: RawResponse) -> T:
     raise RuntimeError("a flow makes exactly one call")
 
 
-class _SyncTransport:
+class _SyncTransport(ParseFromComplete):
     """The translation-only client: each call is one POST, no retry (a ``Client``)."""
 
     def __init__(self, client: openai.OpenAI, routing: Routing) -> None:
@@ -109,7 +122,7 @@ class _SyncTransport:
         return self._run(embed_flow(request, self._routing))
 
 
-class _AsyncTransport:
+class _AsyncTransport(AsyncParseFromComplete):
     """The async translation-only client (an ``AsyncClient``)."""
 
     def __init__(self, client: openai.AsyncOpenAI, routing: Routing) -> None:
@@ -142,7 +155,7 @@ class _Base:
         return self._provider.name
 
 
-class _SyncAdapter(_Base):
+class _SyncAdapter(_Base, ParseFromComplete):
     """A provider's transport in the layers every client has: cache, then logging, then retry."""
 
     _openai: openai.OpenAI
@@ -192,7 +205,7 @@ class _SyncAdapter(_Base):
         self.close()
 
 
-class _AsyncAdapter(_Base):
+class _AsyncAdapter(_Base, AsyncParseFromComplete):
     _openai: openai.AsyncOpenAI
     _layers: AsyncClient
 

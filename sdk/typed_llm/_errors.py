@@ -25,6 +25,7 @@ Grouped by what the caller can do about it::
     ├── RefusalError                  the model refused (refusal text)
     ├── NoTextError                   ``.text`` asked of an answer that only called tools
     └── OutputValidationError         structured output did not validate (raw text, errors)
+        └── OutputTruncatedError      the token limit cut the structured output off
 
 Foreign exceptions (openai, httpx2) are translated at one boundary, ``translate_openai_errors``; the
 class of an error status is chosen by one pure function, ``status_error``, which reads only the
@@ -60,6 +61,7 @@ __all__ = [
     "MalformedResponseError",
     "NoTextError",
     "NotFoundError",
+    "OutputTruncatedError",
     "OutputValidationError",
     "PermissionDeniedError",
     "QuotaExceededError",
@@ -520,3 +522,7 @@ def translate_openai_errors() -> Iterator[None]:
         raise ConfigurationError(str(exc)) from exc
     except (httpx2.InvalidURL, UnicodeError) as exc:
         raise ConfigurationError(f"the request cannot be sent as configured: {exc}") from exc
+
+
+class OutputTruncatedError(OutputValidationError):
+    """Structured output was cut off by the token limit (finish_reason ``length``): raise max_tokens."""

@@ -21,6 +21,7 @@ from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, T
 from typed_llm._logging import cut, emit, enabled
 from typed_llm._requests import ChatRequest
 from typed_llm._responses import ChatResponse, EmbeddingResponse
+from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -151,7 +152,7 @@ class _Observer:
         )
 
 
-class Logged:
+class Logged(ParseFromComplete):
     """Wraps any ``Client``: logs each call's request, and its response or error."""
 
     def __init__(
@@ -182,7 +183,7 @@ class Logged:
         return response
 
 
-class AsyncLogged:
+class AsyncLogged(AsyncParseFromComplete):
     """Wraps any ``AsyncClient``; the async twin of ``Logged``."""
 
     def __init__(

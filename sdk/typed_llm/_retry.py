@@ -45,6 +45,7 @@ from typed_llm._errors import (
 )
 from typed_llm._logged import current_call, error_fields
 from typed_llm._logging import emit
+from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
 
 if TYPE_CHECKING:
     from typed_llm._requests import ChatRequest, EmbeddingRequest
@@ -219,7 +220,7 @@ Request = TypeVar("Request", "ChatRequest", "EmbeddingRequest")
 Result = TypeVar("Result", "ChatResponse", "EmbeddingResponse")
 
 
-class Retrying:
+class Retrying(ParseFromComplete):
     """Wraps any ``Client`` so that transient failures are retried as its ``backoff`` says.
 
     Args:
@@ -260,7 +261,7 @@ class Retrying:
                 self._sleep(attempts.failed(error))
 
 
-class AsyncRetrying:
+class AsyncRetrying(AsyncParseFromComplete):
     """Wraps any ``AsyncClient``; the async twin of ``Retrying`` (same strategy, same table)."""
 
     def __init__(

@@ -6,11 +6,15 @@ Adapters (``OpenAIClient``, ``AzureClient``) implement ``Client``; the layers th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from typed_llm._requests import ChatRequest, EmbeddingRequest
-    from typed_llm._responses import ChatResponse, EmbeddingResponse
+    from typed_llm._responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
+
+T = TypeVar("T", bound=BaseModel)
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -27,6 +31,10 @@ class Client(Protocol):
         """Embed the request's inputs; one vector per input, in input order."""
         ...
 
+    def parse(self, request: ChatRequest, output_type: type[T]) -> ParsedChatResponse[T]:
+        """Complete the request with ``output_type``'s strict schema and validate the answer into it."""
+        ...
+
 
 @runtime_checkable
 class AsyncClient(Protocol):
@@ -38,4 +46,8 @@ class AsyncClient(Protocol):
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Embed the request's inputs; one vector per input, in input order."""
+        ...
+
+    async def parse(self, request: ChatRequest, output_type: type[T]) -> ParsedChatResponse[T]:
+        """Complete the request with ``output_type``'s strict schema and validate the answer into it."""
         ...

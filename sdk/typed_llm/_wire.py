@@ -13,7 +13,7 @@ import base64
 import json
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 from urllib.parse import quote
 
 import attrs
@@ -29,6 +29,7 @@ __all__ = [
     "RawResponse",
     "Routing",
     "WireCall",
+    "adapt_for_model",
     "build_chat_call",
     "build_embedding_call",
     "parse_chat_response",
@@ -91,8 +92,48 @@ def wire_body(request: ChatRequest | EmbeddingRequest) -> bytes:
     return request.model_dump_json(exclude_none=True, by_alias=True).encode()
 
 
+REASONING_PREFIXES: Final = ("o1", "o3", "o4", "gpt-5")
+"""Model families that think before answering: max_tokens is max_completion_tokens, sampling is fixed."""
+
+_REFUSED_BY_REASONING: Final = (
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+)
+"""Sampling parameters reasoning models refuse with a 400 (their sampling is fixed)."""
+
+
+def is_reasoning_model(model: str) -> bool:
+    """Whether ``model`` belongs to a reasoning family (o1, o3, o4, gpt-5)."""
+    return model.startswith(REASONING_PREFIXES) and not model.startswith("gpt-5-chat")
+
+
+def adapt_for_model(request: ChatRequest) -> tuple[ChatRequest, tuple[str, ...]]:
+    """``request`` as its model takes it, and the names of the parameters left out.
+
+    Reasoning models take ``max_completion_tokens`` (``max_tokens`` is renamed, unless both are
+    given) and refuse the sampling parameters in ``_REFUSED_BY_REASONING``, which are left out.
+    Other models get the request unchanged.
+    """
+    if not is_reasoning_model(request.model):
+        return request, ()
+    update: dict[str, object] = {
+        name: None for name in _REFUSED_BY_REASONING if getattr(request, name) is not None
+    }
+    dropped = tuple(update)
+    if request.max_tokens is not None:
+        update["max_tokens"] = None
+        if request.max_completion_tokens is None:
+            update["max_completion_tokens"] = request.max_tokens
+    return (request.model_copy(update=update) if update else request), dropped
+
+
 def build_chat_call(request: ChatRequest, routing: Routing) -> WireCall:
-    """The HTTP call for a chat request under ``routing``."""
+    """The HTTP call for a chat request under ``routing`` (already adapted to its model)."""
     target = routing.target(request.model)
     if target != request.model and not routing.deployment_in_path:
         request = request.model_copy(update={"model": target})
