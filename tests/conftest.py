@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import structlog
@@ -83,7 +83,7 @@ class _KeyWatcher(logging.Handler):
         self.leaks: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        line = f"{record.name}: {record.getMessage()}"
+        line = f"{record.name}: {record.getMessage()} {record.__dict__}"
         if SEEDED_MARK in line or FAKE_OPENAI_KEY in line or FAKE_AZURE_KEY in line:
             self.leaks.append(line)
 
@@ -99,7 +99,7 @@ def _structlog_watcher(leaks: list[str]) -> Processor:
 
 
 @pytest.fixture(autouse=True)
-def _no_key_in_any_log_line() -> Iterator[list[str]]:
+def _no_key_in_any_log_line(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Watch every structlog event and stdlib record at every level; fail the test if a key shows.
 
     structlog is configured for the test with the watcher first (then the events are dropped), and
@@ -107,6 +107,24 @@ def _no_key_in_any_log_line() -> Iterator[list[str]]:
     openai package's debug lines and anything a test logs all pass under the watcher.
     """
     watcher = _KeyWatcher()
+    # Also what tests capture with capture_logs(), and what configure_logging() writes out.
+    capture_call = structlog.testing.LogCapture.__call__
+    write_msg = structlog.WriteLogger.msg
+
+    def watched_capture(
+        self: structlog.testing.LogCapture, logger: object, method: str, event: EventDict
+    ) -> Any:
+        if SEEDED_MARK in repr(event):
+            watcher.leaks.append(repr(event))
+        return capture_call(self, logger, method, event)
+
+    def watched_write(self: structlog.WriteLogger, message: str) -> None:
+        if SEEDED_MARK in message:
+            watcher.leaks.append(message)
+        write_msg(self, message)
+
+    monkeypatch.setattr(structlog.testing.LogCapture, "__call__", watched_capture)
+    monkeypatch.setattr(structlog.WriteLogger, "msg", watched_write)
     root = logging.getLogger()
     old_level, old_handlers = root.level, list(root.handlers)
     vcr_level = logging.getLogger("vcr").level

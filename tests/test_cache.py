@@ -18,6 +18,7 @@ from typed_llm import (
     AzureClient,
     BadRequestError,
     Cache,
+    CacheStats,
     ChatRequest,
     EmbeddingRequest,
     ExponentialBackoff,
@@ -279,3 +280,50 @@ def test_async_clients_use_the_same_cache(fake: FakeAPI, cache: Cache) -> None:
 
     asyncio.run(calls())
     assert len(fake.received) == 2
+
+
+class _BrokenCache:
+    """A backend that fails every read and write, as a locked or full disk does."""
+
+    def get(self, key: str) -> bytes | None:
+        raise sqlite3.OperationalError("database is locked")
+
+    def set(self, key: str, value: bytes) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def stats(self) -> CacheStats:
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        raise NotImplementedError
+
+
+def test_a_failing_backend_never_loses_the_answer(fake: FakeAPI) -> None:
+    """A backend that raises on get and set: the call still answers, with cache_error warnings."""
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, cache=_BrokenCache())
+    with capture_logs() as logs:
+        assert client.complete(REQUEST).text == "Echo: cache me"
+    errors = [(log["operation"], log["log_level"]) for log in logs if log["event"] == "cache_error"]
+    assert errors == [("get", "warning"), ("set", "warning")]
+    assert len(fake.received) == 1
+
+
+def test_sqlite_ttl_deletes_expired_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a TTL and no size bound, expired rows are deleted as writes go on: no endless growth."""
+    now = [1000.0]
+    monkeypatch.setattr("typed_llm._cache.time.time", lambda: now[0])
+    cache = SQLiteCache(tmp_path / "c.sqlite3", ttl=10)
+    for index in range(64):
+        cache.set(f"old{index}", b"{}")
+    now[0] += 100
+    for index in range(65):
+        cache.set(f"new{index}", b"{}")
+    assert cache.stats().entries == 65
+
+
+def test_azure_keys_depend_on_the_models_deployment_only(fake: FakeAPI, cache: Cache) -> None:
+    """Mapping another model to a deployment does not change this model's keys: entries stay shared."""
+    AzureClient(endpoint=fake.url, api_key=FAKE_AZURE_KEY, cache=cache).complete(REQUEST)
+    more = {"text-embedding-3-small": "embed-prod"}
+    AzureClient(endpoint=fake.url, api_key=FAKE_AZURE_KEY, cache=cache, deployments=more).complete(REQUEST)
+    assert len(fake.received) == 1

@@ -291,3 +291,66 @@ def test_the_log_guard_fails_a_test_that_logs_a_key(pytester: pytest.Pytester) -
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3, errors=2)
     result.stdout.fnmatch_lines(["*a seeded key reached a log line: some.app: calling with sk-test-*"])
+
+
+def test_redaction_is_safe_under_threads(fake: FakeAPI) -> None:
+    """Token providers register every token while other threads log: no call fails, none leaks."""
+    import threading  # noqa: PLC0415
+
+    counter = iter(range(1_000_000))
+    tokens: list[str] = []
+
+    def token() -> str:
+        value = f"fresh-token-{next(counter):08d}-abcdef"
+        tokens.append(value)
+        return value
+
+    client = AzureClient(endpoint=fake.url, token_provider=token)
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(40):
+                client.complete(REQUEST)
+        except BaseException as exc:  # noqa: BLE001  (the failure under test is any exception)
+            failures.append(exc)
+
+    with capture_logs() as logs:
+        threads = [threading.Thread(target=work) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    text = repr(logs)
+    assert not any(value in text for value in tokens[-50:])
+
+
+def test_objects_and_tracebacks_are_redacted() -> None:
+    """An object whose text holds a key, and a traceback whose message does, are redacted too."""
+    secret = "sk-proj-abcdefghijklmnopqrstuvwxyz"
+
+    class Holder:
+        def __repr__(self) -> str:
+            return f"Holder({secret})"
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure_logging(json=False, level="info", stream=stream)
+        emit(logging.INFO, "custom", thing=Holder(), things={secret})
+        try:
+            raise ValueError(f"bad key {secret}")  # noqa: TRY301  (a traceback to render)
+        except ValueError:
+            structlog.get_logger("app").exception("failed")
+            logging.getLogger("app.stdlib").exception("failed too")
+    finally:
+        structlog.reset_defaults()
+        root.handlers, root.level = handlers, level
+    out = stream.getvalue()
+    assert "failed" in out
+    assert "failed too" in out
+    assert "ValueError" in out
+    assert secret not in out
+    assert "sk-proj-abcdefghijklmnop" not in out

@@ -126,6 +126,8 @@ ROWS: list[tuple[str, list[FakeReply], int, list[float], str | type[TypedLLMErro
     ("200 json of the wrong shape", [WRONG_SHAPE], 1, [], MalformedResponseError),
     ("503 four times: exhausted", [err(503)] * 4, 4, [0.5, 1.0, 2.0], RetriesExhaustedError),
     ("429 Retry-After above the cap", [err(429, **{"retry-after": "300"})], 1, [], RateLimitError),
+    ("429 without Retry-After: our own waits", [err(429), err(429)], 3, [0.5, 1.0], OK),
+    ("429 Retry-After 0: our own wait", [err(429, **{"retry-after": "0"})], 2, [0.5], OK),
     (
         "503 then 429 above the cap: exhausted",
         [err(503), err(429, **{"retry-after": "300"})],
@@ -278,3 +280,11 @@ def test_bad_strategy_parameters_are_refused() -> None:
     for bad in ({"attempts": 0}, {"wait_initial": -1.0}, {"wait_max": -0.1}, {"wait_exp_base": 0.5}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             ExponentialBackoff(**bad)
+
+
+def test_huge_attempt_numbers_do_not_overflow() -> None:
+    """A strategy allowing thousands of attempts caps its wait instead of overflowing."""
+    backoff = ExponentialBackoff(attempts=5000, wait_jitter=0.0, wait_max=30.0)
+    assert backoff.wait(4000, ServerError("down", status_code=500), 0.0) == 30.0
+    seed = ExponentialBackoff.from_seed(max_attempts=1000, waiting_time=1.0, exponential_backoff_factor=5.0)
+    assert seed.wait(900, ServerError("down", status_code=500), 0.0) == 600.0

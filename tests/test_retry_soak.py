@@ -31,7 +31,7 @@ from typed_llm import (
     UserMessage,
 )
 from typed_llm._fake import FakeAPI, FakeReply
-from typed_llm._retry import ExponentialBackoff, NoRetry, Retrying, is_retryable
+from typed_llm._retry import ExponentialBackoff, NoRetry, Retrying
 
 CALLS = 2000
 FAULT_RATE = 0.3
@@ -41,9 +41,12 @@ TIMEOUT = 0.25
 
 @attrs.frozen
 class Fault:
+    """A kind of faulty answer, the error class it must give, and whether the issue's table retries it."""
+
     name: str
     reply: FakeReply
     error: type[TypedLLMError]
+    retried: bool
     weight: int = 10
 
 
@@ -53,25 +56,33 @@ def _error(status: int, code: str | None = None, **headers: str) -> FakeReply:
 
 FAULTS = (
     Fault(
-        "429 retry-after-ms", _error(429, "rate_limit_exceeded", **{"retry-after-ms": "20"}), RateLimitError
+        "429 retry-after-ms",
+        _error(429, "rate_limit_exceeded", **{"retry-after-ms": "20"}),
+        RateLimitError,
+        True,
     ),
-    Fault("429 Retry-After", _error(429, "rate_limit_exceeded", **{"retry-after": "1"}), RateLimitError),
-    Fault("500", _error(500), ServerError),
-    Fault("502 html", FakeReply(status=502, body=b"<html>Bad Gateway</html>"), ServerError),
-    Fault("503", _error(503), ServerError),
-    Fault("408", _error(408), RequestTimeoutError),
-    Fault("409", _error(409), ConflictError),
-    Fault("dropped connection", FakeReply(status=200, body={}, fault="drop"), APIConnectionError),
+    Fault(
+        "429 Retry-After", _error(429, "rate_limit_exceeded", **{"retry-after": "1"}), RateLimitError, True
+    ),
+    Fault("500", _error(500), ServerError, True),
+    Fault("502 html", FakeReply(status=502, body=b"<html>Bad Gateway</html>"), ServerError, True),
+    Fault("503", _error(503), ServerError, True),
+    Fault("408", _error(408), RequestTimeoutError, True),
+    Fault("409", _error(409), ConflictError, True),
+    Fault("dropped connection", FakeReply(status=200, body={}, fault="drop"), APIConnectionError, True),
     Fault(
         "cut short in transit",
         FakeReply(status=200, body={"x": "y" * 200}, fault="truncate"),
         APIConnectionError,
+        True,
     ),
-    Fault("200 not json", FakeReply(status=200, body=b'{"id": "chatcmpl-'), MalformedResponseError),
-    Fault("slow", FakeReply(status=200, body={}, delay=TIMEOUT + 0.15), APITimeoutError, weight=2),
-    Fault("400", _error(400, "invalid_value"), BadRequestError, weight=4),
-    Fault("429 insufficient_quota", _error(429, "insufficient_quota"), QuotaExceededError, weight=4),
-    Fault("200 wrong shape", FakeReply(status=200, body={"id": "x"}), MalformedResponseError, weight=4),
+    Fault("200 not json", FakeReply(status=200, body=b'{"id": "chatcmpl-'), MalformedResponseError, True),
+    Fault("slow", FakeReply(status=200, body={}, delay=TIMEOUT + 0.15), APITimeoutError, True, weight=2),
+    Fault("400", _error(400, "invalid_value"), BadRequestError, False, weight=4),
+    Fault("429 insufficient_quota", _error(429, "insufficient_quota"), QuotaExceededError, False, weight=4),
+    Fault(
+        "200 wrong shape", FakeReply(status=200, body={"id": "x"}), MalformedResponseError, False, weight=4
+    ),
 )
 
 
@@ -85,31 +96,18 @@ class Plan:
     @property
     def attempts(self) -> int:
         for number, fault in enumerate(self.faults, start=1):
-            if not is_retryable(_sample(fault)):
+            if not fault.retried:
                 return number
         return min(len(self.faults) + 1, ATTEMPTS)
 
     @property
     def outcome(self) -> str | type[TypedLLMError]:
         for number, fault in enumerate(self.faults, start=1):
-            if not is_retryable(_sample(fault)):
+            if not fault.retried:
                 return fault.error
             if number == ATTEMPTS:
                 return RetriesExhaustedError
         return f"Echo: {self.prompt}"
-
-
-def _sample(fault: Fault) -> TypedLLMError:
-    """An error of the fault's class and code, to ask the retry table about."""
-    if fault.error is QuotaExceededError:
-        return QuotaExceededError("x", status_code=429, code="insufficient_quota")
-    if fault.error is MalformedResponseError:
-        return MalformedResponseError(
-            "x", status_code=200, body_excerpt="", incomplete=fault.name == "200 not json"
-        )
-    if issubclass(fault.error, APIConnectionError):
-        return fault.error("x")
-    return fault.error("x", status_code=fault.reply.status)  # type: ignore[call-arg]  # every other fault is an APIStatusError
 
 
 def _plans(seed: int) -> list[Plan]:

@@ -121,8 +121,10 @@ class SQLiteCache:
 
     Args:
         path: the database file; created (with its folder) if missing, readable by its owner only.
-        ttl: seconds an entry stays valid; None for ever.
-        max_entries: when set, the oldest entries beyond this many are removed as new ones arrive.
+        ttl: seconds an entry stays valid; None for ever. Expired entries are misses at once and
+            are deleted every 64 writes.
+        max_entries: when set, the oldest entries beyond this many are removed as new ones arrive
+            (checked every 64 writes, so the bound may be overshot by up to 63).
         busy_timeout: seconds a write waits for another writer before failing.
     """
 
@@ -208,13 +210,19 @@ class SQLiteCache:
         )
         with self._counts_lock:
             self._writes += 1
-            check = self._max is not None and self._writes % 64 == 1
+            check = (self._max is not None or self._ttl is not None) and self._writes % 64 == 1
         if check:
             self._evict(connection)
 
     def _evict(self, connection: sqlite3.Connection) -> None:
+        # Every 64th write of this instance (the first included): expired rows go, then the
+        # oldest rows beyond max_entries. Between two passes the bound may be overshot by 63.
+        if self._ttl is not None:
+            connection.execute("DELETE FROM entries WHERE created < ?", (time.time() - self._ttl,))
+        if self._max is None:
+            return
         (count,) = connection.execute("SELECT count(*) FROM entries").fetchone()
-        if self._max is not None and count > self._max:
+        if count > self._max:
             connection.execute(
                 "DELETE FROM entries WHERE key IN (SELECT key FROM entries ORDER BY created LIMIT ?)",
                 (count - self._max,),

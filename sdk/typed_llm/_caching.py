@@ -5,11 +5,14 @@ outside the retry layer). A miss calls through and stores the response only when
 successful: errors are never stored (they are exceptions, and pass straight through), and neither
 is a completion Azure's content filter cut short. An entry that no longer parses (bad JSON, an old
 or foreign schema) is a miss and a ``cache_damaged`` warning, never a crash and never a wrong answer.
+A backend that fails to read or write (a locked or read-only file, a full disk) is a
+``cache_error`` warning: the call goes on without the cache, and a paid answer is never lost.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
@@ -20,7 +23,7 @@ from typed_llm._responses import ChatResponse, EmbeddingResponse
 from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable
 
     from typed_llm._cache import Cache
     from typed_llm._requests import ChatRequest, EmbeddingRequest
@@ -33,7 +36,11 @@ Result = TypeVar("Result", ChatResponse, EmbeddingResponse)
 
 
 def _load(cache: Cache, key: str, kind: type[Result]) -> Result | None:
-    raw = cache.get(key)
+    try:
+        raw = cache.get(key)
+    except Exception as exc:  # noqa: BLE001  (any backend failure: the call goes on without the cache)
+        emit(logging.WARNING, "cache_error", request_key=key, operation="get", error=exc)
+        return None
     if raw is None:
         return None
     try:
@@ -43,8 +50,19 @@ def _load(cache: Cache, key: str, kind: type[Result]) -> Result | None:
         return None
 
 
+Namespace = str | Callable[[str], str]
+"""A namespace, or a function from a request's model to its namespace (Azure: per deployment)."""
+
+
+def namespace_function(namespace: Namespace) -> Callable[[str], str]:
+    """``namespace`` as a function of the model."""
+    if callable(namespace):
+        return namespace
+    return lambda _model: namespace
+
+
 def _lookup(
-    cache: Cache, key: str, kind: type[Result], request: ChatRequest | EmbeddingRequest, namespace: str
+    cache: Cache, key: str, kind: type[Result], request: ChatRequest | EmbeddingRequest, provider: str | None
 ) -> Result | None:
     hit = _load(cache, key, kind)
     event = "cache_miss" if hit is None else "cache_hit"
@@ -52,7 +70,7 @@ def _lookup(
         logging.DEBUG if hit is None else logging.INFO,
         event,
         request_key=key,
-        provider=namespace.split(" ", 1)[0],
+        provider=provider,
         model=request.model,
     )
     return hit
@@ -63,7 +81,10 @@ def _keep(cache: Cache, key: str, response: ChatResponse | EmbeddingResponse) ->
         c.finish_reason == "content_filter" for c in response.choices
     ):
         return
-    cache.set(key, response.model_dump_json().encode())
+    try:
+        cache.set(key, response.model_dump_json().encode())
+    except Exception as exc:  # noqa: BLE001  (a full disk or a locked file must not lose a paid answer)
+        emit(logging.WARNING, "cache_error", request_key=key, operation="set", error=exc)
 
 
 class Cached(ParseFromComplete):
@@ -72,14 +93,19 @@ class Cached(ParseFromComplete):
     Args:
         inner: the client to call on a miss.
         cache: where responses are kept.
-        namespace: what else decides an answer (the clients pass provider, endpoint, deployments);
-            clients with different namespaces never share entries.
+        namespace: what else decides an answer, or a function of the model giving it (the clients
+            pass provider, endpoint and the model's deployment); clients with different
+            namespaces never share entries.
+        provider: named in the cache events.
     """
 
-    def __init__(self, inner: Client, cache: Cache, namespace: str) -> None:
+    def __init__(
+        self, inner: Client, cache: Cache, namespace: Namespace, *, provider: str | None = None
+    ) -> None:
         self._inner = inner
         self._cache = cache
-        self._namespace = namespace
+        self._namespace_of = namespace_function(namespace)
+        self._provider = provider
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         """The stored response for this request, or ``inner.complete``'s, stored."""
@@ -90,8 +116,8 @@ class Cached(ParseFromComplete):
         return self._call(self._inner.embed, request, EmbeddingResponse)
 
     def _call(self, call: Callable[[Request], Result], request: Request, kind: type[Result]) -> Result:
-        key = cache_key(request, self._namespace)
-        hit = _lookup(self._cache, key, kind, request, self._namespace)
+        key = cache_key(request, self._namespace_of(request.model))
+        hit = _lookup(self._cache, key, kind, request, self._provider)
         if hit is not None:
             return hit
         response = call(request)
@@ -105,10 +131,13 @@ class AsyncCached(AsyncParseFromComplete):
     The cache is read and written in the event loop's thread: an SQLite lookup takes microseconds.
     """
 
-    def __init__(self, inner: AsyncClient, cache: Cache, namespace: str) -> None:
+    def __init__(
+        self, inner: AsyncClient, cache: Cache, namespace: Namespace, *, provider: str | None = None
+    ) -> None:
         self._inner = inner
         self._cache = cache
-        self._namespace = namespace
+        self._namespace_of = namespace_function(namespace)
+        self._provider = provider
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """The stored response for this request, or ``inner.complete``'s, stored."""
@@ -121,8 +150,8 @@ class AsyncCached(AsyncParseFromComplete):
     async def _call(
         self, call: Callable[[Request], Awaitable[Result]], request: Request, kind: type[Result]
     ) -> Result:
-        key = cache_key(request, self._namespace)
-        hit = _lookup(self._cache, key, kind, request, self._namespace)
+        key = cache_key(request, self._namespace_of(request.model))
+        hit = _lookup(self._cache, key, kind, request, self._provider)
         if hit is not None:
             return hit
         response = await call(request)

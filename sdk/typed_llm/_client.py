@@ -167,10 +167,12 @@ class _SyncAdapter(_Base, ParseFromComplete):
         layers: Client = Logged(
             Retrying(_SyncTransport(self._openai, provider.routing), backoff),
             provider=provider.name,
-            namespace=provider.namespace,
+            namespace=provider.namespace_of,
             deployment_of=provider.deployment_of,
         )
-        self._layers = layers if cache is None else Cached(layers, cache, provider.namespace)
+        if cache is not None:
+            layers = Cached(layers, cache, provider.namespace_of, provider=provider.name)
+        self._layers = layers
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Send a chat request and return the typed completion; transient failures are retried.
@@ -215,10 +217,14 @@ class _AsyncAdapter(_Base, AsyncParseFromComplete):
         layers: AsyncClient = AsyncLogged(
             AsyncRetrying(_AsyncTransport(self._openai, provider.routing), backoff),
             provider=provider.name,
-            namespace=provider.namespace,
+            namespace=provider.namespace_of,
             deployment_of=provider.deployment_of,
         )
-        self._layers = layers if cache is None else AsyncCached(layers, cache, provider.namespace)
+        self._layers = (
+            layers
+            if cache is None
+            else AsyncCached(layers, cache, provider.namespace_of, provider=provider.name)
+        )
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """Send a chat request and return the typed completion; transient failures are retried.

@@ -78,9 +78,6 @@ __all__ = [
     "translate_openai_errors",
 ]
 
-RETRY_AFTER_CAP_SECONDS = 120.0
-"""A server-asked wait above this is not honoured as given (openai-python uses the same bound)."""
-
 
 def _rebuild(cls: type[TypedLLMError], args: tuple[object, ...], state: dict[str, object]) -> TypedLLMError:
     error = cls.__new__(cls)

@@ -111,12 +111,12 @@ class _Observer:
     """The decisions of the logging layer, shared by its sync and async shells."""
 
     provider: str
-    namespace: str
+    namespace_of: Callable[[str], str]
     deployment_of: Callable[[str], str | None]
 
     def start(self, request: ChatRequest | EmbeddingRequest) -> tuple[CallContext, float]:
         call = CallContext(
-            request_key=cache_key(request, self.namespace),
+            request_key=cache_key(request, self.namespace_of(request.model)),
             provider=self.provider,
             model=request.model,
             deployment=self.deployment_of(request.model),
@@ -156,7 +156,12 @@ class Logged(ParseFromComplete):
     """Wraps any ``Client``: logs each call's request, and its response or error."""
 
     def __init__(
-        self, inner: Client, *, provider: str, namespace: str, deployment_of: Callable[[str], str | None]
+        self,
+        inner: Client,
+        *,
+        provider: str,
+        namespace: Callable[[str], str],
+        deployment_of: Callable[[str], str | None],
     ) -> None:
         self._inner = inner
         self._observer = _Observer(provider, namespace, deployment_of)
@@ -187,7 +192,12 @@ class AsyncLogged(AsyncParseFromComplete):
     """Wraps any ``AsyncClient``; the async twin of ``Logged``."""
 
     def __init__(
-        self, inner: AsyncClient, *, provider: str, namespace: str, deployment_of: Callable[[str], str | None]
+        self,
+        inner: AsyncClient,
+        *,
+        provider: str,
+        namespace: Callable[[str], str],
+        deployment_of: Callable[[str], str | None],
     ) -> None:
         self._inner = inner
         self._observer = _Observer(provider, namespace, deployment_of)

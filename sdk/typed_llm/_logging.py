@@ -56,7 +56,11 @@ _SECRET_FIELDS = frozenset(
 )
 _REDACTED = "[redacted]"
 
-_secrets: set[str] = set()
+_MAX_SECRETS: Final = 256
+"""Registered secrets kept; the oldest go first (a token provider registers every fresh token)."""
+
+# Replaced whole under the lock, read without it: a reader always sees one consistent snapshot.
+_secrets: tuple[str, ...] = ()
 _secrets_pattern: re.Pattern[str] | None = None
 _secrets_lock = threading.Lock()
 _max_content = DEFAULT_MAX_CONTENT_LENGTH
@@ -64,13 +68,14 @@ _max_content = DEFAULT_MAX_CONTENT_LENGTH
 
 def register_secret(secret: str) -> None:
     """Make ``secret`` (a key or token) disappear from every event the library logs from now on."""
-    global _secrets_pattern  # noqa: PLW0603  (one registry for the process, by design)
+    global _secrets, _secrets_pattern  # noqa: PLW0603  (one registry for the process, by design)
     if len(secret) < 8 or secret in _secrets:  # noqa: PLR2004  (shorter strings are not credentials)
         return
     with _secrets_lock:
-        _secrets.add(secret)
-        alternatives = sorted(_secrets, key=len, reverse=True)
+        kept = (*_secrets, secret)[-_MAX_SECRETS:]
+        alternatives = sorted(kept, key=len, reverse=True)
         _secrets_pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+        _secrets = kept
 
 
 def set_max_content_length(length: int) -> None:
@@ -82,8 +87,8 @@ def set_max_content_length(length: int) -> None:
 
 
 def _scrub(text: str) -> str:
-    pattern = _secrets_pattern
-    if pattern is not None and any(secret in text for secret in _secrets):
+    pattern, secrets = _secrets_pattern, _secrets
+    if pattern is not None and any(secret in text for secret in secrets):
         text = pattern.sub(_REDACTED, text)
     if "sk-" in text:
         text = _KEY_SHAPED.sub(r"\1" + _REDACTED, text)
@@ -107,14 +112,17 @@ def _scrub_value(value: object) -> object:
         return [_scrub_value(item) for item in value]
     if isinstance(value, BaseException):
         return _scrub(f"{type(value).__name__}: {value}")
-    return value
+    return _scrub(repr(value))  # any other object: its text, which a renderer would print
 
 
 def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:  # noqa: ARG001  (structlog's processor signature)
-    """A structlog processor: credentials out of every value (and field names like ``api_key``)."""
-    if event_dict.get("logger") == LOGGER_NAME:
-        return event_dict  # the library's own events were redacted as they were emitted
+    """A structlog processor: credentials out of every value (and field names like ``api_key``).
+
+    Keys starting with an underscore are structlog's own plumbing (``_record``...) and are left alone.
+    """
     for key, value in list(event_dict.items()):
+        if key.startswith("_"):
+            continue
         if key.lower() in _SECRET_FIELDS:
             event_dict[key] = _REDACTED
         elif value is not None and not isinstance(value, int | float | bool):
@@ -214,6 +222,7 @@ def configure_logging(
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,  # tracebacks become text, so redaction sees them
         redact,
     ]
     renderer: Processor = (

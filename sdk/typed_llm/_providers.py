@@ -130,8 +130,7 @@ class OpenAIProvider:
         """Model names go in the body; paths are the API's own."""
         return Routing()
 
-    @property
-    def namespace(self) -> str:
+    def namespace_of(self, model: str) -> str:  # noqa: ARG002  (the same signature as Azure's)
         """What besides the request decides an answer: the server (cache keys include it)."""
         return f"openai {self.base_url}"
 
@@ -243,11 +242,9 @@ class AzureProvider:
         """The deployment that serves ``model``."""
         return self.deployments.get(model, model)
 
-    @property
-    def namespace(self) -> str:
-        """What besides the request decides an answer: the resource and the deployments."""
-        deployments = ",".join(f"{model}={name}" for model, name in sorted(self.deployments.items()))
-        return f"azure {self.endpoint} {deployments}"
+    def namespace_of(self, model: str) -> str:
+        """What besides the request decides an answer: the resource and the model's deployment."""
+        return f"azure {self.endpoint} {self.deployment_of(model)}"
 
     @property
     def routing(self) -> Routing:

@@ -107,7 +107,7 @@ class NoRetry:
         return None
 
 
-def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _not_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if value < 0:
         raise ValueError(f"{attribute.name} must be >= 0, got {value}")
 
@@ -126,22 +126,26 @@ class ExponentialBackoff:
     limit that clears within seconds; the same 0.5 s start and 8 s cap; jitter added rather than
     taken off (up to 0.5 s), so that clients that failed together do not retry together; no overall
     deadline, because one call to a reasoning model may itself take minutes: set ``timeout`` to
-    bound the total.
+    stop retrying after that many seconds (with the client's per-attempt ``timeout``, this bounds
+    the total at about ``timeout`` plus one attempt).
     """
 
     attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
     """Total tries, the first included."""
-    wait_initial: float = attrs.field(default=0.5, validator=_positive)
+    wait_initial: float = attrs.field(default=0.5, validator=_not_negative)
     """Wait before the first retry, jitter aside."""
     wait_exp_base: float = attrs.field(default=2.0, validator=attrs.validators.ge(1.0))
     """Growth factor of the wait from one retry to the next."""
-    wait_max: float = attrs.field(default=8.0, validator=_positive)
+    wait_max: float = attrs.field(default=8.0, validator=_not_negative)
     """Longest computed wait (a server-asked wait may be longer, up to ``retry_after_cap``)."""
-    wait_jitter: float = attrs.field(default=0.5, validator=_positive)
+    wait_jitter: float = attrs.field(default=0.5, validator=_not_negative)
     """Up to this many seconds, uniformly drawn, added to each computed wait."""
-    timeout: float | None = attrs.field(default=None)
-    """Overall deadline in seconds from the first attempt; None for none."""
-    retry_after_cap: float = attrs.field(default=RETRY_AFTER_CAP, validator=_positive)
+    timeout: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
+    )
+    """Deadline in seconds from the first attempt: no retry is scheduled to start after it. It
+    bounds the waits, not an attempt in flight (each attempt has the client's own ``timeout``)."""
+    retry_after_cap: float = attrs.field(default=RETRY_AFTER_CAP, validator=_not_negative)
     """Longest server-asked wait honoured; a longer one stops the retries."""
     random: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
     """Source of jitter in [0, 1); seed it in tests."""
@@ -167,12 +171,15 @@ class ExponentialBackoff:
         if attempt >= self.attempts or not is_retryable(error):
             return None
         asked = error.retry_after if isinstance(error, APIStatusError) else None
-        if asked is not None:
+        if asked is not None and asked > 0:
             if asked > self.retry_after_cap:
                 return None
             delay = asked
-        else:
-            grown = self.wait_initial * self.wait_exp_base ** (attempt - 1)
+        else:  # no wait asked, or 0 / a date already past (clock skew): our own backoff
+            try:
+                grown = self.wait_initial * self.wait_exp_base ** (attempt - 1)
+            except OverflowError:
+                grown = self.wait_max
             delay = min(self.wait_max, grown + self.random() * self.wait_jitter)
         if self.timeout is not None and elapsed + delay > self.timeout:
             return None
