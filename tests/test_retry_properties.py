@@ -29,7 +29,7 @@ def backoffs(draw: st.DrawFn) -> ExponentialBackoff:
         wait_exp_base=draw(st.floats(min_value=1.0, max_value=4.0)),
         wait_max=draw(seconds),
         wait_jitter=draw(st.floats(min_value=0.0, max_value=5.0)),
-        timeout=draw(st.none() | st.floats(min_value=0.0, max_value=300.0)),
+        timeout=draw(st.none() | st.floats(min_value=0.001, max_value=300.0)),
         retry_after_cap=draw(st.floats(min_value=0.0, max_value=200.0)),
         random=lambda: draw_jitter,
     )
