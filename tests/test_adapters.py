@@ -112,7 +112,7 @@ def test_openai_tool_call_comes_back_typed() -> None:
     assert choice.finish_reason == "tool_calls"
     assert choice.message.tool_calls is not None
     assert choice.message.tool_calls[0].function.name == "get_weather"
-    assert choice.message.tool_calls[0].function.arguments == "{}"
+    assert choice.message.tool_calls[0].function.arguments == '{"city": "Paris"}'
     with pytest.raises(NoTextError):
         _ = response.text
 

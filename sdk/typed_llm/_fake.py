@@ -125,6 +125,27 @@ def _text_of(content: object) -> str:
     return ""
 
 
+def _example(schema: object, defs: Mapping[str, object], depth: int = 0) -> object:  # noqa: PLR0911  (one return per schema kind)
+    """A value that fits a JSON schema: the fake's answer to a structured output or a tool call."""
+    if not isinstance(schema, Mapping) or depth > 8:  # noqa: PLR2004  (recursive schemas stop somewhere)
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _example(defs.get(ref.rsplit("/", 1)[-1]), defs, depth + 1)
+    if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
+        return schema["enum"][0]
+    if "anyOf" in schema and isinstance(schema["anyOf"], list):
+        return _example(schema["anyOf"][0], defs, depth + 1)
+    kind = schema.get("type")
+    if kind == "object":
+        properties = schema.get("properties")
+        items = properties.items() if isinstance(properties, Mapping) else ()
+        return {name: _example(sub, defs, depth + 1) for name, sub in items}
+    if kind == "array":
+        return [_example(schema.get("items"), defs, depth + 1)]
+    return {"string": "Paris", "integer": 3, "number": 1.5, "boolean": True}.get(str(kind))
+
+
 def _tokens(text: str) -> int:
     return max(1, len(text.split()))
 
@@ -371,18 +392,24 @@ class FakeAPI:
             and body.get("tool_choice") != "none"
             and last.get("role") != "tool"
         ):
-            name = tools[0]["function"]["name"]
+            function = tools[0]["function"]
+            parameters = function.get("parameters") or {}
+            arguments = json.dumps(_example(parameters, parameters.get("$defs", {})) or {})
             message["tool_calls"] = [
                 {
                     "id": f"call_{number:024d}",
                     "type": "function",
-                    "function": {"name": name, "arguments": "{}"},
+                    "function": {"name": function["name"], "arguments": arguments},
                 }
             ]
             finish = "tool_calls"
             answer = ""
         else:
             answer = f"Echo: {_text_of(last.get('content'))}"
+            response_format = body.get("response_format")
+            if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+                schema = response_format.get("json_schema", {}).get("schema", {})
+                answer = json.dumps(_example(schema, schema.get("$defs", {})))
             max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
             finish = "stop"
             if isinstance(max_tokens, int) and _tokens(answer) > max_tokens:

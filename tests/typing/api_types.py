@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import assert_type
 
+from pydantic import BaseModel
+
 from typed_llm import (
     AsyncClient,
     AsyncOpenAIClient,
@@ -21,8 +23,10 @@ from typed_llm import (
     EmbeddingResponse,
     FinishReason,
     OpenAIClient,
+    ParsedChatResponse,
     RateLimitError,
     ToolCall,
+    TypedTool,
     Usage,
     UserMessage,
 )
@@ -56,3 +60,18 @@ def errors(error: RateLimitError, filtered: ContentFilterError) -> None:
     assert_type(error.request_id, str | None)
     assert_type(filtered.categories, tuple[str, ...])
     assert_type(filtered.results, tuple[ContentFilterResult, ...])
+
+
+class City(BaseModel):
+    name: str
+
+
+def structured(client: OpenAIClient, tool: TypedTool[City], call: ToolCall) -> None:
+    request = ChatRequest(model="gpt-4o", messages=(UserMessage(content="hi"),))
+    answer = client.parse(request, City)
+    assert_type(answer, ParsedChatResponse[City])
+    assert_type(answer.parsed, City)
+    assert_type(answer.parsed.name, str)
+    assert_type(tool.parse(call), City)
+    as_protocol: Client = client
+    assert_type(as_protocol.parse(request, City), ParsedChatResponse[City])
