@@ -25,12 +25,13 @@ def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -
     assert "the same call again: the same response from the cache" in out
     assert "0 HTTP requests" in out
     assert "vectors=3 dimension=8" in out
+    assert "City: City(name='Paris', country='Paris', population=3) (strict json_schema, validated)" in out
     assert "norms 1.000, 1.000, 1.000" in out
     assert "429 rate_limit_exceeded, retried after the wait the server asked for" in out
     assert "text='Echo: One call too many'" in out
     assert "QuotaExceededError: HTTP 429 (insufficient_quota)" in out
     events = [line.split("]", 1)[1].split()[0] for line in err.splitlines() if "[typed_llm]" in line]
-    assert events == ["response", "cache_hit", "response", "retry_scheduled", "response", "error"]
+    assert events == ["response", "cache_hit", "response", "response", "retry_scheduled", "response", "error"]
 
 
 def test_demo_runs_as_a_command() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import attrs
+from pydantic import BaseModel
 
 from typed_llm._cache import MemoryCache
 from typed_llm._client import OpenAIClient
@@ -21,11 +22,12 @@ from typed_llm._errors import QuotaExceededError
 from typed_llm._fake import FakeAPI, FakeReply
 from typed_llm._messages import SystemMessage, UserMessage
 from typed_llm._requests import ChatRequest, EmbeddingRequest
-from typed_llm._responses import ChatResponse, EmbeddingResponse
+from typed_llm._responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
 from typed_llm._vcr import RecordMode, make_vcr
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
 
 __all__ = ["record", "run"]
 
@@ -43,6 +45,17 @@ CHAT = ChatRequest(
     max_tokens=64,
 )
 EMBED = EmbeddingRequest(model="text-embedding-3-small", input=("typed", "replayed", "offline"), dimensions=8)
+
+
+class City(BaseModel):
+    """A city and the country it is in."""
+
+    name: str
+    country: str
+    population: int
+
+
+CITY = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="Name a large city."),))
 LIMITED = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="One call too many"),))
 BROKE = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="And one on an empty account"),))
 RATE_LIMITED = FakeReply.error(
@@ -64,6 +77,7 @@ class _Results:
     cached_micros: float
     http_requests: int
     embedding: EmbeddingResponse
+    city: ParsedChatResponse[City]
     retried: ChatResponse
     quota: QuotaExceededError
 
@@ -76,6 +90,7 @@ def _calls(client: OpenAIClient, fake: FakeAPI | None, plays: Callable[[], int])
     cached_micros = (time.perf_counter() - started) * 1e6
     http_requests = plays() - before
     embedding = client.embed(EMBED)
+    city = client.parse(CITY, City)
     if fake is not None:
         fake.enqueue(RATE_LIMITED)
     retried = client.complete(LIMITED)  # a 429, then the client's retry layer tries again
@@ -84,7 +99,7 @@ def _calls(client: OpenAIClient, fake: FakeAPI | None, plays: Callable[[], int])
     try:
         client.complete(BROKE)
     except QuotaExceededError as quota:
-        return _Results(chat, cached, cached_micros, http_requests, embedding, retried, quota)
+        return _Results(chat, cached, cached_micros, http_requests, embedding, city, retried, quota)
     raise AssertionError("the recording answers the last call with insufficient_quota")
 
 
@@ -132,6 +147,10 @@ def run(out: TextIO) -> None:
         "      ",
         f"first vector starts {[round(x, 4) for x in embedding.vectors[0][:3]]}; norms {norms}",
         file=out,
+    )
+    city = results.city
+    print(
+        "parse ", f"{type(city.parsed).__name__}: {city.parsed!r} (strict json_schema, validated)", file=out
     )
     print(
         "retry ",
