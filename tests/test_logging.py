@@ -354,3 +354,21 @@ def test_objects_and_tracebacks_are_redacted() -> None:
     assert "ValueError" in out
     assert secret not in out
     assert "sk-proj-abcdefghijklmnop" not in out
+
+
+def test_context_bound_by_the_application_is_redacted_in_library_events() -> None:
+    """A secret the application bound in structlog's context is redacted in the library's events too."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure_logging(json=True, level="info", stream=stream)
+        structlog.contextvars.bind_contextvars(session="Bearer abcdefghijklmnopqrstuv")
+        emit(logging.INFO, "response", request_key="k", provider="openai", model="m")
+    finally:
+        structlog.contextvars.clear_contextvars()
+        structlog.reset_defaults()
+        root.handlers, root.level = handlers, level
+    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["session"] == "Bearer [redacted]"
+    assert "_typed_llm_redacted" not in line

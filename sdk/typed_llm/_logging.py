@@ -119,8 +119,15 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
     """A structlog processor: credentials out of every value (and field names like ``api_key``).
 
     Keys starting with an underscore are structlog's own plumbing (``_record``...) and are left alone.
+    The library's own events were redacted field by field as they were emitted; of those, only what
+    the application bound in context variables (merged in since) is scanned again.
     """
-    for key, value in list(event_dict.items()):
+    keys: object = event_dict.keys()
+    if event_dict.get("logger") == LOGGER_NAME and _CLEAN_MARK in event_dict:
+        del event_dict[_CLEAN_MARK]
+        keys = structlog.contextvars.get_contextvars().keys() & event_dict.keys()
+    for key in list(keys):  # type: ignore[call-overload]  # a keys view or a set of keys
+        value = event_dict[key]
         if key.startswith("_"):
             continue
         if key.lower() in _SECRET_FIELDS:
@@ -135,11 +142,11 @@ def cut(text: str) -> str:
     return text if len(text) <= _max_content else text[:_max_content] + "…"
 
 
-_bound: tuple[tuple[int, object, object], Any] | None = None
+_bound: tuple[tuple[int, object, object], Any, bool] | None = None
 
 
-def _structlog_logger_now() -> Any | None:  # noqa: ANN401  (whatever wrapper the application configured)
-    """The bound structlog logger to use now, or None when events should go to the stdlib logger.
+def _structlog_logger_now() -> tuple[Any | None, bool]:
+    """The bound structlog logger to use now (None: the stdlib logger), and whether its pipeline redacts.
 
     structlog is used when the application configured it, or while a test captures events. The
     bound logger is cached until the configuration changes (structlog's own per-use binding costs
@@ -151,13 +158,13 @@ def _structlog_logger_now() -> Any | None:  # noqa: ANN401  (whatever wrapper th
     if not structlog.is_configured() and not any(
         isinstance(p, structlog.testing.LogCapture) for p in processors
     ):
-        return None
+        return None, False
     key = (id(processors), config["wrapper_class"], config["logger_factory"])
     cached = _bound
     if cached is None or cached[0] != key:
-        cached = (key, structlog.get_logger(LOGGER_NAME).bind())
+        cached = (key, structlog.get_logger(LOGGER_NAME).bind(), redact in processors)
         _bound = cached
-    return cached[1]
+    return cached[1], cached[2]
 
 
 def _enabled_in(logger: Any, level: int) -> bool:  # noqa: ANN401  (any configured wrapper)
@@ -170,8 +177,11 @@ def _enabled_in(logger: Any, level: int) -> bool:  # noqa: ANN401  (any configur
 
 def enabled(level: int) -> bool:
     """Whether an event at ``level`` may go anywhere (so callers skip building what nobody reads)."""
-    return _enabled_in(_structlog_logger_now(), level)
+    return _enabled_in(_structlog_logger_now()[0], level)
 
+
+_CLEAN_MARK: Final = "_typed_llm_redacted"
+"""Set on the library's events (already redacted) when the pipeline runs ``redact``, which removes it."""
 
 _SAFE_FIELDS: Final = frozenset(
     {"request_key", "provider", "kind", "error_class", "last_error_class", "finish_reason", "status_code"}
@@ -181,7 +191,7 @@ _SAFE_FIELDS: Final = frozenset(
 
 def emit(level: int, event: str, **fields: object) -> None:
     """Log one library event, redacted, to the application's structlog pipeline or the stdlib logger."""
-    logger = _structlog_logger_now()
+    logger, redacting = _structlog_logger_now()
     if not _enabled_in(logger, level):
         return
     clean: dict[str, object] = {}
@@ -194,6 +204,8 @@ def emit(level: int, event: str, **fields: object) -> None:
         else:
             clean[key] = _scrub(value) if isinstance(value, str) else _scrub_value(value)
     if logger is not None:
+        if redacting:  # tell the pipeline's redact that these fields are clean already
+            clean[_CLEAN_MARK] = True
         logger.log(level, event, logger=LOGGER_NAME, **clean)
     else:
         details = " ".join(f"{key}={value!r}" for key, value in clean.items())
