@@ -8,7 +8,6 @@ the context variable this layer sets, which works the same for threads and for a
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -17,8 +16,8 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 
 from typed_llm._cache_key import cache_key
-from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
-from typed_llm._logging import cut, emit, enabled
+from typed_llm._errors import TypedLLMError
+from typed_llm._logging import CallContext, current_call, cut, emit, enabled, error_fields
 from typed_llm._requests import ChatRequest
 from typed_llm._responses import ChatResponse, EmbeddingResponse
 from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
@@ -29,38 +28,10 @@ if TYPE_CHECKING:
     from typed_llm._requests import EmbeddingRequest
     from typed_llm._typing import AsyncClient, Client
 
-__all__ = ["AsyncLogged", "CallContext", "Logged", "current_call"]
+__all__ = ["AsyncLogged", "Logged"]
 
 Request = TypeVar("Request", "ChatRequest", "EmbeddingRequest")
 Result = TypeVar("Result", ChatResponse, EmbeddingResponse)
-
-
-@attrs.define
-class CallContext:
-    """What every event of one call shares; the retry layer counts attempts into it."""
-
-    request_key: str
-    provider: str
-    model: str
-    deployment: str | None
-    attempts: int = 0
-
-    def fields(self) -> dict[str, object]:
-        """The shared fields of this call's events."""
-        fields: dict[str, object] = {
-            "request_key": self.request_key,
-            "provider": self.provider,
-            "model": self.model,
-        }
-        if self.deployment is not None:
-            fields["deployment"] = self.deployment
-        return fields
-
-
-current_call: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar(
-    "typed_llm_call", default=None
-)
-"""The call in progress in this thread or task, if a logging layer started one."""
 
 
 def _contents(request: ChatRequest | EmbeddingRequest) -> list[str]:
@@ -90,20 +61,6 @@ def _usage_fields(response: ChatResponse | EmbeddingResponse) -> dict[str, objec
         "reasoning_tokens": usage.reasoning_tokens if usage else None,
         "finish_reason": response.choices[0].finish_reason,
     }
-
-
-def error_fields(error: TypedLLMError) -> dict[str, object]:
-    """What an event says of an error: its class, and the status, code and request id it carries."""
-    cause = error.last_error if isinstance(error, RetriesExhaustedError) else error
-    fields: dict[str, object] = {"error_class": type(error).__name__}
-    if cause is not error:
-        fields["last_error_class"] = type(cause).__name__
-    if isinstance(cause, APIStatusError):
-        fields["status_code"] = cause.status_code
-        fields["code"] = cause.code
-    if isinstance(cause, APIError):
-        fields["request_id"] = cause.request_id
-    return fields
 
 
 @attrs.frozen

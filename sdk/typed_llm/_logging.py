@@ -18,6 +18,7 @@ secret.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import sys
@@ -25,7 +26,10 @@ import threading
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Final, Literal, TextIO, cast
 
+import attrs
 import structlog
+
+from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
 
 if TYPE_CHECKING:
     from structlog.typing import EventDict, Processor, WrappedLogger
@@ -33,8 +37,11 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_CONTENT_LENGTH",
     "LOGGER_NAME",
+    "CallContext",
     "configure_logging",
+    "current_call",
     "emit",
+    "error_fields",
     "redact",
     "register_secret",
     "set_max_content_length",
@@ -269,3 +276,48 @@ def configure_logging(
 
 class _Handler(logging.StreamHandler):  # type: ignore[type-arg]  # StreamHandler is generic only in typeshed
     """The handler configure_logging installs, told apart from the application's own."""
+
+
+# --- what the events of one call share (set by the logging layer, read by the retry layer) ---
+
+
+@attrs.define
+class CallContext:
+    """What every event of one call shares; the retry layer counts attempts into it."""
+
+    request_key: str
+    provider: str
+    model: str
+    deployment: str | None
+    attempts: int = 0
+
+    def fields(self) -> dict[str, object]:
+        """The shared fields of this call's events."""
+        fields: dict[str, object] = {
+            "request_key": self.request_key,
+            "provider": self.provider,
+            "model": self.model,
+        }
+        if self.deployment is not None:
+            fields["deployment"] = self.deployment
+        return fields
+
+
+current_call: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar(
+    "typed_llm_call", default=None
+)
+"""The call in progress in this thread or task, if a logging layer started one."""
+
+
+def error_fields(error: TypedLLMError) -> dict[str, object]:
+    """What an event says of an error: its class, and the status, code and request id it carries."""
+    cause = error.last_error if isinstance(error, RetriesExhaustedError) else error
+    fields: dict[str, object] = {"error_class": type(error).__name__}
+    if cause is not error:
+        fields["last_error_class"] = type(cause).__name__
+    if isinstance(cause, APIStatusError):
+        fields["status_code"] = cause.status_code
+        fields["code"] = cause.code
+    if isinstance(cause, APIError):
+        fields["request_id"] = cause.request_id
+    return fields

@@ -43,8 +43,7 @@ from typed_llm._errors import (
     ServerError,
     TypedLLMError,
 )
-from typed_llm._logged import current_call, error_fields
-from typed_llm._logging import emit
+from typed_llm._logging import current_call, emit, error_fields
 from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
 
 if TYPE_CHECKING:
