@@ -1,12 +1,14 @@
 """The adapters: OpenAI and Azure OpenAI clients, sync and async, over one description of each call.
 
-What an operation does is written once, as a generator with no I/O (a *flow*): it validates its
-argument, yields the ``WireCall`` to make, receives the ``RawResponse``, and returns the typed
-result (httpx's auth flows work the same way). A sync adapter drives a flow with a blocking POST, an
-async adapter with an awaited one; that POST, through the openai package with its own retries off,
-is the only I/O, and every exception it raises is translated at that one boundary. Around that
-transport sit the layers every client has, the same for every provider (today: the retry layer of
-``_retry``). Azure is just another provider: the adapters are the same classes for both.
+What an operation does is written once, as a generator with no I/O (a *flow*): it adapts the
+request to its model, yields the ``WireCall`` to make, receives the ``RawResponse``, and returns the
+typed result (httpx's auth flows work the same way). A sync transport drives a flow with a blocking
+POST, an async one with an awaited POST; that POST, through the openai package with its own retries
+off, is the only I/O, and every exception it raises is translated at that one boundary.
+
+Every client is the same stack, whatever the provider: the pre-flight token check, then
+``Cached`` (when given a cache), ``Logged``, ``Retrying``, and the transport. ``parse`` is written
+once on top of ``complete``. Azure is just another provider: the adapters are the same classes.
 """
 
 from __future__ import annotations
