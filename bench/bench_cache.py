@@ -29,18 +29,12 @@ Run it from the project root::
 from __future__ import annotations
 
 import argparse
-import cProfile
 import gc
 import hashlib
-import io
-import json
 import pickle
-import platform
-import pstats
 import random
 import shutil
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -50,6 +44,16 @@ from typing import TYPE_CHECKING
 
 import pydantic
 
+from _common import (
+    add_output_options,
+    new_parser,
+    percentile,
+    print_header,
+    print_listing,
+    profile_listing,
+    verdict,
+    write_figures,
+)
 from typed_llm import ChatRequest, ChatResponse, NoRetry, OpenAIClient, SQLiteCache, UserMessage, cache_key
 
 if TYPE_CHECKING:
@@ -82,6 +86,8 @@ TARGET_COMPLETE_US = 100.0
 """A cache-hit ``complete`` p50 must stay under this, at the largest size."""
 TARGET_GROWTH = 1.5
 """p50 at the largest size over p50 at the smallest, for ``get`` and for ``complete``."""
+VERSIONS = {"sqlite": sqlite3.sqlite_version, "pydantic": pydantic.VERSION}
+"""The libraries whose versions the report and its figures name."""
 
 ANSWER = (
     "A cache keyed by the content of each request returns the stored answer without asking the "
@@ -210,19 +216,6 @@ def grow(path: Path, keys: Keys, start: int, stop: int, filler: bytes) -> None:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         connection.close()
-
-
-def percentile(samples: Sequence[int], q: int) -> float:
-    """The q-th percentile in microseconds (linear interpolation between the closest ranks).
-
-    Args:
-        samples: at least two timings, in nanoseconds.
-        q: the percentile, 1 to 99.
-
-    Returns:
-        The percentile, in microseconds.
-    """
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] / 1000
 
 
 def time_lookups(
@@ -415,17 +408,11 @@ def profile_hits(
             lambda: [client.complete(requests[i % len(requests)]) for i in range(len(keys))],
         ),
     )
-    out = io.StringIO()
-    for name, run in runs:
-        profiler = cProfile.Profile()
-        profiler.enable()
-        run()
-        profiler.disable()
-        out.write(f"--- {name}, {len(keys)} calls, by cumulative time ---\n")
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(
-            r"typed_llm|pydantic|sqlite", top
-        )
-    return out.getvalue()
+    return "".join(
+        f"--- {name}, {len(keys)} calls, by cumulative time ---\n"
+        + profile_listing(run, r"typed_llm|pydantic|sqlite", top)
+        for name, run in runs
+    )
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -458,7 +445,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     Returns:
         The parsed options.
     """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = new_parser(__doc__)
     parser.add_argument(
         "--sizes",
         type=parse_sizes,
@@ -469,13 +456,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--samples", type=int, default=DEFAULT_SAMPLES, help="timed lookups per size and kind (default 2000)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random key choice (default 0)")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
-    parser.add_argument(
-        "--profile",
-        type=int,
-        default=0,
-        metavar="K",
-        help="afterwards, at the largest size, cProfile K gets, K plain SELECTs and K hit completes",
+    add_output_options(
+        parser, "afterwards, at the largest size, cProfile K gets, K plain SELECTs and K hit completes"
     )
     args = parser.parse_args(argv)
     if args.samples < 2:
@@ -619,8 +601,8 @@ def check_targets(figures: Sequence[SizeFigures]) -> tuple[dict[str, float], dic
     for label, name, unit, target, relation in rows:
         value = headline[name]
         checks[name] = value <= target if relation == "<=" else value < target
-        verdict = "PASS" if checks[name] else "FAIL"
-        print(f"{label:<36}{value:>9.2f}{unit:<3}  target {relation} {target:g}{unit:<3}  {verdict}")
+        outcome = verdict(checks[name])
+        print(f"{label:<36}{value:>9.2f}{unit:<3}  target {relation} {target:g}{unit:<3}  {outcome}")
     # No target: SQLite's own growth, which get and complete cannot beat.
     print(f"{f'floor growth p50 {span}':<36}{headline['floor_growth']:>9.2f}     (SQLite itself; no target)")
     return headline, checks
@@ -640,10 +622,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples: int = args.samples
     value = response_value(0)
 
-    print("bench_cache: SQLiteCache.get / OpenAIClient.complete hits vs size, floor and a pickled dict")
-    print(f"python   {platform.python_version()} ({platform.python_implementation()}, {sys.platform})")
-    print(f"sqlite   {sqlite3.sqlite_version}")
-    print(f"pydantic {pydantic.VERSION}")
+    print_header(
+        "bench_cache: SQLiteCache.get / OpenAIClient.complete hits vs size, floor and a pickled dict",
+        VERSIONS,
+    )
     print(f"samples  {samples} per size and kind, after {WARMUP} warm-up calls; value {len(value)} bytes")
 
     WORK_ROOT.mkdir(parents=True, exist_ok=True)
@@ -679,9 +661,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     passed = all(checks.values())
     if args.json is not None:
         report = {
-            "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version,
-            "pydantic": pydantic.VERSION,
             "samples": samples,
             "value_bytes": len(value),
             "primed_requests": primed,
@@ -699,13 +678,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "write_ratio": pickle_p50 / set_p50,
             "run_seconds": elapsed,
         }
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        print(f"figures written to {args.json}")
+        write_figures(args.json, VERSIONS, report)
 
-    if listing:
-        print()
-        print(f"cProfile at {figures[-1].entries:,} entries, typed_llm, pydantic and sqlite functions:")
-        print(listing)
+    print_listing(
+        f"cProfile at {figures[-1].entries:,} entries, typed_llm, pydantic and sqlite functions:", listing
+    )
     return 0 if passed else 1
 
 

@@ -18,25 +18,30 @@ Run it from the project root::
 
 from __future__ import annotations
 
-import argparse
-import cProfile
-import io
-import json
-import platform
-import pstats
-import statistics
 import sys
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import openai
 import pydantic
 
+from _common import (
+    CLEAR_EVERY,
+    add_output_options,
+    new_parser,
+    print_header,
+    print_listing,
+    print_table,
+    profile_fake_calls,
+    report_ratio,
+    summarise,
+    time_ns,
+    write_figures,
+)
 from typed_llm import ChatRequest, OpenAIClient, UserMessage
 from typed_llm._fake import FakeAPI
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable, Sequence
 
 API_KEY = "sk-test-bench"
@@ -46,8 +51,8 @@ TEMPERATURE = 0.5
 MAX_TOKENS = 50
 TARGET_RATIO = 1.10
 """Our median may be at most this many times the raw client's."""
-CLEAR_EVERY = 250
-"""Rounds between clearings of ``FakeAPI.received``, which otherwise grows forever."""
+VERSIONS = {"openai": openai.__version__, "pydantic": pydantic.VERSION}
+"""The packages whose versions the report and its figures name."""
 
 
 def make_ours(client: OpenAIClient) -> Callable[[], str]:
@@ -97,32 +102,6 @@ def make_raw(raw: openai.OpenAI) -> Callable[[], str]:
     return call
 
 
-def time_ns(call: Callable[[], str]) -> int:
-    """Time one call.
-
-    Args:
-        call: the call to time.
-
-    Returns:
-        Nanoseconds it took.
-    """
-    start = time.perf_counter_ns()
-    call()
-    return time.perf_counter_ns() - start
-
-
-def p90(samples: Sequence[int]) -> float:
-    """The 90th percentile (linear interpolation between the closest ranks).
-
-    Args:
-        samples: at least two timings.
-
-    Returns:
-        The 90th percentile, in the samples' unit.
-    """
-    return statistics.quantiles(samples, n=10, method="inclusive")[8]
-
-
 def run(
     fake: FakeAPI, ours: Callable[[], str], raw: Callable[[], str], calls: int, warmup: int
 ) -> dict[str, list[int]]:
@@ -153,32 +132,6 @@ def run(
     return timings
 
 
-def profile(fake: FakeAPI, ours: Callable[[], str], calls: int, top: int = 25) -> str:
-    """Profile our side alone and list the costliest functions inside typed_llm and pydantic.
-
-    Args:
-        fake: the fake (its record of requests is cleared as we go).
-        ours: one call through typed-llm.
-        calls: calls to profile.
-        top: functions to list.
-
-    Returns:
-        The ``pstats`` listing by cumulative time, filtered to typed_llm and pydantic.
-    """
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for index in range(calls):
-        ours()
-        if index % CLEAR_EVERY == CLEAR_EVERY - 1:
-            fake.received.clear()
-    profiler.disable()
-    fake.received.clear()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-    stats.print_stats(r"typed_llm|pydantic", top)
-    return out.getvalue()
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Read the command line.
 
@@ -188,16 +141,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     Returns:
         The parsed options.
     """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = new_parser(__doc__)
     parser.add_argument("--calls", type=int, default=2000, help="timed calls per side (default 2000)")
     parser.add_argument("--warmup", type=int, default=100, help="untimed calls per side first (default 100)")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
-    parser.add_argument(
-        "--profile",
-        type=int,
-        default=0,
-        metavar="K",
-        help="afterwards, cProfile K calls of our side and list typed_llm/pydantic hot spots",
+    add_output_options(
+        parser, "afterwards, cProfile K calls of our side and list typed_llm/pydantic hot spots"
     )
     args = parser.parse_args(argv)
     if args.calls < 2:
@@ -225,48 +173,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             if ours() != raw():
                 raise RuntimeError("the two sides got different answers")
             timings = run(fake, ours, raw, calls, warmup)
-            listing = profile(fake, ours, args.profile) if args.profile > 0 else ""
+            listing = (
+                profile_fake_calls(fake, ours, args.profile, r"typed_llm|pydantic", top=25)
+                if args.profile > 0
+                else ""
+            )
 
-    median_ours = statistics.median(timings["ours"]) / 1000
-    median_raw = statistics.median(timings["raw"]) / 1000
-    p90_ours = p90(timings["ours"]) / 1000
-    p90_raw = p90(timings["raw"]) / 1000
-    ratio = median_ours / median_raw
-    passed = ratio <= TARGET_RATIO
+    median_us, p90_us = summarise(timings)
+    ratio = median_us["ours"] / median_us["raw"]
 
-    print("bench_complete: OpenAIClient.complete vs openai chat.completions.create (loopback fake)")
-    print(f"python   {platform.python_version()} ({platform.python_implementation()}, {sys.platform})")
-    print(f"openai   {openai.__version__}")
-    print(f"pydantic {pydantic.VERSION}")
+    print_header(
+        "bench_complete: OpenAIClient.complete vs openai chat.completions.create (loopback fake)", VERSIONS
+    )
     print(f"calls    {calls} per side, interleaved, after {warmup} warm-up calls per side")
     print()
-    print(f"{'':8}{'median µs':>12}{'p90 µs':>12}")
-    print(f"{'ours':8}{median_ours:>12.1f}{p90_ours:>12.1f}")
-    print(f"{'raw':8}{median_raw:>12.1f}{p90_raw:>12.1f}")
+    print_table(median_us, p90_us, width=8)
     print()
-    verdict = "PASS" if passed else "FAIL"
-    print(f"ratio of medians (ours / raw): {ratio:.3f}  target <= {TARGET_RATIO:.2f}  {verdict}")
+    passed = report_ratio("ratio of medians (ours / raw): ", ratio, TARGET_RATIO)
 
     if args.json is not None:
         figures = {
-            "python": platform.python_version(),
-            "openai": openai.__version__,
-            "pydantic": pydantic.VERSION,
             "calls": calls,
             "warmup": warmup,
-            "median_us": {"ours": median_ours, "raw": median_raw},
-            "p90_us": {"ours": p90_ours, "raw": p90_raw},
+            "median_us": median_us,
+            "p90_us": p90_us,
             "ratio": ratio,
             "target": TARGET_RATIO,
             "passed": passed,
         }
-        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-        print(f"figures written to {args.json}")
+        write_figures(args.json, VERSIONS, figures)
 
-    if listing:
-        print()
-        print(f"cProfile, {args.profile} calls of our side only, typed_llm and pydantic by cumulative time:")
-        print(listing)
+    print_listing(
+        f"cProfile, {args.profile} calls of our side only, typed_llm and pydantic by cumulative time:",
+        listing,
+    )
     return 0 if passed else 1
 
 

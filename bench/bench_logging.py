@@ -29,28 +29,34 @@ Run it from the project root::
 
 from __future__ import annotations
 
-import argparse
-import cProfile
 import io
 import itertools
 import json
 import logging
 import os
-import platform
-import pstats
-import statistics
 import sys
-import time
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final, Literal
 
 import openai
 import structlog
 
+from _common import (
+    add_output_options,
+    new_parser,
+    print_header,
+    print_listing,
+    print_table,
+    profile_fake_calls,
+    report_ratio,
+    summarise,
+    time_ns,
+    write_figures,
+)
 from typed_llm import ChatRequest, OpenAIClient, UserMessage, configure_logging
 from typed_llm._fake import FakeAPI
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable, Sequence
 
 Mode = Literal["info", "disabled", "unconfigured"]
@@ -64,8 +70,8 @@ PROMPT = "Say hello to the benchmark."
 MAX_TOKENS = 50
 TARGET_RATIO = 1.05
 """The info median may be at most this many times the disabled one's."""
-CLEAR_EVERY = 250
-"""Calls between clearings of ``FakeAPI.received`` in the profile, which otherwise grows forever."""
+VERSIONS = {"structlog": structlog.__version__, "openai": openai.__version__}
+"""The packages whose versions the report and its figures name."""
 
 
 def make_call(client: OpenAIClient) -> Callable[[], str]:
@@ -135,32 +141,6 @@ def check_output(call: Callable[[], str]) -> int:
     return len(lines)
 
 
-def time_ns(call: Callable[[], str]) -> int:
-    """Time one call.
-
-    Args:
-        call: the call to time.
-
-    Returns:
-        Nanoseconds it took.
-    """
-    start = time.perf_counter_ns()
-    call()
-    return time.perf_counter_ns() - start
-
-
-def p90(samples: Sequence[int]) -> float:
-    """The 90th percentile (linear interpolation between the closest ranks).
-
-    Args:
-        samples: at least two timings.
-
-    Returns:
-        The 90th percentile, in the samples' unit.
-    """
-    return statistics.quantiles(samples, n=10, method="inclusive")[8]
-
-
 def run(
     fake: FakeAPI, call: Callable[[], str], stream: IO[str], *, calls: int, block: int, warmup: int
 ) -> dict[Mode, list[int]]:
@@ -212,18 +192,7 @@ def profile(fake: FakeAPI, call: Callable[[], str], stream: IO[str], calls: int,
         The ``pstats`` listing by cumulative time, filtered to typed_llm, structlog and logging.
     """
     set_mode("info", stream)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for index in range(calls):
-        call()
-        if index % CLEAR_EVERY == CLEAR_EVERY - 1:
-            fake.received.clear()
-    profiler.disable()
-    fake.received.clear()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-    stats.print_stats(r"typed_llm|structlog|logging", top)
-    return out.getvalue()
+    return profile_fake_calls(fake, call, calls, r"typed_llm|structlog|logging", top)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -235,17 +204,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     Returns:
         The parsed options.
     """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = new_parser(__doc__)
     parser.add_argument("--calls", type=int, default=2000, help="timed calls per mode (default 2000)")
     parser.add_argument("--block", type=int, default=50, help="calls per block between switches (default 50)")
     parser.add_argument("--warmup", type=int, default=100, help="untimed calls per mode first (default 100)")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
-    parser.add_argument(
-        "--profile",
-        type=int,
-        default=0,
-        metavar="K",
-        help="afterwards, cProfile K calls in info mode and list typed_llm/structlog/logging hot spots",
+    add_output_options(
+        parser, "afterwards, cProfile K calls in info mode and list typed_llm/structlog/logging hot spots"
     )
     args = parser.parse_args(argv)
     if args.calls < 2:
@@ -277,34 +241,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             listing = profile(fake, call, devnull, args.profile) if args.profile > 0 else ""
             set_mode("unconfigured", devnull)
 
-    median_us = {mode: statistics.median(timings[mode]) / 1000 for mode in MODES}
-    p90_us = {mode: p90(timings[mode]) / 1000 for mode in MODES}
+    median_us, p90_us = summarise(timings)
     ratio = median_us["info"] / median_us["disabled"]
     ratio_unconfigured = median_us["info"] / median_us["unconfigured"]
-    passed = ratio <= TARGET_RATIO
 
-    print("bench_logging: OpenAIClient.complete with JSON logging at info vs logging off (loopback fake)")
-    print(f"python    {platform.python_version()} ({platform.python_implementation()}, {sys.platform})")
-    print(f"structlog {structlog.__version__}")
-    print(f"openai    {openai.__version__}")
+    print_header(
+        "bench_logging: OpenAIClient.complete with JSON logging at info vs logging off (loopback fake)",
+        VERSIONS,
+    )
     print(
         f"calls     {calls} per mode, in interleaved blocks of {block}, after {warmup} warm-up calls per mode"
     )
     print(f"info mode writes {lines_per_call} JSON line(s) per call (checked before timing)")
     print()
-    print(f"{'':14}{'median µs':>12}{'p90 µs':>12}")
-    for mode in MODES:
-        print(f"{mode:14}{median_us[mode]:>12.1f}{p90_us[mode]:>12.1f}")
+    print_table(median_us, p90_us, width=14)
     print()
-    verdict = "PASS" if passed else "FAIL"
-    print(f"ratio of medians (info / disabled):     {ratio:.3f}  target <= {TARGET_RATIO:.2f}  {verdict}")
+    passed = report_ratio("ratio of medians (info / disabled):     ", ratio, TARGET_RATIO)
     print(f"ratio of medians (info / unconfigured): {ratio_unconfigured:.3f}  (no target)")
 
     if args.json is not None:
         figures = {
-            "python": platform.python_version(),
-            "structlog": structlog.__version__,
-            "openai": openai.__version__,
             "calls": calls,
             "block": block,
             "warmup": warmup,
@@ -316,13 +272,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "target": TARGET_RATIO,
             "passed": passed,
         }
-        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-        print(f"figures written to {args.json}")
+        write_figures(args.json, VERSIONS, figures)
 
-    if listing:
-        print()
-        print(f"cProfile, {args.profile} calls in info mode, typed_llm/structlog/logging by cumulative time:")
-        print(listing)
+    print_listing(
+        f"cProfile, {args.profile} calls in info mode, typed_llm/structlog/logging by cumulative time:",
+        listing,
+    )
     return 0 if passed else 1
 
 

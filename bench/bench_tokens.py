@@ -12,15 +12,14 @@ Run it from the project root::
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import sys
-import time
 from typing import TYPE_CHECKING
 
 import tiktoken
 
+from _common import new_parser, report_ratio, time_ns
 from typed_llm import (
     AssistantMessage,
     Message,
@@ -85,17 +84,12 @@ def raw_count(encoding: tiktoken.Encoding, texts: Sequence[str]) -> int:
 
 def time_us(call: Callable[[], int], repeat: int) -> list[float]:
     """Per-call times in microseconds of ``repeat`` calls of ``call``."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter_ns()
-        call()
-        times.append((time.perf_counter_ns() - start) / 1000)
-    return times
+    return [time_ns(call) / 1000 for _ in range(repeat)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the report; 0 if the ratio meets the target."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = new_parser(__doc__)
     parser.add_argument("--messages", type=int, default=200, help="conversation length (default 200)")
     parser.add_argument("--repeat", type=int, default=300, help="timed repetitions per side (default 300)")
     parser.add_argument("--model", default="gpt-4o-mini", help="model whose tokenizer to use")
@@ -128,9 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"repeat   {args.repeat} per side, interleaved")
     print(f"count_message_tokens median {median_ours:9.1f} µs")
     print(f"raw encoding.encode median  {median_raw:9.1f} µs")
-    verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
-    print(f"ratio (ours / raw): {ratio:.3f}  target <= {TARGET_RATIO}  {verdict}")
-    return 0 if verdict == "PASS" else 1
+    passed = report_ratio("ratio (ours / raw): ", ratio, TARGET_RATIO, target_format="")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
