@@ -38,6 +38,7 @@ from typed_llm._errors import (
     UnprocessableEntityError,
 )
 from typed_llm._json import JSONObject, JSONValue
+from typed_llm._llmcall import LLMCall, TemplateVariableError
 from typed_llm._logging import configure_logging, redact, register_secret, set_max_content_length
 from typed_llm._messages import (
     AssistantMessage,
@@ -55,6 +56,13 @@ from typed_llm._messages import (
     UserMessage,
 )
 from typed_llm._providers import DEFAULT_AZURE_API_VERSION, DEFAULT_TIMEOUT, TokenProvider
+from typed_llm._registry import (
+    UnknownAPITypeError,
+    client,
+    force_api_cache,
+    force_api_type,
+    register_client,
+)
 from typed_llm._requests import (
     ChatRequest,
     EmbeddingRequest,
@@ -90,6 +98,7 @@ from typed_llm._retry import (
     Retrying,
     is_retryable,
 )
+from typed_llm._settings import Settings, SettingsError
 from typed_llm._structured import StrictSchemaError, TypedTool, strict_schema
 from typed_llm._tokens import (
     ModelLimits,
@@ -147,6 +156,7 @@ __all__ = [
     "JSONObject",
     "JSONSchemaFormat",
     "JSONValue",
+    "LLMCall",
     "MalformedResponseError",
     "MemoryCache",
     "Message",
@@ -176,8 +186,11 @@ __all__ = [
     "Retrying",
     "SQLiteCache",
     "ServerError",
+    "Settings",
+    "SettingsError",
     "StrictSchemaError",
     "SystemMessage",
+    "TemplateVariableError",
     "TextPart",
     "TokenProvider",
     "ToolCall",
@@ -185,19 +198,24 @@ __all__ = [
     "ToolMessage",
     "TypedLLMError",
     "TypedTool",
+    "UnknownAPITypeError",
     "UnknownModelWarning",
     "UnprocessableEntityError",
     "Usage",
     "UserMessage",
     "cache_key",
     "check_context_window",
+    "client",
     "configure_logging",
     "count_message_tokens",
     "count_tokens",
     "encoding_for_model",
+    "force_api_cache",
+    "force_api_type",
     "is_retryable",
     "model_limits",
     "redact",
+    "register_client",
     "register_secret",
     "set_max_content_length",
     "strict_schema",

@@ -1,0 +1,184 @@
+"""Settings: one immutable, typed object, loaded from arguments, environment, config.ini, defaults.
+
+Precedence, per key: an explicit argument, then the environment variable ``TYPED_LLM_<KEY>``, then
+the ``[OpenAI]`` section of a ``config.ini`` (TinyTroupe's keys, upper case), then the default.
+Loading checks every value and reports every bad one at once, each with its key, where it came
+from and what was expected. Credentials are never settings: they stay in the environment
+variables the clients read (``OPENAI_API_KEY``, ``AZURE_OPENAI_API_KEY``...).
+
+Nothing is read at import time: ``Settings.load()`` is called when a client is first needed.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from typed_llm._cache import SQLiteCache
+from typed_llm._client import AzureClient, OpenAIClient
+from typed_llm._errors import ConfigurationError
+from typed_llm._retry import ExponentialBackoff
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from typed_llm._typing import Client
+
+__all__ = ["Settings", "SettingsError"]
+
+_ENV_PREFIX = "TYPED_LLM_"
+_SECTION = "OpenAI"
+
+
+class SettingsError(ConfigurationError):
+    """One or more settings are invalid; ``problems`` lists each (key, source, what was expected)."""
+
+    problems: tuple[tuple[str, str, str], ...]
+
+    def __init__(self, problems: tuple[tuple[str, str, str], ...]) -> None:
+        lines = "\n".join(f"  {key} (from {source}): {expected}" for key, source, expected in problems)
+        super().__init__(f"{len(problems)} invalid setting(s):\n{lines}")
+        self.problems = problems
+
+
+class Settings(BaseModel):
+    """The SDK's settings (TinyTroupe's ``[OpenAI]`` keys, plus what typed-llm adds)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_type: Literal["openai", "azure"] = "openai"
+    """Which registered client ``client()`` returns."""
+    model: str = Field(default="gpt-4o-mini", min_length=1)
+    """Default chat model."""
+    max_tokens: int = Field(default=1024, gt=0)
+    """Default output token limit."""
+    temperature: float = Field(default=1.0, ge=0, le=2)
+    top_p: float = Field(default=1.0, ge=0, le=1)
+    frequency_penalty: float = Field(default=0.0, ge=-2, le=2)
+    presence_penalty: float = Field(default=0.0, ge=-2, le=2)
+    timeout: float = Field(default=60.0, gt=0)
+    """Seconds one attempt may take."""
+    max_attempts: int = Field(default=5, ge=1)
+    """Total tries of a call (the first included)."""
+    waiting_time: float = Field(default=1.0, ge=0)
+    """Wait before the first retry, in seconds."""
+    exponential_backoff_factor: float = Field(default=5.0, ge=1)
+    """Growth of the wait from one retry to the next."""
+    embedding_model: str = Field(default="text-embedding-3-small", min_length=1)
+    cache_api_calls: bool = False
+    """Keep responses in an SQLite cache."""
+    cache_file_name: str = Field(default="openai_api_cache.sqlite3", min_length=1)
+    """The cache file (a ``.pickle`` name from TinyTroupe becomes ``.sqlite3``; pickles are never read)."""
+    azure_api_version: str | None = None
+    """Azure API version (None: the client's default, or ``AZURE_OPENAI_API_VERSION``)."""
+    max_content_display_length: int = Field(default=200, ge=0)
+    """Message contents in debug logs are cut to this length."""
+    preflight: bool = True
+    """Count prompt tokens before sending and refuse what cannot fit the model's window."""
+
+    @classmethod
+    def load(
+        cls,
+        config_file: str | os.PathLike[str] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        **arguments: object,
+    ) -> Settings:
+        """Settings from ``arguments``, then ``TYPED_LLM_*`` variables, then ``config_file``, then defaults.
+
+        Args:
+            config_file: a config.ini with an ``[OpenAI]`` section; None reads ``TYPED_LLM_CONFIG``
+                if set, else ``./config.ini`` if it exists, else no file.
+            environ: the environment (default ``os.environ``).
+            arguments: explicit values, by field name.
+
+        Raises:
+            SettingsError: every bad value, each with its key, source and what was expected.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        sources: dict[str, str] = {}
+        problems: list[tuple[str, str, str]] = []
+        path = _config_path(config_file, env)
+        if path is not None:
+            for key, value in _read_ini(path, problems).items():
+                values[key] = value
+                sources[key] = f"{path} [{_SECTION}] {key.upper()}"
+        for name in cls.model_fields:
+            variable = _ENV_PREFIX + name.upper()
+            if variable in env:
+                values[name] = env[variable]
+                sources[name] = f"environment variable {variable}"
+        for name, argument in arguments.items():
+            values[name] = argument
+            sources[name] = "argument"
+        unknown = [key for key in values if key not in cls.model_fields]
+        problems.extend((key, sources[key], "not a setting typed-llm knows") for key in unknown)
+        try:
+            settings = cls.model_validate({k: v for k, v in values.items() if k not in unknown})
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                key = str(error["loc"][0])
+                problems.append((key, sources.get(key, "default"), error["msg"]))
+            raise SettingsError(tuple(problems)) from exc
+        if problems:
+            raise SettingsError(tuple(problems))
+        return settings
+
+    def backoff(self) -> ExponentialBackoff:
+        """The retry strategy these settings describe."""
+        return ExponentialBackoff.from_seed(
+            max_attempts=self.max_attempts,
+            waiting_time=self.waiting_time,
+            exponential_backoff_factor=self.exponential_backoff_factor,
+        )
+
+    def cache(self) -> SQLiteCache | None:
+        """The response cache these settings ask for, or None."""
+        return SQLiteCache.from_seed(
+            cache_api_calls=self.cache_api_calls, cache_file_name=self.cache_file_name
+        )
+
+    def build_client(self, api_type: Literal["openai", "azure"] | None = None) -> Client:
+        """The configured client of ``api_type`` (default: ``self.api_type``), with cache and backoff.
+
+        Raises:
+            ConfigurationError: credentials or endpoint missing (the message says what to set).
+        """
+        if (api_type or self.api_type) == "azure":
+            return AzureClient(
+                api_version=self.azure_api_version,
+                timeout=self.timeout,
+                backoff=self.backoff(),
+                cache=self.cache(),
+                preflight=self.preflight,
+            )
+        return OpenAIClient(
+            timeout=self.timeout, backoff=self.backoff(), cache=self.cache(), preflight=self.preflight
+        )
+
+
+def _config_path(config_file: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
+    if config_file is not None:
+        return Path(config_file)
+    if env.get("TYPED_LLM_CONFIG"):
+        return Path(env["TYPED_LLM_CONFIG"])
+    default = Path("config.ini")
+    return default if default.is_file() else None
+
+
+def _read_ini(path: Path, problems: list[tuple[str, str, str]]) -> dict[str, str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with path.open(encoding="utf-8") as file:
+            parser.read_file(file)
+    except (OSError, configparser.Error) as exc:
+        problems.append(("config_file", str(path), f"a readable config.ini ({exc})"))
+        return {}
+    if not parser.has_section(_SECTION):
+        return {}
+    return {key.lower(): value for key, value in parser.items(_SECTION)}
