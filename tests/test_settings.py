@@ -271,3 +271,17 @@ def test_typed_request_from_settings_defaults() -> None:
     assert isinstance(request, ChatRequest)
     assert request.model == "gpt-4o-mini"
     assert request.messages[1] == UserMessage(content="u 1")
+
+
+def test_content_display_length_setting_applies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MAX_CONTENT_DISPLAY_LENGTH (TYPED_LLM_MAX_CONTENT_DISPLAY_LENGTH) sets the debug content cut."""
+    from typed_llm._logging import DEFAULT_MAX_CONTENT_LENGTH, cut  # noqa: PLC0415
+
+    monkeypatch.setenv("TYPED_LLM_MAX_CONTENT_DISPLAY_LENGTH", "5")
+    try:
+        _registry.settings()
+        assert cut("abcdefgh") == "abcde…"
+    finally:
+        from typed_llm._logging import set_max_content_length  # noqa: PLC0415
+
+        set_max_content_length(DEFAULT_MAX_CONTENT_LENGTH)

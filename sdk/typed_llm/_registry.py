@@ -12,6 +12,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from typed_llm._errors import ConfigurationError
+from typed_llm._logging import set_max_content_length
 from typed_llm._settings import Settings
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ def settings() -> Settings:
             _settings = (
                 Settings.model_validate({**loaded.model_dump(), **_overrides}) if _overrides else loaded
             )
+            set_max_content_length(_settings.max_content_display_length)
         return _settings
 
 
