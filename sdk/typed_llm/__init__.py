@@ -36,6 +36,7 @@ from typed_llm._errors import (
     ServerError,
     TypedLLMError,
     UnprocessableEntityError,
+    UnrecordedRequestError,
 )
 from typed_llm._json import JSONObject, JSONValue
 from typed_llm._llmcall import LLMCall, TemplateVariableError
@@ -201,6 +202,7 @@ __all__ = [
     "UnknownAPITypeError",
     "UnknownModelWarning",
     "UnprocessableEntityError",
+    "UnrecordedRequestError",
     "Usage",
     "UserMessage",
     "cache_key",

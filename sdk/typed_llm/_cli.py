@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help=f"the cache file (default: $TYPED_LLM_CACHE_FILE, else {DEFAULT_CACHE_FILE})",
         )
+    cassettes = commands.add_parser("cassettes", help="look after recorded cassettes")
+    cassette_commands = cassettes.add_subparsers(dest="cassettes_command", required=True)
+    check = cassette_commands.add_parser(
+        "check", help="fail on anything in cassettes that looks like a secret"
+    )
+    check.add_argument("folders", nargs="+", type=Path, help="folders of YAML cassettes")
     tokens = commands.add_parser("tokens", help="count tokens offline, as the model's tokenizer does")
     tokens.add_argument("text", nargs="?", help="the text to count (or give --messages)")
     tokens.add_argument("--model", required=True, help="the model whose tokenizer to use, e.g. gpt-4o-mini")
@@ -84,6 +90,20 @@ def _tokens(text: str | None, model: str, messages: Path | None) -> int:
     return 0
 
 
+def _check_cassettes(folders: list[Path]) -> int:
+    from typed_llm._vcr import scan  # noqa: PLC0415  (keep --help fast)
+
+    findings = [finding for folder in folders for finding in scan(folder)]
+    for path, line, why in findings:
+        print(f"{path}:{line}: {why}")
+    files = sum(len(list(folder.rglob("*.yaml"))) for folder in folders)
+    if findings:
+        print(f"typed-llm: {len(findings)} possible secret(s) in cassettes", file=sys.stderr)
+        return 1
+    print(f"{files} cassette file(s) checked: nothing that looks like a secret")
+    return 0
+
+
 def _cache(command: str, path: Path) -> int:
     from typed_llm._cache import SQLiteCache  # noqa: PLC0415  (keep --help fast)
 
@@ -113,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         from typed_llm._demo import run  # noqa: PLC0415  (keep --help fast)
 
         run(sys.stdout)
+    elif args.command == "cassettes":
+        return _check_cassettes(args.folders)
     elif args.command == "tokens":
         return _tokens(args.text, args.model, args.messages)
     elif args.command == "cache":

@@ -24,6 +24,7 @@ Grouped by what the caller can do about it::
     ├── ContextWindowExceededError    the prompt cannot fit the model's window (pre-flight check)
     ├── RefusalError                  the model refused (refusal text)
     ├── NoTextError                   ``.text`` asked of an answer that only called tools
+    ├── UnrecordedRequestError        replaying a cassette, a request it does not hold
     └── OutputValidationError         structured output did not validate (raw text, errors)
         └── OutputTruncatedError      the token limit cut the structured output off
 
@@ -72,6 +73,7 @@ __all__ = [
     "ServerError",
     "TypedLLMError",
     "UnprocessableEntityError",
+    "UnrecordedRequestError",
     "request_id_from",
     "retry_after_from",
     "status_error",
@@ -335,6 +337,23 @@ class RefusalError(TypedLLMError):
         self.response = response
 
 
+class UnrecordedRequestError(TypedLLMError):
+    """Replaying a cassette, the SDK sent a request the cassette does not hold (record mode ``none``)."""
+
+    request_summary: str
+    """What the request asked for (method, path, model, last message)."""
+    command: str
+    """The command that records it."""
+
+    def __init__(self, request_summary: str, command: str) -> None:
+        super().__init__(
+            f"no recording of this request in the cassette: {request_summary}. "
+            f"If the request changed on purpose, record it: {command}"
+        )
+        self.request_summary = request_summary
+        self.command = command
+
+
 class NoTextError(TypedLLMError):
     """``ChatResponse.text`` was asked of a choice that has no text: it only called tools."""
 
@@ -488,6 +507,19 @@ def _should_retry(headers: Mapping[str, str]) -> bool | None:
     return {"true": True, "false": False}.get(value)
 
 
+def _raise_if_unrecorded(exc: BaseException) -> None:
+    from vcr.errors import CannotOverwriteExistingCassetteException  # noqa: PLC0415  (only during replay)
+
+    from typed_llm._vcr import describe_unrecorded, record_command  # noqa: PLC0415  (import cycle)
+
+    cause = exc.__cause__
+    if isinstance(cause, CannotOverwriteExistingCassetteException):
+        command = record_command.get() or "rerun with record mode once (pytest --llm-record-mode=once)"
+        raise UnrecordedRequestError(
+            describe_unrecorded(getattr(cause, "failed_request", None)), command
+        ) from exc
+
+
 @contextlib.contextmanager
 def translate_openai_errors() -> Iterator[None]:
     """Turn any exception of the openai package raised inside into the SDK's own, chained.
@@ -502,6 +534,7 @@ def translate_openai_errors() -> Iterator[None]:
     except openai.APITimeoutError as exc:
         raise APITimeoutError("the request timed out before an answer came back") from exc
     except openai.APIConnectionError as exc:
+        _raise_if_unrecorded(exc)
         # openai wraps every transport failure here: refused, reset, a body cut short, an answer
         # that could not be decoded. The cause says which.
         cause = exc.__cause__

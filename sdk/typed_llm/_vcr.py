@@ -8,11 +8,14 @@ port, so a cassette recorded against one fake port or Azure resource replays aga
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 from typing import TYPE_CHECKING, Literal
 
 import vcr
+
+from typed_llm._cache_key import canonical_json
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,14 +43,57 @@ def _path(request: VCRRequest) -> str:
     return _SLASHES.sub("/", str(request.path))
 
 
-def _json_body(request: VCRRequest) -> object:
+record_command: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "typed_llm_record_command", default=None
+)
+"""The command that records the running test's cassette (set by the pytest fixture)."""
+
+
+_SHOWN = 80
+
+
+def describe_unrecorded(request: VCRRequest | None) -> str:
+    """What a request that has no recording asked for: method, path, model, last message (cut)."""
+    if request is None:
+        return "a request"
+    summary = f"{request.method} {_path(request)}"
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return summary
+    if isinstance(body, dict):
+        model = body.get("model")
+        messages = body.get("messages")
+        last = messages[-1] if isinstance(messages, list) and messages else None
+        content = last.get("content") if isinstance(last, dict) else body.get("input")
+        text = json.dumps(content, ensure_ascii=False) if content is not None else ""
+        cut = text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+        summary += f" model={model!r} last message={cut}"
+    return summary
+
+
+_DIGEST = "_typed_llm_body_digest"
+
+
+def _body_digest(request: VCRRequest) -> str:
+    """The body in canonical JSON (the cache key's form), computed once per request object.
+
+    vcrpy compares a request with every recorded one in turn; keeping the canonical form on the
+    request makes each comparison a string comparison instead of a JSON parse.
+    """
+    cached = getattr(request, _DIGEST, None)
+    if cached is not None:
+        return str(cached)
     body = request.body
     if not body:
-        return None
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body
+        digest = ""
+    else:
+        try:
+            digest = canonical_json(json.loads(body)).decode()
+        except ValueError:
+            digest = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+    setattr(request, _DIGEST, digest)
+    return digest
 
 
 def match_path(r1: VCRRequest, r2: VCRRequest) -> None:
@@ -57,9 +103,18 @@ def match_path(r1: VCRRequest, r2: VCRRequest) -> None:
 
 
 def match_json_body(r1: VCRRequest, r2: VCRRequest) -> None:
-    """Same JSON body as data: key order and whitespace do not matter."""
-    if _json_body(r1) != _json_body(r2):
+    """Same JSON body as data, in the cache key's canonical form (key order, spacing, 1 vs 1.0 aside)."""
+    if _body_digest(r1) != _body_digest(r2):
         raise AssertionError("JSON bodies differ")
+
+
+KEY_SHAPED = re.compile(r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")
+"""Anything shaped like an OpenAI key."""
+_KEY_REPLACEMENT = "sk-REDACTED"
+
+
+def _scrub_text(text: str) -> str:
+    return KEY_SHAPED.sub(_KEY_REPLACEMENT, text)
 
 
 def _scrub_request(request: VCRRequest) -> VCRRequest:
@@ -68,6 +123,12 @@ def _scrub_request(request: VCRRequest) -> VCRRequest:
             del request.headers[name]
     if "api-key=" in request.uri:
         request.uri = re.sub(r"([?&])api-key=[^&]*&?", r"\1", request.uri).rstrip("?&")
+    body = request.body
+    if body:
+        text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
+        scrubbed = _scrub_text(text)
+        if scrubbed != text:
+            request.body = scrubbed.encode()
     return request
 
 
@@ -77,7 +138,42 @@ def _scrub_response(response: dict[str, object]) -> dict[str, object]:
         for name in list(headers):
             if str(name).lower() in SECRET_HEADERS:
                 del headers[name]
+    body = response.get("body")
+    if isinstance(body, dict) and isinstance(body.get("string"), bytes | str):
+        raw = body["string"]
+        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        scrubbed = _scrub_text(text)
+        if scrubbed != text:
+            body["string"] = scrubbed.encode() if isinstance(raw, bytes) else scrubbed
     return response
+
+
+_SECRET_LINE = re.compile(
+    r"(?i)^\s*-?\s*(authorization|api-key|cookie|set-cookie|openai-organization|openai-project)\s*:"
+    r"|bearer\s+[A-Za-z0-9._~+/\-]{16,}|[?&]api-key=[^&\s'\"]{8,}"
+)
+
+
+_REDACTION = re.compile(r"^\s*-\s*'?(REDACTED|\[redacted\]|\*+)'?\s*$", re.IGNORECASE)
+
+
+def scan(folder: Path) -> list[tuple[Path, int, str]]:
+    """Every line of the YAML cassettes under ``folder`` that looks like a secret: (file, line, why).
+
+    Looks for OpenAI-key-shaped strings, bearer tokens, api-key query values, and credential headers.
+    """
+    findings: list[tuple[Path, int, str]] = []
+    for path in sorted(folder.rglob("*.yaml")) + sorted(folder.rglob("*.yml")):
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        for number, line in enumerate(lines, start=1):
+            key = KEY_SHAPED.search(line)
+            following = lines[number] if number < len(lines) else ""
+            redacted = line.rstrip().endswith(":") and _REDACTION.search(following) is not None
+            if key is not None and key.group(0) != _KEY_REPLACEMENT:
+                findings.append((path, number, f"an OpenAI-shaped key {key.group(0)[:7]}…"))
+            elif _SECRET_LINE.search(line) and not redacted:
+                findings.append((path, number, "a credential header or token"))
+    return findings
 
 
 def make_vcr(cassette_dir: Path, record_mode: RecordMode = "none", *, match_body: bool = True) -> vcr.VCR:
