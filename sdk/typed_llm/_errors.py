@@ -512,7 +512,7 @@ def _raise_if_unrecorded(exc: BaseException) -> None:
 
     from typed_llm._vcr import describe_unrecorded, record_command  # noqa: PLC0415  (import cycle)
 
-    cause = exc.__cause__
+    cause = exc if isinstance(exc, CannotOverwriteExistingCassetteException) else exc.__cause__
     if isinstance(cause, CannotOverwriteExistingCassetteException):
         command = record_command.get() or "rerun with record mode once (pytest --llm-record-mode=once)"
         raise UnrecordedRequestError(
@@ -552,6 +552,10 @@ def translate_openai_errors() -> Iterator[None]:
         raise ConfigurationError(str(exc)) from exc
     except (httpx2.InvalidURL, UnicodeError) as exc:
         raise ConfigurationError(f"the request cannot be sent as configured: {exc}") from exc
+    except Exception as exc:
+        # vcrpy's "no recording" passes through openai unwrapped: make it the SDK's own error.
+        _raise_if_unrecorded(exc)
+        raise
 
 
 class OutputTruncatedError(OutputValidationError):

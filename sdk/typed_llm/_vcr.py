@@ -67,6 +67,7 @@ def describe_unrecorded(request: VCRRequest | None) -> str:
         last = messages[-1] if isinstance(messages, list) and messages else None
         content = last.get("content") if isinstance(last, dict) else body.get("input")
         text = json.dumps(content, ensure_ascii=False) if content is not None else ""
+        text = _scrub_text(text)
         cut = text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
         summary += f" model={model!r} last message={cut}"
     return summary
