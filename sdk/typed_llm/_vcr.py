@@ -40,7 +40,11 @@ _SLASHES = re.compile(r"/{2,}")
 
 
 def _path(request: VCRRequest) -> str:
-    return _SLASHES.sub("/", str(request.path))
+    cached = getattr(request, "_typed_llm_path", None)
+    if cached is None:
+        cached = _SLASHES.sub("/", str(request.path))
+        setattr(request, "_typed_llm_path", cached)  # noqa: B010  (vcrpy's Request has no slot for it)
+    return str(cached)
 
 
 record_command: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -195,7 +199,9 @@ def make_vcr(cassette_dir: Path, record_mode: RecordMode = "none", *, match_body
     )
     config.register_matcher("norm_path", match_path)
     config.register_matcher("json_body", match_json_body)
+    # The body first: it tells recorded requests apart, so a scan over many interactions fails
+    # fast on the cheapest comparison (a memoized string).
     config.match_on = (
-        ("method", "norm_path", "query", "json_body") if match_body else ("method", "norm_path", "query")
+        ("json_body", "method", "norm_path", "query") if match_body else ("method", "norm_path", "query")
     )
     return config
