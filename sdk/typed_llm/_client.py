@@ -14,7 +14,7 @@ once on top of ``complete``. Azure is just another provider: the adapters are th
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Self, TypeVar
 
 import httpx2
@@ -144,6 +144,30 @@ class _AsyncTransport(AsyncParseFromComplete):
         return await self._run(embed_flow(request, self._routing))
 
 
+L = TypeVar("L")
+
+
+def _stack(  # noqa: PLR0917  (the layer classes, sync or async)
+    transport: L,
+    provider: Provider,
+    backoff: Backoff,
+    cache: Cache | None,
+    retrying: Callable[[L, Backoff], L],
+    logged: Callable[..., L],
+    cached: Callable[..., L],
+) -> L:
+    """The layers every client has, in their one order: cache, then logging, then retry."""
+    layers = logged(
+        retrying(transport, backoff),
+        provider=provider.name,
+        namespace=provider.namespace_of,
+        deployment_of=provider.deployment_of,
+    )
+    if cache is not None:
+        layers = cached(layers, cache, provider.namespace_of, provider=provider.name)
+    return layers
+
+
 class _Base:
     _provider: Provider
     _preflight: bool = True
@@ -166,15 +190,8 @@ class _SyncAdapter(_Base, ParseFromComplete):
     def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None) -> None:
         super()._attach(provider, backoff, cache)
         self._openai = provider.build_sync()
-        layers: Client = Logged(
-            Retrying(_SyncTransport(self._openai, provider.routing), backoff),
-            provider=provider.name,
-            namespace=provider.namespace_of,
-            deployment_of=provider.deployment_of,
-        )
-        if cache is not None:
-            layers = Cached(layers, cache, provider.namespace_of, provider=provider.name)
-        self._layers = layers
+        transport: Client = _SyncTransport(self._openai, provider.routing)
+        self._layers = _stack(transport, provider, backoff, cache, Retrying, Logged, Cached)
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Send a chat request and return the typed completion; transient failures are retried.
@@ -216,17 +233,8 @@ class _AsyncAdapter(_Base, AsyncParseFromComplete):
     def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None) -> None:
         super()._attach(provider, backoff, cache)
         self._openai = provider.build_async()
-        layers: AsyncClient = AsyncLogged(
-            AsyncRetrying(_AsyncTransport(self._openai, provider.routing), backoff),
-            provider=provider.name,
-            namespace=provider.namespace_of,
-            deployment_of=provider.deployment_of,
-        )
-        self._layers = (
-            layers
-            if cache is None
-            else AsyncCached(layers, cache, provider.namespace_of, provider=provider.name)
-        )
+        transport: AsyncClient = _AsyncTransport(self._openai, provider.routing)
+        self._layers = _stack(transport, provider, backoff, cache, AsyncRetrying, AsyncLogged, AsyncCached)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """Send a chat request and return the typed completion; transient failures are retried.

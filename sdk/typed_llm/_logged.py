@@ -72,8 +72,9 @@ class _Observer:
     deployment_of: Callable[[str], str | None]
 
     def start(self, request: ChatRequest | EmbeddingRequest) -> tuple[CallContext, float]:
+        namespace = self.namespace_of(request.model)
         call = CallContext(
-            request_key=cache_key(request, self.namespace_of(request.model)),
+            key_of=lambda: cache_key(request, namespace),
             provider=self.provider,
             model=request.model,
             deployment=self.deployment_of(request.model),
@@ -85,6 +86,8 @@ class _Observer:
 
     @staticmethod
     def succeeded(call: CallContext, started: float, response: ChatResponse | EmbeddingResponse) -> None:
+        if not enabled(logging.INFO):  # build nothing for an event nobody reads
+            return
         emit(
             logging.INFO,
             "response",
@@ -99,6 +102,8 @@ class _Observer:
 
     @staticmethod
     def failed(call: CallContext, started: float, error: TypedLLMError) -> None:
+        if not enabled(logging.ERROR):
+            return
         emit(
             logging.ERROR,
             "error",

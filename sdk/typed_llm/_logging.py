@@ -23,7 +23,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any, Final, Literal, TextIO, cast
 
 import attrs
@@ -285,13 +285,25 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]  # StreamHandle
 
 @attrs.define
 class CallContext:
-    """What every event of one call shares; the retry layer counts attempts into it."""
+    """What every event of one call shares; the retry layer counts attempts into it.
 
-    request_key: str
+    The request key (a SHA-256 of the canonical request) is computed on the first event that needs
+    it: a call that logs nothing pays nothing for it.
+    """
+
+    key_of: Callable[[], str] = attrs.field(repr=False)
     provider: str
     model: str
     deployment: str | None
     attempts: int = 0
+    _key: str | None = attrs.field(default=None, init=False, repr=False)
+
+    @property
+    def request_key(self) -> str:
+        """The call's cache key, shared by all its events."""
+        if self._key is None:
+            self._key = self.key_of()
+        return self._key
 
     def fields(self) -> dict[str, object]:
         """The shared fields of this call's events."""

@@ -138,27 +138,24 @@ class OpenAIProvider:
         """OpenAI has no deployments."""
         return None
 
+    def _options(self) -> dict[str, Any]:
+        # What both openai clients are built with; their own retries off (the SDK's backoff decides).
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "organization": self.organization,
+            "project": self.project,
+            "timeout": self.timeout,
+            "max_retries": 0,
+        }
+
     def build_sync(self) -> openai.OpenAI:
-        """The openai client, with its own retries off (the SDK's backoff decides)."""
-        return openai.OpenAI(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            organization=self.organization,
-            project=self.project,
-            timeout=self.timeout,
-            max_retries=0,
-        )
+        """The openai client, with its own retries off."""
+        return openai.OpenAI(**self._options())
 
     def build_async(self) -> openai.AsyncOpenAI:
         """The async openai client, with its own retries off."""
-        return openai.AsyncOpenAI(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            organization=self.organization,
-            project=self.project,
-            timeout=self.timeout,
-            max_retries=0,
-        )
+        return openai.AsyncOpenAI(**self._options())
 
 
 def _entra_token_provider() -> TokenProvider:

@@ -43,7 +43,7 @@ from typed_llm._errors import (
     ServerError,
     TypedLLMError,
 )
-from typed_llm._logging import current_call, emit, error_fields
+from typed_llm._logging import current_call, emit, enabled, error_fields
 from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
 
 if TYPE_CHECKING:
@@ -204,6 +204,8 @@ class _Attempts:
         wait = self.backoff.wait(self.count, error, self.clock() - self.started)
         if wait is not None:
             call = current_call.get()
+            if not enabled(logging.WARNING):
+                return wait
             emit(
                 logging.WARNING,
                 "retry_scheduled",
