@@ -22,13 +22,14 @@ from __future__ import annotations
 import array
 import base64
 import collections
+import contextlib
 import hashlib
 import http.server
 import json
 import math
 import re
+import socket
 import threading
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal, Self
 from urllib.parse import parse_qs, urlsplit
@@ -167,8 +168,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002  (stdlib's name)
         """Stay quiet: the tests read ``FakeAPI.received`` instead."""
 
+    def setup(self) -> None:
+        """Track the connection, so ``FakeAPI.stop`` can close it under a waiting handler."""
+        super().setup()
+        fake = self.server.fake
+        with fake._lock:  # noqa: SLF001  (the fake's own handler)
+            fake._connections.add(self.connection)  # noqa: SLF001
+
+    def finish(self) -> None:
+        """Untrack the connection; a client that already hung up is not an error."""
+        fake = self.server.fake
+        with fake._lock:  # noqa: SLF001  (the fake's own handler)
+            fake._connections.discard(self.connection)  # noqa: SLF001
+        with contextlib.suppress(ConnectionError):
+            super().finish()
+
     def do_POST(self) -> None:
-        """Answer one API call."""
+        """Answer one API call.
+
+        A client that hangs up first (it timed out, or gave up on a cut-short body) is what some
+        tests arrange on purpose, so writing to a closed connection ends the exchange quietly.
+        """
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length)
         split = urlsplit(self.path)
@@ -181,26 +201,32 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         )
         fake = self.server.fake
         status, payload, headers, reply = fake._answer(request)  # noqa: SLF001  (the fake's own handler)
-        if reply is not None and reply.delay:
-            time.sleep(reply.delay)
+        # A delay ends early when the fake stops, so stopping never waits out a slow answer.
+        stopped = reply is not None and reply.delay > 0 and fake._stopping.wait(reply.delay)  # noqa: SLF001
         fault = None if reply is None else reply.fault
-        if fault == "drop":
+        if stopped or fault == "drop":
             self.close_connection = True
             return
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        if fault == "truncate":
-            self.wfile.write(payload[: len(payload) // 2])
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            if fault == "truncate":
+                self.wfile.write(payload[: len(payload) // 2])
+                self.close_connection = True
+                return
+            self.wfile.write(payload)
+        except ConnectionError:
             self.close_connection = True
-            return
-        self.wfile.write(payload)
 
 
 class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
+    # Handler threads are joined by ``server_close`` (not daemons), so no answer outlives the
+    # fake and writes into a later test's output.
+    daemon_threads = False
+    block_on_close = True
     fake: FakeAPI
 
 
@@ -225,6 +251,8 @@ class FakeAPI:
         self._dimensions = embedding_dimensions
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
 
     @property
     def url(self) -> str:
@@ -264,14 +292,25 @@ class FakeAPI:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop listening and wait for the server thread."""
+        """Stop listening, end every open connection and wait for all threads of the fake.
+
+        Handlers still waiting for a client's next request (keep-alive) or sleeping out a scripted
+        delay are woken and end; when this returns, nothing of the fake runs any more.
+        """
         if self._server is not None:
             self._server.shutdown()
+            self._stopping.set()
+            with self._lock:
+                connections = list(self._connections)
+            for connection in connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
             self._server.server_close()
             self._server = None
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        self._stopping.clear()
 
     def __enter__(self) -> Self:
         self.start()

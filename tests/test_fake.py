@@ -1,0 +1,72 @@
+"""The loopback fake cleans up after itself: nothing of it outlives ``stop()``.
+
+A slow scripted answer whose client already gave up used to wake in a later test and print a
+``BrokenPipeError`` traceback into that test's output. These tests pin the clean-up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from helpers import FAKE_OPENAI_KEY
+from typed_llm import APITimeoutError, ChatRequest, NoRetry, OpenAIClient, UserMessage
+from typed_llm._fake import FakeAPI, FakeReply
+
+REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hello"),))
+
+
+def _fake_threads() -> list[threading.Thread]:
+    return [
+        thread
+        for thread in threading.enumerate()
+        if thread.name == "typed-llm-fake" or "process_request_thread" in thread.name
+    ]
+
+
+def test_stop_ends_a_slow_answer_whose_client_left(capfd: pytest.CaptureFixture[str]) -> None:
+    """The client times out, the fake stops at once (not after the 30 s delay), and prints nothing."""
+    before = set(_fake_threads())
+    with FakeAPI() as fake:
+        client = OpenAIClient(
+            api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, timeout=0.1, backoff=NoRetry()
+        )
+        fake.enqueue(FakeReply(status=200, body={}, delay=30.0))
+        with pytest.raises(APITimeoutError):
+            client.complete(REQUEST)
+        started = time.monotonic()
+    assert time.monotonic() - started < 10, "stop() waited out the scripted delay"
+    assert set(_fake_threads()) <= before, "a thread of the fake outlived stop()"
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_client_hanging_up_mid_answer_is_not_an_error(capfd: pytest.CaptureFixture[str]) -> None:
+    """A client that closes its connection before the answer is written: the fake stays quiet."""
+    with FakeAPI() as fake:
+        client = OpenAIClient(
+            api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, timeout=0.1, backoff=NoRetry()
+        )
+        fake.enqueue(FakeReply(status=200, body={}, delay=0.3))
+        with pytest.raises(APITimeoutError):
+            client.complete(REQUEST)
+        client.close()
+        time.sleep(0.5)  # the handler wakes and writes into the closed connection
+        assert client_reusable(fake)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_stop_closes_idle_keep_alive_connections() -> None:
+    """A pooled connection the client never closed does not keep stop() (or a thread) waiting."""
+    before = set(_fake_threads())
+    with FakeAPI() as fake:
+        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+        assert client.complete(REQUEST).text == "Echo: hello"
+    assert set(_fake_threads()) <= before
+
+
+def client_reusable(fake: FakeAPI) -> bool:
+    """The fake still answers a new client after the broken exchange."""
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+    return client.complete(REQUEST).text == "Echo: hello"
