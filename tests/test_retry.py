@@ -39,10 +39,13 @@ from typed_llm import (
     UserMessage,
 )
 from typed_llm._fake import FakeAPI, FakeReply
-from typed_llm._retry import AsyncRetrying, ExponentialBackoff, NoRetry, Retrying
+from typed_llm._retry import AsyncRetrying, Backoff, ExponentialBackoff, NoRetry, Retrying, attempt_budget
+from typed_llm._structured import ParseFromComplete
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from typed_llm import ChatResponse, EmbeddingRequest, EmbeddingResponse
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="retry me"),))
 BACKOFF = ExponentialBackoff(attempts=4, wait_initial=0.5, wait_exp_base=2.0, wait_max=8.0, wait_jitter=0.0)
@@ -212,6 +215,78 @@ def test_deadline_stops_before_a_wait_would_pass_it(fake: FakeAPI) -> None:
     with pytest.raises(RetriesExhaustedError) as caught:
         client.complete(REQUEST)
     assert (caught.value.attempts, clock.waits, len(fake.received)) == (3, [0.5, 1.0], 3)
+
+
+def test_deadline_cuts_an_attempt_in_flight(fake: FakeAPI) -> None:
+    """timeout=1.5 with a 503 then an answer that would take 30 s: the second attempt's HTTP
+    timeout is cut to what is left, so the whole call ends near 1.5 s, not after the client's 600.
+    """
+    fake.enqueue(err(503), FakeReply(status=200, body={}, delay=30.0))
+    backoff = ExponentialBackoff(wait_initial=0.1, wait_jitter=0.0, timeout=1.5)
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=backoff)
+    started = time.monotonic()
+    with pytest.raises(RetriesExhaustedError) as caught:
+        client.complete(REQUEST)
+    took = time.monotonic() - started
+    assert isinstance(caught.value.last_error, APITimeoutError)
+    assert (caught.value.attempts, len(fake.received)) == (2, 2)
+    assert 1.3 < took < 10, f"the call took {took:.2f} s against a 1.5 s deadline"
+
+
+def test_async_deadline_cuts_an_attempt_in_flight(fake: FakeAPI) -> None:
+    """The async stack cuts the attempt the same way (a single attempt: its timeout, as it is)."""
+    fake.enqueue(FakeReply(status=200, body={}, delay=30.0))
+
+    async def call() -> None:
+        backoff = ExponentialBackoff(wait_jitter=0.0, timeout=0.5)
+        async with AsyncOpenAIClient(
+            api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=backoff
+        ) as client:
+            await client.complete(REQUEST)
+
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        asyncio.run(call())
+    assert time.monotonic() - started < 10
+    assert len(fake.received) == 1
+
+
+class _Recorder(ParseFromComplete):
+    """A client that records the time budget each attempt is given; each attempt takes 0.25 s."""
+
+    def __init__(self, inner: OpenAIClient, clock: Clock) -> None:
+        self.inner, self.clock = inner, clock
+        self.budgets: list[float | None] = []
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        self.budgets.append(attempt_budget())
+        self.clock.now += 0.25
+        return self.inner.complete(request)
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        return self.inner.embed(request)
+
+
+@pytest.mark.parametrize(
+    ("backoff", "budgets"),
+    [
+        (attrs.evolve(BACKOFF, timeout=3.0), [3.0, 2.25, 1.0]),  # waits 0.5 and 1.0, attempts 0.25
+        (BACKOFF, [None, None, None]),  # no deadline: the client's own timeout
+        (NoRetry(), [None]),
+    ],
+    ids=["deadline", "no deadline", "NoRetry"],
+)
+def test_each_attempt_is_given_the_time_left(
+    fake: FakeAPI, backoff: Backoff, budgets: list[float | None]
+) -> None:
+    """``attempt_budget`` inside an attempt is the deadline minus waits and earlier attempts."""
+    clock = Clock()
+    fake.enqueue(*[err(503)] * (len(budgets) - 1))
+    inner = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=NoRetry())
+    recorder = _Recorder(inner, clock)
+    assert Retrying(recorder, backoff, sleep=clock.sleep, clock=clock).complete(REQUEST).text == OK
+    assert recorder.budgets == budgets
+    assert attempt_budget() is None
 
 
 def test_wait_max_caps_the_growth(fake: FakeAPI) -> None:

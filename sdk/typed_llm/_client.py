@@ -31,7 +31,7 @@ from typed_llm._providers import (
     TokenProvider,
 )
 from typed_llm._requests import ChatRequest, EmbeddingRequest
-from typed_llm._retry import AsyncRetrying, Backoff, ExponentialBackoff, Retrying
+from typed_llm._retry import AsyncRetrying, Backoff, ExponentialBackoff, Retrying, attempt_budget
 from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
 from typed_llm._tokens import check_context_window
 from typed_llm._wire import (
@@ -91,6 +91,17 @@ def embed_flow(request: EmbeddingRequest, routing: Routing) -> Flow[EmbeddingRes
     return parse_embedding_response(raw, expected=len(request.input))
 
 
+def _options(client: openai.OpenAI | openai.AsyncOpenAI) -> openai.RequestOptions:
+    """Per-request options: the HTTP timeout cut to the retry deadline's budget, when that is shorter."""
+    budget = attempt_budget()
+    if budget is None:
+        return {}
+    current = client.timeout
+    if isinstance(current, int | float) and current <= budget:
+        return {}
+    return {"timeout": budget}
+
+
 def _raw(response: httpx2.Response) -> RawResponse:
     return RawResponse(status_code=response.status_code, headers=response.headers, content=response.content)
 
@@ -114,7 +125,9 @@ class _SyncTransport(ParseFromComplete):
     def _run(self, flow: Flow[T]) -> T:
         call = next(flow)
         with translate_openai_errors():
-            response = self._openai.post(call.path, cast_to=httpx2.Response, content=call.body)
+            response = self._openai.post(
+                call.path, cast_to=httpx2.Response, content=call.body, options=_options(self._openai)
+            )
         return _finish(flow, _raw(response))
 
     def complete(self, request: ChatRequest) -> ChatResponse:
@@ -134,7 +147,9 @@ class _AsyncTransport(AsyncParseFromComplete):
     async def _run(self, flow: Flow[T]) -> T:
         call = next(flow)
         with translate_openai_errors():
-            response = await self._openai.post(call.path, cast_to=httpx2.Response, content=call.body)
+            response = await self._openai.post(
+                call.path, cast_to=httpx2.Response, content=call.body, options=_options(self._openai)
+            )
         return _finish(flow, _raw(response))
 
     async def complete(self, request: ChatRequest) -> ChatResponse:

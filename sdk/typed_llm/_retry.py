@@ -22,6 +22,7 @@ it is, so its ``retry_after`` stays in view.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 import time
@@ -58,6 +59,7 @@ __all__ = [
     "ExponentialBackoff",
     "NoRetry",
     "Retrying",
+    "attempt_budget",
     "is_retryable",
 ]
 
@@ -82,9 +84,34 @@ def is_retryable(error: TypedLLMError) -> bool:
     return isinstance(error, APIConnectionError)
 
 
+_budget: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "typed_llm_attempt_budget", default=None
+)
+
+
+def attempt_budget() -> float | None:
+    """Seconds the attempt now being made may take before the retry deadline, or None (no deadline).
+
+    Set by ``Retrying`` for the duration of each attempt when its strategy has a deadline; the
+    transports cut their HTTP timeout to it, so the deadline bounds an attempt in flight too.
+    """
+    return _budget.get()
+
+
+@runtime_checkable
+class _HasDeadline(Protocol):
+    @property
+    def timeout(self) -> float | None: ...
+
+
 @runtime_checkable
 class Backoff(Protocol):
-    """A retry strategy: how long to wait after a failed attempt, or whether to stop."""
+    """A retry strategy: how long to wait after a failed attempt, or whether to stop.
+
+    A strategy that also has a ``timeout`` attribute (seconds, or None) declares an overall
+    deadline: ``Retrying`` then cuts each attempt's HTTP timeout to the time left before it, as it
+    does for ``ExponentialBackoff``.
+    """
 
     def wait(self, attempt: int, error: TypedLLMError, elapsed: float) -> float | None:
         """Seconds to wait before the next attempt, or None to stop.
@@ -125,8 +152,7 @@ class ExponentialBackoff:
     limit that clears within seconds; the same 0.5 s start and 8 s cap; jitter added rather than
     taken off (up to 0.5 s), so that clients that failed together do not retry together; no overall
     deadline, because one call to a reasoning model may itself take minutes: set ``timeout`` to
-    stop retrying after that many seconds (with the client's per-attempt ``timeout``, this bounds
-    the total at about ``timeout`` plus one attempt).
+    bound the whole call, waits and attempts together, at that many seconds.
     """
 
     attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
@@ -142,8 +168,9 @@ class ExponentialBackoff:
     timeout: float | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
     )
-    """Deadline in seconds from the first attempt: no retry is scheduled to start after it. It
-    bounds the waits, not an attempt in flight (each attempt has the client's own ``timeout``)."""
+    """Deadline in seconds from the first attempt: no retry is scheduled to end its wait after it,
+    and each attempt's HTTP timeout is cut to the time left, so the whole call ends by then (an
+    attempt cut short is an ``APITimeoutError``, the last error of ``RetriesExhaustedError``)."""
     retry_after_cap: float = attrs.field(default=RETRY_AFTER_CAP, validator=_not_negative)
     """Longest server-asked wait honoured; a longer one stops the retries."""
     random: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
@@ -194,11 +221,15 @@ class _Attempts:
     started: float
     count: int = 0
 
-    def begin(self) -> None:
+    def begin(self) -> contextvars.Token[float | None]:
+        """Count an attempt and set its time budget (``attempt_budget``); reset the token after."""
         self.count += 1
         call = current_call.get()
         if call is not None:
             call.attempts = self.count
+        deadline = self.backoff.timeout if isinstance(self.backoff, _HasDeadline) else None
+        budget = None if deadline is None else max(0.0, deadline - (self.clock() - self.started))
+        return _budget.set(budget)
 
     def failed(self, error: TypedLLMError) -> float:
         wait = self.backoff.wait(self.count, error, self.clock() - self.started)
@@ -262,11 +293,14 @@ class Retrying(ParseFromComplete):
     def _call(self, call: Callable[[Request], Result], request: Request) -> Result:
         attempts = _Attempts(self._backoff, self._clock, self._clock())
         while True:
-            attempts.begin()
+            budget = attempts.begin()
             try:
                 return call(request)
             except TypedLLMError as error:
-                self._sleep(attempts.failed(error))
+                wait = attempts.failed(error)
+            finally:
+                _budget.reset(budget)
+            self._sleep(wait)
 
 
 class AsyncRetrying(AsyncParseFromComplete):
@@ -296,8 +330,11 @@ class AsyncRetrying(AsyncParseFromComplete):
     async def _call(self, call: Callable[[Request], Awaitable[Result]], request: Request) -> Result:
         attempts = _Attempts(self._backoff, self._clock, self._clock())
         while True:
-            attempts.begin()
+            budget = attempts.begin()
             try:
                 return await call(request)
             except TypedLLMError as error:
-                await self._sleep(attempts.failed(error))
+                wait = attempts.failed(error)
+            finally:
+                _budget.reset(budget)
+            await self._sleep(wait)
