@@ -6,11 +6,17 @@ so a change must be deliberate (raise KEY_VERSION and say so in the release note
 
 from __future__ import annotations
 
+import json
+import typing
 from typing import Any
 
 import pytest
+import yaml
+from pydantic import BaseModel
 
-from typed_llm import ChatRequest, EmbeddingRequest, cache_key
+from helpers import REAL_TRAFFIC
+from typed_llm import ChatRequest, EmbeddingRequest, _messages, cache_key
+from typed_llm._cache_key import KEY_VERSION, canonical_json, canonical_request
 
 NS = "openai https://api.openai.com/v1"
 BASE: dict[str, Any] = {
@@ -178,3 +184,74 @@ def test_key_is_stable_across_processes() -> None:
         env={"PYTHONHASHSEED": "12345", "PATH": ""},
     )
     assert done.stdout.strip() == key(BASE)
+
+
+def _slow_canonical(request: ChatRequest | EmbeddingRequest, namespace: str) -> bytes:
+    """The definition the key follows, spelled out the slow way: canonical_json of the whole document."""
+    body: dict[str, Any] = request.model_dump(mode="json", exclude_none=True, by_alias=True)
+    for field in ("user", "store", "service_tier"):
+        body.pop(field, None)
+    if isinstance(request, ChatRequest):
+        defaults = {
+            "n": 1,
+            "temperature": 1,
+            "top_p": 1,
+            "frequency_penalty": 0,
+            "presence_penalty": 0,
+            "stream": False,
+            "logprobs": False,
+            "parallel_tool_calls": True,
+            "response_format": {"type": "text"},
+        }
+        for field, default in defaults.items():
+            if field in body and canonical_json(body[field]) == canonical_json(default):
+                del body[field]
+        if "tools" not in body and body.get("tool_choice") == "none":
+            del body["tool_choice"]
+    kind = "chat" if isinstance(request, ChatRequest) else "embeddings"
+    return canonical_json({"v": KEY_VERSION, "kind": kind, "namespace": namespace, "request": body})
+
+
+def _real_requests() -> list[ChatRequest]:
+    requests = []
+    for path in sorted(REAL_TRAFFIC.rglob("*.yaml")):
+        for interaction in yaml.safe_load(path.read_text())["interactions"]:
+            body = interaction["request"]["body"]
+            if "chat/completions" in interaction["request"]["uri"] and body:
+                document = json.loads(body if isinstance(body, str) else body["string"])
+                document.pop("stream", None)  # streaming calls are not made by the SDK (yet)
+                document.pop("stream_options", None)
+                requests.append(ChatRequest.model_validate(document))
+    return requests
+
+
+def test_the_fast_path_writes_the_canonical_bytes() -> None:
+    """``canonical_request`` (which skips the float walk on float-free fields) equals the definition,
+    for every real request body recorded, every spelling above, and odd text (non-ASCII, escapes).
+    """
+    odd = {**BASE, "messages": [{"role": "user", "content": 'Zoë says "héllo"\n\t\u2028 ☃ \\ \x00'}]}
+    requests = [
+        *_real_requests(),
+        *(ChatRequest.model_validate(body) for _, body in [*SAME, *DIFFERENT]),
+        ChatRequest.model_validate(odd),
+    ]
+    assert len(requests) > 40
+    for request in requests:
+        assert canonical_request(request, NS) == _slow_canonical(request, NS)
+    embedding = EmbeddingRequest(model="text-embedding-3-small", input=("a", "ß"), dimensions=256)
+    assert canonical_request(embedding, NS) == _slow_canonical(embedding, NS)
+
+
+def test_message_models_hold_no_floats() -> None:
+    """The fast path's premise: no field of any message model (at any depth) can hold a float."""
+
+    def floats_in(annotation: object) -> bool:
+        if annotation is float:
+            return True
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return any(floats_in(f.annotation) for f in annotation.model_fields.values())
+        return any(floats_in(arg) for arg in typing.get_args(annotation))
+
+    models = [m for m in vars(_messages).values() if isinstance(m, type) and issubclass(m, BaseModel)]
+    assert models
+    assert not [m.__name__ for m in models if floats_in(m)]

@@ -40,6 +40,8 @@ from typed_llm._logging import (
 if TYPE_CHECKING:
     from collections.abc import Iterator, MutableMapping
 
+    from structlog.typing import EventDict
+
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="log me"),))
 FAST = ExponentialBackoff(wait_initial=0.001, wait_jitter=0.0)
 COMMON = {"request_key", "provider", "model"}
@@ -372,3 +374,32 @@ def test_context_bound_by_the_application_is_redacted_in_library_events() -> Non
     (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
     assert line["session"] == "Bearer [redacted]"
     assert "_typed_llm_redacted" not in line
+
+
+def test_fields_added_by_the_applications_processors_are_redacted_in_library_events() -> None:
+    """A processor of the application's that runs before ``redact`` and adds a secret to a library
+    event: the field is scanned (only the fields ``emit`` cleaned itself are skipped), and the mark
+    ``emit`` sets for ``redact`` never reaches the output.
+    """
+
+    def add_header(_: object, __: str, event_dict: EventDict) -> EventDict:
+        event_dict["upstream"] = "Authorization: Bearer abcdefghijklmnopqrstuv"
+        return event_dict
+
+    with_capture = structlog.testing.LogCapture()
+    structlog.configure(processors=[add_header, redact, with_capture])
+    try:
+        emit(
+            logging.INFO,
+            "response",
+            request_key="k",
+            provider="openai",
+            model="m",
+            note="sk-abcdefghijklmnop",
+        )
+    finally:
+        structlog.reset_defaults()
+    (event,) = with_capture.entries
+    assert event["upstream"] == "Authorization: Bearer [redacted]"
+    assert event["note"] == "sk-abc[redacted]"
+    assert not [key for key in event if key.startswith("_typed_llm")]

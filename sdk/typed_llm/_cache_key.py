@@ -23,7 +23,7 @@ from typing import Final
 
 from typed_llm._requests import ChatRequest, EmbeddingRequest
 
-__all__ = ["KEY_VERSION", "cache_key", "canonical_json"]
+__all__ = ["KEY_VERSION", "cache_key", "canonical_json", "canonical_request"]
 
 KEY_VERSION: Final = 1
 """Written into every key's input; raised only by a release that changes keys on purpose."""
@@ -62,17 +62,40 @@ def canonical_json(value: object) -> bytes:
     ).encode()
 
 
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+"""The canonical encoder (``canonical_json`` without the walk), built once."""
+
+_FLOAT_FREE: Final = frozenset({"messages", "input", "model"})
+"""Fields whose dumped JSON can hold no float (message models have only text, enums, integers and
+lists of those): the float normalisation walk skips them, which is most of a request's size.
+``test_cache_key`` checks that the fast path writes exactly ``canonical_json``'s bytes."""
+
+
 def _deciding(request: ChatRequest | EmbeddingRequest) -> dict[str, object]:
+    """The request's JSON, reduced to what decides the answer, in canonical values (not yet sorted)."""
     body: dict[str, object] = request.model_dump(mode="json", exclude_none=True, by_alias=True)
     for field in _NOT_DECIDING:
         body.pop(field, None)
+    for field, value in body.items():
+        if field not in _FLOAT_FREE:
+            body[field] = _canonical(value)
     if isinstance(request, ChatRequest):
         for field, default in _CHAT_DEFAULTS.items():
-            if field in body and _canonical(body[field]) == default:
+            if field in body and body[field] == default:
                 del body[field]
         if "tools" not in body and body.get("tool_choice") == "none":
             del body["tool_choice"]  # no tools: "none" is what the API does anyway
     return body
+
+
+def canonical_request(request: ChatRequest | EmbeddingRequest, namespace: str) -> bytes:
+    """The canonical JSON the key hashes: version, kind, namespace and the deciding request."""
+    kind = "chat" if isinstance(request, ChatRequest) else "embeddings"
+    # The envelope's keys in sorted order ("kind", "namespace", "request", "v"), written directly.
+    return (
+        f'{{"kind":"{kind}","namespace":{_dumps(namespace)},'
+        f'"request":{_dumps(_deciding(request))},"v":{KEY_VERSION}}}'
+    ).encode()
 
 
 def cache_key(request: ChatRequest | EmbeddingRequest, namespace: str) -> str:
@@ -83,6 +106,4 @@ def cache_key(request: ChatRequest | EmbeddingRequest, namespace: str) -> str:
         namespace: what else decides the answer, such as the provider, its endpoint and the
             model-to-deployment mapping (the clients pass theirs).
     """
-    kind = "chat" if isinstance(request, ChatRequest) else "embeddings"
-    document = {"v": KEY_VERSION, "kind": kind, "namespace": namespace, "request": _deciding(request)}
-    return hashlib.sha256(canonical_json(document)).hexdigest()
+    return hashlib.sha256(canonical_request(request, namespace)).hexdigest()

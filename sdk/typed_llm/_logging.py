@@ -23,7 +23,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any, Final, Literal, TextIO, cast
 
 import attrs
@@ -126,14 +126,15 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
     """A structlog processor: credentials out of every value (and field names like ``api_key``).
 
     Keys starting with an underscore are structlog's own plumbing (``_record``...) and are left alone.
-    The library's own events were redacted field by field as they were emitted; of those, only what
-    the application bound in context variables (merged in since) is scanned again.
+    The library's own events were redacted field by field as they were emitted and carry the names
+    of those fields; only what was added since (context the application bound, fields of its own
+    processors) is scanned again.
     """
-    keys: object = event_dict.keys()
-    if event_dict.get("logger") == LOGGER_NAME and _CLEAN_MARK in event_dict:
-        del event_dict[_CLEAN_MARK]
-        keys = structlog.contextvars.get_contextvars().keys() & event_dict.keys()
-    for key in list(keys):  # type: ignore[call-overload]  # a keys view or a set of keys
+    clean = event_dict.pop(_CLEAN_MARK, None) if event_dict.get("logger") == LOGGER_NAME else None
+    keys: Iterable[str] = list(event_dict)
+    if isinstance(clean, frozenset | tuple):  # the fields emit cleaned, and the two it set itself
+        keys = [key for key in keys if key not in clean and key not in _OWN_KEYS]
+    for key in keys:
         value = event_dict[key]
         if key.startswith("_"):
             continue
@@ -188,7 +189,10 @@ def enabled(level: int) -> bool:
 
 
 _CLEAN_MARK: Final = "_typed_llm_redacted"
-"""Set on the library's events (already redacted) when the pipeline runs ``redact``, which removes it."""
+"""Set on the library's events when the pipeline runs ``redact`` (which removes it): the names of
+the fields ``emit`` already redacted."""
+_OWN_KEYS: Final = frozenset({"event", "logger"})
+"""Fields of a library event whose values the library itself set (its event name and logger name)."""
 
 _PLAIN: Final = frozenset({int, float, bool, type(None)})
 """Value types that cannot hold a secret."""
@@ -213,8 +217,8 @@ def emit(level: int, event: str, **fields: object) -> None:
         else:
             clean[key] = _scrub(value) if value.__class__ is str else _scrub_value(value)
     if logger is not None:
-        if redacting:  # tell the pipeline's redact that these fields are clean already
-            clean[_CLEAN_MARK] = True
+        if redacting:  # tell the pipeline's redact which fields are clean already
+            clean[_CLEAN_MARK] = tuple(clean)
         logger.log(level, event, logger=LOGGER_NAME, **clean)
     else:
         details = " ".join(f"{key}={value!r}" for key, value in clean.items())
