@@ -132,8 +132,8 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
     """
     clean = event_dict.pop(_CLEAN_MARK, None) if event_dict.get("logger") == LOGGER_NAME else None
     keys: Iterable[str] = list(event_dict)
-    if isinstance(clean, frozenset | tuple):  # the fields emit cleaned, and the two it set itself
-        keys = [key for key in keys if key not in clean and key not in _OWN_KEYS]
+    if isinstance(clean, frozenset):  # the fields emit cleaned, and the two it set itself
+        keys = event_dict.keys() - clean - _OWN_KEYS
     for key in keys:
         value = event_dict[key]
         if key.startswith("_"):
@@ -218,7 +218,7 @@ def emit(level: int, event: str, **fields: object) -> None:
             clean[key] = _scrub(value) if value.__class__ is str else _scrub_value(value)
     if logger is not None:
         if redacting:  # tell the pipeline's redact which fields are clean already
-            clean[_CLEAN_MARK] = tuple(clean)
+            clean[_CLEAN_MARK] = frozenset(clean)
         logger.log(level, event, logger=LOGGER_NAME, **clean)
     else:
         details = " ".join(f"{key}={value!r}" for key, value in clean.items())
