@@ -6,6 +6,8 @@ A slow scripted answer whose client already gave up used to wake in a later test
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
 
@@ -70,3 +72,15 @@ def client_reusable(fake: FakeAPI) -> bool:
     """The fake still answers a new client after the broken exchange."""
     client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
     return client.complete(REQUEST).text == "Echo: hello"
+
+
+def test_a_client_resetting_mid_request_is_not_an_error(capfd: pytest.CaptureFixture[str]) -> None:
+    """A client that sends half a request and resets the connection: no traceback, and the fake
+    goes on answering."""
+    with FakeAPI() as fake:
+        host, port = fake.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as raw:
+            raw.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends RST
+        assert client_reusable(fake)
+    assert capfd.readouterr() == ("", "")

@@ -285,8 +285,58 @@ def test_each_attempt_is_given_the_time_left(
     inner = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=NoRetry())
     recorder = _Recorder(inner, clock)
     assert Retrying(recorder, backoff, sleep=clock.sleep, clock=clock).complete(REQUEST).text == OK
-    assert recorder.budgets == budgets
+    # The fake clock moves only with the recorded sleeps; the real one a little, between them.
+    assert recorder.budgets == [None if b is None else pytest.approx(b, abs=0.2) for b in budgets]
     assert attempt_budget() is None
+
+
+def test_an_outer_deadline_holds_over_the_clients_own_retry_layer(fake: FakeAPI) -> None:
+    """``Retrying(client, deadline)`` around a client whose own layer has none: the outer
+    deadline still cuts the attempt (an inner layer never lifts an outer deadline)."""
+    fake.enqueue(FakeReply(status=200, body={}, delay=30.0))
+    inner = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, timeout=20.0)
+    outer = Retrying(inner, ExponentialBackoff(timeout=0.5))
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        outer.complete(REQUEST)
+    assert time.monotonic() - started < 10
+    assert len(fake.received) == 1
+
+
+@attrs.frozen
+class _OneQuickRetry:
+    """A strategy of a user's own, with a deadline: one retry after 10 ms."""
+
+    timeout: float = 0.5
+
+    def wait(self, attempt: int, error: TypedLLMError, elapsed: float) -> float | None:
+        return 0.01 if attempt == 1 else None
+
+
+def test_a_users_own_strategy_with_a_timeout_cuts_the_attempt_too(fake: FakeAPI) -> None:
+    """Any ``Backoff`` with a ``timeout`` attribute gets its attempts cut to the time left."""
+    fake.enqueue(err(503), FakeReply(status=200, body={}, delay=30.0))
+    inner = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=NoRetry())
+    started = time.monotonic()
+    with pytest.raises(RetriesExhaustedError) as caught:
+        Retrying(inner, _OneQuickRetry()).complete(REQUEST)
+    assert time.monotonic() - started < 10
+    assert isinstance(caught.value.last_error, APITimeoutError)
+    assert (caught.value.attempts, len(fake.received)) == (2, 2)
+
+
+def test_no_attempt_is_made_when_the_deadline_has_passed(fake: FakeAPI) -> None:
+    """A wait that overran (a sleep that took longer than asked, a suspended machine) leaves no
+    time: the attempt is not sent (a zero timeout would make httpx fail to connect), and the call
+    ends as a timeout."""
+    fake.enqueue(err(503))
+    inner = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=NoRetry())
+    backoff = ExponentialBackoff(wait_initial=0.05, wait_jitter=0.0, timeout=0.3)
+    with pytest.raises(RetriesExhaustedError) as caught:
+        Retrying(inner, backoff, sleep=lambda seconds: time.sleep(seconds + 0.3)).complete(REQUEST)
+    assert isinstance(caught.value.last_error, APITimeoutError)
+    assert "deadline passed" in str(caught.value.last_error)
+    assert (caught.value.attempts, len(fake.received)) == (2, 1)
 
 
 def test_wait_max_caps_the_growth(fake: FakeAPI) -> None:

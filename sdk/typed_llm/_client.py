@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Self, TypeVar
 import httpx2
 
 from typed_llm._caching import AsyncCached, Cached
-from typed_llm._errors import translate_openai_errors
+from typed_llm._errors import APITimeoutError, translate_openai_errors
 from typed_llm._logged import AsyncLogged, Logged
 from typed_llm._logging import emit
 from typed_llm._providers import (
@@ -91,11 +91,21 @@ def embed_flow(request: EmbeddingRequest, routing: Routing) -> Flow[EmbeddingRes
     return parse_embedding_response(raw, expected=len(request.input))
 
 
+_LEAST_BUDGET = 0.001
+"""An attempt with less time than this left is not made (a zero timeout means "do not wait" to httpx)."""
+
+
 def _options(client: openai.OpenAI | openai.AsyncOpenAI) -> openai.RequestOptions:
-    """Per-request options: the HTTP timeout cut to the retry deadline's budget, when that is shorter."""
+    """Per-request options: the HTTP timeout cut to the retry deadline's budget, when that is shorter.
+
+    Raises:
+        APITimeoutError: the deadline leaves no time for this attempt (nothing is sent).
+    """
     budget = attempt_budget()
     if budget is None:
         return {}
+    if budget < _LEAST_BUDGET:
+        raise APITimeoutError("the retry deadline passed before this attempt could be made")
     current = client.timeout
     if isinstance(current, int | float) and current <= budget:
         return {}

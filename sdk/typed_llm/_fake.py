@@ -174,6 +174,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         fake = self.server.fake
         with fake._lock:  # noqa: SLF001  (the fake's own handler)
             fake._connections.add(self.connection)  # noqa: SLF001
+            if fake._stopping.is_set():  # noqa: SLF001  (registered after stop() looked: end it here)
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+
+    def handle(self) -> None:
+        """Serve the connection; a client that resets it mid-request is not an error either."""
+        with contextlib.suppress(ConnectionError):
+            super().handle()
 
     def finish(self) -> None:
         """Untrack the connection; a client that already hung up is not an error."""

@@ -130,7 +130,9 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
     of those fields; only what was added since (context the application bound, fields of its own
     processors) is scanned again.
     """
-    clean = event_dict.pop(_CLEAN_MARK, None) if event_dict.get("logger") == LOGGER_NAME else None
+    clean = event_dict.pop(_CLEAN_MARK, None)  # never rendered, whatever a processor renamed
+    if event_dict.get("logger") != LOGGER_NAME:
+        clean = None  # trusted only on the library's own events
     keys: Iterable[str] = list(event_dict)
     if isinstance(clean, frozenset):  # the fields emit cleaned, and the two it set itself
         keys = event_dict.keys() - clean - _OWN_KEYS

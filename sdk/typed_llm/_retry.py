@@ -84,18 +84,20 @@ def is_retryable(error: TypedLLMError) -> bool:
     return isinstance(error, APIConnectionError)
 
 
-_budget: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "typed_llm_attempt_budget", default=None
-)
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("typed_llm_deadline", default=None)
+"""The instant (``time.monotonic``) by which the attempt now being made must end, or None."""
 
 
 def attempt_budget() -> float | None:
-    """Seconds the attempt now being made may take before the retry deadline, or None (no deadline).
+    """Seconds the attempt now being made may still take before the retry deadline, or None.
 
     Set by ``Retrying`` for the duration of each attempt when its strategy has a deadline; the
     transports cut their HTTP timeout to it, so the deadline bounds an attempt in flight too.
+    Retry layers nest (a ``Retrying`` around a client, which has its own): the earliest deadline
+    of all of them holds.
     """
-    return _budget.get()
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
 
 
 @runtime_checkable
@@ -152,7 +154,7 @@ class ExponentialBackoff:
     limit that clears within seconds; the same 0.5 s start and 8 s cap; jitter added rather than
     taken off (up to 0.5 s), so that clients that failed together do not retry together; no overall
     deadline, because one call to a reasoning model may itself take minutes: set ``timeout`` to
-    bound the whole call, waits and attempts together, at that many seconds.
+    bound the whole call, waits and attempts together, at about that many seconds.
     """
 
     attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
@@ -169,8 +171,10 @@ class ExponentialBackoff:
         default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
     )
     """Deadline in seconds from the first attempt: no retry is scheduled to end its wait after it,
-    and each attempt's HTTP timeout is cut to the time left, so the whole call ends by then (an
-    attempt cut short is an ``APITimeoutError``, the last error of ``RetriesExhaustedError``)."""
+    and each attempt's HTTP timeout is cut to the time left (an attempt cut short is an
+    ``APITimeoutError``, the last error of ``RetriesExhaustedError``). httpx applies that timeout
+    to connecting, writing and each read separately, so a server that trickles its answer can
+    stretch an attempt past the deadline; a silent one cannot."""
     retry_after_cap: float = attrs.field(default=RETRY_AFTER_CAP, validator=_not_negative)
     """Longest server-asked wait honoured; a longer one stops the retries."""
     random: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
@@ -222,17 +226,27 @@ class _Attempts:
     count: int = 0
 
     def begin(self) -> contextvars.Token[float | None]:
-        """Count an attempt and set its time budget (``attempt_budget``); reset the token after."""
+        """Count an attempt and set its deadline (``attempt_budget``); reset the token after.
+
+        The deadline is kept as a ``time.monotonic`` instant (this layer's clock may be a test's
+        fake), and an enclosing layer's earlier deadline is kept.
+        """
         self.count += 1
         call = current_call.get()
         if call is not None:
             call.attempts = self.count
-        deadline = self.backoff.timeout if isinstance(self.backoff, _HasDeadline) else None
-        budget = None if deadline is None else max(0.0, deadline - (self.clock() - self.started))
-        return _budget.set(budget)
+        timeout = self.backoff.timeout if isinstance(self.backoff, _HasDeadline) else None
+        deadline = _deadline.get()
+        if timeout is not None:
+            mine = time.monotonic() + timeout - (self.clock() - self.started)
+            deadline = mine if deadline is None else min(deadline, mine)
+        return _deadline.set(deadline)
 
     def failed(self, error: TypedLLMError) -> float:
         wait = self.backoff.wait(self.count, error, self.clock() - self.started)
+        deadline = _deadline.get()  # this layer's, or an enclosing layer's earlier one
+        if wait is not None and deadline is not None and time.monotonic() + wait > deadline:
+            wait = None  # the next attempt would start after the deadline
         if wait is not None:
             call = current_call.get()
             if not enabled(logging.WARNING):
@@ -293,13 +307,13 @@ class Retrying(ParseFromComplete):
     def _call(self, call: Callable[[Request], Result], request: Request) -> Result:
         attempts = _Attempts(self._backoff, self._clock, self._clock())
         while True:
-            budget = attempts.begin()
+            deadline = attempts.begin()
             try:
                 return call(request)
             except TypedLLMError as error:
                 wait = attempts.failed(error)
             finally:
-                _budget.reset(budget)
+                _deadline.reset(deadline)
             self._sleep(wait)
 
 
@@ -330,11 +344,11 @@ class AsyncRetrying(AsyncParseFromComplete):
     async def _call(self, call: Callable[[Request], Awaitable[Result]], request: Request) -> Result:
         attempts = _Attempts(self._backoff, self._clock, self._clock())
         while True:
-            budget = attempts.begin()
+            deadline = attempts.begin()
             try:
                 return await call(request)
             except TypedLLMError as error:
                 wait = attempts.failed(error)
             finally:
-                _budget.reset(budget)
+                _deadline.reset(deadline)
             await self._sleep(wait)
