@@ -100,10 +100,10 @@ def attempt_budget() -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-@runtime_checkable
-class _HasDeadline(Protocol):
-    @property
-    def timeout(self) -> float | None: ...
+def _timeout_of(backoff: Backoff) -> float | None:
+    """The strategy's overall deadline in seconds, if it declares one (a ``timeout`` attribute)."""
+    timeout = getattr(backoff, "timeout", None)
+    return float(timeout) if isinstance(timeout, int | float) and not isinstance(timeout, bool) else None
 
 
 @runtime_checkable
@@ -221,6 +221,8 @@ class _Attempts:
     """The state of one call's attempts; ``failed`` returns the wait or raises the final error."""
 
     backoff: Backoff
+    timeout: float | None
+    """The strategy's deadline (``_timeout_of``), read once per layer, not per attempt."""
     clock: Callable[[], float]
     started: float
     count: int = 0
@@ -235,10 +237,9 @@ class _Attempts:
         call = current_call.get()
         if call is not None:
             call.attempts = self.count
-        timeout = self.backoff.timeout if isinstance(self.backoff, _HasDeadline) else None
         deadline = _deadline.get()
-        if timeout is not None:
-            mine = time.monotonic() + timeout - (self.clock() - self.started)
+        if self.timeout is not None:
+            mine = time.monotonic() + self.timeout - (self.clock() - self.started)
             deadline = mine if deadline is None else min(deadline, mine)
         return _deadline.set(deadline)
 
@@ -293,6 +294,7 @@ class Retrying(ParseFromComplete):
     ) -> None:
         self._inner = inner
         self._backoff = backoff
+        self._timeout = _timeout_of(backoff)
         self._sleep = sleep
         self._clock = clock
 
@@ -305,7 +307,7 @@ class Retrying(ParseFromComplete):
         return self._call(self._inner.embed, request)
 
     def _call(self, call: Callable[[Request], Result], request: Request) -> Result:
-        attempts = _Attempts(self._backoff, self._clock, self._clock())
+        attempts = _Attempts(self._backoff, self._timeout, self._clock, self._clock())
         while True:
             deadline = attempts.begin()
             try:
@@ -330,6 +332,7 @@ class AsyncRetrying(AsyncParseFromComplete):
     ) -> None:
         self._inner = inner
         self._backoff = backoff
+        self._timeout = _timeout_of(backoff)
         self._sleep = sleep
         self._clock = clock
 
@@ -342,7 +345,7 @@ class AsyncRetrying(AsyncParseFromComplete):
         return await self._call(self._inner.embed, request)
 
     async def _call(self, call: Callable[[Request], Awaitable[Result]], request: Request) -> Result:
-        attempts = _Attempts(self._backoff, self._clock, self._clock())
+        attempts = _Attempts(self._backoff, self._timeout, self._clock, self._clock())
         while True:
             deadline = attempts.begin()
             try:
