@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Final
 
 import typed_llm._logged
 from _common import new_parser, print_table, summarise, time_ns
-from bench_logging import make_call
-from typed_llm import OpenAIClient, configure_logging
+from bench_logging import MAX_TOKENS, MODEL, PROMPT, make_call
+from typed_llm import ChatRequest, OpenAIClient, UserMessage, configure_logging
 from typed_llm._cache_key import cache_key
 from typed_llm._fake import FakeAPI
 from typed_llm._logging import emit
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import IO
 
-    from typed_llm import ChatRequest, EmbeddingRequest
+    from typed_llm import EmbeddingRequest
 
 MODES: Final = ("disabled", "info", "info, no emit", "info, no key")
 CONSTANT_KEY: Final = "0" * 64
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     timings[mode].extend(time_ns(call) for _ in range(args.block))
                     fake.received.clear()
             set_mode("info", devnull)
-            request = make_request_for_loop()
+            request = ChatRequest(model=MODEL, messages=(UserMessage(content=PROMPT),), max_tokens=MAX_TOKENS)
             key_loop = statistics.median(
                 timeit.repeat(lambda: cache_key(request, "ns"), number=1000, repeat=7)
             )
@@ -129,14 +129,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"request key in a tight loop          {key_loop * 1000:7.1f} µs")
     print(f"a short INFO event in a tight loop   {event_loop * 1000:7.1f} µs")
     return 0
-
-
-def make_request_for_loop() -> ChatRequest:
-    """The request ``make_call`` sends, for the tight-loop timings."""
-    from bench_logging import MAX_TOKENS, MODEL, PROMPT  # noqa: PLC0415  (its constants, here only)
-    from typed_llm import ChatRequest, UserMessage  # noqa: PLC0415
-
-    return ChatRequest(model=MODEL, messages=(UserMessage(content=PROMPT),), max_tokens=MAX_TOKENS)
 
 
 if __name__ == "__main__":

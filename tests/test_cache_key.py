@@ -16,7 +16,13 @@ from pydantic import BaseModel
 
 from helpers import REAL_TRAFFIC
 from typed_llm import ChatRequest, EmbeddingRequest, _messages, cache_key
-from typed_llm._cache_key import KEY_VERSION, canonical_json, canonical_request
+from typed_llm._cache_key import (
+    _CHAT_DEFAULTS,
+    _NOT_DECIDING,
+    KEY_VERSION,
+    canonical_json,
+    canonical_request,
+)
 
 NS = "openai https://api.openai.com/v1"
 BASE: dict[str, Any] = {
@@ -189,21 +195,10 @@ def test_key_is_stable_across_processes() -> None:
 def _slow_canonical(request: ChatRequest | EmbeddingRequest, namespace: str) -> bytes:
     """The definition the key follows, spelled out the slow way: canonical_json of the whole document."""
     body: dict[str, Any] = request.model_dump(mode="json", exclude_none=True, by_alias=True)
-    for field in ("user", "store", "service_tier"):
+    for field in _NOT_DECIDING:
         body.pop(field, None)
     if isinstance(request, ChatRequest):
-        defaults = {
-            "n": 1,
-            "temperature": 1,
-            "top_p": 1,
-            "frequency_penalty": 0,
-            "presence_penalty": 0,
-            "stream": False,
-            "logprobs": False,
-            "parallel_tool_calls": True,
-            "response_format": {"type": "text"},
-        }
-        for field, default in defaults.items():
+        for field, default in _CHAT_DEFAULTS.items():  # the tables are shared; the walk is not
             if field in body and canonical_json(body[field]) == canonical_json(default):
                 del body[field]
         if "tools" not in body and body.get("tool_choice") == "none":

@@ -23,7 +23,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any, Final, Literal, TextIO, cast
 
 import attrs
@@ -133,9 +133,8 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
     clean = event_dict.pop(_CLEAN_MARK, None)  # never rendered, whatever a processor renamed
     if event_dict.get("logger") != LOGGER_NAME:
         clean = None  # trusted only on the library's own events
-    keys: Iterable[str] = list(event_dict)
-    if isinstance(clean, frozenset):  # the fields emit cleaned, and the two it set itself
-        keys = event_dict.keys() - clean - _OWN_KEYS
+    # Of a library event, skip the fields emit cleaned and the two it set itself.
+    keys = event_dict.keys() - clean - _OWN_KEYS if isinstance(clean, frozenset) else list(event_dict)
     for key in keys:
         value = event_dict[key]
         if key.startswith("_"):
