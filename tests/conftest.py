@@ -11,6 +11,8 @@ import pytest
 import structlog
 
 from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY
+from typed_llm import flush_logs
+from typed_llm._log_writer import LogWriter
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -107,9 +109,11 @@ def _no_key_in_any_log_line(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[st
     openai package's debug lines and anything a test logs all pass under the watcher.
     """
     watcher = _KeyWatcher()
-    # Also what tests capture with capture_logs(), and what configure_logging() writes out.
+    # Also what tests capture with capture_logs(), what configure_logging()'s writer writes out
+    # (now or from its thread), and what a plain structlog WriteLogger writes.
     capture_call = structlog.testing.LogCapture.__call__
     write_msg = structlog.WriteLogger.msg
+    writer_write = LogWriter._write
 
     def watched_capture(
         self: structlog.testing.LogCapture, logger: object, method: str, event: EventDict
@@ -123,8 +127,14 @@ def _no_key_in_any_log_line(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[st
             watcher.leaks.append(message)
         write_msg(self, message)
 
+    def watched_writer(self: LogWriter, text: str) -> None:
+        if SEEDED_MARK in text:
+            watcher.leaks.append(text)
+        writer_write(self, text)
+
     monkeypatch.setattr(structlog.testing.LogCapture, "__call__", watched_capture)
     monkeypatch.setattr(structlog.WriteLogger, "msg", watched_write)
+    monkeypatch.setattr(LogWriter, "_write", watched_writer)
     root = logging.getLogger()
     old_level, old_handlers = root.level, list(root.handlers)
     vcr_level = logging.getLogger("vcr").level
@@ -139,6 +149,7 @@ def _no_key_in_any_log_line(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[st
     try:
         yield watcher.leaks
     finally:
+        flush_logs()  # lines a background writer still holds are written (and watched) now
         # Also undoes a configure_logging() a test made (the CLI's, for one).
         root.handlers = old_handlers
         root.setLevel(old_level)

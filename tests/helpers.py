@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
+import structlog
 
+from typed_llm import configure_logging, flush_logs
 from typed_llm._fake import FakeAPI, FakeReply
 from typed_llm._vcr import RecordMode, make_vcr
 
@@ -65,3 +69,22 @@ def replay(name: str) -> Iterator[Endpoints]:
         yield endpoints
         if not recording:
             assert cassette.all_played, f"cassette {name} has interactions the test did not play"
+
+
+@contextlib.contextmanager
+def configured_logging(**options: Any) -> Iterator[io.StringIO]:
+    """``configure_logging(**options)`` into a fresh stream for the block, undone after it.
+
+    Every queued line is written before the block's end (``flush_logs``), so the stream can be read
+    after it; the root logger's handlers and level, and structlog's defaults, are restored.
+    """
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure_logging(stream=stream, **options)
+        yield stream
+    finally:
+        flush_logs()
+        structlog.reset_defaults()
+        root.handlers, root.level = handlers, level

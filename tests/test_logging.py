@@ -5,7 +5,6 @@ Events are captured with structlog's own ``capture_logs``; calls go to the loopb
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY
+from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY, configured_logging
 from typed_llm import (
     AzureClient,
     ChatRequest,
@@ -26,7 +25,6 @@ from typed_llm import (
     RetriesExhaustedError,
     UserMessage,
     cache_key,
-    configure_logging,
 )
 from typed_llm._fake import FakeAPI, FakeReply
 from typed_llm._logging import (
@@ -211,19 +209,17 @@ def test_redact_is_a_structlog_processor() -> None:
     assert event == {"event": "x", "url": "https://h/p?api-version=1&api-key=[redacted]", "n": 3}
 
 
-def test_configure_logging_json_lines_route_stdlib_too() -> None:
+BACKGROUND = pytest.mark.parametrize("background", [True, False], ids=["background", "at-once"])
+"""configure_logging's two ways of writing, which must write the same lines."""
+
+
+@BACKGROUND
+def test_configure_logging_json_lines_route_stdlib_too(background: bool) -> None:
     """configure_logging(json=True): library events and stdlib records (openai's) as redacted JSON lines."""
-    stream = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        configure_logging(json=True, level="info", stream=stream)
+    with configured_logging(json=True, level="info", background=background) as stream:
         emit(logging.INFO, "response", request_key="k", provider="openai", model="m")
         emit(logging.DEBUG, "request", request_key="k")
         logging.getLogger("openai").warning("retrying with Bearer abcdefghijklmnopqrstuvwx")
-    finally:
-        structlog.reset_defaults()
-        root.handlers, root.level = handlers, level
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["event"] for line in lines] == ["response", "retrying with Bearer [redacted]"]
     assert "abcdefghijklmnop" not in stream.getvalue()
@@ -233,17 +229,11 @@ def test_configure_logging_json_lines_route_stdlib_too() -> None:
     assert "timestamp" in lines[0]
 
 
-def test_console_renderer() -> None:
+@BACKGROUND
+def test_console_renderer(background: bool) -> None:
     """configure_logging(json=False): readable lines with the event name and fields."""
-    stream = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        configure_logging(json=False, level=logging.DEBUG, stream=stream)
+    with configured_logging(json=False, level=logging.DEBUG, background=background) as stream:
         emit(logging.INFO, "cache_hit", request_key="abc", provider="openai", model="m")
-    finally:
-        structlog.reset_defaults()
-        root.handlers, root.level = handlers, level
     assert "cache_hit" in stream.getvalue()
     assert "request_key=abc" in stream.getvalue()
 
@@ -328,28 +318,26 @@ def test_redaction_is_safe_under_threads(fake: FakeAPI) -> None:
     assert not any(value in text for value in tokens[-50:])
 
 
-def test_objects_and_tracebacks_are_redacted() -> None:
-    """An object whose text holds a key, and a traceback whose message does, are redacted too."""
+@BACKGROUND
+def test_objects_and_tracebacks_are_redacted(background: bool) -> None:
+    """An object whose text holds a key, and a traceback whose message does, are redacted too.
+
+    In the background the exception is rendered after the ``except`` block ended: the writer must
+    have been handed it where it was logged.
+    """
     secret = "sk-proj-abcdefghijklmnopqrstuvwxyz"
 
     class Holder:
         def __repr__(self) -> str:
             return f"Holder({secret})"
 
-    stream = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        configure_logging(json=False, level="info", stream=stream)
+    with configured_logging(json=False, level="info", background=background) as stream:
         emit(logging.INFO, "custom", thing=Holder(), things={secret})
         try:
             raise ValueError(f"bad key {secret}")  # noqa: TRY301  (a traceback to render)
         except ValueError:
             structlog.get_logger("app").exception("failed")
             logging.getLogger("app.stdlib").exception("failed too")
-    finally:
-        structlog.reset_defaults()
-        root.handlers, root.level = handlers, level
     out = stream.getvalue()
     assert "failed" in out
     assert "failed too" in out
@@ -358,19 +346,19 @@ def test_objects_and_tracebacks_are_redacted() -> None:
     assert "sk-proj-abcdefghijklmnop" not in out
 
 
-def test_context_bound_by_the_application_is_redacted_in_library_events() -> None:
-    """A secret the application bound in structlog's context is redacted in the library's events too."""
-    stream = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        configure_logging(json=True, level="info", stream=stream)
+@BACKGROUND
+def test_context_bound_by_the_application_is_redacted_in_library_events(background: bool) -> None:
+    """A secret the application bound in structlog's context is redacted in the library's events too.
+
+    The context is cleared before the background writer renders the event: it must have been taken
+    where the event was logged.
+    """
+    with configured_logging(json=True, level="info", background=background) as stream:
         structlog.contextvars.bind_contextvars(session="Bearer abcdefghijklmnopqrstuv")
-        emit(logging.INFO, "response", request_key="k", provider="openai", model="m")
-    finally:
-        structlog.contextvars.clear_contextvars()
-        structlog.reset_defaults()
-        root.handlers, root.level = handlers, level
+        try:
+            emit(logging.INFO, "response", request_key="k", provider="openai", model="m")
+        finally:
+            structlog.contextvars.clear_contextvars()
     (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
     assert line["session"] == "Bearer [redacted]"
     assert "_typed_llm_redacted" not in line

@@ -40,7 +40,13 @@ from typed_llm._errors import (
 )
 from typed_llm._json import JSONObject, JSONValue
 from typed_llm._llmcall import LLMCall, TemplateVariableError
-from typed_llm._logging import configure_logging, redact, register_secret, set_max_content_length
+from typed_llm._logging import (
+    configure_logging,
+    flush_logs,
+    redact,
+    register_secret,
+    set_max_content_length,
+)
 from typed_llm._messages import (
     AssistantMessage,
     ContentPart,
@@ -212,6 +218,7 @@ __all__ = [
     "count_message_tokens",
     "count_tokens",
     "encoding_for_model",
+    "flush_logs",
     "force_api_cache",
     "force_api_type",
     "is_retryable",

@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from typed_llm._logging import configure_logging  # noqa: PLC0415  (keep --help fast)
 
-    configure_logging(json=args.log_json, level=args.log_level)
+    # Written at once: a command's log lines and its printed output keep their order.
+    configure_logging(json=args.log_json, level=args.log_level, background=False)
     if args.command == "demo":
         from typed_llm._demo import run  # noqa: PLC0415  (keep --help fast)
 

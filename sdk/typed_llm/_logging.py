@@ -24,12 +24,13 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import IO, TYPE_CHECKING, Any, Final, Literal, TextIO, cast
+from typing import IO, TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 import structlog
 
 from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
+from typed_llm._log_writer import LogWriter, capture, flush_all, format_time
 
 if TYPE_CHECKING:
     from structlog.typing import EventDict, Processor, WrappedLogger
@@ -38,10 +39,12 @@ __all__ = [
     "DEFAULT_MAX_CONTENT_LENGTH",
     "LOGGER_NAME",
     "CallContext",
+    "Later",
     "configure_logging",
     "current_call",
     "emit",
     "error_fields",
+    "flush_logs",
     "redact",
     "register_secret",
     "set_max_content_length",
@@ -94,9 +97,12 @@ def set_max_content_length(length: int) -> None:
 
 
 def _scrub(text: str) -> str:
-    pattern, secrets = _secrets_pattern, _secrets
-    if pattern is not None and any(secret in text for secret in secrets):
-        text = pattern.sub(_REDACTED, text)
+    pattern = _secrets_pattern
+    if pattern is not None:
+        for secret in _secrets:  # a loop of ``in`` is cheaper than a search, most texts hold none
+            if secret in text:
+                text = pattern.sub(_REDACTED, text)
+                break
     if "sk-" in text:
         text = _KEY_SHAPED.sub(r"\1" + _REDACTED, text)
     if "earer" in text:
@@ -136,13 +142,34 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
     # Of a library event, skip the fields emit cleaned and the two it set itself.
     keys = event_dict.keys() - clean - _OWN_KEYS if isinstance(clean, frozenset) else list(event_dict)
     for key in keys:
-        value = event_dict[key]
-        if key.startswith("_"):
+        if key[:1] == "_":
             continue
         if key.lower() in _SECRET_FIELDS:
             event_dict[key] = _REDACTED
-        elif value is not None and not isinstance(value, int | float | bool):
+            continue
+        value = event_dict[key]
+        if value.__class__ is str:
+            event_dict[key] = _scrub(value)
+        elif value.__class__ not in _PLAIN:
             event_dict[key] = _scrub_value(value)
+    return event_dict
+
+
+class Later:
+    """A field value computed only when the event is rendered (in the writer, if it renders later)."""
+
+    __slots__ = ("compute",)
+
+    def __init__(self, compute: Callable[[], object]) -> None:
+        """Wrap ``compute``, called (once per event) when the event is rendered."""
+        self.compute = compute
+
+
+def resolve_later(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:  # noqa: ARG001  (structlog's processor signature)
+    """A structlog processor: every ``Later`` value of the event computed."""
+    for key, value in event_dict.items():
+        if value.__class__ is Later:
+            event_dict[key] = value.compute()
     return event_dict
 
 
@@ -151,11 +178,22 @@ def cut(text: str) -> str:
     return text if len(text) <= _max_content else text[:_max_content] + "…"
 
 
-_bound: tuple[tuple[int, object, object], Any, bool] | None = None
+@attrs.frozen
+class _Pipeline:
+    """The structlog pipeline the library's events go to now."""
+
+    logger: Any  # the bound logger of whatever wrapper class the application configured
+    redacting: bool
+    """Its processors run ``redact`` (so ``emit`` tells it which fields are clean already)."""
+    deferring: bool
+    """It is ``configure_logging``'s: its writer computes ``Later`` values and redacts every field."""
 
 
-def _structlog_logger_now() -> tuple[Any | None, bool]:
-    """The bound structlog logger to use now (None: the stdlib logger), and whether its pipeline redacts.
+_bound: tuple[tuple[int, object, object], _Pipeline] | None = None
+
+
+def _pipeline_now() -> _Pipeline | None:
+    """The structlog pipeline to use now (None: the stdlib logger).
 
     structlog is used when the application configured it, or while a test captures events. The
     bound logger is cached until the configuration changes (structlog's own per-use binding costs
@@ -167,26 +205,30 @@ def _structlog_logger_now() -> tuple[Any | None, bool]:
     if not structlog.is_configured() and not any(
         isinstance(p, structlog.testing.LogCapture) for p in processors
     ):
-        return None, False
+        return None
     key = (id(processors), config["wrapper_class"], config["logger_factory"])
     cached = _bound
     if cached is None or cached[0] != key:
-        cached = (key, structlog.get_logger(LOGGER_NAME).bind(), redact in processors)
-        _bound = cached
-    return cached[1], cached[2]
+        pipeline = _Pipeline(
+            logger=structlog.get_logger(LOGGER_NAME).bind(),
+            redacting=redact in processors,
+            deferring=isinstance(config["logger_factory"], LogWriter),
+        )
+        cached = _bound = (key, pipeline)
+    return cached[1]
 
 
-def _enabled_in(logger: Any, level: int) -> bool:  # noqa: ANN401  (any configured wrapper)
-    if logger is None:
+def _enabled_in(pipeline: _Pipeline | None, level: int) -> bool:
+    if pipeline is None:
         return _stdlib_logger.isEnabledFor(level)
     # structlog's filtering loggers answer this cheaply; other wrappers filter later themselves.
-    is_enabled = getattr(logger, "is_enabled_for", None)
+    is_enabled = getattr(pipeline.logger, "is_enabled_for", None)
     return True if is_enabled is None else bool(is_enabled(level))
 
 
 def enabled(level: int) -> bool:
     """Whether an event at ``level`` may go anywhere (so callers skip building what nobody reads)."""
-    return _enabled_in(_structlog_logger_now()[0], level)
+    return _enabled_in(_pipeline_now(), level)
 
 
 _CLEAN_MARK: Final = "_typed_llm_redacted"
@@ -205,25 +247,37 @@ _SAFE_FIELDS: Final = frozenset(
 
 
 def emit(level: int, event: str, **fields: object) -> None:
-    """Log one library event, redacted, to the application's structlog pipeline or the stdlib logger."""
-    logger, redacting = _structlog_logger_now()
-    if not _enabled_in(logger, level):
+    """Log one library event, redacted, to the application's structlog pipeline or the stdlib logger.
+
+    A ``Later`` value is computed here, or by ``configure_logging``'s writer when it renders the event.
+    """
+    pipeline = _pipeline_now()
+    if not _enabled_in(pipeline, level):
+        return
+    if pipeline is not None and pipeline.deferring:
+        # The writer computes, redacts and renders every field, possibly on its own thread.
+        pipeline.logger.log(level, event, logger=LOGGER_NAME, **fields)
         return
     clean: dict[str, object] = {}
-    for key, value in fields.items():  # the hot path of every event: one set lookup per field
+    for key, later in fields.items():  # the hot path of every event: one set lookup per field
+        value = later.compute() if type(later) is Later else later
         if value.__class__ in _PLAIN or key in _SAFE_FIELDS:
             clean[key] = value
         elif key in _SECRET_FIELDS:  # the library's own field names are lower case
             clean[key] = _REDACTED
         else:
             clean[key] = _scrub(value) if value.__class__ is str else _scrub_value(value)
-    if logger is not None:
-        if redacting:  # tell the pipeline's redact which fields are clean already
+    if pipeline is not None:
+        if pipeline.redacting:  # tell the pipeline's redact which fields are clean already
             clean[_CLEAN_MARK] = frozenset(clean)
-        logger.log(level, event, logger=LOGGER_NAME, **clean)
+        pipeline.logger.log(level, event, logger=LOGGER_NAME, **clean)
     else:
         details = " ".join(f"{key}={value!r}" for key, value in clean.items())
         _stdlib_logger.log(level, "%s %s", event, details)
+
+
+_writer: LogWriter | None = None
+"""The writer of the last ``configure_logging`` call."""
 
 
 def configure_logging(
@@ -231,42 +285,62 @@ def configure_logging(
     json: bool = False,
     level: int | Literal["debug", "info", "warning", "error"] = "info",
     stream: IO[str] | None = None,
+    background: bool = True,
 ) -> None:
     """Set up structlog and stdlib logging for an application (the library never calls this).
 
     Both structlog events and stdlib records (the openai package's own logger among them) go
     through one pipeline, with timestamps, levels, redaction, and a JSON-lines or console renderer.
 
+    With ``background`` (the default), events are rendered and written in batches by a thread, at
+    most ``0.1`` s after they are logged, in order: the thread that logs only notes the event's
+    time, level and context, which keeps logging at info nearly free for a call. Lines queued are
+    written at exit, before a reconfiguration, at once for warnings and errors, and by
+    ``flush_logs()``. Values are rendered when written: log values, not objects you change next.
+    Without it, each line is written before the logging call returns (the CLI's choice, so its
+    log lines and its output keep their order).
+
     Args:
         json: JSON lines (for machines) instead of the readable console format.
         level: the lowest level written.
         stream: where lines go (standard error by default).
+        background: render and write on a thread, in batches.
     """
+    global _writer
     numeric = level if isinstance(level, int) else logging.getLevelNamesMapping()[level.upper()]
-    output = cast("TextIO", stream or sys.stderr)  # WriteLogger only writes and flushes
-    shared: list[Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,  # tracebacks become text, so redaction sees them
-        redact,
-    ]
     renderer: Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
-    # structlog events go straight to the stream (the fast path: no LogRecord, no handler chain);
-    # stdlib records (openai's, httpx2's) are rendered by the same processors on their way out.
+    # structlog events: context, level and time taken where they are logged; the rest (values
+    # computed late, the time's text, tracebacks, redaction, rendering) in the writer.
+    tail: list[Processor] = [
+        resolve_later,
+        format_time,
+        structlog.processors.format_exc_info,
+        redact,
+        renderer,
+    ]
+    writer = LogWriter(stream or sys.stderr, tail, background=background)
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level, capture],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=output),
+        logger_factory=writer,
         cache_logger_on_first_use=False,  # the library's module-level logger must follow reconfiguration
     )
+    # stdlib records (openai's, httpx2's) are rendered by the same processors where they are
+    # logged (a record's arguments may change later) and queued with the events, in order.
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,  # tracebacks become text, so redaction sees them
+            redact,
+            structlog.stdlib.add_logger_name,
+        ],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = _Handler(output)
+    handler = _Handler(writer)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     # Replace the handler an earlier call installed (calling twice must not print twice); leave
@@ -279,10 +353,39 @@ def configure_logging(
     # vcrpy narrates every cassette it loads. Only their warnings are news to an application.
     for chatty in ("httpx2", "httpx", "httpcore2", "vcr"):
         logging.getLogger(chatty).setLevel(max(numeric, logging.WARNING))
+    previous, _writer = _writer, writer
+    if previous is not None:
+        previous.close()  # what it queued is written now, before the new pipeline's lines
 
 
-class _Handler(logging.StreamHandler):  # type: ignore[type-arg]  # StreamHandler is generic only in typeshed
-    """The handler configure_logging installs, told apart from the application's own."""
+def flush_logs() -> None:
+    """Write every log line ``configure_logging`` has queued but not yet written.
+
+    Lines are written within 0.1 s anyway, and at exit; call this before reading the log stream
+    yourself, or before ending a process in a way that skips exit handlers (``os._exit``).
+    """
+    flush_all()
+
+
+class _Handler(logging.Handler):
+    """The stdlib handler configure_logging installs (told apart from the application's own)."""
+
+    def __init__(self, writer: LogWriter) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Render the record now and queue its line with the structlog events."""
+        try:
+            line = self.format(record)
+        except Exception:  # noqa: BLE001  (stdlib's convention: report on stderr, never raise)
+            self.handleError(record)
+            return
+        self._writer.submit_line(line, urgent=record.levelno >= logging.WARNING)
+
+    def flush(self) -> None:
+        """Write what is queued (stdlib calls this at exit, from ``logging.shutdown``)."""
+        self._writer.flush()
 
 
 # --- what the events of one call share (set by the logging layer, read by the retry layer) ---
@@ -306,14 +409,17 @@ class CallContext:
     @property
     def request_key(self) -> str:
         """The call's cache key, shared by all its events."""
+        return self._request_key()
+
+    def _request_key(self) -> str:
         if self._key is None:
             self._key = self.key_of()
         return self._key
 
     def fields(self) -> dict[str, object]:
-        """The shared fields of this call's events."""
+        """The shared fields of this call's events (the request key as a ``Later`` until computed)."""
         fields: dict[str, object] = {
-            "request_key": self.request_key,
+            "request_key": self._key if self._key is not None else Later(self._request_key),
             "provider": self.provider,
             "model": self.model,
         }

@@ -1,0 +1,273 @@
+"""Where ``configure_logging`` sends its lines: a writer that renders them now, or in batches on a thread.
+
+structlog runs every processor in the thread that logs. Rendering an event (timestamp text, the
+redaction scan, JSON) is most of the cost of a log line, and it costs several times more just after a
+call's wait for the API (the CPU's caches were lost while the thread slept) than in a loop. So the
+pipeline ``configure_logging`` builds is split in two:
+
+- in the thread that logs, only what must be taken there: the application's bound context
+  (``merge_contextvars``), the level, the time as a number, and the exception being handled (for
+  ``exc_info=True``), all cheap; then the event is handed to this writer;
+- in the writer, the rest (``tail``): values computed late (the request key), timestamp text, the
+  traceback's text, ``redact``, the renderer; then the line is written.
+
+With ``background=True`` the writer queues events and a daemon thread renders and writes them in
+batches, every ``FLUSH_INTERVAL`` seconds, in the order they were logged; stdlib records, rendered in
+their own thread, share the queue, so lines keep their order. An event at warning or above wakes the
+thread at once. The queue never holds more than ``MAX_PENDING`` items: past that, the thread that logs
+writes them itself. The queue is drained by ``flush()`` (``typed_llm.flush_logs``), at exit, when
+``configure_logging`` is called again, and a forked child starts with an empty queue and its own
+thread (the parent writes what was queued before the fork). With ``background=False`` every event
+is rendered and written in the thread that logs it, before the logging call returns.
+
+A line that cannot be rendered is replaced by a line saying so (the others are still written), and a
+stream that cannot be written to is reported on standard error: logging never raises into the
+application (as with stdlib ``logging``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextlib
+import datetime as dt
+import os
+import sys
+import threading
+import time
+import weakref
+from typing import IO, TYPE_CHECKING, Final, cast
+
+import structlog
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from structlog.typing import EventDict, Processor, WrappedLogger
+
+__all__ = [
+    "FLUSH_INTERVAL",
+    "MAX_PENDING",
+    "LogWriter",
+    "capture",
+    "flush_all",
+    "format_time",
+]
+
+FLUSH_INTERVAL: Final = 0.1
+"""Seconds between the background thread's batches: the longest a queued line waits to be written."""
+MAX_PENDING: Final = 10_000
+"""Queued events and lines past which the thread that logs writes them itself (memory stays bounded)."""
+
+_URGENT: Final = frozenset({"warning", "warn", "error", "err", "exception", "critical", "fatal", "failure"})
+"""structlog method names whose events wake the background thread at once."""
+
+_UTC: Final = dt.UTC
+
+Pending = tuple[str, "EventDict"] | str
+"""A structlog event (its method name and event dict) still to render, or a stdlib line already rendered."""
+
+
+def capture(
+    logger: WrappedLogger,  # noqa: ARG001  (structlog's processor signature)
+    method_name: str,
+    event_dict: EventDict,
+) -> tuple[tuple[Pending], dict[str, object]]:
+    """The last processor run in the thread that logs: note the time and the exception, hand the event over.
+
+    The time is kept as a number (``format_time`` writes it out later) and ``exc_info=True`` becomes
+    the exception being handled now, which the writer could no longer see. The return value is
+    structlog's ``(args, kwargs)`` for the wrapped logger, which is the ``LogWriter``.
+    """
+    event_dict["timestamp"] = time.time()
+    exc_info = event_dict.get("exc_info")
+    if exc_info and not isinstance(exc_info, BaseException | tuple):
+        current = sys.exc_info()
+        if current[1] is None:
+            del event_dict["exc_info"]
+        else:
+            event_dict["exc_info"] = current
+    return ((method_name, event_dict),), {}
+
+
+def format_time(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:  # noqa: ARG001  (structlog's processor signature)
+    """The first processor of the tail: the time ``capture`` noted, as ISO 8601 UTC text.
+
+    The same text as structlog's ``TimeStamper(fmt="iso", utc=True)``, for the moment of the
+    logging call rather than of the writing.
+    """
+    stamp = event_dict.get("timestamp")
+    if isinstance(stamp, float):
+        moment = dt.datetime.fromtimestamp(stamp, tz=_UTC)
+        event_dict["timestamp"] = moment.isoformat().replace("+00:00", "Z")
+    return event_dict
+
+
+class LogWriter:
+    """Renders handed-over events with ``tail`` and writes the lines to ``stream``, now or in batches.
+
+    It is both structlog's logger factory and the logger it makes (every level's method queues the
+    event), and the sink of ``configure_logging``'s stdlib handler (``submit_line``).
+    """
+
+    def __init__(
+        self,
+        stream: IO[str],
+        tail: Sequence[Processor],
+        *,
+        background: bool,
+        interval: float = FLUSH_INTERVAL,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
+        """Create a writer (its thread starts with the first queued event).
+
+        Args:
+            stream: where lines go.
+            tail: the processors that turn a handed-over event into its line (the last returns text).
+            background: queue and write in batches on a thread, or write each line at once.
+            interval: seconds between batches.
+            max_pending: queued items past which the logging thread writes them itself.
+        """
+        if interval <= 0 or max_pending < 1:
+            raise ValueError(f"interval must be > 0 and max_pending >= 1, got {interval}, {max_pending}")
+        self._stream = stream
+        self._tail = tuple(tail)
+        self._background = background
+        self._interval = interval
+        self._max_pending = max_pending
+        self._pending: collections.deque[Pending] = collections.deque()
+        self._closed = False
+        self._reset_threading()
+        _writers.add(self)
+
+    def _reset_threading(self) -> None:
+        """Fresh locks and no thread (also in a forked child, where the parent's may be held or gone)."""
+        self._lock = threading.Lock()  # one writing at a time, so batches keep their order
+        self._start_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- structlog's side: a logger factory, and the logger -----------------------------------------
+
+    def __call__(self, *args: object) -> LogWriter:  # noqa: ARG002  (structlog passes the logger's name)
+        """Be structlog's logger factory: every bound logger writes through this writer."""
+        return self
+
+    def msg(self, pending: Pending) -> None:
+        """Take one event handed over by ``capture`` (structlog calls the method named after the level)."""
+        self._submit(pending, urgent=isinstance(pending, tuple) and pending[0] in _URGENT)
+
+    debug = info = log = msg
+    warning = warn = error = err = exception = critical = fatal = failure = msg
+
+    def submit_line(self, line: str, *, urgent: bool) -> None:
+        """Take one line already rendered (a stdlib record), to write in its turn."""
+        self._submit(line, urgent=urgent)
+
+    def _submit(self, pending: Pending, *, urgent: bool) -> None:
+        queue = self._pending
+        queue.append(pending)
+        if not self._background or self._closed or len(queue) >= self._max_pending:
+            self.flush()  # closed: the thread may have drained for the last time already
+            return
+        if self._thread is None:
+            self._start()
+        if urgent:
+            self._wake.set()
+
+    # --- the writing side ---------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None and not self._closed:
+                thread = threading.Thread(target=self._run, name="typed_llm-log-writer", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        """Render and write every queued item, in order, and flush the stream."""
+        queue = self._pending
+        with self._lock:
+            if not queue:
+                return
+            lines: list[str] = []
+            while queue:
+                lines.append(self._render(queue.popleft()))
+            self._write("".join(lines))
+
+    def _render(self, pending: Pending) -> str:
+        if isinstance(pending, str):
+            return pending + "\n"
+        method_name, event_dict = pending
+        try:
+            return self._run_tail(method_name, event_dict)
+        except Exception as exc:  # noqa: BLE001  (one bad event must not cost the others their lines)
+            failure: EventDict = {
+                "event": "log_event_not_rendered",
+                "original_event": str(event_dict.get("event")),
+                "error_class": type(exc).__name__,
+                "level": "error",
+                "timestamp": event_dict.get("timestamp"),
+            }
+            try:
+                return self._run_tail("error", failure)
+            except Exception:  # noqa: BLE001  (the renderer itself is broken: plain text)
+                return f"typed_llm: a log event ({failure['original_event']}) could not be rendered\n"
+        except structlog.DropEvent:
+            return ""
+
+    def _run_tail(self, method_name: str, event_dict: EventDict) -> str:
+        rendered: object = event_dict
+        for processor in self._tail:  # each returns the next one's input; the last, the line
+            rendered = processor(self, method_name, cast("EventDict", rendered))
+        return f"{rendered}\n"
+
+    def _write(self, text: str) -> None:
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except Exception as exc:  # noqa: BLE001  (logging must not raise into the application)
+            _report(f"typed_llm: log lines could not be written: {type(exc).__name__}: {exc}")
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread; later events are written as they come."""
+        self._closed = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+        self.flush()
+
+    def _after_fork_in_child(self) -> None:
+        self._pending.clear()  # the parent writes these; the child's own come next
+        self._reset_threading()
+
+
+def _report(message: str) -> None:
+    with contextlib.suppress(Exception):  # nowhere left to say it
+        sys.stderr.write(message + "\n")
+
+
+_writers: weakref.WeakSet[LogWriter] = weakref.WeakSet()
+"""Every writer alive, to drain at exit and to reset in a forked child."""
+
+
+def flush_all() -> None:
+    """Write every line still queued, in every writer."""
+    for writer in list(_writers):
+        writer.flush()
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_writers):
+        writer._after_fork_in_child()  # noqa: SLF001  (the module's own hook)
+
+
+atexit.register(flush_all)
+os.register_at_fork(after_in_child=_after_fork_in_child)
