@@ -272,17 +272,31 @@ def test_logs_a_key_through_structlog():
 
 def test_logs_nothing_secret():
     logging.getLogger("some.app").info("all fine")
+
+
+def test_logs_a_marked_value_through_the_background_writer():
+    import io
+    from typed_llm import configure_logging
+
+    configure_logging(stream=io.StringIO())  # queued: written by the writer, after the test's body
+    structlog.get_logger().info("calling", note="SEEDED, not key-shaped, so not redacted")
 """
 
 
 def test_the_log_guard_fails_a_test_that_logs_a_key(pytester: pytest.Pytester) -> None:
-    """The suite-wide guard itself: a test that logs a seeded key fails, through stdlib or structlog."""
+    """The suite-wide guard itself: a test that logs a seeded key fails, through stdlib or structlog,
+    also when configure_logging's writer writes the line after the test's body ended."""
     tests = Path(__file__).parent
     pytester.makeconftest((tests / "conftest.py").read_text())
     pytester.makepyfile(helpers=(tests / "helpers.py").read_text(), test_guarded=GUARDED_SUITE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3, errors=2)
-    result.stdout.fnmatch_lines(["*a seeded key reached a log line: some.app: calling with sk-test-*"])
+    result.assert_outcomes(passed=4, errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*a seeded key reached a log line: some.app: calling with sk-test-*",
+            "*a seeded key reached a log line: *note=*SEEDED, not key-shaped*",
+        ]
+    )
 
 
 def test_redaction_is_safe_under_threads(fake: FakeAPI) -> None:

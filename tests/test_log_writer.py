@@ -1,0 +1,298 @@
+"""configure_logging's writer: lines written later in batches, yet in order, complete, and never lost.
+
+The writer is driven through ``configure_logging`` where a user would see its behaviour, and built
+directly (``LogWriter``) where a test needs an interval it can outwait: a writer that waits a minute
+between batches shows which lines were written for another reason (a warning, a full queue).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+import structlog
+
+from helpers import FAKE_OPENAI_KEY, configured_logging
+from typed_llm import ChatRequest, OpenAIClient, UserMessage, cache_key, configure_logging, flush_logs
+from typed_llm._fake import FakeAPI
+from typed_llm._log_writer import LogWriter, capture, format_time
+from typed_llm._logging import emit, redact
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="log me later"),))
+A_MINUTE = 60.0
+"""An interval no test waits out: lines written before it were written for another reason."""
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAPI]:
+    with FakeAPI() as running:
+        yield running
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _json_lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+@pytest.fixture
+def slow_writer() -> Iterator[tuple[LogWriter, io.StringIO]]:
+    """A background writer that waits a minute between batches, behind a structlog pipeline."""
+    stream = io.StringIO()
+    writer = LogWriter(
+        stream, [format_time, redact, structlog.processors.JSONRenderer()], background=True, interval=A_MINUTE
+    )
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, capture],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        logger_factory=writer,
+        cache_logger_on_first_use=False,
+    )
+    try:
+        yield writer, stream
+    finally:
+        writer.close()
+        structlog.reset_defaults()
+
+
+def test_the_background_thread_writes_without_being_asked(fake: FakeAPI) -> None:
+    """A call's response line reaches the stream on its own, soon, with the key the writer computed."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure_logging(json=True, level="info", stream=stream)
+        OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url).complete(REQUEST)
+        assert _wait_for(lambda: '"response"' in stream.getvalue())
+    finally:
+        flush_logs()
+        structlog.reset_defaults()
+        root.handlers, root.level = handlers, level
+    (line,) = _json_lines(stream)
+    assert line["request_key"] == cache_key(REQUEST, f"openai {fake.openai_base_url}")
+    assert "Later" not in stream.getvalue()
+
+
+def test_info_lines_wait_for_the_batch(slow_writer: tuple[LogWriter, io.StringIO]) -> None:
+    """An info event is queued, not written, until its batch (here: flush) comes."""
+    writer, stream = slow_writer
+    structlog.get_logger().info("queued", n=1)
+    time.sleep(0.2)
+    assert stream.getvalue() == ""
+    writer.flush()
+    assert [line["event"] for line in _json_lines(stream)] == ["queued"]
+
+
+def test_a_warning_wakes_the_writer_at_once(slow_writer: tuple[LogWriter, io.StringIO]) -> None:
+    """A warning (and what was queued before it) is written long before the next batch was due."""
+    _, stream = slow_writer
+    log = structlog.get_logger()
+    log.info("before")
+    log.warning("trouble", code="x")
+    assert _wait_for(lambda: "trouble" in stream.getvalue())
+    assert [line["event"] for line in _json_lines(stream)] == ["before", "trouble"]
+
+
+def test_a_full_queue_is_written_by_the_thread_that_logs() -> None:
+    """Past max_pending queued items, logging writes them itself: memory stays bounded."""
+    stream = io.StringIO()
+    writer = LogWriter(
+        stream, [structlog.processors.JSONRenderer()], background=True, interval=A_MINUTE, max_pending=3
+    )
+    try:
+        for n in range(3):
+            writer.msg(("info", {"event": "e", "n": n}))
+        assert [line["n"] for line in _json_lines(stream)] == [0, 1, 2]
+    finally:
+        writer.close()
+
+
+def test_structlog_and_stdlib_lines_keep_the_order_they_were_logged_in() -> None:
+    """Events and stdlib records share one queue: the output is in logging order."""
+    with configured_logging(json=True, level="debug") as stream:
+        for n in range(20):
+            emit(logging.INFO, "library", n=n)
+            logging.getLogger("some.lib").info("stdlib %d", n)
+            structlog.get_logger("app").debug("app", n=n)
+    events = [line["event"] for line in _json_lines(stream)]
+    expected = [name for n in range(20) for name in ("library", f"stdlib {n}", "app")]
+    assert events == expected
+
+
+def test_the_timestamp_is_when_the_event_was_logged() -> None:
+    """A line written later still says when it was logged (structlog's ISO 8601 UTC text)."""
+    with configured_logging(json=True, level="info") as stream:
+        before = dt.datetime.now(tz=dt.UTC)
+        emit(logging.INFO, "response", request_key="k")
+        after = dt.datetime.now(tz=dt.UTC)
+        time.sleep(0.3)
+    (line,) = _json_lines(stream)
+    stamp = str(line["timestamp"])
+    assert stamp.endswith("Z")
+    assert before <= dt.datetime.fromisoformat(stamp) <= after
+
+
+def test_reconfiguring_writes_the_old_lines_to_the_old_stream() -> None:
+    """configure_logging again: what was queued goes where it was meant to, nothing twice or lost."""
+    first = io.StringIO()
+    with configured_logging(json=True, level="info") as second:
+        configure_logging(json=True, level="info", stream=first)
+        emit(logging.INFO, "one")
+        configure_logging(json=True, level="info", stream=second)
+        emit(logging.INFO, "two")
+    assert [line["event"] for line in _json_lines(first)] == ["one"]
+    assert [line["event"] for line in _json_lines(second)] == ["two"]
+
+
+def test_an_event_that_cannot_be_rendered_is_replaced_not_lost() -> None:
+    """A value whose text cannot be made costs its own line a replacement, and no other line."""
+
+    class Broken:
+        def __repr__(self) -> str:
+            raise RuntimeError("no text for you")
+
+    with configured_logging(json=True, level="info") as stream:
+        emit(logging.INFO, "first")
+        structlog.get_logger().info("broken", thing=Broken())
+        emit(logging.INFO, "last")
+    lines = _json_lines(stream)
+    assert [line["event"] for line in lines] == ["first", "log_event_not_rendered", "last"]
+    assert (lines[1]["original_event"], lines[1]["error_class"]) == ("broken", "RuntimeError")
+
+
+class _BrokenStream(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(f"disk full ({len(text)} characters lost)")
+
+
+def test_a_stream_that_cannot_be_written_is_reported_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
+    """Logging never raises into the application: a failed write is said on standard error."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure_logging(json=True, level="info", stream=_BrokenStream())
+        emit(logging.INFO, "lost")
+        structlog.get_logger().error("also lost")  # written at once by the woken thread
+        flush_logs()
+    finally:
+        structlog.reset_defaults()
+        root.handlers, root.level = handlers, level
+    assert "typed_llm: log lines could not be written: OSError: disk full" in capsys.readouterr().err
+
+
+def test_many_threads_logging_at_once_lose_and_duplicate_nothing() -> None:
+    """8 threads x 250 events: every line once, whole (no two lines mixed), each thread's in order."""
+
+    def work(thread: int) -> None:
+        log = structlog.get_logger()
+        for n in range(250):
+            log.info("tick", thread=thread, n=n, text="x" * (n % 50))
+
+    with configured_logging(json=True, level="info") as stream:
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    lines = _json_lines(stream)
+    assert len(lines) == 2000
+    for t in range(8):
+        assert [line["n"] for line in lines if line["thread"] == t] == list(range(250))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_writes_its_own_lines_and_not_its_parents(tmp_path: Path) -> None:
+    """Queued before a fork: written once, by the parent. Logged in the child: written by the child."""
+    path = tmp_path / "log.jsonl"
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    with path.open("a", encoding="utf-8") as stream:
+        try:
+            configure_logging(json=True, level="info", stream=stream)
+            emit(logging.INFO, "parent, before the fork")
+            pid = os.fork()
+            if pid == 0:  # the child: log, write, and leave without running the parent's clean-up
+                emit(logging.INFO, "child")
+                flush_logs()
+                os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            emit(logging.INFO, "parent, after the fork")
+        finally:
+            flush_logs()
+            structlog.reset_defaults()
+            root.handlers, root.level = handlers, level
+    assert os.waitstatus_to_exitcode(status) == 0
+    events = sorted(json.loads(line)["event"] for line in path.read_text(encoding="utf-8").splitlines())
+    assert events == ["child", "parent, after the fork", "parent, before the fork"]
+
+
+EXITING = """
+import logging, sys
+from typed_llm import configure_logging
+from typed_llm._logging import emit
+
+configure_logging(json=True, level="info", stream=sys.stdout)
+for n in range(100):
+    emit(logging.INFO, "queued", n=n)
+logging.getLogger("app").info("stdlib too")
+{ending}
+"""
+
+
+@pytest.mark.parametrize(
+    "ending",
+    ["pass", "raise SystemExit(3)", "raise RuntimeError('crash')", "logging.getLogger().handlers.clear()"],
+    ids=["normal exit", "sys.exit", "uncaught exception", "stdlib handler removed"],
+)
+def test_queued_lines_are_written_at_exit(ending: str) -> None:
+    """A process that ends, however it ends short of being killed, writes what it queued first."""
+    script = textwrap.dedent(EXITING).format(ending=ending)
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line.get("n") for line in lines[:100]] == list(range(100))
+    assert [line["event"] for line in lines[100:]] == ["stdlib too"]
+    assert result.returncode in {0, 1, 3}
+
+
+def test_at_once_writes_before_the_logging_call_returns() -> None:
+    """background=False: the line is in the stream as soon as the call that logged it returns."""
+    with configured_logging(json=True, level="info", background=False) as stream:
+        emit(logging.INFO, "now")
+        assert [line["event"] for line in _json_lines(stream)] == ["now"]
+
+
+def test_an_exception_is_taken_where_it_was_logged() -> None:
+    """exc_info=True means the exception being handled then; the writer renders it later, outside."""
+    with configured_logging(json=True, level="info") as stream:
+        try:
+            raise ValueError("the cause")  # noqa: TRY301  (an exception being handled)
+        except ValueError:
+            structlog.get_logger().info("handled", exc_info=True)
+        structlog.get_logger().info("no exception now", exc_info=True)
+    handled, calm = _json_lines(stream)
+    assert "ValueError: the cause" in str(handled["exception"])
+    assert "exception" not in calm
+    assert "exc_info" not in calm
