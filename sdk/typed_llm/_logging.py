@@ -24,16 +24,17 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import IO, TYPE_CHECKING, Any, Final, Literal
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, cast
 
 import attrs
 import structlog
+from structlog.typing import Processor
 
 from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
 from typed_llm._log_writer import LogWriter, capture, flush_all, format_time
 
 if TYPE_CHECKING:
-    from structlog.typing import EventDict, Processor, WrappedLogger
+    from structlog.typing import EventDict, WrappedLogger
 
 __all__ = [
     "DEFAULT_MAX_CONTENT_LENGTH",
@@ -185,8 +186,10 @@ class _Pipeline:
     logger: Any  # the bound logger of whatever wrapper class the application configured
     redacting: bool
     """Its processors run ``redact`` (so ``emit`` tells it which fields are clean already)."""
-    deferring: bool
-    """It is ``configure_logging``'s: its writer computes ``Later`` values and redacts every field."""
+    writer: LogWriter | None
+    """Set when it is ``configure_logging``'s: its writer computes ``Later`` values and redacts every
+    field, and the library hands its events over directly (see ``emit``)."""
+    processors: tuple[Processor, ...]
 
 
 _bound: tuple[tuple[int, object, object], _Pipeline] | None = None
@@ -212,7 +215,8 @@ def _pipeline_now() -> _Pipeline | None:
         pipeline = _Pipeline(
             logger=structlog.get_logger(LOGGER_NAME).bind(),
             redacting=redact in processors,
-            deferring=isinstance(config["logger_factory"], LogWriter),
+            writer=factory if isinstance(factory := config["logger_factory"], LogWriter) else None,
+            processors=tuple(processors),
         )
         cached = _bound = (key, pipeline)
     return cached[1]
@@ -237,6 +241,15 @@ the fields ``emit`` already redacted."""
 _OWN_KEYS: Final = frozenset({"event", "logger"})
 """Fields of a library event whose values the library itself set (its event name and logger name)."""
 
+_LEVEL_NAMES: Final = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "critical",
+}
+"""structlog's method name for each level the library logs at."""
+
 _PLAIN: Final = frozenset({int, float, bool, type(None)})
 """Value types that cannot hold a secret."""
 
@@ -254,9 +267,19 @@ def emit(level: int, event: str, **fields: object) -> None:
     pipeline = _pipeline_now()
     if not _enabled_in(pipeline, level):
         return
-    if pipeline is not None and pipeline.deferring:
-        # The writer computes, redacts and renders every field, possibly on its own thread.
-        pipeline.logger.log(level, event, logger=LOGGER_NAME, **fields)
+    if pipeline is not None and pipeline.writer is not None:
+        # The writer computes, redacts and renders every field, possibly on its own thread. What
+        # structlog's bound logger would add around the processors (a copy of its empty context,
+        # the level check done above) is skipped: a third of the cost left in the logging thread.
+        method_name = _LEVEL_NAMES[level]
+        event_dict: object = {**fields, "logger": LOGGER_NAME, "event": event}
+        try:
+            for processor in pipeline.processors:
+                event_dict = processor(pipeline.writer, method_name, cast("EventDict", event_dict))
+        except structlog.DropEvent:
+            return
+        args, kwargs = cast("tuple[tuple[object, ...], dict[str, object]]", event_dict)
+        getattr(pipeline.writer, method_name)(*args, **kwargs)
         return
     clean: dict[str, object] = {}
     for key, later in fields.items():  # the hot path of every event: one set lookup per field
