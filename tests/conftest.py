@@ -127,10 +127,9 @@ def _no_key_in_any_log_line(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[st
             watcher.leaks.append(message)
         write_msg(self, message)
 
-    def watched_writer(self: LogWriter, text: str) -> None:
-        if SEEDED_MARK in text:
-            watcher.leaks.append(text)
-        writer_write(self, text)
+    def watched_writer(self: LogWriter, lines: list[str]) -> None:
+        watcher.leaks.extend(line for line in lines if SEEDED_MARK in line)
+        writer_write(self, lines)
 
     monkeypatch.setattr(structlog.testing.LogCapture, "__call__", watched_capture)
     monkeypatch.setattr(structlog.WriteLogger, "msg", watched_write)

@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import json
 import logging
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -21,16 +22,19 @@ from typing import TYPE_CHECKING
 
 import pytest
 import structlog
+from structlog.testing import capture_logs
 
 from helpers import FAKE_OPENAI_KEY, configured_logging
 from typed_llm import ChatRequest, OpenAIClient, UserMessage, cache_key, configure_logging, flush_logs
 from typed_llm._fake import FakeAPI
 from typed_llm._log_writer import LogWriter, capture, format_time
-from typed_llm._logging import emit, redact
+from typed_llm._logging import Later, emit, redact
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
+
+    from structlog.typing import EventDict
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="log me later"),))
 A_MINUTE = 60.0
@@ -198,7 +202,7 @@ def test_a_stream_that_cannot_be_written_is_reported_not_raised(capsys: pytest.C
     finally:
         structlog.reset_defaults()
         root.handlers, root.level = handlers, level
-    assert "typed_llm: log lines could not be written: OSError: disk full" in capsys.readouterr().err
+    assert "log line(s) could not be written: OSError: disk full" in capsys.readouterr().err
 
 
 def test_many_threads_logging_at_once_lose_and_duplicate_nothing() -> None:
@@ -296,3 +300,183 @@ def test_an_exception_is_taken_where_it_was_logged() -> None:
     assert "ValueError: the cause" in str(handled["exception"])
     assert "exception" not in calm
     assert "exc_info" not in calm
+
+
+# --- what a review of the first version found -------------------------------------------------------
+
+
+def test_an_applications_processor_in_front_sees_library_events_redacted() -> None:
+    """A processor the application puts before configure_logging's gets redacted fields and the key.
+
+    Only the exact pipeline configure_logging installed lets its writer do the redaction later.
+    """
+    seen: list[dict[str, object]] = []
+
+    def spy(_: object, __: str, event_dict: EventDict) -> EventDict:
+        seen.append(dict(event_dict))
+        return event_dict
+
+    with configured_logging(json=True, level="info") as stream:
+        structlog.configure(processors=[spy, *structlog.get_config()["processors"]])
+        emit(logging.INFO, "response", request_key=Later(lambda: "k" * 64), note="sk-abcdefghijklmnopqrstu")
+    (event,) = seen
+    assert (event["request_key"], event["note"]) == ("k" * 64, "sk-abc[redacted]")
+    (line,) = _json_lines(stream)
+    assert line["note"] == "sk-abc[redacted]"
+
+
+def test_capture_logs_over_configure_logging_captures_redacted_events() -> None:
+    """structlog's capture_logs keeps configure_logging's factory: the library still redacts first."""
+    with configured_logging(json=True, level="info"), capture_logs() as logs:
+        emit(logging.INFO, "response", request_key=Later(lambda: "k"), note="Bearer abcdefghijklmnopqrstuv")
+    assert [(log["request_key"], log["note"]) for log in logs] == [("k", "Bearer [redacted]")]
+
+
+REENTRANT = """
+import io, json, logging, sys, threading, time
+import structlog
+from typed_llm import configure_logging, flush_logs
+
+class LogsWhenShown:
+    # A value whose text logs, through structlog and stdlib, while it is being rendered.
+    def __repr__(self):
+        time.sleep(0.02)
+        structlog.get_logger().info("logged from repr")
+        logging.getLogger("from.repr").warning("stdlib from repr")
+        return "shown"
+
+stream = io.StringIO()
+configure_logging(json=True, level="info", stream=stream, background={background})
+stop = threading.Event()
+
+def chatter():
+    while not stop.is_set():
+        logging.getLogger("busy").warning("tick")
+
+if {with_chatter}:
+    busy = threading.Thread(target=chatter)
+    busy.start()
+for _ in range(5):
+    structlog.get_logger().info("outer", thing=LogsWhenShown())
+stop.set()
+if {with_chatter}:
+    busy.join()
+flush_logs()
+events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+print(json.dumps([event for event in events if event != "tick"]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("background", "with_chatter"),
+    [(True, False), (False, False), (True, True), (False, True)],
+    ids=[
+        "background",
+        "at-once",
+        "background, stdlib from another thread",
+        "at-once, stdlib from another thread",
+    ],
+)
+def test_a_value_that_logs_while_rendered_does_not_deadlock(background: bool, with_chatter: bool) -> None:
+    """Logging from inside a rendering queues the line behind the one being written, while another
+    thread logs through stdlib too (stdlib's handler lock must not be held around the writer's).
+
+    Run in a child process: a deadlock fails the test by its timeout instead of hanging the suite.
+    """
+    script = textwrap.dedent(REENTRANT).format(background=background, with_chatter=with_chatter)
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    events = json.loads(result.stdout)
+    if background:  # the value is shown when its line is rendered, after the five were queued
+        assert events == ["outer"] * 5 + ["logged from repr", "stdlib from repr"] * 5
+    else:
+        assert events == ["outer", "logged from repr", "stdlib from repr"] * 5
+
+
+class _NoText:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+    __repr__ = __str__
+
+
+def test_the_writer_thread_survives_an_event_it_cannot_even_name() -> None:
+    """An event whose very name cannot become text: replaced, and the thread goes on writing."""
+    with configured_logging(json=True, level="info") as stream:
+        structlog.get_logger().info("before")
+        structlog.get_logger().info(_NoText())
+        structlog.get_logger().warning("after")  # wakes the thread, which must still be there
+        assert _wait_for(lambda: "after" in stream.getvalue())
+    events = [(line["event"], line.get("original_event")) for line in _json_lines(stream)]
+    assert events == [("before", None), ("log_event_not_rendered", "?"), ("after", None)]
+
+
+def test_a_line_the_stream_cannot_encode_costs_only_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    """An ASCII stream and a line with 'café': the other lines of the batch are written."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii")
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure_logging(json=False, level="info", stream=stream)
+        for name in ("first", "café", "last"):
+            emit(logging.INFO, name)
+        flush_logs()
+    finally:
+        structlog.reset_defaults()
+        root.handlers, root.level = handlers, level
+    written = raw.getvalue().decode("ascii")
+    assert ("first" in written, "caf" in written, "last" in written) == (True, False, True)
+    assert "1 log line(s) could not be encoded" in capsys.readouterr().err
+
+
+def _log_in_a_child() -> None:
+    emit(logging.INFO, "from the multiprocessing child")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_multiprocessing_child_writes_its_queue_before_it_ends(tmp_path: Path) -> None:
+    """multiprocessing ends a forked child with os._exit (no atexit): its lines are written anyway."""
+    path = tmp_path / "log.jsonl"
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    with path.open("a", encoding="utf-8") as stream:
+        try:
+            configure_logging(json=True, level="info", stream=stream)
+            child = multiprocessing.get_context("fork").Process(target=_log_in_a_child)
+            child.start()
+            child.join(60)
+        finally:
+            flush_logs()
+            structlog.reset_defaults()
+            root.handlers, root.level = handlers, level
+    assert child.exitcode == 0
+    events = [json.loads(line)["event"] for line in path.read_text(encoding="utf-8").splitlines()]
+    assert events == ["from the multiprocessing child"]
+
+
+def test_reconfiguring_stops_the_old_writers_thread() -> None:
+    """Each configure_logging closes the writer before it: one writer thread at most stays."""
+
+    def writer_threads() -> int:
+        return sum(thread.name == "typed_llm-log-writer" for thread in threading.enumerate())
+
+    with configured_logging(json=True, level="info"):
+        for n in range(4):
+            configure_logging(json=True, level="info", stream=io.StringIO())
+            emit(logging.INFO, "starts a thread", n=n)
+        assert _wait_for(lambda: writer_threads() <= 1)
+
+
+def test_a_logger_bound_before_reconfiguring_writes_at_once_to_its_old_stream() -> None:
+    """A logger bound under an earlier configure_logging keeps writing where it did, with no loss."""
+    first = io.StringIO()
+    with configured_logging(json=True, level="info") as second:
+        configure_logging(json=True, level="info", stream=first)
+        bound = structlog.get_logger().bind(worker=1)
+        configure_logging(json=True, level="info", stream=second)
+        bound.info("late")
+        assert [line["event"] for line in _json_lines(first)] == ["late"]
+    assert second.getvalue() == ""

@@ -14,15 +14,18 @@ pipeline ``configure_logging`` builds is split in two:
 With ``background=True`` the writer queues events and a daemon thread renders and writes them in
 batches, every ``FLUSH_INTERVAL`` seconds, in the order they were logged; stdlib records, rendered in
 their own thread, share the queue, so lines keep their order. An event at warning or above wakes the
-thread at once. The queue never holds more than ``MAX_PENDING`` items: past that, the thread that logs
-writes them itself. The queue is drained by ``flush()`` (``typed_llm.flush_logs``), at exit, when
+thread at once. When the queue reaches ``MAX_PENDING`` items, the thread that logs writes them
+itself. The queue is drained by ``flush()`` (``typed_llm.flush_logs``), at exit, when
 ``configure_logging`` is called again, and a forked child starts with an empty queue and its own
-thread (the parent writes what was queued before the fork). With ``background=False`` every event
-is rendered and written in the thread that logs it, before the logging call returns.
+thread (the parent writes what was queued before the fork); a ``multiprocessing`` child, which
+ends with ``os._exit``, writes its queue from a multiprocessing finalizer. With
+``background=False`` every event is rendered and written in the thread that logs it, before the
+logging call returns.
 
-A line that cannot be rendered is replaced by a line saying so (the others are still written), and a
-stream that cannot be written to is reported on standard error: logging never raises into the
-application (as with stdlib ``logging``).
+A line that cannot be rendered is replaced by a line saying so, and a line the stream cannot encode
+is left out (the others are still written); a stream that cannot be written to is reported on
+standard error: logging never raises into the application (as with stdlib ``logging``). A line
+logged while a line is being rendered or written in the same thread is queued behind it.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ __all__ = [
     "FLUSH_INTERVAL",
     "MAX_PENDING",
     "LogWriter",
+    "Pending",
     "capture",
     "flush_all",
     "format_time",
@@ -57,7 +61,7 @@ __all__ = [
 FLUSH_INTERVAL: Final = 0.1
 """Seconds between the background thread's batches: the longest a queued line waits to be written."""
 MAX_PENDING: Final = 10_000
-"""Queued events and lines past which the thread that logs writes them itself (memory stays bounded)."""
+"""Queued events and lines at which the thread that logs writes them itself (memory stays bounded)."""
 
 _URGENT: Final = frozenset({"warning", "warn", "error", "err", "exception", "critical", "fatal", "failure"})
 """structlog method names whose events wake the background thread at once."""
@@ -143,6 +147,7 @@ class LogWriter:
     def _reset_threading(self) -> None:
         """Fresh locks and no thread (also in a forked child, where the parent's may be held or gone)."""
         self._lock = threading.Lock()  # one writing at a time, so batches keep their order
+        self._here = threading.local()  # ``flushing``: this thread is inside ``flush`` now
         self._start_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -188,18 +193,32 @@ class LogWriter:
         while not self._closed:
             self._wake.wait(self._interval)
             self._wake.clear()
-            self.flush()
+            try:
+                self.flush()
+            except Exception as exc:  # noqa: BLE001  (the thread must outlive anything, or lines stay queued)
+                _report(f"typed_llm: the log writer failed: {type(exc).__name__}")
 
     def flush(self) -> None:
-        """Render and write every queued item, in order, and flush the stream."""
+        """Render and write every queued item, in order, and flush the stream.
+
+        A line logged while this thread renders (a value's ``repr`` that logs, a signal handler)
+        is queued and written by this same flush, after the lines before it: no deadlock, no
+        reordering.
+        """
+        here = self._here
+        if getattr(here, "flushing", False):
+            return
         queue = self._pending
         with self._lock:
-            if not queue:
-                return
-            lines: list[str] = []
-            while queue:
-                lines.append(self._render(queue.popleft()))
-            self._write("".join(lines))
+            here.flushing = True
+            try:
+                while queue:
+                    lines: list[str] = []
+                    while queue:
+                        lines.append(self._render(queue.popleft()))
+                    self._write(lines)
+            finally:
+                here.flushing = False
 
     def _render(self, pending: Pending) -> str:
         if isinstance(pending, str):
@@ -207,20 +226,28 @@ class LogWriter:
         method_name, event_dict = pending
         try:
             return self._run_tail(method_name, event_dict)
-        except Exception as exc:  # noqa: BLE001  (one bad event must not cost the others their lines)
-            failure: EventDict = {
-                "event": "log_event_not_rendered",
-                "original_event": str(event_dict.get("event")),
-                "error_class": type(exc).__name__,
-                "level": "error",
-                "timestamp": event_dict.get("timestamp"),
-            }
-            try:
-                return self._run_tail("error", failure)
-            except Exception:  # noqa: BLE001  (the renderer itself is broken: plain text)
-                return f"typed_llm: a log event ({failure['original_event']}) could not be rendered\n"
         except structlog.DropEvent:
             return ""
+        except Exception as exc:  # noqa: BLE001  (one bad event must not cost the others their lines)
+            return self._not_rendered(event_dict, exc)
+
+    def _not_rendered(self, event_dict: EventDict, exc: Exception) -> str:
+        """The line written instead of an event that could not be rendered (itself rendered and redacted)."""
+        try:
+            original = str(event_dict.get("event"))
+        except Exception:  # noqa: BLE001  (even the event's name may not turn into text)
+            original = "?"
+        failure: EventDict = {
+            "event": "log_event_not_rendered",
+            "original_event": original,
+            "error_class": type(exc).__name__,
+            "level": "error",
+            "timestamp": event_dict.get("timestamp"),
+        }
+        try:
+            return self._run_tail("error", failure)
+        except Exception:  # noqa: BLE001  (the renderer itself is broken: plain text, naming nothing)
+            return f"typed_llm: a log event could not be rendered ({type(exc).__name__})\n"
 
     def _run_tail(self, method_name: str, event_dict: EventDict) -> str:
         rendered: object = event_dict
@@ -228,12 +255,29 @@ class LogWriter:
             rendered = processor(self, method_name, cast("EventDict", rendered))
         return f"{rendered}\n"
 
-    def _write(self, text: str) -> None:
+    def _write(self, lines: list[str]) -> None:
+        stream = self._stream
         try:
-            self._stream.write(text)
+            stream.write("".join(lines))
+            stream.flush()
+        except UnicodeError:  # a line the stream's encoding cannot hold: write the others
+            self._write_one_by_one(lines)
+        except Exception as exc:  # noqa: BLE001  (logging must not raise into the application)
+            _report(f"typed_llm: {len(lines)} log line(s) could not be written: {type(exc).__name__}: {exc}")
+
+    def _write_one_by_one(self, lines: list[str]) -> None:
+        failed = 0
+        try:
+            for line in lines:
+                try:
+                    self._stream.write(line)
+                except UnicodeError:
+                    failed += 1
             self._stream.flush()
         except Exception as exc:  # noqa: BLE001  (logging must not raise into the application)
             _report(f"typed_llm: log lines could not be written: {type(exc).__name__}: {exc}")
+        if failed:
+            _report(f"typed_llm: {failed} log line(s) could not be encoded for the log stream")
 
     def close(self) -> None:
         """Write what is queued and stop the thread; later events are written as they come."""
@@ -269,5 +313,33 @@ def _after_fork_in_child() -> None:
         writer._after_fork_in_child()  # noqa: SLF001  (the module's own hook)
 
 
+class _Anchor:
+    """Something ``multiprocessing.util.register_after_fork`` can hold a weak reference to."""
+
+
+_ANCHOR: Final = _Anchor()
+
+
+def _before_fork() -> None:
+    """Before a fork, if ``multiprocessing`` is in use: have its children write their lines at exit.
+
+    A ``multiprocessing`` child ends with ``os._exit``, which skips ``atexit``; it runs its own
+    finalizers instead, so the child registers one (``register_after_fork`` callbacks run in the
+    child after multiprocessing cleared the finalizers it inherited).
+    """
+    global _hooked_multiprocessing  # noqa: PLW0603  (once per process)
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is None or _hooked_multiprocessing:
+        return
+    mp_util.register_after_fork(_ANCHOR, _flush_at_multiprocessing_exit)
+    _hooked_multiprocessing = True
+
+
+def _flush_at_multiprocessing_exit(_: object) -> None:
+    mp_util = sys.modules["multiprocessing.util"]
+    mp_util.Finalize(None, flush_all, exitpriority=-100)  # the last to run: after the app's own
+
+
+_hooked_multiprocessing = False
 atexit.register(flush_all)
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)

@@ -10,10 +10,12 @@ contents, cut short), ``response``, ``retry_scheduled``, ``cache_hit``, ``cache_
 ``cache_damaged``, ``error``.
 
 Redaction is not left to the application: every event the library emits passes through
-``redact`` first, which replaces any known credential (each key a client was built with, each
-token a token provider returned), anything shaped like an OpenAI key (``sk-...``), bearer tokens,
-and the values of fields named like credentials. A careless renderer at debug level still sees no
-secret.
+``redact`` before any processor of the application's sees it, which replaces any known credential
+(each key a client was built with, each token a token provider returned), anything shaped like an
+OpenAI key (``sk-...``), bearer tokens, and the values of fields named like credentials. A careless
+renderer at debug level still sees no secret. ``emit`` redacts the fields itself, except when the
+pipeline is exactly the one ``configure_logging`` installed: then its writer runs ``redact``, before
+its renderer, in the writer's thread.
 """
 
 from __future__ import annotations
@@ -133,9 +135,10 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
     """A structlog processor: credentials out of every value (and field names like ``api_key``).
 
     Keys starting with an underscore are structlog's own plumbing (``_record``...) and are left alone.
-    The library's own events were redacted field by field as they were emitted and carry the names
-    of those fields; only what was added since (context the application bound, fields of its own
-    processors) is scanned again.
+    A library event that ``emit`` redacted field by field carries the names of those fields; only
+    what was added since (context the application bound, fields of its own processors) is scanned
+    again. Every other event (the library's in ``configure_logging``'s writer among them) is
+    scanned whole.
     """
     clean = event_dict.pop(_CLEAN_MARK, None)  # never rendered, whatever a processor renamed
     if event_dict.get("logger") != LOGGER_NAME:
@@ -187,12 +190,13 @@ class _Pipeline:
     redacting: bool
     """Its processors run ``redact`` (so ``emit`` tells it which fields are clean already)."""
     writer: LogWriter | None
-    """Set when it is ``configure_logging``'s: its writer computes ``Later`` values and redacts every
-    field, and the library hands its events over directly (see ``emit``)."""
+    """Set when the pipeline is exactly the one ``configure_logging`` installed (its processors and
+    its writer, nothing added): the writer computes ``Later`` values and redacts every field, and
+    the library hands its events over directly (see ``emit``)."""
     processors: tuple[Processor, ...]
 
 
-_bound: tuple[tuple[int, object, object], _Pipeline] | None = None
+_bound: tuple[tuple[tuple[Processor, ...], object, object], _Pipeline] | None = None
 
 
 def _pipeline_now() -> _Pipeline | None:
@@ -209,14 +213,16 @@ def _pipeline_now() -> _Pipeline | None:
         isinstance(p, structlog.testing.LogCapture) for p in processors
     ):
         return None
-    key = (id(processors), config["wrapper_class"], config["logger_factory"])
+    # The processors themselves, not their list: structlog's capture_logs changes it in place.
+    chain = tuple(processors)
+    key = (chain, config["wrapper_class"], config["logger_factory"])
     cached = _bound
     if cached is None or cached[0] != key:
         pipeline = _Pipeline(
             logger=structlog.get_logger(LOGGER_NAME).bind(),
-            redacting=redact in processors,
-            writer=factory if isinstance(factory := config["logger_factory"], LogWriter) else None,
-            processors=tuple(processors),
+            redacting=redact in chain,
+            writer=_writer if config["logger_factory"] is _writer and chain == _front else None,
+            processors=chain,
         )
         cached = _bound = (key, pipeline)
     return cached[1]
@@ -272,7 +278,7 @@ def emit(level: int, event: str, **fields: object) -> None:
         # structlog's bound logger would add around the processors (a copy of its empty context,
         # the level check done above) is skipped: a third of the cost left in the logging thread.
         method_name = _LEVEL_NAMES[level]
-        event_dict: object = {**fields, "logger": LOGGER_NAME, "event": event}
+        event_dict: object = {"logger": LOGGER_NAME, **fields, "event": event}
         try:
             for processor in pipeline.processors:
                 event_dict = processor(pipeline.writer, method_name, cast("EventDict", event_dict))
@@ -301,6 +307,8 @@ def emit(level: int, event: str, **fields: object) -> None:
 
 _writer: LogWriter | None = None
 """The writer of the last ``configure_logging`` call."""
+_front: tuple[Processor, ...] = ()
+"""The processors it installed (run where an event is logged; the writer runs the rest)."""
 
 
 def configure_logging(
@@ -329,7 +337,7 @@ def configure_logging(
         stream: where lines go (standard error by default).
         background: render and write on a thread, in batches.
     """
-    global _writer
+    global _writer, _front
     numeric = level if isinstance(level, int) else logging.getLevelNamesMapping()[level.upper()]
     renderer: Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
@@ -344,8 +352,18 @@ def configure_logging(
         renderer,
     ]
     writer = LogWriter(stream or sys.stderr, tail, background=background)
+    front: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        capture,
+    ]
+    previous, _writer, _front = _writer, writer, tuple(front)
+    if previous is not None:
+        # What it queued is written now, before any line of the new pipeline; lines still logged
+        # through it (a thread midway, a logger bound earlier) are written at once, in turn.
+        previous.close()
     structlog.configure(
-        processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level, capture],
+        processors=front,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=writer,
         cache_logger_on_first_use=False,  # the library's module-level logger must follow reconfiguration
@@ -376,9 +394,6 @@ def configure_logging(
     # vcrpy narrates every cassette it loads. Only their warnings are news to an application.
     for chatty in ("httpx2", "httpx", "httpcore2", "vcr"):
         logging.getLogger(chatty).setLevel(max(numeric, logging.WARNING))
-    previous, _writer = _writer, writer
-    if previous is not None:
-        previous.close()  # what it queued is written now, before the new pipeline's lines
 
 
 def flush_logs() -> None:
@@ -396,6 +411,17 @@ class _Handler(logging.Handler):
     def __init__(self, writer: LogWriter) -> None:
         super().__init__()
         self._writer = writer
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Filter and emit, without stdlib's per-handler lock: the writer has its own.
+
+        Holding both, with a line logged through stdlib from inside a rendering on the writer's
+        thread, could deadlock.
+        """
+        passed = bool(self.filter(record))
+        if passed:
+            self.emit(record)
+        return passed
 
     def emit(self, record: logging.LogRecord) -> None:
         """Render the record now and queue its line with the structlog events."""
