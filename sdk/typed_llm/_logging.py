@@ -72,23 +72,22 @@ _REDACTED = "[redacted]"
 _MAX_SECRETS: Final = 256
 """Registered secrets kept; the oldest go first (a token provider registers every fresh token)."""
 
-# Replaced whole under the lock, read without it: a reader always sees one consistent snapshot.
-_secrets: tuple[str, ...] = ()
-_secrets_pattern: re.Pattern[str] | None = None
+# The secrets and the pattern matching any of them, replaced together under the lock and read
+# without it, as one value: a reader never pairs a new secret with an old pattern.
+_registry: tuple[tuple[str, ...], re.Pattern[str] | None] = ((), None)
 _secrets_lock = threading.Lock()
 _max_content = DEFAULT_MAX_CONTENT_LENGTH
 
 
 def register_secret(secret: str) -> None:
     """Make ``secret`` (a key or token) disappear from every event the library logs from now on."""
-    global _secrets, _secrets_pattern  # noqa: PLW0603  (one registry for the process, by design)
-    if len(secret) < 8 or secret in _secrets:  # noqa: PLR2004  (shorter strings are not credentials)
+    global _registry  # noqa: PLW0603  (one registry for the process, by design)
+    if len(secret) < 8 or secret in _registry[0]:  # noqa: PLR2004  (shorter strings are not credentials)
         return
     with _secrets_lock:
-        kept = (*_secrets, secret)[-_MAX_SECRETS:]
+        kept = (*_registry[0], secret)[-_MAX_SECRETS:]
         alternatives = sorted(kept, key=len, reverse=True)
-        _secrets_pattern = re.compile("|".join(re.escape(s) for s in alternatives))
-        _secrets = kept
+        _registry = (kept, re.compile("|".join(re.escape(s) for s in alternatives)))
 
 
 def set_max_content_length(length: int) -> None:
@@ -100,9 +99,9 @@ def set_max_content_length(length: int) -> None:
 
 
 def _scrub(text: str) -> str:
-    pattern = _secrets_pattern
+    secrets, pattern = _registry
     if pattern is not None:
-        for secret in _secrets:  # a loop of ``in`` is cheaper than a search, most texts hold none
+        for secret in secrets:  # a loop of ``in`` is cheaper than a search, most texts hold none
             if secret in text:
                 text = pattern.sub(_REDACTED, text)
                 break
