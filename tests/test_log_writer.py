@@ -13,6 +13,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -480,3 +481,234 @@ def test_a_logger_bound_before_reconfiguring_writes_at_once_to_its_old_stream() 
         bound.info("late")
         assert [line["event"] for line in _json_lines(first)] == ["late"]
     assert second.getvalue() == ""
+
+
+# --- what a second review found ---------------------------------------------------------------------
+
+
+def _exit_status_of(pid: int, seconds: float) -> int | None:
+    """The child's exit code, or None if it had not ended within ``seconds`` (then it is killed)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None
+
+
+class _LockedStream(io.StringIO):
+    """A stream that holds a lock of its own while it writes, slowly, as a buffered file does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.writing = threading.Event()
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            self.writing.set()
+            time.sleep(0.2)
+            return super().write(text)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_fork_waits_for_the_batch_being_written() -> None:
+    """A child forked while the writer thread writes would inherit the stream's lock held, and wait
+    for it forever on its first line: the fork waits for the batch to be written instead."""
+    stream = _LockedStream()
+    writer = LogWriter(stream, [structlog.processors.JSONRenderer()], background=True, interval=A_MINUTE)
+    try:
+        writer.submit_line("parent", urgent=True)  # wakes the thread, which writes for 0.2 s
+        assert stream.writing.wait(5)
+        pid = os.fork()
+        if pid == 0:  # the child: one line of its own, written at once, then leave
+            writer.submit_line("child", urgent=False)
+            writer.flush()
+            os._exit(0)
+        status = _exit_status_of(pid, seconds=10)
+    finally:
+        writer.close()
+    assert status == 0
+    assert stream.getvalue() == "parent\n"
+
+
+SIGNAL_WHILE_STARTING = """
+import io, json, signal, threading
+import structlog
+from typed_llm import configure_logging, flush_logs
+
+start = threading.Thread.start
+
+def start_with_a_signal(thread):
+    if thread.name == "typed_llm-log-writer":
+        signal.raise_signal(signal.SIGUSR1)  # handled while the writer's thread is being started
+    start(thread)
+
+threading.Thread.start = start_with_a_signal
+signal.signal(signal.SIGUSR1, lambda *_: structlog.get_logger().info("from the signal handler"))
+stream = io.StringIO()
+configure_logging(json=True, level="info", stream=stream)
+structlog.get_logger().info("starts the thread")
+flush_logs()
+print(json.dumps([json.loads(line)["event"] for line in stream.getvalue().splitlines()]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="POSIX signals")
+def test_a_signal_handler_that_logs_while_the_thread_starts_does_not_deadlock() -> None:
+    """The first event starts the writer's thread; a signal handled meanwhile logs: both are written.
+
+    Run in a child process: a deadlock fails the test by its timeout instead of hanging the suite.
+    """
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", SIGNAL_WHILE_STARTING], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["starts the thread", "from the signal handler"]
+
+
+def test_reconfiguring_while_threads_log_loses_no_stdlib_record(capsys: pytest.CaptureFixture[str]) -> None:
+    """A record logged while configure_logging swaps its handler finds the old one or the new one.
+
+    With none, stdlib would print it on standard error, unredacted. Threads switch every
+    microsecond here, so a gap between removing one handler and adding the next is found.
+    """
+    threads, records = 4, 2_000
+    interval = sys.getswitchinterval()
+    with configured_logging(json=True, level="info") as stream:
+
+        def log() -> None:
+            for n in range(records):
+                logging.getLogger("app").warning("record %d with sk-abcdefghijklmnopqrstu", n)
+
+        workers = [threading.Thread(target=log) for _ in range(threads)]
+        sys.setswitchinterval(1e-6)
+        try:
+            for worker in workers:
+                worker.start()
+            while any(worker.is_alive() for worker in workers):
+                configure_logging(json=True, level="info", stream=stream)
+        finally:
+            sys.setswitchinterval(interval)
+            for worker in workers:
+                worker.join()
+    assert len(stream.getvalue().splitlines()) == threads * records
+    assert "sk-abcdefghijklmnopqrstu" not in capsys.readouterr().err
+
+
+UNFORMATTABLE = """
+import io, logging, sys
+from typed_llm import configure_logging, flush_logs
+from typed_llm._logging import register_secret
+
+register_secret("azure-token-0123456789")
+stream = io.StringIO()
+configure_logging(json=True, level="info", stream=stream)
+logging.getLogger("thirdparty").warning("auth with %s failed: %d", "azure-token-0123456789", "not a number")
+logging.getLogger("thirdparty").warning("and the next record")
+flush_logs()
+sys.stdout.write(stream.getvalue())
+"""
+
+
+def test_a_record_that_cannot_be_formatted_is_replaced_and_its_arguments_are_not_printed() -> None:
+    """stdlib's handleError would print the record's arguments on standard error, secrets and all.
+
+    Run in a child process, where no test runner's own handler sees the record first.
+    """
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", UNFORMATTABLE], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "azure-token" not in result.stdout + result.stderr
+    replaced, following = (json.loads(line) for line in result.stdout.splitlines())
+    assert (replaced["event"], replaced["logger"], replaced["error_class"], replaced["level"]) == (
+        "log_record_not_formatted",
+        "thirdparty",
+        "TypeError",
+        "error",
+    )
+    assert replaced["original_event"] == "auth with %s failed: %d"
+    assert following["event"] == "and the next record"
+
+
+class _Interrupts:
+    """Stands for Ctrl-C arriving (once) while this value is rendered."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+
+    def __repr__(self) -> str:
+        if not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+        return "_Interrupts()"
+
+
+def test_ctrl_c_during_a_flush_costs_only_the_line_being_rendered(
+    slow_writer: tuple[LogWriter, io.StringIO],
+) -> None:
+    """Ctrl-C reaches the application; lines rendered before it are written, the rest stay queued."""
+    writer, stream = slow_writer
+    for n in range(10):
+        structlog.get_logger().info("queued", n=n, value=_Interrupts() if n == 4 else 0)
+    with pytest.raises(KeyboardInterrupt):
+        writer.flush()
+    assert [line["n"] for line in _json_lines(stream)] == [0, 1, 2, 3]
+    writer.flush()
+    assert [line["n"] for line in _json_lines(stream)] == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+
+
+class _Exits:
+    def __repr__(self) -> str:
+        if threading.current_thread().name == "typed_llm-log-writer":  # not in the test runner's report
+            raise SystemExit(0)
+        return "_Exits()"
+
+
+def test_the_writer_thread_survives_a_value_that_calls_sys_exit(capsys: pytest.CaptureFixture[str]) -> None:
+    """SystemExit would end the thread silently, and later lines would wait for the exit."""
+    with configured_logging(json=True, level="info") as stream:
+        structlog.get_logger().info("exits", value=_Exits())
+        assert _wait_for(lambda: "the log writer failed: SystemExit" in capsys.readouterr().err)
+        structlog.get_logger().warning("after")  # wakes the thread, which must still be there
+        assert _wait_for(lambda: "after" in stream.getvalue())
+    assert [line["event"] for line in _json_lines(stream)] == ["after"]
+
+
+MULTIPROCESSING_CHILD = """
+import multiprocessing, sys
+
+def child(path):
+    import structlog
+    from typed_llm import configure_logging
+
+    configure_logging(json=True, level="info", stream=open(path, "w", encoding="utf-8"))
+    structlog.get_logger().info("from a child that set logging up itself")
+
+if __name__ == "__main__":
+    process = multiprocessing.get_context(sys.argv[1]).Process(target=child, args=(sys.argv[2],))
+    process.start()
+    process.join(60)
+    assert "typed_llm" not in sys.modules, "the parent must not have loaded the library"
+    sys.exit(process.exitcode)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_a_multiprocessing_child_that_configures_logging_itself_writes_its_lines(
+    tmp_path: Path, method: str
+) -> None:
+    """The parent never loaded typed_llm: the child's own writer still drains when the child ends."""
+    script, log = tmp_path / "parent.py", tmp_path / "child.jsonl"
+    script.write_text(MULTIPROCESSING_CHILD, encoding="utf-8")
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, str(script), method, str(log)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line)["event"] for line in log.read_text(encoding="utf-8").splitlines()]
+    assert events == ["from a child that set logging up itself"]

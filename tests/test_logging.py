@@ -405,3 +405,19 @@ def test_fields_added_by_the_applications_processors_are_redacted_in_library_eve
     assert event["upstream"] == "Authorization: Bearer [redacted]"
     assert event["note"] == "sk-abc[redacted]"
     assert not [key for key in event if key.startswith("_typed_llm")]
+
+
+@BACKGROUND
+def test_fields_named_with_an_underscore_are_redacted_too(background: bool) -> None:
+    """An application's ``_private`` fields and bound context are printed by both renderers: scanned too."""
+    for json_lines in (True, False):
+        with configured_logging(json=json_lines, level="info", background=background) as stream:
+            structlog.get_logger("app").info("call", _key="sk-abcdefghijklmnopqrstuvwxyz")
+            structlog.contextvars.bind_contextvars(_auth="Bearer abcdefghijklmnopqrstuv")
+            try:
+                structlog.get_logger("app").info("bound")
+            finally:
+                structlog.contextvars.clear_contextvars()
+        out = stream.getvalue()
+        assert ("sk-abc[redacted]" in out, "Bearer [redacted]" in out) == (True, True)
+        assert "abcdefghijklmnop" not in out

@@ -17,8 +17,9 @@ their own thread, share the queue, so lines keep their order. An event at warnin
 thread at once. When the queue reaches ``MAX_PENDING`` items, the thread that logs writes them
 itself. The queue is drained by ``flush()`` (``typed_llm.flush_logs``), at exit, when
 ``configure_logging`` is called again, and a forked child starts with an empty queue and its own
-thread (the parent writes what was queued before the fork); a ``multiprocessing`` child, which
-ends with ``os._exit``, writes its queue from a multiprocessing finalizer. With
+thread (the parent writes what was queued before the fork; a fork waits for a batch being written,
+so the child never inherits the stream's lock held); a ``multiprocessing`` child, which ends with
+``os._exit``, writes its queue from a multiprocessing finalizer. With
 ``background=False`` every event is rendered and written in the thread that logs it, before the
 logging call returns.
 
@@ -175,19 +176,34 @@ class LogWriter:
         if not self._background or self._closed or len(queue) >= self._max_pending:
             self.flush()  # closed: the thread may have drained for the last time already
             return
-        if self._thread is None:
-            self._start()
+        if self._thread is None and not self._start():
+            self.flush()  # no thread can start (the interpreter is shutting down): write it now
+            return
         if urgent:
             self._wake.set()
 
     # --- the writing side ---------------------------------------------------------------------------
 
-    def _start(self) -> None:
-        with self._start_lock:
+    def _start(self) -> bool:
+        """Start the thread; False if none can start. Whoever holds the lock is starting it already.
+
+        The lock is not waited for: its holder may be this very thread, in a signal handler that
+        logs while ``Thread.start`` waits for the new thread.
+        """
+        if not self._start_lock.acquire(blocking=False):
+            return True
+        try:
             if self._thread is None and not self._closed:
+                _flush_when_a_multiprocessing_child_ends()
                 thread = threading.Thread(target=self._run, name="typed_llm-log-writer", daemon=True)
-                thread.start()
+                try:
+                    thread.start()
+                except RuntimeError:  # "can't create new thread at interpreter shutdown"
+                    return False
                 self._thread = thread
+            return True
+        finally:
+            self._start_lock.release()
 
     def _run(self) -> None:
         while not self._closed:
@@ -195,7 +211,7 @@ class LogWriter:
             self._wake.clear()
             try:
                 self.flush()
-            except Exception as exc:  # noqa: BLE001  (the thread must outlive anything, or lines stay queued)
+            except BaseException as exc:  # noqa: BLE001  (the thread must outlive anything, a value's ``repr`` calling ``sys.exit`` too, or lines stay queued)
                 _report(f"typed_llm: the log writer failed: {type(exc).__name__}")
 
     def flush(self) -> None:
@@ -208,17 +224,21 @@ class LogWriter:
         here = self._here
         if getattr(here, "flushing", False):
             return
-        queue = self._pending
-        with self._lock:
-            here.flushing = True
-            try:
+        # Set before the lock is taken: a signal handler that logs while this thread waits for the
+        # lock, or holds it, queues its line instead of waiting for itself.
+        here.flushing = True
+        try:
+            queue = self._pending
+            with self._lock:
                 while queue:
                     lines: list[str] = []
-                    while queue:
-                        lines.append(self._render(queue.popleft()))
-                    self._write(lines)
-            finally:
-                here.flushing = False
+                    try:
+                        while queue:
+                            lines.append(self._render(queue.popleft()))
+                    finally:  # interrupted (Ctrl-C in a value's ``repr``): what was rendered is written
+                        self._write(lines)
+        finally:
+            here.flushing = False
 
     def _render(self, pending: Pending) -> str:
         if isinstance(pending, str):
@@ -308,38 +328,57 @@ def flush_all() -> None:
         writer.flush()
 
 
+_forking = threading.local()
+"""``held``: the writers' locks the thread about to fork took, until the fork is done."""
+
+
+def _before_fork() -> None:
+    """Wait until no writer is writing: a child forked mid-write would inherit the stream's lock held.
+
+    (A buffered file holds a lock of its own while it writes; the child's first line would wait
+    for it forever.) As stdlib ``logging`` does with its handlers' locks.
+    """
+    held: list[threading.Lock] = []
+    for writer in list(_writers):
+        if not getattr(writer._here, "flushing", False):  # noqa: SLF001  (the module's own hook)
+            writer._lock.acquire()  # noqa: SLF001
+            held.append(writer._lock)  # noqa: SLF001
+    _forking.held = held
+
+
+def _after_fork_in_parent() -> None:
+    for lock in _forking.__dict__.pop("held", ()):
+        lock.release()
+
+
 def _after_fork_in_child() -> None:
+    _forking.__dict__.pop("held", None)  # the child's writers get fresh locks
     for writer in list(_writers):
         writer._after_fork_in_child()  # noqa: SLF001  (the module's own hook)
 
 
-class _Anchor:
-    """Something ``multiprocessing.util.register_after_fork`` can hold a weak reference to."""
+_finalizer_in: int | None = None
+"""The process that registered the multiprocessing finalizer below."""
 
 
-_ANCHOR: Final = _Anchor()
+def _flush_when_a_multiprocessing_child_ends() -> None:
+    """In a ``multiprocessing`` child, have its queued lines written when it ends.
 
-
-def _before_fork() -> None:
-    """Before a fork, if ``multiprocessing`` is in use: have its children write their lines at exit.
-
-    A ``multiprocessing`` child ends with ``os._exit``, which skips ``atexit``; it runs its own
-    finalizers instead, so the child registers one (``register_after_fork`` callbacks run in the
-    child after multiprocessing cleared the finalizers it inherited).
+    Such a child ends with ``os._exit``, which skips ``atexit``; it runs multiprocessing's own
+    finalizers instead. Called when a writer's thread starts, so a child that inherited a writer and
+    one that made its own are both covered.
     """
-    global _hooked_multiprocessing  # noqa: PLW0603  (once per process)
-    mp_util = sys.modules.get("multiprocessing.util")
-    if mp_util is None or _hooked_multiprocessing:
+    global _finalizer_in  # noqa: PLW0603  (once per process)
+    mp_process = sys.modules.get("multiprocessing.process")
+    if _finalizer_in == os.getpid() or mp_process is None or mp_process.parent_process() is None:
         return
-    mp_util.register_after_fork(_ANCHOR, _flush_at_multiprocessing_exit)
-    _hooked_multiprocessing = True
+    import multiprocessing.util  # noqa: PLC0415  (only in a multiprocessing child, where it is loaded already)
+
+    multiprocessing.util.Finalize(None, flush_all, exitpriority=-100)  # the last to run: after the app's own
+    _finalizer_in = os.getpid()
 
 
-def _flush_at_multiprocessing_exit(_: object) -> None:
-    mp_util = sys.modules["multiprocessing.util"]
-    mp_util.Finalize(None, flush_all, exitpriority=-100)  # the last to run: after the app's own
-
-
-_hooked_multiprocessing = False
 atexit.register(flush_all)
-os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)

@@ -133,7 +133,8 @@ def _scrub_value(value: object) -> object:
 def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:  # noqa: ARG001  (structlog's processor signature)
     """A structlog processor: credentials out of every value (and field names like ``api_key``).
 
-    Keys starting with an underscore are structlog's own plumbing (``_record``...) and are left alone.
+    structlog's own plumbing (``_record``, ``_from_structlog``) is left alone; every other field, an
+    application's ``_private`` ones too, is scanned (renderers print them).
     A library event that ``emit`` redacted field by field carries the names of those fields; only
     what was added since (context the application bound, fields of its own processors) is scanned
     again. Every other event (the library's in ``configure_logging``'s writer among them) is
@@ -145,7 +146,7 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
     # Of a library event, skip the fields emit cleaned and the two it set itself.
     keys = event_dict.keys() - clean - _OWN_KEYS if isinstance(clean, frozenset) else list(event_dict)
     for key in keys:
-        if key[:1] == "_":
+        if key in _PLUMBING:
             continue
         if key.lower() in _SECRET_FIELDS:
             event_dict[key] = _REDACTED
@@ -254,6 +255,9 @@ _LEVEL_NAMES: Final = {
     logging.CRITICAL: "critical",
 }
 """structlog's method name for each level the library logs at."""
+
+_PLUMBING: Final = frozenset({"_record", "_from_structlog"})
+"""Fields structlog's ``ProcessorFormatter`` adds for itself and removes before rendering."""
 
 _PLAIN: Final = frozenset({int, float, bool, type(None)})
 """Value types that cannot hold a secret."""
@@ -384,10 +388,9 @@ def configure_logging(
     handler.setFormatter(formatter)
     root = logging.getLogger()
     # Replace the handler an earlier call installed (calling twice must not print twice); leave
-    # the application's own handlers alone.
-    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
-        root.removeHandler(old)
-    root.addHandler(handler)
+    # the application's own handlers alone. One assignment: a record logged meanwhile in another
+    # thread finds one handler or the other, never none (stdlib would print it, unredacted).
+    root.handlers = [*(h for h in root.handlers if not isinstance(h, _Handler)), handler]
     root.setLevel(numeric)
     # httpx2 logs every request at INFO, which the SDK's response event already says (with more);
     # vcrpy narrates every cassette it loads. Only their warnings are news to an application.
@@ -423,11 +426,29 @@ class _Handler(logging.Handler):
         return passed
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Render the record now and queue its line with the structlog events."""
+        """Render the record now and queue its line with the structlog events.
+
+        A record that cannot be formatted (arguments that do not fit its message) becomes a line
+        saying so, rendered and redacted like the others. stdlib's ``handleError`` would print the
+        arguments to standard error, secrets and all.
+        """
         try:
             line = self.format(record)
-        except Exception:  # noqa: BLE001  (stdlib's convention: report on stderr, never raise)
-            self.handleError(record)
+        except Exception as exc:  # noqa: BLE001  (logging must not raise into the application)
+            message = record.msg if isinstance(record.msg, str) else "?"
+            self._writer.msg(
+                (
+                    "error",
+                    {
+                        "logger": record.name,
+                        "event": "log_record_not_formatted",
+                        "original_event": message,
+                        "error_class": type(exc).__name__,
+                        "level": "error",
+                        "timestamp": record.created,
+                    },
+                )
+            )
             return
         self._writer.submit_line(line, urgent=record.levelno >= logging.WARNING)
 
