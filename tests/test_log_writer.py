@@ -535,6 +535,88 @@ def test_a_fork_waits_for_the_batch_being_written() -> None:
     assert stream.getvalue() == "parent\n"
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_fork_does_not_wait_for_a_batch_being_rendered() -> None:
+    """Only a write in progress holds a fork back: here the rendering waits for the fork to return
+    (for 10 s at most), so a fork that waited for the rendering would leave it waiting in vain."""
+    rendering, forked = threading.Event(), threading.Event()
+    saw_the_fork: list[bool] = []
+
+    def render_after_the_fork(_: object, __: str, event_dict: EventDict) -> EventDict:
+        rendering.set()
+        saw_the_fork.append(forked.wait(10))
+        return event_dict
+
+    stream = io.StringIO()
+    writer = LogWriter(
+        stream,
+        [render_after_the_fork, structlog.processors.JSONRenderer()],
+        background=True,
+        interval=A_MINUTE,
+    )
+    try:
+        writer.msg(("warning", {"event": "rendered slowly"}))  # a warning: the thread renders it now
+        assert rendering.wait(5)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        forked.set()
+        status = _exit_status_of(pid, seconds=10)
+    finally:
+        writer.close()
+    assert (status, saw_the_fork) == (0, [True])
+    assert [line["event"] for line in _json_lines(stream)] == ["rendered slowly"]
+
+
+INTERRUPTED_FORK = """
+import io, json, os, signal, sys, threading, time
+from typed_llm._log_writer import LogWriter, _writers
+
+class SlowStream(io.StringIO):
+    delay = 0.0
+
+    def __init__(self):
+        super().__init__()
+        self.writing = threading.Event()
+
+    def write(self, text):
+        self.writing.set()
+        time.sleep(self.delay)
+        return super().write(text)
+
+a = LogWriter(SlowStream(), [], background=True, interval=60)
+b = LogWriter(SlowStream(), [], background=True, interval=60)
+first, second = [writer for writer in list(_writers) if writer in (a, b)]  # the order the fork takes them in
+first._stream.delay, second._stream.delay = 0.2, 2.0
+first.submit_line("first", urgent=True)
+second.submit_line("second", urgent=True)
+assert first._stream.writing.wait(5) and second._stream.writing.wait(5)  # both threads are writing now
+threading.Timer(0.6, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)).start()
+pid = os.fork()  # waits for the first write, then is interrupted waiting for the second
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+first.submit_line("after the fork", urgent=False)
+done = threading.Thread(target=first.flush, daemon=True)
+done.start()
+done.join(5)
+print(json.dumps({"flush_returned": not done.is_alive(), "lines": first._stream.getvalue().split()}))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_an_interrupt_while_a_fork_waits_for_a_write_leaves_no_lock_held() -> None:
+    """Ctrl-C while the fork waits for a second writer's write: the first writer's lock, already
+    taken, is given back (CPython swallows the interrupt and forks anyway)."""
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", INTERRUPTED_FORK], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"flush_returned": True, "lines": ["first", "after", "the", "fork"]}
+
+
 SIGNAL_WHILE_STARTING = """
 import io, json, signal, threading
 import structlog
@@ -696,6 +778,46 @@ if __name__ == "__main__":
     assert "typed_llm" not in sys.modules, "the parent must not have loaded the library"
     sys.exit(process.exitcode)
 """
+
+
+MAIN_MODULE_LOGS = """
+import multiprocessing, pathlib, sys
+import structlog
+from typed_llm import configure_logging, flush_logs
+
+log = pathlib.Path(__file__).with_name("log.jsonl")
+configure_logging(json=True, level="info", stream=log.open("a", encoding="utf-8"))
+structlog.get_logger().info("main module loaded")  # again in a child that imports it: before it is set up
+
+def child():
+    structlog.get_logger().info("from the child")
+
+if __name__ == "__main__":
+    process = multiprocessing.get_context(sys.argv[1]).Process(target=child)
+    process.start()
+    process.join(60)
+    flush_logs()
+    sys.exit(process.exitcode)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_a_multiprocessing_child_whose_main_module_logs_writes_its_lines(tmp_path: Path, method: str) -> None:
+    """The main module logs as it loads, which a forkserver or spawn child does before multiprocessing
+    has set it up as a child: the child's own lines are written when it ends all the same."""
+    script = tmp_path / "main.py"
+    script.write_text(MAIN_MODULE_LOGS, encoding="utf-8")
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, str(script), method], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    events = [
+        json.loads(line)["event"]
+        for line in (tmp_path / "log.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert events.count("from the child") == 1
+    assert "main module loaded" in events
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")

@@ -17,8 +17,8 @@ their own thread, share the queue, so lines keep their order. An event at warnin
 thread at once. When the queue reaches ``MAX_PENDING`` items, the thread that logs writes them
 itself. The queue is drained by ``flush()`` (``typed_llm.flush_logs``), at exit, when
 ``configure_logging`` is called again, and a forked child starts with an empty queue and its own
-thread (the parent writes what was queued before the fork; a fork waits for a batch being written,
-so the child never inherits the stream's lock held); a ``multiprocessing`` child, which ends with
+thread (the parent writes what was queued before the fork; a fork waits for a write in progress, so
+the child never inherits the stream's lock held); a ``multiprocessing`` child, which ends with
 ``os._exit``, writes its queue from a multiprocessing finalizer. With
 ``background=False`` every event is rendered and written in the thread that logs it, before the
 logging call returns.
@@ -46,6 +46,7 @@ import structlog
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from multiprocessing.util import Finalize
 
     from structlog.typing import EventDict, Processor, WrappedLogger
 
@@ -147,7 +148,8 @@ class LogWriter:
 
     def _reset_threading(self) -> None:
         """Fresh locks and no thread (also in a forked child, where the parent's may be held or gone)."""
-        self._lock = threading.Lock()  # one writing at a time, so batches keep their order
+        self._lock = threading.Lock()  # one flush at a time, so batches keep their order
+        self._write_lock = threading.Lock()  # held only while the stream is written (see _before_fork)
         self._here = threading.local()  # ``flushing``: this thread is inside ``flush`` now
         self._start_lock = threading.Lock()
         self._wake = threading.Event()
@@ -277,13 +279,16 @@ class LogWriter:
 
     def _write(self, lines: list[str]) -> None:
         stream = self._stream
-        try:
-            stream.write("".join(lines))
-            stream.flush()
-        except UnicodeError:  # a line the stream's encoding cannot hold: write the others
-            self._write_one_by_one(lines)
-        except Exception as exc:  # noqa: BLE001  (logging must not raise into the application)
-            _report(f"typed_llm: {len(lines)} log line(s) could not be written: {type(exc).__name__}: {exc}")
+        with self._write_lock:
+            try:
+                stream.write("".join(lines))
+                stream.flush()
+            except UnicodeError:  # a line the stream's encoding cannot hold: write the others
+                self._write_one_by_one(lines)
+            except Exception as exc:  # noqa: BLE001  (logging must not raise into the application)
+                _report(
+                    f"typed_llm: {len(lines)} log line(s) could not be written: {type(exc).__name__}: {exc}"
+                )
 
     def _write_one_by_one(self, lines: list[str]) -> None:
         failed = 0
@@ -329,21 +334,24 @@ def flush_all() -> None:
 
 
 _forking = threading.local()
-"""``held``: the writers' locks the thread about to fork took, until the fork is done."""
+"""``held``: the writers' write locks the thread about to fork took, until the fork is done."""
 
 
 def _before_fork() -> None:
-    """Wait until no writer is writing: a child forked mid-write would inherit the stream's lock held.
+    """Wait until no writer is in the middle of writing its stream.
 
-    (A buffered file holds a lock of its own while it writes; the child's first line would wait
-    for it forever.) As stdlib ``logging`` does with its handlers' locks.
+    A child forked mid-write would inherit the stream's own lock held (a buffered file holds one
+    while it writes) and wait for it forever on its first line. Only the write is waited for, not
+    the rendering of a batch. (stdlib ``logging`` only renews its handlers' locks in the child,
+    which leaves the stream's lock to chance.) A writer whose flush this thread is inside is
+    skipped: only its flush writes, and this thread is not writing, it is forking.
     """
     held: list[threading.Lock] = []
+    _forking.held = held  # kept as they are taken: an interrupt midway still releases them
     for writer in list(_writers):
         if not getattr(writer._here, "flushing", False):  # noqa: SLF001  (the module's own hook)
-            writer._lock.acquire()  # noqa: SLF001
-            held.append(writer._lock)  # noqa: SLF001
-    _forking.held = held
+            writer._write_lock.acquire()  # noqa: SLF001
+            held.append(writer._write_lock)  # noqa: SLF001
 
 
 def _after_fork_in_parent() -> None:
@@ -357,25 +365,46 @@ def _after_fork_in_child() -> None:
         writer._after_fork_in_child()  # noqa: SLF001  (the module's own hook)
 
 
-_finalizer_in: int | None = None
-"""The process that registered the multiprocessing finalizer below."""
+class _Anchor:
+    """Something ``multiprocessing.util.register_after_fork`` can hold a weak reference to."""
+
+
+_ANCHOR: Final = _Anchor()
+_finalizer: Finalize | None = None
+"""The finalizer that writes the queues when this ``multiprocessing`` child ends."""
+_hooked = False
+"""Whether ``_register_finalizer`` runs in every ``multiprocessing`` child started from here on."""
 
 
 def _flush_when_a_multiprocessing_child_ends() -> None:
-    """In a ``multiprocessing`` child, have its queued lines written when it ends.
+    """In a ``multiprocessing`` child, have the queued lines written when it ends.
 
     Such a child ends with ``os._exit``, which skips ``atexit``; it runs multiprocessing's own
-    finalizers instead. Called when a writer's thread starts, so a child that inherited a writer and
-    one that made its own are both covered.
+    finalizers instead. Called when a writer's thread starts: in a child already running its
+    target, the finalizer is registered now; and every child started from here on (this very
+    process too, when it is a child still being set up, as forkserver and spawn children are while
+    they import the main module) registers one once multiprocessing has cleared the finalizers it
+    inherited.
     """
-    global _finalizer_in  # noqa: PLW0603  (once per process)
-    mp_process = sys.modules.get("multiprocessing.process")
-    if _finalizer_in == os.getpid() or mp_process is None or mp_process.parent_process() is None:
-        return
-    import multiprocessing.util  # noqa: PLC0415  (only in a multiprocessing child, where it is loaded already)
+    global _hooked  # noqa: PLW0603  (once per process)
+    if "multiprocessing" not in sys.modules:
+        return  # neither a multiprocessing child nor a parent of one
+    import multiprocessing.process  # noqa: PLC0415  (loaded already, like the module below)
+    import multiprocessing.util  # noqa: PLC0415
 
-    multiprocessing.util.Finalize(None, flush_all, exitpriority=-100)  # the last to run: after the app's own
-    _finalizer_in = os.getpid()
+    if not _hooked:
+        multiprocessing.util.register_after_fork(_ANCHOR, _register_finalizer)
+        _hooked = True
+    if multiprocessing.process.parent_process() is not None:
+        _register_finalizer(None)
+
+
+def _register_finalizer(_: object) -> None:
+    global _finalizer  # noqa: PLW0603  (one per process)
+    import multiprocessing.util  # noqa: PLC0415  (loaded already: this runs only where it is in use)
+
+    if _finalizer is None or not _finalizer.still_active():  # none yet, or cleared for a new child
+        _finalizer = multiprocessing.util.Finalize(None, flush_all, exitpriority=-100)  # the last to run
 
 
 atexit.register(flush_all)
