@@ -72,19 +72,26 @@ def replay(name: str) -> Iterator[Endpoints]:
 
 
 @contextlib.contextmanager
-def configured_logging(**options: Any) -> Iterator[io.StringIO]:
-    """``configure_logging(**options)`` into a fresh stream for the block, undone after it.
+def logging_restored() -> Iterator[None]:
+    """The block may call ``configure_logging``: its effects are undone after the block.
 
-    Every queued line is written before the block's end (``flush_logs``), so the stream can be read
+    Every queued line is written before the block's end (``flush_logs``), so streams can be read
     after it; the root logger's handlers and level, and structlog's defaults, are restored.
     """
-    stream = io.StringIO()
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
-        configure_logging(stream=stream, **options)
-        yield stream
+        yield
     finally:
         flush_logs()
         structlog.reset_defaults()
         root.handlers, root.level = handlers, level
+
+
+@contextlib.contextmanager
+def configured_logging(**options: Any) -> Iterator[io.StringIO]:
+    """``configure_logging(**options)`` into a fresh stream for the block, undone after it."""
+    stream = io.StringIO()
+    with logging_restored():
+        configure_logging(stream=stream, **options)
+        yield stream

@@ -25,7 +25,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from helpers import FAKE_OPENAI_KEY, configured_logging
+from helpers import FAKE_OPENAI_KEY, configured_logging, logging_restored
 from typed_llm import ChatRequest, OpenAIClient, UserMessage, cache_key, configure_logging, flush_logs
 from typed_llm._fake import FakeAPI
 from typed_llm._log_writer import LogWriter, capture, format_time
@@ -83,17 +83,9 @@ def slow_writer() -> Iterator[tuple[LogWriter, io.StringIO]]:
 
 def test_the_background_thread_writes_without_being_asked(fake: FakeAPI) -> None:
     """A call's response line reaches the stream on its own, soon, with the key the writer computed."""
-    stream = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        configure_logging(json=True, level="info", stream=stream)
+    with configured_logging(json=True, level="info") as stream:
         OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url).complete(REQUEST)
         assert _wait_for(lambda: '"response"' in stream.getvalue())
-    finally:
-        flush_logs()
-        structlog.reset_defaults()
-        root.handlers, root.level = handlers, level
     (line,) = _json_lines(stream)
     assert line["request_key"] == cache_key(REQUEST, f"openai {fake.openai_base_url}")
     assert "Later" not in stream.getvalue()
@@ -193,16 +185,10 @@ class _BrokenStream(io.StringIO):
 
 def test_a_stream_that_cannot_be_written_is_reported_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
     """Logging never raises into the application: a failed write is said on standard error."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
+    with logging_restored():
         configure_logging(json=True, level="info", stream=_BrokenStream())
         emit(logging.INFO, "lost")
         structlog.get_logger().error("also lost")  # written at once by the woken thread
-        flush_logs()
-    finally:
-        structlog.reset_defaults()
-        root.handlers, root.level = handlers, level
     assert "log line(s) could not be written: OSError: disk full" in capsys.readouterr().err
 
 
@@ -230,23 +216,16 @@ def test_many_threads_logging_at_once_lose_and_duplicate_nothing() -> None:
 def test_a_forked_child_writes_its_own_lines_and_not_its_parents(tmp_path: Path) -> None:
     """Queued before a fork: written once, by the parent. Logged in the child: written by the child."""
     path = tmp_path / "log.jsonl"
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    with path.open("a", encoding="utf-8") as stream:
-        try:
-            configure_logging(json=True, level="info", stream=stream)
-            emit(logging.INFO, "parent, before the fork")
-            pid = os.fork()
-            if pid == 0:  # the child: log, write, and leave without running the parent's clean-up
-                emit(logging.INFO, "child")
-                flush_logs()
-                os._exit(0)
-            _, status = os.waitpid(pid, 0)
-            emit(logging.INFO, "parent, after the fork")
-        finally:
+    with path.open("a", encoding="utf-8") as stream, logging_restored():
+        configure_logging(json=True, level="info", stream=stream)
+        emit(logging.INFO, "parent, before the fork")
+        pid = os.fork()
+        if pid == 0:  # the child: log, write, and leave without running the parent's clean-up
+            emit(logging.INFO, "child")
             flush_logs()
-            structlog.reset_defaults()
-            root.handlers, root.level = handlers, level
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        emit(logging.INFO, "parent, after the fork")
     assert os.waitstatus_to_exitcode(status) == 0
     events = sorted(json.loads(line)["event"] for line in path.read_text(encoding="utf-8").splitlines())
     assert events == ["child", "parent, after the fork", "parent, before the fork"]
@@ -418,16 +397,10 @@ def test_a_line_the_stream_cannot_encode_costs_only_itself(capsys: pytest.Captur
     """An ASCII stream and a line with 'café': the other lines of the batch are written."""
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding="ascii")
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
+    with logging_restored():
         configure_logging(json=False, level="info", stream=stream)
         for name in ("first", "café", "last"):
             emit(logging.INFO, name)
-        flush_logs()
-    finally:
-        structlog.reset_defaults()
-        root.handlers, root.level = handlers, level
     written = raw.getvalue().decode("ascii")
     assert ("first" in written, "caf" in written, "last" in written) == (True, False, True)
     assert "1 log line(s) could not be encoded" in capsys.readouterr().err
@@ -441,18 +414,11 @@ def _log_in_a_child() -> None:
 def test_a_multiprocessing_child_writes_its_queue_before_it_ends(tmp_path: Path) -> None:
     """multiprocessing ends a forked child with os._exit (no atexit): its lines are written anyway."""
     path = tmp_path / "log.jsonl"
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    with path.open("a", encoding="utf-8") as stream:
-        try:
-            configure_logging(json=True, level="info", stream=stream)
-            child = multiprocessing.get_context("fork").Process(target=_log_in_a_child)
-            child.start()
-            child.join(60)
-        finally:
-            flush_logs()
-            structlog.reset_defaults()
-            root.handlers, root.level = handlers, level
+    with path.open("a", encoding="utf-8") as stream, logging_restored():
+        configure_logging(json=True, level="info", stream=stream)
+        child = multiprocessing.get_context("fork").Process(target=_log_in_a_child)
+        child.start()
+        child.join(60)
     assert child.exitcode == 0
     events = [json.loads(line)["event"] for line in path.read_text(encoding="utf-8").splitlines()]
     assert events == ["from the multiprocessing child"]
