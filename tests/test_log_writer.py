@@ -581,6 +581,154 @@ def test_an_interrupt_while_a_fork_waits_for_a_write_leaves_no_lock_held() -> No
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"flush_returned": True, "lines": ["first", "after", "the", "fork"]}
+    assert "an interrupt came while a fork waited for a log write" in result.stderr
+
+
+INTERRUPT_AS_THE_LOCK_IS_TAKEN = """
+import io, json, os, signal, sys, threading, time
+import structlog
+from typed_llm._log_writer import LogWriter
+
+MAIN, PARENT = threading.main_thread().ident, os.getpid()
+
+class SlowStream(io.StringIO):
+    writing = threading.Event()
+
+    def write(self, text):
+        if '"a"' in text:
+            self.writing.set()
+            time.sleep(0.3)
+        return super().write(text)
+
+def interrupt_on_b(_, __, event_dict):
+    # Rendered just after "a" was written: the fork's wait for the write lock has just ended.
+    if event_dict["event"] == "b" and os.getpid() == PARENT:
+        signal.pthread_kill(MAIN, signal.SIGINT)
+        time.sleep(0.05)
+    return event_dict
+
+tail = [interrupt_on_b, structlog.processors.JSONRenderer()]
+writer = LogWriter(SlowStream(), tail, background=True, interval=60)
+writer.msg(("warning", {"event": "a"}))
+assert SlowStream.writing.wait(5)
+writer.msg(("info", {"event": "b"}))
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+writer.msg(("info", {"event": "c"}))
+done = threading.Thread(target=writer.flush, daemon=True)
+done.start()
+done.join(5)
+events = [json.loads(line)["event"] for line in writer._stream.getvalue().splitlines()]
+print(json.dumps({"flush_returned": not done.is_alive(), "events": events}))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_an_interrupt_just_as_the_fork_takes_a_lock_leaves_no_lock_held() -> None:
+    """Ctrl-C raised right after the fork's wait for a write lock ended: the lock is given back."""
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", INTERRUPT_AS_THE_LOCK_IS_TAKEN], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"flush_returned": True, "events": ["a", "b", "c"]}
+
+
+INTERRUPTED_FORK_CHILD = """
+import io, os, signal, sys, threading, time
+from typed_llm._log_writer import LogWriter
+
+class SlowRaw(io.RawIOBase):
+    writing = threading.Event()
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.writing.set()
+        time.sleep(1.0)
+        return len(data)
+
+# A real buffered stream: it holds a lock of its own while it writes.
+stream = io.TextIOWrapper(io.BufferedWriter(SlowRaw(), buffer_size=8), write_through=True)
+writer = LogWriter(stream, [], background=True, interval=60)
+writer.submit_line("parent", urgent=True)
+assert SlowRaw.writing.wait(5)
+threading.Timer(0.3, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)).start()
+pid = os.fork()  # waits for the write in progress; Ctrl-C comes while it waits
+if pid == 0:
+    writer.submit_line("child", urgent=False)
+    writer.flush()
+    os._exit(0)
+deadline = time.monotonic() + 10
+while not os.waitpid(pid, os.WNOHANG)[0]:
+    if time.monotonic() > deadline:
+        os.kill(pid, signal.SIGKILL)
+        print("the child hung on its first line")
+        break
+    time.sleep(0.05)
+else:
+    print("the child wrote its line")
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_an_interrupt_does_not_end_the_forks_wait_for_a_write() -> None:
+    """CPython ignores an exception in a fork hook and forks anyway: had Ctrl-C ended the wait, the
+    child would inherit the stream mid-write and hang on its first line."""
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", INTERRUPTED_FORK_CHILD], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "the child wrote its line"
+
+
+FORK_DURING_DICTCONFIG = """
+import io, logging, logging.config, os, sys, threading, time
+import structlog
+import typed_llm._logging
+from typed_llm import configure_logging
+
+rendering = threading.Event()
+
+def slow(_, __, event_dict):
+    rendering.set()
+    time.sleep(0.5)
+    return event_dict
+
+configure_logging(json=True, level="info", stream=io.StringIO())
+writer = typed_llm._logging._writer
+writer._tail = (slow, *writer._tail)  # the queued line renders for 0.5 s
+structlog.get_logger().info("queued")
+# dictConfig holds stdlib logging's module lock while it flushes (so renders and writes) handlers.
+threading.Thread(target=logging.config.dictConfig, args=({"version": 1},), daemon=True).start()
+assert rendering.wait(5)
+pid = os.fork()  # stdlib's own fork hook waits for that module lock
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+print("forked")
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_fork_while_dictconfig_flushes_the_handler_does_not_deadlock() -> None:
+    """The fork takes stdlib logging's lock before the writers', in the order dictConfig does.
+
+    Run in a child process: a deadlock fails the test by its timeout instead of hanging the suite.
+    """
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", FORK_DURING_DICTCONFIG], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "forked"
 
 
 SIGNAL_WHILE_STARTING = """

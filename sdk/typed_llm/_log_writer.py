@@ -35,6 +35,7 @@ import atexit
 import collections
 import contextlib
 import datetime as dt
+import logging
 import os
 import sys
 import threading
@@ -45,7 +46,7 @@ from typing import IO, TYPE_CHECKING, Final, cast
 import structlog
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from multiprocessing.util import Finalize
 
     from structlog.typing import EventDict, Processor, WrappedLogger
@@ -149,7 +150,8 @@ class LogWriter:
     def _reset_threading(self) -> None:
         """Fresh locks and no thread (also in a forked child, where the parent's may be held or gone)."""
         self._lock = threading.Lock()  # one flush at a time, so batches keep their order
-        self._write_lock = threading.Lock()  # held only while the stream is written (see _before_fork)
+        # Held only while the stream is written (see _before_fork, which needs to know its owner).
+        self._write_lock = threading.RLock()
         self._here = threading.local()  # ``flushing``: this thread is inside ``flush`` now
         self._start_lock = threading.Lock()
         self._wake = threading.Event()
@@ -333,8 +335,19 @@ def flush_all() -> None:
         writer.flush()
 
 
+_RLOCK: Final = type(threading.RLock())
+"""The class of ``threading.RLock()`` (a factory function), to recognise stdlib logging's lock."""
+
+
+def _owned(lock: threading.RLock) -> bool:
+    """Whether the current thread holds ``lock`` (``_is_owned`` is what ``threading.Condition`` asks too)."""
+    is_owned: Callable[[], bool] = lock._is_owned  # type: ignore[attr-defined]  # noqa: SLF001  (CPython's RLock has it, C and Python alike; typeshed leaves it out)
+    return is_owned()
+
+
 _forking = threading.local()
-"""``held``: the writers' write locks the thread about to fork took, until the fork is done."""
+"""In the thread about to fork: ``held``, the locks it takes until the fork is done; ``interrupted``,
+whether an interrupt came while it waited for them."""
 
 
 def _before_fork() -> None:
@@ -343,24 +356,50 @@ def _before_fork() -> None:
     A child forked mid-write would inherit the stream's own lock held (a buffered file holds one
     while it writes) and wait for it forever on its first line. Only the write is waited for, not
     the rendering of a batch. (stdlib ``logging`` only renews its handlers' locks in the child,
-    which leaves the stream's lock to chance.) A writer whose flush this thread is inside is
-    skipped: only its flush writes, and this thread is not writing, it is forking.
+    which leaves the stream's lock to chance.)
+
+    stdlib logging's module lock is taken first, as its own fork hook (which runs next) and
+    ``logging.config`` (which flushes handlers, so writes, while holding it) take it before a
+    writer's: in the other order a fork during ``dictConfig`` would deadlock.
     """
-    held: list[threading.Lock] = []
-    _forking.held = held  # kept as they are taken: an interrupt midway still releases them
-    for writer in list(_writers):
-        if not getattr(writer._here, "flushing", False):  # noqa: SLF001  (the module's own hook)
-            writer._write_lock.acquire()  # noqa: SLF001
-            held.append(writer._write_lock)  # noqa: SLF001
+    held: list[threading.RLock] = []
+    _forking.held = held  # filled as locks are taken: an interrupt midway still gets them released
+    module_lock = getattr(logging, "_lock", None)  # private, but in every version: 3.11 to 3.14
+    locks: list[threading.RLock] = [module_lock] if isinstance(module_lock, _RLOCK) else []
+    locks += [writer._write_lock for writer in list(_writers)]  # noqa: SLF001  (the module's own hook)
+    for lock in locks:
+        if _owned(lock):  # this thread is writing with it (a stream whose write forks)
+            continue
+        held.append(lock)
+        _take(lock)
+
+
+def _take(lock: threading.RLock) -> None:
+    """Wait for ``lock``, and not let an interrupt end the wait.
+
+    CPython ignores an exception raised in a fork hook (it prints it) and forks anyway, so a
+    Ctrl-C that ended the wait would give the child a stream mid-write, and the interrupt would be
+    lost all the same. So the wait goes on, and the interrupt is reported once the fork is done.
+    Whether it came before the lock was taken or just after, the lock's owner tells.
+    """
+    while not _owned(lock):
+        try:
+            lock.acquire()
+        except BaseException:  # noqa: BLE001  (an interrupt, from a signal handler)
+            _forking.interrupted = True
 
 
 def _after_fork_in_parent() -> None:
     for lock in _forking.__dict__.pop("held", ()):
-        lock.release()
+        if _owned(lock):
+            lock.release()
+    if _forking.__dict__.pop("interrupted", False):  # raised here, it would be ignored again
+        _report("typed_llm: an interrupt came while a fork waited for a log write; it was ignored")
 
 
 def _after_fork_in_child() -> None:
-    _forking.__dict__.pop("held", None)  # the child's writers get fresh locks
+    _forking.__dict__.pop("held", None)  # the child's writers get fresh locks, logging renews its own
+    _forking.__dict__.pop("interrupted", None)
     for writer in list(_writers):
         writer._after_fork_in_child()  # noqa: SLF001  (the module's own hook)
 
