@@ -688,6 +688,88 @@ def test_an_interrupt_does_not_end_the_forks_wait_for_a_write() -> None:
     assert result.stdout.strip() == "the child wrote its line"
 
 
+STREAM_THAT_LOGS = """
+import io, logging, os, sys, threading, time
+import structlog
+from typed_llm import configure_logging
+
+sink = logging.getLogger("sink")
+sink.addHandler(logging.StreamHandler(io.StringIO()))
+sink.propagate = False
+writing = threading.Event()
+
+class LoggerWriter:
+    # A stream that forwards its lines to a stdlib logger, as some applications route output.
+    def write(self, text):
+        writing.set()
+        time.sleep(0.3)
+        for line in text.splitlines():
+            sink.info(line)  # after a setLevel anywhere, this takes stdlib logging's module lock
+        return len(text)
+
+    def flush(self):
+        pass
+
+configure_logging(json=True, level="info", stream=LoggerWriter())
+logging.getLogger("other").setLevel(logging.INFO)  # clears every logger's level cache
+structlog.get_logger().warning("hello")  # written now, by the writer's thread
+assert writing.wait(5)
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+print("forked")
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_fork_while_a_stream_that_logs_is_written_does_not_deadlock() -> None:
+    """A write may need stdlib logging's module lock: the fork never waits for a write holding it.
+
+    Run in a child process: a deadlock fails the test by its timeout instead of hanging the suite.
+    """
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", STREAM_THAT_LOGS], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "forked"
+
+
+STUCK_WRITE = """
+import os, signal, sys, threading, time
+import structlog
+from typed_llm import configure_logging
+
+read_end, write_end = os.pipe()  # nobody reads: a long line fills the pipe and its write blocks for good
+configure_logging(json=True, level="info", stream=os.fdopen(write_end, "w"))
+structlog.get_logger().warning("x" * 200_000)
+time.sleep(0.5)
+main = threading.main_thread().ident
+for delay in (0.5, 1.0):  # Ctrl-C twice while the fork waits for that write
+    threading.Timer(delay, signal.pthread_kill, (main, signal.SIGINT)).start()
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+print("forked")
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_second_interrupt_ends_a_forks_wait_for_a_write_that_never_ends() -> None:
+    """The first Ctrl-C does not end the wait (the child would get the stream mid-write); the second
+    does, so a stuck stream cannot make the fork hang for good."""
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", STUCK_WRITE], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "forked"
+    assert "an interrupt came while a fork waited for a log write" in result.stderr
+
+
 FORK_DURING_DICTCONFIG = """
 import io, logging, logging.config, os, sys, threading, time
 import structlog

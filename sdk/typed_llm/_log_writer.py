@@ -358,41 +358,61 @@ def _before_fork() -> None:
     the rendering of a batch. (stdlib ``logging`` only renews its handlers' locks in the child,
     which leaves the stream's lock to chance.)
 
-    stdlib logging's module lock is taken first, as its own fork hook (which runs next) and
-    ``logging.config`` (which flushes handlers, so writes, while holding it) take it before a
-    writer's: in the other order a fork during ``dictConfig`` would deadlock.
+    CPython ignores an exception raised in a fork hook (it prints it) and forks anyway, so an
+    interrupt (Ctrl-C) that ended the wait would give the child a stream mid-write, and be lost all
+    the same: the wait goes on after a first interrupt, which is reported once the fork is done. A
+    second one ends it, so a write that never ends (a pipe nobody reads) cannot hang the fork.
     """
     held: list[threading.RLock] = []
-    _forking.held = held  # filled as locks are taken: an interrupt midway still gets them released
+    _forking.held = held  # every lock is listed before it is waited for: what is taken, is released
+    interrupts = 0
+    while True:
+        try:
+            if _hold_every_lock(held):
+                return
+        except BaseException:  # noqa: BLE001  (an interrupt, from a signal handler)
+            _forking.interrupted = True
+            interrupts += 1
+            if interrupts > 1:
+                return
+
+
+def _hold_every_lock(held: list[threading.RLock]) -> bool:
+    """Take stdlib logging's module lock and every writer's write lock, or wait and say False.
+
+    The module lock comes first: its own fork hook (which runs next) and ``logging.config`` (which
+    flushes handlers, so writes, while holding it) take it before a writer's. But a write may need
+    it too (a stream that logs through stdlib), so no write lock is waited for while it is held:
+    a write in progress is waited for with no lock held, then everything is tried again.
+    """
+    _release(held)
     module_lock = getattr(logging, "_lock", None)  # private, but in every version: 3.11 to 3.14
-    locks: list[threading.RLock] = [module_lock] if isinstance(module_lock, _RLOCK) else []
-    locks += [writer._write_lock for writer in list(_writers)]  # noqa: SLF001  (the module's own hook)
-    for lock in locks:
+    if isinstance(module_lock, _RLOCK):
+        held.append(module_lock)
+        module_lock.acquire()
+    for writer in list(_writers):
+        lock = writer._write_lock  # noqa: SLF001  (the module's own hook)
         if _owned(lock):  # this thread is writing with it (a stream whose write forks)
             continue
         held.append(lock)
-        _take(lock)
+        if not lock.acquire(blocking=False):
+            _release(held)
+            held.append(lock)
+            lock.acquire()  # the write in progress is done; released on the next try
+            return False
+    return True
 
 
-def _take(lock: threading.RLock) -> None:
-    """Wait for ``lock``, and not let an interrupt end the wait.
-
-    CPython ignores an exception raised in a fork hook (it prints it) and forks anyway, so a
-    Ctrl-C that ended the wait would give the child a stream mid-write, and the interrupt would be
-    lost all the same. So the wait goes on, and the interrupt is reported once the fork is done.
-    Whether it came before the lock was taken or just after, the lock's owner tells.
-    """
-    while not _owned(lock):
-        try:
-            lock.acquire()
-        except BaseException:  # noqa: BLE001  (an interrupt, from a signal handler)
-            _forking.interrupted = True
+def _release(held: list[threading.RLock]) -> None:
+    """Release, newest first, those of ``held`` this thread holds; then forget them all."""
+    for lock in reversed(held):
+        if _owned(lock):
+            lock.release()
+    held.clear()
 
 
 def _after_fork_in_parent() -> None:
-    for lock in _forking.__dict__.pop("held", ()):
-        if _owned(lock):
-            lock.release()
+    _release(_forking.__dict__.pop("held", []))
     if _forking.__dict__.pop("interrupted", False):  # raised here, it would be ignored again
         _report("typed_llm: an interrupt came while a fork waited for a log write; it was ignored")
 
