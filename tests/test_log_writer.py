@@ -738,17 +738,14 @@ def test_a_fork_while_a_stream_that_logs_is_written_does_not_deadlock() -> None:
 
 
 STUCK_WRITE = """
-import os, signal, sys, threading, time
+import os, sys, time
 import structlog
 from typed_llm import configure_logging
 
 read_end, write_end = os.pipe()  # nobody reads: a long line fills the pipe and its write blocks for good
 configure_logging(json=True, level="info", stream=os.fdopen(write_end, "w"))
 structlog.get_logger().warning("x" * 200_000)
-time.sleep(0.5)
-main = threading.main_thread().ident
-for delay in (0.5, 1.0):  # Ctrl-C twice while the fork waits for that write
-    threading.Timer(delay, signal.pthread_kill, (main, signal.SIGINT)).start()
+time.sleep(0.5)  # the writer's thread is stuck in that write now
 pid = os.fork()
 if pid == 0:
     os._exit(0)
@@ -759,15 +756,109 @@ os._exit(0)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
-def test_a_second_interrupt_ends_a_forks_wait_for_a_write_that_never_ends() -> None:
-    """The first Ctrl-C does not end the wait (the child would get the stream mid-write); the second
-    does, so a stuck stream cannot make the fork hang for good."""
+def test_a_write_that_never_ends_holds_a_fork_back_for_a_bounded_time() -> None:
+    """A fork waits for writes in progress, but not for ever (FORK_WAIT): a stuck stream cannot
+    hang it. Run in a child process: a hang fails the test by its timeout."""
     result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
         [sys.executable, "-c", STUCK_WRITE], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "forked"
-    assert "an interrupt came while a fork waited for a log write" in result.stderr
+
+
+FORK_INSIDE_EMIT = """
+import logging, os, sys, threading, time
+from typed_llm._log_writer import LogWriter
+
+class ForkingHandler(logging.Handler):
+    # Forks from inside emit, holding this handler's lock.
+    def emit(self, record):
+        if record.name == "app":
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+            print("forked")
+
+logging.getLogger().addHandler(ForkingHandler())
+logging.getLogger().setLevel(logging.INFO)
+writing = threading.Event()
+
+class StreamThatLogs:
+    # Its write logs through that same handler, so it needs the handler's lock to end.
+    def write(self, text):
+        writing.set()
+        time.sleep(0.3)
+        logging.getLogger("stream").info("wrote %d characters", len(text))
+
+    def flush(self):
+        pass
+
+writer = LogWriter(StreamThatLogs(), [], background=True)
+writer.submit_line("hello", urgent=True)
+assert writing.wait(5)
+logging.getLogger("app").info("fork now")
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_fork_from_a_handler_that_a_write_waits_for_does_not_deadlock() -> None:
+    """The write in progress waits for a lock the forking thread holds: the fork waits for it only
+    FORK_WAIT seconds, then goes ahead. Run in a child process: a deadlock fails by timeout."""
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", FORK_INSIDE_EMIT], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "forked"
+
+
+BUSY_WRITERS = """
+import os, sys, threading, time
+from typed_llm._log_writer import LogWriter
+
+class SlowStream:
+    def write(self, text):
+        time.sleep(0.001)
+
+    def flush(self):
+        pass
+
+# Three writers that write in the logging threads, 1 ms a line, and eight threads logging flat out:
+# at any moment some write is in progress.
+writers = [LogWriter(SlowStream(), [], background=False) for _ in range(3)]
+stop = threading.Event()
+
+def log(n):
+    while not stop.is_set():
+        writers[n % 3].submit_line("line", urgent=False)
+
+threads = [threading.Thread(target=log, args=(n,), daemon=True) for n in range(8)]
+for thread in threads:
+    thread.start()
+time.sleep(0.2)
+for _ in range(10):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+stop.set()
+print("forked 10 times")
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_forks_go_through_while_many_threads_write() -> None:
+    """While a fork is pending no write starts, so the writes in progress end and the fork goes
+    through, however many threads write. Run in a child process: a livelock fails by timeout."""
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", BUSY_WRITERS], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "forked 10 times"
 
 
 FORK_DURING_DICTCONFIG = """

@@ -46,7 +46,7 @@ from typing import IO, TYPE_CHECKING, Final, cast
 import structlog
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from multiprocessing.util import Finalize
 
     from structlog.typing import EventDict, Processor, WrappedLogger
@@ -150,8 +150,6 @@ class LogWriter:
     def _reset_threading(self) -> None:
         """Fresh locks and no thread (also in a forked child, where the parent's may be held or gone)."""
         self._lock = threading.Lock()  # one flush at a time, so batches keep their order
-        # Held only while the stream is written (see _before_fork, which needs to know its owner).
-        self._write_lock = threading.RLock()
         self._here = threading.local()  # ``flushing``: this thread is inside ``flush`` now
         self._start_lock = threading.Lock()
         self._wake = threading.Event()
@@ -281,7 +279,7 @@ class LogWriter:
 
     def _write(self, lines: list[str]) -> None:
         stream = self._stream
-        with self._write_lock:
+        with _writing():
             try:
                 stream.write("".join(lines))
                 stream.flush()
@@ -335,90 +333,90 @@ def flush_all() -> None:
         writer.flush()
 
 
-_RLOCK: Final = type(threading.RLock())
-"""The class of ``threading.RLock()`` (a factory function), to recognise stdlib logging's lock."""
+FORK_WAIT: Final = 3.0
+"""Seconds a fork waits at most for log writes in progress to end."""
+
+_gate = threading.Condition(threading.Lock())
+"""Guards the two counts below; notified when either falls."""
+_writes_in_progress = 0
+_forks_pending = 0
+"""While a fork is pending, no write starts (except in a thread holding stdlib logging's lock)."""
+
+_LOGGING_LOCK: Final = getattr(logging, "_lock", None)
+"""stdlib logging's module lock: private, but there from 3.11 to 3.14 (and renewed in place in a child)."""
 
 
-def _owned(lock: threading.RLock) -> bool:
-    """Whether the current thread holds ``lock`` (``_is_owned`` is what ``threading.Condition`` asks too)."""
-    is_owned: Callable[[], bool] = lock._is_owned  # type: ignore[attr-defined]  # noqa: SLF001  (CPython's RLock has it, C and Python alike; typeshed leaves it out)
-    return is_owned()
+def _holds_logging_lock() -> bool:
+    """Whether this thread holds stdlib logging's module lock (``logging.config`` writes holding it)."""
+    # RLock._is_owned is what threading.Condition asks too; typeshed leaves it out.
+    is_owned: Callable[[], bool] | None = getattr(_LOGGING_LOCK, "_is_owned", None)
+    return is_owned is not None and is_owned()
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """Around every write to a stream: counted, and held back while a fork is pending."""
+    global _writes_in_progress  # noqa: PLW0603  (one count for the process)
+    with _gate:
+        # A thread holding logging's lock writes anyway: stdlib's own fork hook waits for that lock,
+        # so the fork cannot happen until this write is over (``logging.config`` flushes holding it).
+        if _forks_pending and not _holds_logging_lock():
+            _gate.wait_for(lambda: not _forks_pending)
+        _writes_in_progress += 1
+    try:
+        yield
+    finally:
+        with _gate:
+            _writes_in_progress -= 1
+            _gate.notify_all()
 
 
 _forking = threading.local()
-"""In the thread about to fork: ``held``, the locks it takes until the fork is done; ``interrupted``,
-whether an interrupt came while it waited for them."""
+"""``interrupted``: in the thread that forks, whether an interrupt came while it waited."""
 
 
 def _before_fork() -> None:
-    """Wait until no writer is in the middle of writing its stream.
+    """Stop new writes and wait for those in progress, for ``FORK_WAIT`` seconds at most.
 
     A child forked mid-write would inherit the stream's own lock held (a buffered file holds one
-    while it writes) and wait for it forever on its first line. Only the write is waited for, not
-    the rendering of a batch. (stdlib ``logging`` only renews its handlers' locks in the child,
-    which leaves the stream's lock to chance.)
+    while it writes) and wait for it forever on its first line. Only writes are waited for, not
+    the rendering of batches, and no lock is held across the fork. (stdlib ``logging`` only
+    renews its handlers' locks in the child, which leaves the stream's lock to chance.) The wait
+    is bounded: a write may wait for something the forking thread holds (a stream that logs
+    through stdlib, a fork from a handler's ``emit``), or never end (a pipe nobody reads).
 
     CPython ignores an exception raised in a fork hook (it prints it) and forks anyway, so an
-    interrupt (Ctrl-C) that ended the wait would give the child a stream mid-write, and be lost all
-    the same: the wait goes on after a first interrupt, which is reported once the fork is done. A
-    second one ends it, so a write that never ends (a pipe nobody reads) cannot hang the fork.
+    interrupt (Ctrl-C) would not stop the fork, only the wait: the wait goes on, and the
+    interrupt is reported once the fork is done.
     """
-    held: list[threading.RLock] = []
-    _forking.held = held  # every lock is listed before it is waited for: what is taken, is released
-    interrupts = 0
+    global _forks_pending  # noqa: PLW0603  (one count for the process)
+    with _gate:
+        _forks_pending += 1
+    deadline = time.monotonic() + FORK_WAIT
     while True:
         try:
-            if _hold_every_lock(held):
-                return
+            with _gate:
+                _gate.wait_for(lambda: not _writes_in_progress, timeout=max(0.0, deadline - time.monotonic()))
         except BaseException:  # noqa: BLE001  (an interrupt, from a signal handler)
             _forking.interrupted = True
-            interrupts += 1
-            if interrupts > 1:
-                return
-
-
-def _hold_every_lock(held: list[threading.RLock]) -> bool:
-    """Take stdlib logging's module lock and every writer's write lock, or wait and say False.
-
-    The module lock comes first: its own fork hook (which runs next) and ``logging.config`` (which
-    flushes handlers, so writes, while holding it) take it before a writer's. But a write may need
-    it too (a stream that logs through stdlib), so no write lock is waited for while it is held:
-    a write in progress is waited for with no lock held, then everything is tried again.
-    """
-    _release(held)
-    module_lock = getattr(logging, "_lock", None)  # private, but in every version: 3.11 to 3.14
-    if isinstance(module_lock, _RLOCK):
-        held.append(module_lock)
-        module_lock.acquire()
-    for writer in list(_writers):
-        lock = writer._write_lock  # noqa: SLF001  (the module's own hook)
-        if _owned(lock):  # this thread is writing with it (a stream whose write forks)
-            continue
-        held.append(lock)
-        if not lock.acquire(blocking=False):
-            _release(held)
-            held.append(lock)
-            lock.acquire()  # the write in progress is done; released on the next try
-            return False
-    return True
-
-
-def _release(held: list[threading.RLock]) -> None:
-    """Release, newest first, those of ``held`` this thread holds; then forget them all."""
-    for lock in reversed(held):
-        if _owned(lock):
-            lock.release()
-    held.clear()
+        else:
+            return
 
 
 def _after_fork_in_parent() -> None:
-    _release(_forking.__dict__.pop("held", []))
-    if _forking.__dict__.pop("interrupted", False):  # raised here, it would be ignored again
+    global _forks_pending  # noqa: PLW0603  (one count for the process)
+    with _gate:
+        _forks_pending = max(0, _forks_pending - 1)  # never below 0, even if an interrupt cut the count short
+        _gate.notify_all()
+        quiet = not _writes_in_progress  # a write still stuck may be to standard error: say nothing
+    if _forking.__dict__.pop("interrupted", False) and quiet:  # raised here, it would be ignored again
         _report("typed_llm: an interrupt came while a fork waited for a log write; it was ignored")
 
 
 def _after_fork_in_child() -> None:
-    _forking.__dict__.pop("held", None)  # the child's writers get fresh locks, logging renews its own
+    global _gate, _writes_in_progress, _forks_pending  # noqa: PLW0603  (renewed in the child)
+    _gate = threading.Condition(threading.Lock())  # another thread may have held it at the fork
+    _writes_in_progress = _forks_pending = 0
     _forking.__dict__.pop("interrupted", None)
     for writer in list(_writers):
         writer._after_fork_in_child()  # noqa: SLF001  (the module's own hook)
