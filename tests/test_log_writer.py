@@ -601,7 +601,7 @@ class SlowStream(io.StringIO):
         return super().write(text)
 
 def interrupt_on_b(_, __, event_dict):
-    # Rendered just after "a" was written: the fork's wait for the write lock has just ended.
+    # Rendered just after "a" was written: the fork's wait for writes in progress has just ended.
     if event_dict["event"] == "b" and os.getpid() == PARENT:
         signal.pthread_kill(MAIN, signal.SIGINT)
         time.sleep(0.05)
@@ -628,8 +628,8 @@ os._exit(0)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
-def test_an_interrupt_just_as_the_fork_takes_a_lock_leaves_no_lock_held() -> None:
-    """Ctrl-C raised right after the fork's wait for a write lock ended: the lock is given back."""
+def test_an_interrupt_just_as_the_forks_wait_ends_leaves_logging_working() -> None:
+    """Ctrl-C raised right after the fork's wait for writes in progress ended: nothing stays held."""
     result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
         [sys.executable, "-c", INTERRUPT_AS_THE_LOCK_IS_TAKEN], capture_output=True, text=True, timeout=60
     )
@@ -859,6 +859,73 @@ def test_forks_go_through_while_many_threads_write() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "forked 10 times"
+
+
+FORKING_THREAD_WRITES = """
+import os, signal, sys, threading, time
+import typed_llm._log_writer as log_writer
+from typed_llm._log_writer import LogWriter
+
+log_writer.FORK_WAIT = 60.0  # a fork that waited for a write that cannot end would outlast the test
+
+class Slow:
+    def write(self, text):
+        time.sleep(1.0)
+
+    def flush(self):
+        pass
+
+forked = []
+
+class ForksWhileWriting:
+    # A stream whose write forks: its own write is in progress during the fork, and in the child.
+    def write(self, text):
+        forked.append(os.fork())
+
+    def flush(self):
+        pass
+
+# 1. The forking thread's signal handler writes, at once, while the fork waits for another write.
+slow = LogWriter(Slow(), [], background=True, interval=60)
+at_once = LogWriter(Slow(), [], background=False)
+signal.signal(signal.SIGUSR1, lambda *_: at_once.submit_line("from the handler", urgent=True))
+slow.submit_line("a slow write", urgent=True)
+time.sleep(0.2)
+threading.Timer(0.3, signal.pthread_kill, (threading.main_thread().ident, signal.SIGUSR1)).start()
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+print("forked while its signal handler wrote")
+# 2. A fork from inside a write does not wait for that write; nor does a fork in the child, once
+# the write it inherited has ended there.
+LogWriter(ForksWhileWriting(), [], background=False).submit_line("forks", urgent=False)
+if forked[0] == 0:
+    grandchild = os.fork()
+    if grandchild == 0:
+        os._exit(0)
+    os.waitpid(grandchild, 0)
+    os._exit(0)
+_, status = os.waitpid(forked[0], 0)
+print("forked from inside a write, and again in the child:", os.waitstatus_to_exitcode(status))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_fork_does_not_wait_for_its_own_threads_writes() -> None:
+    """The forking thread's own writes (from its signal handler during the wait, or the write it
+    forks from) pass the gate and are not waited for. Run in a child process with a wait of a
+    minute: a fork that waited for them fails the test by its timeout."""
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", FORKING_THREAD_WRITES], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "forked while its signal handler wrote",
+        "forked from inside a write, and again in the child: 0",
+    ]
 
 
 FORK_DURING_DICTCONFIG = """

@@ -17,8 +17,9 @@ their own thread, share the queue, so lines keep their order. An event at warnin
 thread at once. When the queue reaches ``MAX_PENDING`` items, the thread that logs writes them
 itself. The queue is drained by ``flush()`` (``typed_llm.flush_logs``), at exit, when
 ``configure_logging`` is called again, and a forked child starts with an empty queue and its own
-thread (the parent writes what was queued before the fork; a fork waits for a write in progress, so
-the child never inherits the stream's lock held); a ``multiprocessing`` child, which ends with
+thread (the parent writes what was queued before the fork; a fork holds new writes back and waits
+for those in progress, for ``FORK_WAIT`` seconds at most, so that the child does not inherit a
+stream's lock held); a ``multiprocessing`` child, which ends with
 ``os._exit``, writes its queue from a multiprocessing finalizer. With
 ``background=False`` every event is rendered and written in the thread that logs it, before the
 logging call returns.
@@ -357,22 +358,27 @@ def _holds_logging_lock() -> bool:
 def _writing() -> Iterator[None]:
     """Around every write to a stream: counted, and held back while a fork is pending."""
     global _writes_in_progress  # noqa: PLW0603  (one count for the process)
+    here = _forking
     with _gate:
-        # A thread holding logging's lock writes anyway: stdlib's own fork hook waits for that lock,
-        # so the fork cannot happen until this write is over (``logging.config`` flushes holding it).
-        if _forks_pending and not _holds_logging_lock():
+        # Two threads write anyway: the one forking (from a signal handler, while it waits), and
+        # one holding logging's lock, which stdlib's own fork hook waits for, so the fork cannot
+        # happen until this write is over (``logging.config`` flushes handlers holding it).
+        if _forks_pending and not getattr(here, "forking", False) and not _holds_logging_lock():
             _gate.wait_for(lambda: not _forks_pending)
         _writes_in_progress += 1
+        here.writes = getattr(here, "writes", 0) + 1
     try:
         yield
     finally:
         with _gate:
             _writes_in_progress -= 1
+            here.writes -= 1
             _gate.notify_all()
 
 
 _forking = threading.local()
-"""``interrupted``: in the thread that forks, whether an interrupt came while it waited."""
+"""Per thread: ``writes``, its writes in progress; while it forks, ``forking``, and ``interrupted``
+(whether an interrupt came while it waited)."""
 
 
 def _before_fork() -> None:
@@ -390,13 +396,18 @@ def _before_fork() -> None:
     interrupt is reported once the fork is done.
     """
     global _forks_pending  # noqa: PLW0603  (one count for the process)
+    here = _forking
+    here.forking = True
     with _gate:
         _forks_pending += 1
     deadline = time.monotonic() + FORK_WAIT
-    while True:
+    while True:  # for the writes of other threads: this one's (a stream whose write forks) cannot end
         try:
             with _gate:
-                _gate.wait_for(lambda: not _writes_in_progress, timeout=max(0.0, deadline - time.monotonic()))
+                _gate.wait_for(
+                    lambda: _writes_in_progress <= getattr(here, "writes", 0),
+                    timeout=max(0.0, deadline - time.monotonic()),
+                )
         except BaseException:  # noqa: BLE001  (an interrupt, from a signal handler)
             _forking.interrupted = True
         else:
@@ -405,6 +416,7 @@ def _before_fork() -> None:
 
 def _after_fork_in_parent() -> None:
     global _forks_pending  # noqa: PLW0603  (one count for the process)
+    _forking.__dict__.pop("forking", None)
     with _gate:
         _forks_pending = max(0, _forks_pending - 1)  # never below 0, even if an interrupt cut the count short
         _gate.notify_all()
@@ -416,7 +428,9 @@ def _after_fork_in_parent() -> None:
 def _after_fork_in_child() -> None:
     global _gate, _writes_in_progress, _forks_pending  # noqa: PLW0603  (renewed in the child)
     _gate = threading.Condition(threading.Lock())  # another thread may have held it at the fork
-    _writes_in_progress = _forks_pending = 0
+    _writes_in_progress = getattr(_forking, "writes", 0)  # this thread's own, which end in the child
+    _forks_pending = 0
+    _forking.__dict__.pop("forking", None)
     _forking.__dict__.pop("interrupted", None)
     for writer in list(_writers):
         writer._after_fork_in_child()  # noqa: SLF001  (the module's own hook)
