@@ -928,6 +928,45 @@ def test_a_fork_does_not_wait_for_its_own_threads_writes() -> None:
     ]
 
 
+SIGNALS_WHILE_WRITING = """
+import signal, sys, threading, time
+from typed_llm._log_writer import LogWriter
+
+class Null:
+    def write(self, text):
+        pass
+
+    def flush(self):
+        pass
+
+logged, from_handler = LogWriter(Null(), [], background=False), LogWriter(Null(), [], background=False)
+signal.signal(signal.SIGUSR1, lambda *_: from_handler.submit_line("from the handler", urgent=True))
+main = threading.main_thread().ident
+
+def ping():
+    while True:
+        signal.pthread_kill(main, signal.SIGUSR1)
+        time.sleep(0.0002)
+
+threading.Thread(target=ping, daemon=True).start()
+deadline = time.monotonic() + 2
+while time.monotonic() < deadline:  # some signal lands while this thread holds the write gate's lock
+    logged.submit_line("line", urgent=False)
+print("no hang")
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="POSIX signals")
+def test_a_signal_handler_that_writes_while_its_thread_writes_does_not_deadlock() -> None:
+    """Signals every 0.2 ms for 2 s, each handler writing a line, while the main thread writes
+    lines (the gate's lock is re-entrant). Run in a child process: a deadlock fails by timeout."""
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, "-c", SIGNALS_WHILE_WRITING], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "no hang"
+
+
 FORK_DURING_DICTCONFIG = """
 import io, logging, logging.config, os, sys, threading, time
 import structlog

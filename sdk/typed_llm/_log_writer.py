@@ -337,9 +337,11 @@ def flush_all() -> None:
 FORK_WAIT: Final = 3.0
 """Seconds a fork waits at most for log writes in progress to end."""
 
-_gate = threading.Condition(threading.Lock())
-"""Guards the two counts below; notified when either falls."""
-_writes_in_progress = 0
+_gate = threading.Condition(threading.RLock())
+"""Guards the counts below; notified when they fall. Re-entrant: a signal handler that writes or
+forks may run in a thread that holds it."""
+_writes: dict[int, int] = {}
+"""Writes in progress, per thread (one count each, so an interrupt cannot set two apart)."""
 _forks_pending = 0
 """While a fork is pending, no write starts (except in a thread holding stdlib logging's lock)."""
 
@@ -357,28 +359,35 @@ def _holds_logging_lock() -> bool:
 @contextlib.contextmanager
 def _writing() -> Iterator[None]:
     """Around every write to a stream: counted, and held back while a fork is pending."""
-    global _writes_in_progress  # noqa: PLW0603  (one count for the process)
-    here = _forking
+    me = threading.get_ident()
     with _gate:
         # Two threads write anyway: the one forking (from a signal handler, while it waits), and
         # one holding logging's lock, which stdlib's own fork hook waits for, so the fork cannot
         # happen until this write is over (``logging.config`` flushes handlers holding it).
-        if _forks_pending and not getattr(here, "forking", False) and not _holds_logging_lock():
+        if _forks_pending and not getattr(_forking, "forking", False) and not _holds_logging_lock():
             _gate.wait_for(lambda: not _forks_pending)
-        _writes_in_progress += 1
-        here.writes = getattr(here, "writes", 0) + 1
+        _writes[me] = _writes.get(me, 0) + 1
     try:
         yield
     finally:
         with _gate:
-            _writes_in_progress -= 1
-            here.writes -= 1
+            left = _writes.get(me, 1) - 1
+            if left:
+                _writes[me] = left
+            else:
+                _writes.pop(me, None)
             _gate.notify_all()
 
 
+def _others_writing() -> bool:
+    """Whether a thread other than this one is writing (this one's writes cannot end during its fork)."""
+    me = threading.get_ident()
+    return any(thread != me for thread in _writes)
+
+
 _forking = threading.local()
-"""Per thread: ``writes``, its writes in progress; while it forks, ``forking``, and ``interrupted``
-(whether an interrupt came while it waited)."""
+"""In the thread that forks, while it does: ``forking``, and ``interrupted`` (whether an interrupt
+came while it waited)."""
 
 
 def _before_fork() -> None:
@@ -404,10 +413,7 @@ def _before_fork() -> None:
     while True:  # for the writes of other threads: this one's (a stream whose write forks) cannot end
         try:
             with _gate:
-                _gate.wait_for(
-                    lambda: _writes_in_progress <= getattr(here, "writes", 0),
-                    timeout=max(0.0, deadline - time.monotonic()),
-                )
+                _gate.wait_for(lambda: not _others_writing(), timeout=max(0.0, deadline - time.monotonic()))
         except BaseException:  # noqa: BLE001  (an interrupt, from a signal handler)
             _forking.interrupted = True
         else:
@@ -420,15 +426,16 @@ def _after_fork_in_parent() -> None:
     with _gate:
         _forks_pending = max(0, _forks_pending - 1)  # never below 0, even if an interrupt cut the count short
         _gate.notify_all()
-        quiet = not _writes_in_progress  # a write still stuck may be to standard error: say nothing
+        quiet = not _others_writing()  # a write still stuck may be to standard error: say nothing
     if _forking.__dict__.pop("interrupted", False) and quiet:  # raised here, it would be ignored again
         _report("typed_llm: an interrupt came while a fork waited for a log write; it was ignored")
 
 
 def _after_fork_in_child() -> None:
-    global _gate, _writes_in_progress, _forks_pending  # noqa: PLW0603  (renewed in the child)
-    _gate = threading.Condition(threading.Lock())  # another thread may have held it at the fork
-    _writes_in_progress = getattr(_forking, "writes", 0)  # this thread's own, which end in the child
+    global _gate, _writes, _forks_pending  # noqa: PLW0603  (renewed in the child)
+    _gate = threading.Condition(threading.RLock())  # another thread may have held it at the fork
+    me = threading.get_ident()
+    _writes = {me: _writes[me]} if me in _writes else {}  # this thread's own, which end in the child
     _forks_pending = 0
     _forking.__dict__.pop("forking", None)
     _forking.__dict__.pop("interrupted", None)
