@@ -61,6 +61,15 @@ def _json_lines(stream: io.StringIO) -> list[dict[str, object]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
+def _run_python(*arguments: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run Python in a child process, which must succeed: a hang there fails the test by its timeout."""
+    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
+        [sys.executable, *arguments], capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 @pytest.fixture
 def slow_writer() -> Iterator[tuple[LogWriter, io.StringIO]]:
     """A background writer that waits a minute between batches, behind a structlog pipeline."""
@@ -364,10 +373,7 @@ def test_a_value_that_logs_while_rendered_does_not_deadlock(background: bool, wi
     Run in a child process: a deadlock fails the test by its timeout instead of hanging the suite.
     """
     script = textwrap.dedent(REENTRANT).format(background=background, with_chatter=with_chatter)
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", script, timeout=60)
     events = json.loads(result.stdout)
     if background:  # the value is shown when its line is rendered, after the five were queued
         assert events == ["outer"] * 5 + ["logged from repr", "stdlib from repr"] * 5
@@ -576,10 +582,7 @@ os._exit(0)
 def test_an_interrupt_while_a_fork_waits_for_a_write_leaves_no_lock_held() -> None:
     """Ctrl-C while the fork waits for a second writer's write: the first writer's lock, already
     taken, is given back (CPython swallows the interrupt and forks anyway)."""
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", INTERRUPTED_FORK], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", INTERRUPTED_FORK, timeout=60)
     assert json.loads(result.stdout) == {"flush_returned": True, "lines": ["first", "after", "the", "fork"]}
     assert "an interrupt came while a fork waited for a log write" in result.stderr
 
@@ -630,10 +633,7 @@ os._exit(0)
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
 def test_an_interrupt_just_as_the_forks_wait_ends_leaves_logging_working() -> None:
     """Ctrl-C raised right after the fork's wait for writes in progress ended: nothing stays held."""
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", INTERRUPT_AS_THE_LOCK_IS_TAKEN], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", INTERRUPT_AS_THE_LOCK_IS_TAKEN, timeout=60)
     assert json.loads(result.stdout) == {"flush_returned": True, "events": ["a", "b", "c"]}
 
 
@@ -681,10 +681,7 @@ os._exit(0)
 def test_an_interrupt_does_not_end_the_forks_wait_for_a_write() -> None:
     """CPython ignores an exception in a fork hook and forks anyway: had Ctrl-C ended the wait, the
     child would inherit the stream mid-write and hang on its first line."""
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", INTERRUPTED_FORK_CHILD], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", INTERRUPTED_FORK_CHILD, timeout=60)
     assert result.stdout.strip() == "the child wrote its line"
 
 
@@ -726,14 +723,11 @@ os._exit(0)
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
 def test_a_fork_while_a_stream_that_logs_is_written_does_not_deadlock() -> None:
-    """A write may need stdlib logging's module lock: the fork never waits for a write holding it.
+    """A write may need stdlib logging's module lock: the fork holds no lock while it waits.
 
     Run in a child process: a deadlock fails the test by its timeout instead of hanging the suite.
     """
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", STREAM_THAT_LOGS], capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", STREAM_THAT_LOGS, timeout=30)
     assert result.stdout.strip() == "forked"
 
 
@@ -759,10 +753,7 @@ os._exit(0)
 def test_a_write_that_never_ends_holds_a_fork_back_for_a_bounded_time() -> None:
     """A fork waits for writes in progress, but not for ever (FORK_WAIT): a stuck stream cannot
     hang it. Run in a child process: a hang fails the test by its timeout."""
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", STUCK_WRITE], capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", STUCK_WRITE, timeout=30)
     assert result.stdout.strip() == "forked"
 
 
@@ -807,10 +798,7 @@ os._exit(0)
 def test_a_fork_from_a_handler_that_a_write_waits_for_does_not_deadlock() -> None:
     """The write in progress waits for a lock the forking thread holds: the fork waits for it only
     FORK_WAIT seconds, then goes ahead. Run in a child process: a deadlock fails by timeout."""
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", FORK_INSIDE_EMIT], capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", FORK_INSIDE_EMIT, timeout=30)
     assert result.stdout.strip() == "forked"
 
 
@@ -854,10 +842,7 @@ os._exit(0)
 def test_forks_go_through_while_many_threads_write() -> None:
     """While a fork is pending no write starts, so the writes in progress end and the fork goes
     through, however many threads write. Run in a child process: a livelock fails by timeout."""
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", BUSY_WRITERS], capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", BUSY_WRITERS, timeout=30)
     assert result.stdout.strip() == "forked 10 times"
 
 
@@ -918,10 +903,7 @@ def test_a_fork_does_not_wait_for_its_own_threads_writes() -> None:
     """The forking thread's own writes (from its signal handler during the wait, or the write it
     forks from) pass the gate and are not waited for. Run in a child process with a wait of a
     minute: a fork that waited for them fails the test by its timeout."""
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", FORKING_THREAD_WRITES], capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", FORKING_THREAD_WRITES, timeout=30)
     assert result.stdout.splitlines() == [
         "forked while its signal handler wrote",
         "forked from inside a write, and again in the child: 0",
@@ -960,10 +942,7 @@ print("no hang")
 def test_a_signal_handler_that_writes_while_its_thread_writes_does_not_deadlock() -> None:
     """Signals every 0.2 ms for 2 s, each handler writing a line, while the main thread writes
     lines (the gate's lock is re-entrant). Run in a child process: a deadlock fails by timeout."""
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", SIGNALS_WHILE_WRITING], capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", SIGNALS_WHILE_WRITING, timeout=30)
     assert result.stdout.strip() == "no hang"
 
 
@@ -999,14 +978,12 @@ os._exit(0)
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
 def test_a_fork_while_dictconfig_flushes_the_handler_does_not_deadlock() -> None:
-    """The fork takes stdlib logging's lock before the writers', in the order dictConfig does.
+    """dictConfig writes holding stdlib logging's lock, which stdlib's fork hook waits for: its write
+    passes the gate a pending fork closed.
 
     Run in a child process: a deadlock fails the test by its timeout instead of hanging the suite.
     """
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", FORK_DURING_DICTCONFIG], capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", FORK_DURING_DICTCONFIG, timeout=30)
     assert result.stdout.strip() == "forked"
 
 
@@ -1038,10 +1015,7 @@ def test_a_signal_handler_that_logs_while_the_thread_starts_does_not_deadlock() 
 
     Run in a child process: a deadlock fails the test by its timeout instead of hanging the suite.
     """
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", SIGNAL_WHILE_STARTING], capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", SIGNAL_WHILE_STARTING, timeout=30)
     assert json.loads(result.stdout) == ["starts the thread", "from the signal handler"]
 
 
@@ -1094,10 +1068,7 @@ def test_a_record_that_cannot_be_formatted_is_replaced_and_its_arguments_are_not
 
     Run in a child process, where no test runner's own handler sees the record first.
     """
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, "-c", UNFORMATTABLE], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", UNFORMATTABLE, timeout=60)
     assert "azure-token" not in result.stdout + result.stderr
     replaced, following = (json.loads(line) for line in result.stdout.splitlines())
     assert (replaced["event"], replaced["logger"], replaced["error_class"], replaced["level"]) == (
@@ -1201,10 +1172,7 @@ def test_a_multiprocessing_child_whose_main_module_logs_writes_its_lines(tmp_pat
     has set it up as a child: the child's own lines are written when it ends all the same."""
     script = tmp_path / "main.py"
     script.write_text(MAIN_MODULE_LOGS, encoding="utf-8")
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, str(script), method], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
+    _run_python(str(script), method, timeout=60)
     events = [
         json.loads(line)["event"]
         for line in (tmp_path / "log.jsonl").read_text(encoding="utf-8").splitlines()
@@ -1221,9 +1189,6 @@ def test_a_multiprocessing_child_that_configures_logging_itself_writes_its_lines
     """The parent never loaded typed_llm: the child's own writer still drains when the child ends."""
     script, log = tmp_path / "parent.py", tmp_path / "child.jsonl"
     script.write_text(MULTIPROCESSING_CHILD, encoding="utf-8")
-    result = subprocess.run(  # noqa: PLW1510  (the exit status is checked below)
-        [sys.executable, str(script), method, str(log)], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
+    _run_python(str(script), method, str(log), timeout=60)
     events = [json.loads(line)["event"] for line in log.read_text(encoding="utf-8").splitlines()]
     assert events == ["from a child that set logging up itself"]
