@@ -376,7 +376,8 @@ def _writing() -> Iterator[None]:
                 _writes[me] = left
             else:
                 _writes.pop(me, None)
-            _gate.notify_all()
+            if _forks_pending:  # only a fork waits for writes to end
+                _gate.notify_all()
 
 
 def _others_writing() -> bool:
@@ -415,7 +416,7 @@ def _before_fork() -> None:
             with _gate:
                 _gate.wait_for(lambda: not _others_writing(), timeout=max(0.0, deadline - time.monotonic()))
         except BaseException:  # noqa: BLE001  (an interrupt, from a signal handler)
-            _forking.interrupted = True
+            here.interrupted = True
         else:
             return
 
