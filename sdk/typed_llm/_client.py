@@ -96,20 +96,25 @@ _LEAST_BUDGET = 0.001
 
 
 def _options(client: openai.OpenAI | openai.AsyncOpenAI) -> openai.RequestOptions:
-    """Per-request options: the HTTP timeout cut to the retry deadline's budget, when that is shorter.
+    """Per-request options: redirects never followed; the HTTP timeout cut to the retry deadline.
+
+    A redirect is never followed, whatever the HTTP client's own setting: the APIs never redirect
+    a POST in normal operation, and following one would send the key (httpx strips only
+    ``Authorization`` across origins, not Azure's ``api-key``) and the prompt to wherever the
+    ``Location`` points. A 3xx answer is raised as ``RedirectError`` instead.
 
     Raises:
         APITimeoutError: the deadline leaves no time for this attempt (nothing is sent).
     """
     budget = attempt_budget()
     if budget is None:
-        return {}
+        return {"follow_redirects": False}
     if budget < _LEAST_BUDGET:
         raise APITimeoutError("the retry deadline passed before this attempt could be made")
     current = client.timeout
     if isinstance(current, int | float) and current <= budget:
-        return {}
-    return {"timeout": budget}
+        return {"follow_redirects": False}
+    return {"follow_redirects": False, "timeout": budget}
 
 
 def _raw(response: httpx2.Response) -> RawResponse:

@@ -16,7 +16,8 @@ Grouped by what the caller can do about it::
     │   │   ├── UnprocessableEntityError  422
     │   │   ├── RateLimitError            429: slow down (retry_after)
     │   │   │   └── QuotaExceededError    429 insufficient_quota: billing, never retried
-    │   │   └── ServerError               5xx (retryable)
+    │   │   ├── ServerError               5xx (retryable)
+    │   │   └── RedirectError             3xx: never followed (the key stays with its origin)
     │   ├── APIConnectionError        no answer: DNS, refused, reset (retryable)
     │   │   └── APITimeoutError       no answer in time (retryable)
     │   └── MalformedResponseError    a success status whose body is not what the API documents
@@ -67,6 +68,7 @@ __all__ = [
     "PermissionDeniedError",
     "QuotaExceededError",
     "RateLimitError",
+    "RedirectError",
     "RefusalError",
     "RequestTimeoutError",
     "RetriesExhaustedError",
@@ -245,6 +247,31 @@ class QuotaExceededError(RateLimitError):
 
 class ServerError(APIStatusError):
     """5xx: the service failed. Retryable."""
+
+
+class RedirectError(APIStatusError):
+    """3xx: the server pointed elsewhere; the SDK never follows, so no key or prompt goes there.
+
+    The OpenAI and Azure APIs never redirect a POST in normal operation. A redirect comes from a
+    proxy, a misconfigured gateway or a hostile server; following it would hand Azure's ``api-key``
+    header (which httpx does not strip across origins) and the prompt to the ``Location``. If the
+    API really moved, point ``base_url`` / ``endpoint`` at the new address.
+    """
+
+    location: str | None
+    """Where the server pointed: scheme, host, port and path only (no credentials, no query)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        location: str | None = None,
+        body: object = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, body=body, request_id=request_id)
+        self.location = location
 
 
 class APIConnectionError(APIError):
@@ -483,6 +510,17 @@ def status_error(status_code: int, headers: Mapping[str, str], content: bytes) -
             body=body,
             request_id=request_id,
         )
+    if 300 <= status_code < 400:  # noqa: PLR2004
+        location = _safe_location(_header(headers, "location"))
+        return RedirectError(
+            f"the server answered {status_code} with a redirect to {location or 'nowhere'}; "
+            "typed-llm never follows redirects, so the key and the prompt go only to the configured "
+            "base URL (if the API moved, set base_url or endpoint to its new address)",
+            location=location,
+            status_code=status_code,
+            body=body,
+            request_id=request_id,
+        )
     if status_code == 429 and code == "insufficient_quota":  # noqa: PLR2004
         cls: type[APIStatusError] = QuotaExceededError
     elif status_code >= 500:  # noqa: PLR2004
@@ -500,6 +538,20 @@ def status_error(status_code: int, headers: Mapping[str, str], content: bytes) -
         retry_after=retry_after_from(headers),
         should_retry=_should_retry(headers),
     )
+
+
+def _safe_location(location: str | None) -> str | None:
+    """A redirect target fit for a message: no user info, no query, no fragment (they carry secrets)."""
+    if not location:
+        return None
+    try:
+        url = httpx2.URL(location)
+    except httpx2.InvalidURL:
+        return "an unreadable address"
+    if not url.host:
+        return url.path or "/"
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}{url.path}"
 
 
 def _should_retry(headers: Mapping[str, str]) -> bool | None:
