@@ -81,12 +81,33 @@ def _checked(provider: TokenProvider) -> TokenProvider:
             value: object = provider()
         except Exception as exc:
             raise ConfigurationError(f"the Azure token provider failed: {type(exc).__name__}: {exc}") from exc
-        if not isinstance(value, str) or not value:
-            raise ConfigurationError(f"the Azure token provider returned {value!r}, not a token")
-        register_secret(value)
-        return value
+        return _check_token(value)
 
     return token
+
+
+def _check_token(value: object) -> str:
+    """``value`` if it is a token an HTTP header can carry; else an error that never quotes it.
+
+    Checked before anything is sent, so a bad token is one ``ConfigurationError`` (not retried),
+    not a failed request retried as a connection error with the token in its message.
+    """
+    if isinstance(value, bytes | bytearray):
+        raise ConfigurationError(
+            "the Azure token provider returned bytes, not a str token: return token.decode('ascii')"
+        )
+    if not isinstance(value, str):
+        what = "None" if value is None else f"a {type(value).__name__}"
+        raise ConfigurationError(f"the Azure token provider returned {what}, not a str token")
+    if not value:
+        raise ConfigurationError("the Azure token provider returned an empty token")
+    register_secret(value)  # before any check that could fail: never in a log line, whatever its shape
+    if not _KEY_SHAPE.fullmatch(value):
+        raise ConfigurationError(
+            "the Azure token provider returned a token with characters an HTTP header cannot carry "
+            "(a line break, a space or non-ASCII): strip it before returning it"
+        )
+    return value
 
 
 @attrs.frozen
