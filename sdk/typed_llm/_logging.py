@@ -90,6 +90,18 @@ def register_secret(secret: str) -> None:
         _registry = (kept, re.compile("|".join(re.escape(s) for s in alternatives)))
 
 
+def scrub_registered(text: str, replacement: str) -> str:
+    """``text`` with every registered secret (clients' keys, providers' tokens) replaced.
+
+    The recorder uses it: the credentials of the clients under test are known, wherever they
+    appear (a prompt, a server's echo, a header, a URL), whatever their shape.
+    """
+    secrets, pattern = _registry
+    if pattern is None or not any(secret in text for secret in secrets):
+        return text
+    return pattern.sub(replacement, text)
+
+
 def set_max_content_length(length: int) -> None:
     """Cut message contents in debug events to ``length`` characters."""
     global _max_content  # noqa: PLW0603  (a process-wide display setting, like the seed's)

@@ -1,8 +1,11 @@
 """The one vcrpy set-up every recording uses (the demo's and the tests'): scrubbing and matching.
 
 Scrubbing runs before anything is written: credential, cookie, organization and project headers are
-dropped from requests and responses, and an ``api-key`` query parameter is removed. Matching is on
-method, path, query (Azure's api-version) and the JSON body compared as data, never on host or
+dropped from requests and responses, and an ``api-key`` query parameter is removed. Every credential
+a client of this process was built with or received from its token provider (the registry that
+log redaction uses) is replaced wherever it appears: a prompt, a server's echo, a header, a URL.
+So are strings shaped like an OpenAI key, an Azure key in Microsoft's 84-character form, or a JWT.
+Matching is on method, path, query (Azure's api-version) and the JSON body compared as data, never on host or
 port, so a cassette recorded against one fake port or Azure resource replays against another.
 """
 
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import vcr
 
 from typed_llm._cache_key import canonical_json
+from typed_llm._logging import scrub_registered
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -116,18 +120,56 @@ def match_json_body(r1: VCRRequest, r2: VCRRequest) -> None:
 KEY_SHAPED = re.compile(r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")
 """Anything shaped like an OpenAI key."""
 _KEY_REPLACEMENT = "sk-REDACTED"
+_REPLACEMENT = "REDACTED"
+
+AZURE_KEY_84 = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z0-9]{52}JQQJ9[9DH][A-Za-z0-9][A-L][A-Za-z0-9]{16}[A-Za-z][A-Za-z0-9]{7}"
+    r"(?![A-Za-z0-9])"
+)
+"""An Azure key in Microsoft's identifiable 84-character form (the ``JQQJ9`` signature)."""
+AZURE_KEY_HEX = re.compile(r"(?<![A-Za-z0-9_\-])[0-9a-fA-F]{32}(?![A-Za-z0-9_\-])")
+"""An Azure key in the classic form: 32 hex digits standing alone (flagged, not rewritten: ids
+and digests can take that shape too, and the client's own key is scrubbed by value)."""
+JWT_SHAPED = re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")
+"""A JSON Web Token (an Entra ID bearer): base64url ``{"`` header and payload, and a signature."""
 
 
 def _scrub_text(text: str) -> str:
-    return KEY_SHAPED.sub(_KEY_REPLACEMENT, text)
+    # Shapes first, so an OpenAI key reads sk-REDACTED whether or not a client registered it.
+    if "sk-" in text:
+        text = KEY_SHAPED.sub(_KEY_REPLACEMENT, text)
+    if "eyJ" in text:
+        text = JWT_SHAPED.sub(_REPLACEMENT, text)
+    if "JQQJ9" in text:
+        text = AZURE_KEY_84.sub(_REPLACEMENT, text)
+    return scrub_registered(text, _REPLACEMENT)
+
+
+def _scrub_headers(headers: dict[str, object]) -> None:
+    """Drop the credential headers; scrub the values of the others (a server may echo a key)."""
+    for name in list(headers):
+        if str(name).lower() in SECRET_HEADERS:
+            del headers[name]
+            continue
+        value = headers[name]
+        if isinstance(value, str):
+            headers[name] = _scrub_text(value)
+        elif isinstance(value, list):
+            headers[name] = [_scrub_text(v) if isinstance(v, str) else v for v in value]
 
 
 def _scrub_request(request: VCRRequest) -> VCRRequest:
-    for name in list(request.headers):
+    headers = request.headers
+    for name in list(headers):
         if name.lower() in SECRET_HEADERS:
-            del request.headers[name]
+            del headers[name]
+        elif isinstance(headers[name], str):
+            headers[name] = _scrub_text(headers[name])
     if "api-key=" in request.uri:
         request.uri = re.sub(r"([?&])api-key=[^&]*&?", r"\1", request.uri).rstrip("?&")
+    scrubbed_uri = _scrub_text(request.uri)
+    if scrubbed_uri != request.uri:
+        request.uri = scrubbed_uri
     body = request.body
     if body:
         text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
@@ -140,9 +182,7 @@ def _scrub_request(request: VCRRequest) -> VCRRequest:
 def _scrub_response(response: dict[str, object]) -> dict[str, object]:
     headers = response.get("headers")
     if isinstance(headers, dict):
-        for name in list(headers):
-            if str(name).lower() in SECRET_HEADERS:
-                del headers[name]
+        _scrub_headers(headers)
     body = response.get("body")
     if isinstance(body, dict) and isinstance(body.get("string"), bytes | str):
         raw = body["string"]
@@ -159,13 +199,25 @@ _SECRET_LINE = re.compile(
 )
 
 
+_ID_NAME = re.compile(
+    r"""(?i)(?:^\s*-?\s*[\w.-]*(?:id|trace|traceparent|etag)\s*:\s*$|["']?[\w.-]*id["']?\s*:\s*["']?[0-9a-f]{32}\b)"""
+)
+"""A header or JSON field that names an id: its 32 hex digits are a request id, not a key."""
+
+
+def _is_an_id(line: str, previous: str) -> bool:
+    """Whether the 32 hex digits on ``line`` are the value of an id (a header on ``previous``)."""
+    return _ID_NAME.search(line) is not None or _ID_NAME.match(previous) is not None
+
+
 _REDACTION = re.compile(r"^\s*-\s*'?(REDACTED|\[redacted\]|\*+)'?\s*$", re.IGNORECASE)
 
 
 def scan(folder: Path) -> list[tuple[Path, int, str]]:
     """Every line of the YAML cassettes under ``folder`` that looks like a secret: (file, line, why).
 
-    Looks for OpenAI-key-shaped strings, bearer tokens, api-key query values, and credential headers.
+    Looks for OpenAI-key-shaped strings, Azure keys (32 hex digits, or the 84-character form),
+    JWTs, bearer tokens, api-key query values, and credential headers.
     """
     findings: list[tuple[Path, int, str]] = []
     for path in sorted(folder.rglob("*.yaml")) + sorted(folder.rglob("*.yml")):
@@ -176,6 +228,12 @@ def scan(folder: Path) -> list[tuple[Path, int, str]]:
             redacted = line.rstrip().endswith(":") and _REDACTION.search(following) is not None
             if key is not None and key.group(0) != _KEY_REPLACEMENT:
                 findings.append((path, number, f"an OpenAI-shaped key {key.group(0)[:7]}…"))
+            elif AZURE_KEY_84.search(line):
+                findings.append((path, number, "an Azure key (84-character form)"))
+            elif AZURE_KEY_HEX.search(line) and not _is_an_id(line, lines[number - 2] if number > 1 else ""):
+                findings.append((path, number, "an Azure-shaped key (32 hex digits)"))
+            elif JWT_SHAPED.search(line):
+                findings.append((path, number, "a JWT (an Entra ID token?)"))
             elif _SECRET_LINE.search(line) and not redacted:
                 findings.append((path, number, "a credential header or token"))
     return findings
