@@ -110,9 +110,11 @@ from typed_llm._settings import Settings, SettingsError
 from typed_llm._structured import StrictSchemaError, TypedTool, strict_schema
 from typed_llm._tokens import (
     ModelLimits,
+    TokenCount,
     UnknownModelWarning,
     check_context_window,
     count_message_tokens,
+    count_request_tokens,
     count_tokens,
     encoding_for_model,
     model_limits,
@@ -201,6 +203,7 @@ __all__ = [
     "SystemMessage",
     "TemplateVariableError",
     "TextPart",
+    "TokenCount",
     "TokenProvider",
     "ToolCall",
     "ToolChoice",
@@ -218,6 +221,7 @@ __all__ = [
     "client",
     "configure_logging",
     "count_message_tokens",
+    "count_request_tokens",
     "count_tokens",
     "encoding_for_model",
     "flush_logs",

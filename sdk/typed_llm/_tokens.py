@@ -8,7 +8,12 @@ tiktoken publishes before using it. A directory named by ``TYPED_LLM_ENCODINGS_D
 encoding is loaded once per process. Nothing here touches the network.
 
 ``count_message_tokens`` follows OpenAI's published formula for chat prompts: 3 tokens per
-message, 1 more per ``name``, and 3 to prime the reply, plus the encoded role and text.
+message, 1 more per ``name``, and 3 to prime the reply (2 for the o-series and gpt-5), plus the
+encoded role and text. ``count_request_tokens`` counts a whole ``ChatRequest`` (tools and response
+format included) and says, in a ``TokenCount``, whether the count is exact or an estimate: the API
+renders tools, tool calls and response formats into the prompt in a form it does not publish, so
+those parts follow the renderings OpenAI documented for gpt-oss (harmony) and the cookbook's
+fitted tool formula, checked against the API's own counts on recorded traffic.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import json
 import os
 import threading
 import warnings
@@ -27,17 +33,30 @@ import attrs
 import tiktoken
 
 from typed_llm._errors import ConfigurationError, ContextWindowExceededError
-from typed_llm._messages import AssistantMessage, ImagePart, Message, TextPart, ToolMessage
+from typed_llm._json import JSONValue, thaw
+from typed_llm._messages import (
+    AssistantMessage,
+    DeveloperMessage,
+    ImagePart,
+    Message,
+    SystemMessage,
+    TextPart,
+    ToolCall,
+    ToolMessage,
+)
+from typed_llm._requests import ResponseFormatJSONSchema
 
 if TYPE_CHECKING:
-    from typed_llm._requests import ChatRequest, FunctionTool
+    from typed_llm._requests import ChatRequest, FunctionTool, ResponseFormat
 
 __all__ = [
     "FALLBACK_ENCODING",
     "ModelLimits",
+    "TokenCount",
     "UnknownModelWarning",
     "check_context_window",
     "count_message_tokens",
+    "count_request_tokens",
     "count_tokens",
     "encoding_for_model",
     "model_limits",
@@ -177,16 +196,45 @@ def count_tokens(text: str, model: str) -> int:
 _TOKENS_PER_MESSAGE: Final = 3
 _TOKENS_PER_NAME: Final = 1
 _REPLY_PRIMING: Final = 3
-_TOKENS_PER_TOOL_CALL: Final = 15
-"""Overhead of one tool call in an assistant message beyond its name and arguments. Not published:
-fitted on one real recording (two calls), so an estimate."""
+_ONE_LESS_PRIMING: Final = ("o1", "o3", "o4", "gpt-5")
+"""Families that prime the reply with one token fewer (measured: o3-mini, gpt-5, gpt-5-mini)."""
+_TOOL_CALL_EXTRA: Final = 2
+"""Tokens of a single tool call's header beyond ``assistant to=functions.NAME`` and its arguments.
+Not published: fitted on three recorded single calls (three tool names), so an estimate."""
+_RESPONSE_FORMAT_EXTRA: Final = 3
+"""Tokens a ``json_schema`` response format adds beyond the text of its harmony section (the
+separator from what precedes it in the system message). Fitted on recorded traffic, an estimate."""
 _IMAGE_LOW_DETAIL: Final = 85
 """An image part at ``detail="low"`` costs 85 tokens; other details depend on its size (not known)."""
+_SCHEMA_KEYS_NOT_RENDERED: Final = frozenset({"required", "additionalProperties", "$schema"})
+"""Keys of a response format's JSON Schema the API leaves out of the prompt (community-measured,
+confirmed on recorded traffic: counting them makes the counts too high by their size)."""
 
 
-def _text_of(message: Message) -> tuple[str, int]:
-    """The text a message contributes, and tokens known without encoding (images)."""
+@attrs.frozen
+class TokenCount:
+    """A prompt's token count, and whether it is exact.
+
+    ``exact`` is true when every part of the prompt is counted by a formula that equals the API's
+    own ``usage.prompt_tokens`` on every recorded case: plain text and ``name`` in system,
+    developer, user and assistant messages, and a ``json_object`` response format (which adds
+    nothing). Tools, tool calls, tool results, images and a ``json_schema`` response format make
+    it an estimate (within a few tokens on the recorded cases; images may be further off).
+    """
+
+    value: int
+    """The number of prompt tokens."""
+    exact: bool
+    """Whether ``value`` is exact (see the class docstring) or an estimate."""
+
+    def __int__(self) -> int:
+        return self.value
+
+
+def _text_of(message: Message) -> tuple[str, int, bool]:
+    """The text a message contributes, tokens known without encoding (images), and exactness."""
     extra = 0
+    exact = True
     content = message.content
     if content is None:
         text = ""
@@ -199,42 +247,153 @@ def _text_of(message: Message) -> tuple[str, int]:
                 parts.append(part.text)
             elif isinstance(part, ImagePart):
                 extra += _IMAGE_LOW_DETAIL
+                exact = False
             else:
                 parts.append(part.refusal)
         text = "".join(parts)
-    return text, extra
+    return text, extra, exact
 
 
-def count_message_tokens(
-    messages: Sequence[Message], model: str, tools: Sequence[FunctionTool] | None = None
-) -> int:
-    """Prompt tokens of a conversation, by OpenAI's published per-message formula.
+def _primes_one_less(model: str) -> bool:
+    return _encoding_name(model) == "o200k_base" and model.startswith(_ONE_LESS_PRIMING)
 
-    Exact for plain-text messages (checked against the API's own counts in the test suite), and for
-    ``tools`` by the OpenAI cookbook's published formula (also checked). Estimates: images count
-    85 tokens each (their ``low`` detail price; larger details depend on the image's size);
-    assistant tool calls count their name, arguments and a fitted overhead; a ``json_schema``
-    response format, which the API also puts in the prompt, is not counted.
-    """
+
+def _count(
+    messages: Sequence[Message],
+    model: str,
+    tools: Sequence[FunctionTool] | None,
+    response_format: ResponseFormat | None,
+) -> TokenCount:
     encoding = encoding_for_model(model)
 
     def encode(text: str) -> int:
         return len(encoding.encode(text, disallowed_special=()))
 
-    total = _REPLY_PRIMING
+    exact = True
+    total = _REPLY_PRIMING - (1 if _primes_one_less(model) else 0)
+    call_names: dict[str, str] = {}
     for message in messages:
-        text, extra = _text_of(message)
-        total += _TOKENS_PER_MESSAGE + encode(message.role) + encode(text) + extra
+        text, extra, text_exact = _text_of(message)
+        exact = exact and text_exact
+        if isinstance(message, AssistantMessage) and message.tool_calls:
+            exact = False
+            for call in message.tool_calls:
+                call_names[call.id] = call.function.name
+            total += _tool_calls_tokens(message.tool_calls, encode) + (encode(text) if text else 0) + extra
+        elif isinstance(message, ToolMessage):
+            # A tool result is rendered under the called function's name, not the role "tool".
+            exact = False
+            author = (
+                f"functions.{call_names[message.tool_call_id]}"
+                if message.tool_call_id in call_names
+                else "tool"
+            )
+            total += _TOKENS_PER_MESSAGE + encode(author) + encode(text) + extra
+        else:
+            total += _TOKENS_PER_MESSAGE + encode(message.role) + encode(text) + extra
         if not isinstance(message, ToolMessage) and message.name is not None:
             total += encode(message.name) + _TOKENS_PER_NAME
-        if isinstance(message, AssistantMessage) and message.tool_calls:
-            for call in message.tool_calls:
-                total += encode(call.function.name) + encode(call.function.arguments) + _TOKENS_PER_TOOL_CALL
     if tools:
+        exact = False
         total += _tool_tokens(tools, model, encode)
-    if _encoding_name(model) == "o200k_base" and model.startswith(("o1", "o3", "o4")):
-        total -= 1  # the o-series prime the reply with one token fewer (measured on real traffic)
-    return total
+    if isinstance(response_format, ResponseFormatJSONSchema):
+        exact = False
+        opens_system_message = not tools and not any(
+            isinstance(message, SystemMessage | DeveloperMessage) for message in messages
+        )
+        total += _response_format_tokens(response_format, encode, opens_system_message=opens_system_message)
+    return TokenCount(value=total, exact=exact)
+
+
+def count_message_tokens(
+    messages: Sequence[Message],
+    model: str,
+    tools: Sequence[FunctionTool] | None = None,
+    response_format: ResponseFormat | None = None,
+) -> int:
+    """Prompt tokens of a conversation, by OpenAI's published per-message formula.
+
+    Exact for plain-text messages, every model family included (checked against the API's own
+    counts in the test suite). Estimates: ``tools`` (the OpenAI cookbook's formula), assistant tool
+    calls and tool results (the harmony rendering), images (85 tokens each, their ``low`` detail
+    price), and a ``json_schema`` ``response_format`` (its harmony section). Use
+    ``count_request_tokens`` to learn which the count is.
+    """
+    return _count(messages, model, tools, response_format).value
+
+
+def count_request_tokens(request: ChatRequest) -> TokenCount:
+    """Prompt tokens of a whole request (messages, tools, response format), exact or estimated.
+
+    Returns:
+        The count, with ``exact`` true only when every part of the prompt is counted by a formula
+        that matched the API on every recorded case (see ``TokenCount``).
+    """
+    return _count(request.messages, request.model, request.tools, request.response_format)
+
+
+def _tool_calls_tokens(calls: Sequence[ToolCall], encode: Callable[[str], int]) -> int:
+    """An assistant message of tool calls, as the API renders it (harmony style).
+
+    One call is a message addressed ``to=functions.NAME`` holding its arguments; several calls in
+    one message are one call to ``multi_tool_use.parallel`` with the calls as compact JSON.
+    """
+    if len(calls) == 1:
+        call = calls[0]
+        return (
+            _TOKENS_PER_MESSAGE
+            + encode(f"assistant to=functions.{call.function.name}")
+            + encode(call.function.arguments)
+            + _TOOL_CALL_EXTRA
+        )
+    uses = [
+        {
+            "recipient_name": f"functions.{call.function.name}",
+            "parameters": _arguments(call.function.arguments),
+        }
+        for call in calls
+    ]
+    return (
+        _TOKENS_PER_MESSAGE
+        + encode("assistant to=multi_tool_use.parallel")
+        + encode(json.dumps({"tool_uses": uses}, separators=(",", ":"), ensure_ascii=False))
+    )
+
+
+def _arguments(arguments: str) -> object:
+    """A call's arguments as JSON, or as the raw text when the model wrote invalid JSON."""
+    try:
+        return json.loads(arguments)
+    except (ValueError, RecursionError):
+        return arguments
+
+
+def _without_keys(value: object, keys: frozenset[str]) -> object:
+    if isinstance(value, dict):
+        return {key: _without_keys(item, keys) for key, item in value.items() if key not in keys}
+    if isinstance(value, list):
+        return [_without_keys(item, keys) for item in value]
+    return value
+
+
+def _response_format_tokens(
+    response_format: ResponseFormatJSONSchema, encode: Callable[[str], int], *, opens_system_message: bool
+) -> int:
+    """Tokens of a ``json_schema`` response format, rendered as OpenAI's harmony guide shows.
+
+    The section is ``# Response Formats``, ``## NAME``, the description as a ``//`` comment, and
+    the schema as compact JSON without ``required``, ``additionalProperties`` and ``$schema``. It
+    goes at the end of the system message, or in a new one when the prompt has none.
+    """
+    definition = response_format.json_schema
+    schema: JSONValue = definition.schema_ if definition.schema_ is not None else {}
+    rendered = json.dumps(
+        _without_keys(thaw(schema), _SCHEMA_KEYS_NOT_RENDERED), separators=(",", ":"), ensure_ascii=False
+    )
+    comment = f"// {definition.description}\n" if definition.description else ""
+    section = f"# Response Formats\n\n## {definition.name}\n\n{comment}{rendered}"
+    new_message = _TOKENS_PER_MESSAGE + encode("system") if opens_system_message else 0
+    return encode(section) + _RESPONSE_FORMAT_EXTRA + new_message
 
 
 def _tool_tokens(tools: Sequence[FunctionTool], model: str, encode: Callable[[str], int]) -> int:
@@ -315,7 +474,7 @@ def check_context_window(request: ChatRequest) -> None:
     if limits is None:
         return
     output = request.max_completion_tokens or request.max_tokens or 0
-    prompt = count_message_tokens(request.messages, request.model, request.tools)
+    prompt = count_request_tokens(request).value
     if prompt + output > limits.context_window:
         raise ContextWindowExceededError(
             f"{request.model} reads at most {limits.context_window} tokens; this prompt has {prompt} "
