@@ -2,7 +2,7 @@
 
 A diagnostic companion to ``bench_logging.py`` (no target): it times the same calls on the same
 loopback fake in four modes, in interleaved blocks, and for two of them takes one part of the
-logging layer's work away, by replacing a function inside ``typed_llm._logged``. Every mode writes
+logging layer's work away, by replacing a function inside ``typed_llm._layers``. Every mode writes
 its lines at once (``background=False``), so each part is paid inside the call; these figures are
 why ``configure_logging`` by default leaves the request key, the redaction and the rendering to its
 writer thread, in batches:
@@ -31,7 +31,8 @@ import sys
 import timeit
 from typing import TYPE_CHECKING, Final
 
-import typed_llm._logged
+import typed_llm._layers.log
+import typed_llm._layers.pipeline
 from _common import new_parser, print_table, summarise, time_ns
 from bench_logging import MAX_TOKENS, MODEL, PROMPT, make_call
 from typed_llm import ChatRequest, OpenAIClient, UserMessage, configure_logging
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import IO
 
-    from typed_llm import EmbeddingRequest
 
 MODES: Final = ("disabled", "info", "info, no emit", "info, no key")
 CONSTANT_KEY: Final = "0" * 64
@@ -53,14 +53,17 @@ def _no_emit(level: int, event: str, **fields: object) -> None:
     """Emit nothing."""
 
 
-def _constant_key(request: ChatRequest | EmbeddingRequest, namespace: str) -> str:  # noqa: ARG001
+def _constant_key(call: object, namespace: str) -> str:  # noqa: ARG001
     """A key that costs nothing."""
     return CONSTANT_KEY
 
 
+_real_key = typed_llm._layers.pipeline.Call.key  # noqa: SLF001  (a diagnostic takes the layer apart)
+
+
 def _replace(name: str, value: object) -> None:
     """Replace a function the logging layer calls (by the name it imported it under)."""
-    setattr(typed_llm._logged, name, value)  # noqa: SLF001  (a diagnostic takes the layer apart)
+    setattr(typed_llm._layers.log, name, value)  # noqa: SLF001  (a diagnostic takes the layer apart)
 
 
 def set_mode(mode: str, stream: IO[str]) -> None:
@@ -71,7 +74,8 @@ def set_mode(mode: str, stream: IO[str]) -> None:
         stream: where lines go (``/dev/null``).
     """
     _replace("emit", _no_emit if mode == "info, no emit" else emit)
-    _replace("cache_key", _constant_key if mode == "info, no key" else cache_key)
+    key = _constant_key if mode == "info, no key" else _real_key
+    typed_llm._layers.pipeline.Call.key = key  # type: ignore[method-assign,assignment]  # noqa: SLF001  (a diagnostic takes the layer apart)
     level = logging.CRITICAL if mode == "disabled" else logging.INFO
     configure_logging(json=True, level=level, stream=stream, background=False)
 

@@ -31,7 +31,16 @@ def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -
     assert "text='Echo: One call too many'" in out
     assert "QuotaExceededError: HTTP 429 (insufficient_quota)" in out
     events = [line.split("]", 1)[1].split()[0] for line in err.splitlines() if "[typed_llm]" in line]
-    assert events == ["response", "cache_hit", "response", "response", "retry_scheduled", "response", "error"]
+    assert events == [
+        "response",
+        "cache_hit",
+        "response",
+        "response",
+        "response",
+        "retry_scheduled",
+        "response",
+        "error",
+    ]
 
 
 def test_demo_runs_as_a_command() -> None:

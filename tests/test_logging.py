@@ -98,23 +98,30 @@ def test_azure_events_name_the_deployment(fake: FakeAPI) -> None:
     ] * 2
 
 
-def test_cache_hit_logs_once_and_sends_nothing(fake: FakeAPI) -> None:
-    """A hit is one cache_hit event: no request, no response."""
+def test_cache_hit_is_one_call_that_sends_nothing(fake: FakeAPI) -> None:
+    """A hit is the call's request and response events around a cache_hit; the response says
+    the cache answered, with no attempt and no status; nothing is sent."""
     client = _client(fake, cache=MemoryCache())
     client.complete(REQUEST)
     with capture_logs() as logs:
         client.complete(REQUEST)
-    assert _events(logs) == ["cache_hit"]
-    assert logs[0]["log_level"] == "info"
-    assert logs[0].keys() >= COMMON
-    assert logs[0]["request_key"] == cache_key(REQUEST, f"openai {fake.openai_base_url}")
+    assert _events(logs) == ["request", "cache_hit", "response"]
+    hit, response = logs[1], logs[2]
+    assert hit["log_level"] == response["log_level"] == "info"
+    assert hit.keys() >= COMMON
+    assert hit["request_key"] == cache_key(REQUEST, f"openai {fake.openai_base_url}")
+    assert (response["cache_hit"], response["attempt"], response["status_code"]) == (True, 0, None)
+    assert response["request_key"] == hit["request_key"]
+    assert response["completion_tokens"] is not None
+    assert len(fake.received) == 1
 
 
 def test_cache_miss_then_request_and_response(fake: FakeAPI) -> None:
     """A miss is logged (debug), then the call's own events."""
     with capture_logs() as logs:
         _client(fake, cache=MemoryCache()).complete(REQUEST)
-    assert _events(logs) == ["cache_miss", "request", "response"]
+    assert _events(logs) == ["request", "cache_miss", "response"]
+    assert logs[2]["cache_hit"] is False
     assert len({log["request_key"] for log in logs}) == 1
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from email.utils import formatdate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import attrs
 import pytest
@@ -21,6 +21,7 @@ from typed_llm import (
     APIConnectionError,
     APITimeoutError,
     AsyncOpenAIClient,
+    AsyncRetrying,
     AuthenticationError,
     AzureClient,
     BadRequestError,
@@ -33,23 +34,31 @@ from typed_llm import (
     QuotaExceededError,
     RateLimitError,
     RetriesExhaustedError,
+    Retrying,
     ServerError,
     TypedLLMError,
     UnprocessableEntityError,
     UserMessage,
 )
 from typed_llm._fake import FakeAPI, FakeReply
-from typed_llm._retry import AsyncRetrying, Backoff, ExponentialBackoff, NoRetry, Retrying, attempt_budget
-from typed_llm._structured import ParseFromComplete
+from typed_llm._layers.pipeline import Attempt, Call, Flow, Outcome, Pipeline, Terminal, run_sync
+from typed_llm._layers.retry import Retry
+from typed_llm._operation import CHAT, RawResponse
+from typed_llm._retry import Backoff, ExponentialBackoff, NoRetry
+from typed_llm._wire import parse_chat_response
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from typed_llm import ChatResponse, EmbeddingRequest, EmbeddingResponse
+    from typed_llm import ChatResponse
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="retry me"),))
 BACKOFF = ExponentialBackoff(attempts=4, wait_initial=0.5, wait_exp_base=2.0, wait_max=8.0, wait_jitter=0.0)
 OK = "Echo: retry me"
+OK_BODY = (
+    b'{"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0, '
+    b'"message": {"role": "assistant", "content": "Echo: retry me"}, "finish_reason": "stop"}]}'
+)
 NOT_JSON = FakeReply(status=200, body=b'{"id": "chatcmpl-1", "object": "chat.comp')
 WRONG_SHAPE = FakeReply(status=200, body={"id": "x", "object": "chat.completion", "created": 1, "model": "m"})
 
@@ -251,20 +260,23 @@ def test_async_deadline_cuts_an_attempt_in_flight(fake: FakeAPI) -> None:
     assert len(fake.received) == 1
 
 
-class _Recorder(ParseFromComplete):
-    """A client that records the time budget each attempt is given; each attempt takes 0.25 s."""
+@attrs.define
+class _Recorder:
+    """A terminal that records the deadline each attempt is given; each attempt takes 0.25 s and
+    all but the last fail with a 503."""
 
-    def __init__(self, inner: OpenAIClient, clock: Clock) -> None:
-        self.inner, self.clock = inner, clock
-        self.budgets: list[float | None] = []
+    clock: Clock
+    attempts: int
+    budgets: list[float | None] = attrs.field(factory=list)
 
-    def complete(self, request: ChatRequest) -> ChatResponse:
-        self.budgets.append(attempt_budget())
+    def run(self, call: Call[ChatRequest, ChatResponse], attempt: Attempt) -> Flow[Outcome[ChatResponse]]:
+        deadline = attempt.deadline
+        self.budgets.append(None if deadline is None else deadline - time.monotonic())
         self.clock.now += 0.25
-        return self.inner.complete(request)
-
-    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        return self.inner.embed(request)
+        if len(self.budgets) < self.attempts:
+            raise ServerError("down", status_code=503)
+        yield from ()
+        return Outcome(parse_chat_response(RawResponse(200, {}, OK_BODY)), attempt=attempt.number)
 
 
 @pytest.mark.parametrize(
@@ -276,18 +288,16 @@ class _Recorder(ParseFromComplete):
     ],
     ids=["deadline", "no deadline", "NoRetry"],
 )
-def test_each_attempt_is_given_the_time_left(
-    fake: FakeAPI, backoff: Backoff, budgets: list[float | None]
-) -> None:
-    """``attempt_budget`` inside an attempt is the deadline minus waits and earlier attempts."""
+def test_each_attempt_is_given_the_time_left(backoff: Backoff, budgets: list[float | None]) -> None:
+    """The deadline the retry layer passes each attempt is the deadline minus waits and earlier attempts."""
     clock = Clock()
-    fake.enqueue(*[err(503)] * (len(budgets) - 1))
-    inner = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=NoRetry())
-    recorder = _Recorder(inner, clock)
-    assert Retrying(recorder, backoff, sleep=clock.sleep, clock=clock).complete(REQUEST).text == OK
+    recorder = _Recorder(clock, attempts=len(budgets))
+    # The recorder answers chat only; the Terminal protocol is generic over every operation.
+    pipeline = Pipeline((Retry(backoff, clock.sleep, clock),), cast("Terminal", recorder))
+    outcome = run_sync(pipeline.flow(CHAT, REQUEST), None)
+    assert (outcome.value.text, outcome.attempt) == (OK, len(budgets))
     # The fake clock moves only with the recorded sleeps; the real one a little, between them.
     assert recorder.budgets == [None if b is None else pytest.approx(b, abs=0.2) for b in budgets]
-    assert attempt_budget() is None
 
 
 def test_an_outer_deadline_holds_over_the_clients_own_retry_layer(fake: FakeAPI) -> None:

@@ -20,18 +20,20 @@ from typed_llm import (
     BadRequestError,
     ChatRequest,
     ConflictError,
+    ExponentialBackoff,
     MalformedResponseError,
+    NoRetry,
     OpenAIClient,
     QuotaExceededError,
     RateLimitError,
     RequestTimeoutError,
     RetriesExhaustedError,
+    Retrying,
     ServerError,
     TypedLLMError,
     UserMessage,
 )
 from typed_llm._fake import FakeAPI, FakeReply
-from typed_llm._retry import ExponentialBackoff, NoRetry, Retrying
 
 CALLS = 2000
 FAULT_RATE = 0.3

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typed_llm._cache import Cache, CacheStats, MemoryCache, SQLiteCache
 from typed_llm._cache_key import cache_key
-from typed_llm._caching import AsyncCached, Cached
 from typed_llm._client import AsyncAzureClient, AsyncOpenAIClient, AzureClient, OpenAIClient
 from typed_llm._errors import (
     APIConnectionError,
@@ -97,16 +96,9 @@ from typed_llm._responses import (
     ResponseMessage,
     Usage,
 )
-from typed_llm._retry import (
-    RETRY_AFTER_CAP,
-    AsyncRetrying,
-    Backoff,
-    ExponentialBackoff,
-    NoRetry,
-    Retrying,
-    is_retryable,
-)
+from typed_llm._retry import RETRY_AFTER_CAP, Backoff, ExponentialBackoff, NoRetry, is_retryable
 from typed_llm._settings import Settings, SettingsError
+from typed_llm._shell import AsyncCached, AsyncLogged, AsyncRetrying, Cached, Logged, Retrying
 from typed_llm._structured import StrictSchemaError, TypedTool, strict_schema
 from typed_llm._tokens import (
     ModelLimits,
@@ -133,6 +125,7 @@ __all__ = [
     "AsyncAzureClient",
     "AsyncCached",
     "AsyncClient",
+    "AsyncLogged",
     "AsyncOpenAIClient",
     "AsyncRetrying",
     "AuthenticationError",
@@ -167,6 +160,7 @@ __all__ = [
     "JSONSchemaFormat",
     "JSONValue",
     "LLMCall",
+    "Logged",
     "MalformedResponseError",
     "MemoryCache",
     "Message",

@@ -1,28 +1,22 @@
-"""The adapters: OpenAI and Azure OpenAI clients, sync and async, over one description of each call.
+"""The adapters: OpenAI and Azure OpenAI clients, sync and async, each one pipeline of the same layers.
 
-What an operation does is written once, as a generator with no I/O (a *flow*): it adapts the
-request to its model, yields the ``WireCall`` to make, receives the ``RawResponse``, and returns the
-typed result (httpx's auth flows work the same way). A sync transport drives a flow with a blocking
-POST, an async one with an awaited POST; that POST, through the openai package with its own retries
-off, is the only I/O, and every exception it raises is translated at that one boundary.
-
-Every client is the same stack, whatever the provider: the pre-flight token check, then
-``Cached`` (when given a cache), ``Logged``, ``Retrying``, and the transport. ``parse`` is written
-once on top of ``complete``. Azure is just another provider: the adapters are the same classes.
+Every client is the same stack, whatever the provider: the pre-flight check, logging, the cache
+(when given one), retries, and the HTTP terminal, whose one POST per attempt goes through the
+openai package with its own retries off (``_transport``). What an operation is (how its request is
+built, its answer read, its cache key computed) is described once in ``_operation``; the layers
+are written once in ``_layers``; the sync and async clients differ only in their driver
+(``_shell``). Azure is just another provider: the adapters are the same classes.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Generator, Mapping
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Self
 
-import httpx2
-
-from typed_llm._caching import AsyncCached, Cached
-from typed_llm._errors import APITimeoutError, translate_openai_errors
-from typed_llm._logged import AsyncLogged, Logged
-from typed_llm._logging import emit
+from typed_llm._layers.cache import Caching
+from typed_llm._layers.log import Identity, Logging
+from typed_llm._layers.pipeline import Pipeline
+from typed_llm._layers.preflight import Preflight
+from typed_llm._layers.retry import Retry
 from typed_llm._providers import (
     DEFAULT_TIMEOUT,
     AzureProvider,
@@ -30,180 +24,41 @@ from typed_llm._providers import (
     Provider,
     TokenProvider,
 )
-from typed_llm._requests import ChatRequest, EmbeddingRequest
-from typed_llm._retry import AsyncRetrying, Backoff, ExponentialBackoff, Retrying, attempt_budget
-from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
-from typed_llm._tokens import check_context_window
-from typed_llm._wire import (
-    RawResponse,
-    Routing,
-    WireCall,
-    adapt_for_model,
-    build_chat_call,
-    build_embedding_call,
-    parse_chat_response,
-    parse_embedding_response,
-)
+from typed_llm._retry import Backoff, ExponentialBackoff
+from typed_llm._shell import AsyncShell, SyncShell
+from typed_llm._transport import HTTP, AsyncTransport, SyncTransport
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from types import TracebackType
 
-    import openai
-
     from typed_llm._cache import Cache
-    from typed_llm._responses import ChatResponse, EmbeddingResponse
-    from typed_llm._typing import AsyncClient, Client
+    from typed_llm._layers.pipeline import Layer
 
 __all__ = ["AsyncAzureClient", "AsyncOpenAIClient", "AzureClient", "OpenAIClient"]
-
-T = TypeVar("T")
-Flow = Generator[WireCall, RawResponse, T]
-"""An operation as data: yields the call to make, receives its answer, returns the result."""
 
 
 DEFAULT_BACKOFF = ExponentialBackoff()
 """The strategy clients use unless given one (see ``ExponentialBackoff`` for why these defaults)."""
 
 
-def _require(value: object, kind: type[ChatRequest | EmbeddingRequest]) -> None:
-    if not isinstance(value, kind):
-        raise TypeError(f"expected a {kind.__name__}, got {type(value).__name__}")
-
-
-def chat_flow(request: ChatRequest, routing: Routing) -> Flow[ChatResponse]:
-    """A chat completion: the request adapted to its model, one POST, its answer parsed."""
-    adapted, dropped = adapt_for_model(request)
-    if dropped:
-        emit(
-            logging.WARNING,
-            "parameters_dropped",
-            model=request.model,
-            parameters=list(dropped),
-            reason="reasoning models refuse sampling parameters",
-        )
-    raw = yield build_chat_call(adapted, routing)
-    return parse_chat_response(raw)
-
-
-def embed_flow(request: EmbeddingRequest, routing: Routing) -> Flow[EmbeddingResponse]:
-    """An embeddings call: one POST, one vector per input checked and decoded."""
-    raw = yield build_embedding_call(request, routing)
-    return parse_embedding_response(raw, expected=len(request.input))
-
-
-_LEAST_BUDGET = 0.001
-"""An attempt with less time than this left is not made (a zero timeout means "do not wait" to httpx)."""
-
-
-def _options(client: openai.OpenAI | openai.AsyncOpenAI) -> openai.RequestOptions:
-    """Per-request options: redirects never followed; the HTTP timeout cut to the retry deadline.
-
-    A redirect is never followed, whatever the HTTP client's own setting: the APIs never redirect
-    a POST in normal operation, and following one would send the key (httpx strips only
-    ``Authorization`` across origins, not Azure's ``api-key``) and the prompt to wherever the
-    ``Location`` points. A 3xx answer is raised as ``RedirectError`` instead.
-
-    Raises:
-        APITimeoutError: the deadline leaves no time for this attempt (nothing is sent).
-    """
-    budget = attempt_budget()
-    if budget is None:
-        return {"follow_redirects": False}
-    if budget < _LEAST_BUDGET:
-        raise APITimeoutError("the retry deadline passed before this attempt could be made")
-    current = client.timeout
-    if isinstance(current, int | float) and current <= budget:
-        return {"follow_redirects": False}
-    return {"follow_redirects": False, "timeout": budget}
-
-
-def _raw(response: httpx2.Response) -> RawResponse:
-    return RawResponse(status_code=response.status_code, headers=response.headers, content=response.content)
-
-
-def _finish(flow: Flow[T], raw: RawResponse) -> T:
-    try:
-        flow.send(raw)
-    except StopIteration as done:
-        result: T = done.value
-        return result
-    raise RuntimeError("a flow makes exactly one call")
-
-
-class _SyncTransport(ParseFromComplete):
-    """The translation-only client: each call is one POST, no retry (a ``Client``)."""
-
-    def __init__(self, client: openai.OpenAI, routing: Routing) -> None:
-        self._openai = client
-        self._routing = routing
-
-    def _run(self, flow: Flow[T]) -> T:
-        call = next(flow)
-        with translate_openai_errors():
-            response = self._openai.post(
-                call.path, cast_to=httpx2.Response, content=call.body, options=_options(self._openai)
-            )
-        return _finish(flow, _raw(response))
-
-    def complete(self, request: ChatRequest) -> ChatResponse:
-        return self._run(chat_flow(request, self._routing))
-
-    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        return self._run(embed_flow(request, self._routing))
-
-
-class _AsyncTransport(AsyncParseFromComplete):
-    """The async translation-only client (an ``AsyncClient``)."""
-
-    def __init__(self, client: openai.AsyncOpenAI, routing: Routing) -> None:
-        self._openai = client
-        self._routing = routing
-
-    async def _run(self, flow: Flow[T]) -> T:
-        call = next(flow)
-        with translate_openai_errors():
-            response = await self._openai.post(
-                call.path, cast_to=httpx2.Response, content=call.body, options=_options(self._openai)
-            )
-        return _finish(flow, _raw(response))
-
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        return await self._run(chat_flow(request, self._routing))
-
-    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        return await self._run(embed_flow(request, self._routing))
-
-
-L = TypeVar("L")
-
-
-def _stack(  # noqa: PLR0917  (the layer classes, sync or async)
-    transport: L,
-    provider: Provider,
-    backoff: Backoff,
-    cache: Cache | None,
-    retrying: Callable[[L, Backoff], L],
-    logged: Callable[..., L],
-    cached: Callable[..., L],
-) -> L:
-    """The layers every client has, in their one order: cache, then logging, then retry."""
-    layers = logged(
-        retrying(transport, backoff),
-        provider=provider.name,
-        namespace=provider.namespace_of,
-        deployment_of=provider.deployment_of,
-    )
+def _pipeline(provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> Pipeline:
+    """The layers every client has, in their one order, in front of the provider's HTTP terminal."""
+    identity = Identity(provider.name, provider.namespace_of, provider.deployment_of)
+    layers: list[Layer] = [Preflight()] if preflight else []
+    layers.append(Logging(identity))
     if cache is not None:
-        layers = cached(layers, cache, provider.namespace_of, provider=provider.name)
-    return layers
+        layers.append(Caching(cache, provider.namespace_of, provider.name))
+    layers.append(Retry(backoff, identity=identity))
+    return Pipeline(tuple(layers), HTTP(provider.routing, provider.timeout))
 
 
 class _Base:
     _provider: Provider
-    _preflight: bool = True
 
-    def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None) -> None:  # noqa: ARG002  (used by subclasses)
+    def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> None:
         self._provider = provider
+        self._pipeline = _pipeline(provider, backoff, cache, preflight=preflight)
 
     @property
     def provider(self) -> str:
@@ -211,41 +66,18 @@ class _Base:
         return self._provider.name
 
 
-class _SyncAdapter(_Base, ParseFromComplete):
-    """A provider's transport in the layers every client has: cache, then logging, then retry."""
+class _SyncAdapter(_Base, SyncShell):
+    """A provider's pipeline, driven with blocking I/O."""
 
-    _openai: openai.OpenAI
-    _layers: Client
+    _transport: SyncTransport
 
-    def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None) -> None:
-        super()._attach(provider, backoff, cache)
-        self._openai = provider.build_sync()
-        transport: Client = _SyncTransport(self._openai, provider.routing)
-        self._layers = _stack(transport, provider, backoff, cache, Retrying, Logged, Cached)
-
-    def complete(self, request: ChatRequest) -> ChatResponse:
-        """Send a chat request and return the typed completion; transient failures are retried.
-
-        Raises:
-            TypedLLMError: a subclass that says what failed (see the error tree in the docs).
-        """
-        _require(request, ChatRequest)
-        if self._preflight:
-            check_context_window(request)
-        return self._layers.complete(request)
-
-    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        """Embed the request's inputs; one vector per input, in input order.
-
-        Raises:
-            TypedLLMError: a subclass that says what failed.
-        """
-        _require(request, EmbeddingRequest)
-        return self._layers.embed(request)
+    def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> None:
+        super()._attach(provider, backoff, cache, preflight=preflight)
+        self._sender = self._transport = SyncTransport(provider.build_sync())
 
     def close(self) -> None:
         """Close the connection pool."""
-        self._openai.close()
+        self._transport.openai.close()
 
     def __enter__(self) -> Self:
         return self
@@ -256,39 +88,18 @@ class _SyncAdapter(_Base, ParseFromComplete):
         self.close()
 
 
-class _AsyncAdapter(_Base, AsyncParseFromComplete):
-    _openai: openai.AsyncOpenAI
-    _layers: AsyncClient
+class _AsyncAdapter(_Base, AsyncShell):
+    """A provider's pipeline, driven with awaited I/O."""
 
-    def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None) -> None:
-        super()._attach(provider, backoff, cache)
-        self._openai = provider.build_async()
-        transport: AsyncClient = _AsyncTransport(self._openai, provider.routing)
-        self._layers = _stack(transport, provider, backoff, cache, AsyncRetrying, AsyncLogged, AsyncCached)
+    _transport: AsyncTransport
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        """Send a chat request and return the typed completion; transient failures are retried.
-
-        Raises:
-            TypedLLMError: a subclass that says what failed (see the error tree in the docs).
-        """
-        _require(request, ChatRequest)
-        if self._preflight:
-            check_context_window(request)
-        return await self._layers.complete(request)
-
-    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        """Embed the request's inputs; one vector per input, in input order.
-
-        Raises:
-            TypedLLMError: a subclass that says what failed.
-        """
-        _require(request, EmbeddingRequest)
-        return await self._layers.embed(request)
+    def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> None:
+        super()._attach(provider, backoff, cache, preflight=preflight)
+        self._sender = self._transport = AsyncTransport(provider.build_async())
 
     async def close(self) -> None:
         """Close the connection pool."""
-        await self._openai.close()
+        await self._transport.openai.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -339,8 +150,8 @@ class _OpenAISettings(_Base):
             ),
             backoff,
             cache,
+            preflight=preflight,
         )
-        self._preflight = preflight
 
 
 class _AzureSettings(_Base):
@@ -389,8 +200,8 @@ class _AzureSettings(_Base):
             ),
             backoff,
             cache,
+            preflight=preflight,
         )
-        self._preflight = preflight
 
 
 class OpenAIClient(_OpenAISettings, _SyncAdapter):

@@ -95,6 +95,10 @@ class TypedLLMError(Exception):
 
     message: str
     """What went wrong, for a person."""
+    attempt: int | None = None
+    """Which attempt of the call ended in this error (1 for the first; for ``RetriesExhaustedError``
+    the last), set by the client's layers; None when no attempt was under way (a bad setting, a
+    pre-flight check)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -10,24 +10,16 @@ Three parts, each in one place:
 - A backoff strategy answers one question with no I/O: after attempt *k* failed with this error,
   ``elapsed`` seconds after the first attempt began, wait how long, or stop? ``ExponentialBackoff``
   and ``NoRetry`` are two; anything with the same ``wait`` method is a ``Backoff``.
-- ``Retrying`` / ``AsyncRetrying`` wrap any ``Client`` / ``AsyncClient``: call, and on a
-  ``TypedLLMError`` ask the strategy, sleep (through an injectable sleeper) and call again.
 
-When the strategy stops: a failure that is not retryable is raised as it is; a retryable failure
-after more than one attempt becomes ``RetriesExhaustedError`` (attempts, last error, chained); a
-retryable failure on the only attempt (``NoRetry``, or a server wait above the cap) is raised as
-it is, so its ``retry_after`` stays in view.
+The layer that asks the strategy, sleeps and makes another attempt is ``_layers/retry.py``; the
+public ``Retrying`` / ``AsyncRetrying`` wrappers put it around any client.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import logging
 import random
-import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -40,28 +32,11 @@ from typed_llm._errors import (
     QuotaExceededError,
     RateLimitError,
     RequestTimeoutError,
-    RetriesExhaustedError,
     ServerError,
     TypedLLMError,
 )
-from typed_llm._logging import current_call, emit, enabled, error_fields
-from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
 
-if TYPE_CHECKING:
-    from typed_llm._requests import ChatRequest, EmbeddingRequest
-    from typed_llm._responses import ChatResponse, EmbeddingResponse
-    from typed_llm._typing import AsyncClient, Client
-
-__all__ = [
-    "RETRY_AFTER_CAP",
-    "AsyncRetrying",
-    "Backoff",
-    "ExponentialBackoff",
-    "NoRetry",
-    "Retrying",
-    "attempt_budget",
-    "is_retryable",
-]
+__all__ = ["RETRY_AFTER_CAP", "Backoff", "ExponentialBackoff", "NoRetry", "is_retryable", "timeout_of"]
 
 RETRY_AFTER_CAP = 120.0
 """Longest server-asked wait (``retry-after-ms`` / ``Retry-After``) honoured by default, in seconds.
@@ -84,23 +59,7 @@ def is_retryable(error: TypedLLMError) -> bool:
     return isinstance(error, APIConnectionError)
 
 
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("typed_llm_deadline", default=None)
-"""The instant (``time.monotonic``) by which the attempt now being made must end, or None."""
-
-
-def attempt_budget() -> float | None:
-    """Seconds the attempt now being made may still take before the retry deadline, or None.
-
-    Set by ``Retrying`` for the duration of each attempt when its strategy has a deadline; the
-    transports cut their HTTP timeout to it, so the deadline bounds an attempt in flight too.
-    Retry layers nest (a ``Retrying`` around a client, which has its own): the earliest deadline
-    of all of them holds.
-    """
-    deadline = _deadline.get()
-    return None if deadline is None else deadline - time.monotonic()
-
-
-def _timeout_of(backoff: Backoff) -> float | None:
+def timeout_of(backoff: Backoff) -> float | None:
     """The strategy's overall deadline in seconds, if it declares one (a ``timeout`` attribute)."""
     timeout = getattr(backoff, "timeout", None)
     return float(timeout) if isinstance(timeout, int | float) and not isinstance(timeout, bool) else None
@@ -214,144 +173,3 @@ class ExponentialBackoff:
         if self.timeout is not None and elapsed + delay > self.timeout:
             return None
         return delay
-
-
-@attrs.define
-class _Attempts:
-    """The state of one call's attempts; ``failed`` returns the wait or raises the final error."""
-
-    backoff: Backoff
-    timeout: float | None
-    """The strategy's deadline (``_timeout_of``), read once per layer, not per attempt."""
-    clock: Callable[[], float]
-    started: float
-    count: int = 0
-
-    def begin(self) -> contextvars.Token[float | None]:
-        """Count an attempt and set its deadline (``attempt_budget``); reset the token after.
-
-        The deadline is kept as a ``time.monotonic`` instant (this layer's clock may be a test's
-        fake), and an enclosing layer's earlier deadline is kept.
-        """
-        self.count += 1
-        call = current_call.get()
-        if call is not None:
-            call.attempts = self.count
-        deadline = _deadline.get()
-        if self.timeout is not None:
-            mine = time.monotonic() + self.timeout - (self.clock() - self.started)
-            deadline = mine if deadline is None else min(deadline, mine)
-        return _deadline.set(deadline)
-
-    def failed(self, error: TypedLLMError) -> float:
-        wait = self.backoff.wait(self.count, error, self.clock() - self.started)
-        deadline = _deadline.get()  # this layer's, or an enclosing layer's earlier one
-        if wait is not None and deadline is not None and time.monotonic() + wait > deadline:
-            wait = None  # the next attempt would start after the deadline
-        if wait is not None:
-            call = current_call.get()
-            if not enabled(logging.WARNING):
-                return wait
-            emit(
-                logging.WARNING,
-                "retry_scheduled",
-                **(call.fields() if call is not None else {}),
-                attempt=self.count,
-                wait_s=round(wait, 3),
-                **error_fields(error),
-            )
-            return wait
-        if self.count > 1 and is_retryable(error):
-            raise RetriesExhaustedError(
-                f"gave up after {self.count} attempts; the last failed with {type(error).__name__}: {error}",
-                attempts=self.count,
-                last_error=error,
-            ) from error
-        raise error
-
-
-Request = TypeVar("Request", "ChatRequest", "EmbeddingRequest")
-Result = TypeVar("Result", "ChatResponse", "EmbeddingResponse")
-
-
-class Retrying(ParseFromComplete):
-    """Wraps any ``Client`` so that transient failures are retried as its ``backoff`` says.
-
-    Args:
-        inner: the client to call.
-        backoff: the strategy.
-        sleep: how to wait (``time.sleep``; a recorder in tests).
-        clock: seconds on a monotonic clock (``time.monotonic``).
-    """
-
-    def __init__(
-        self,
-        inner: Client,
-        backoff: Backoff,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._inner = inner
-        self._backoff = backoff
-        self._timeout = _timeout_of(backoff)
-        self._sleep = sleep
-        self._clock = clock
-
-    def complete(self, request: ChatRequest) -> ChatResponse:
-        """``inner.complete``, retried."""
-        return self._call(self._inner.complete, request)
-
-    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        """``inner.embed``, retried."""
-        return self._call(self._inner.embed, request)
-
-    def _call(self, call: Callable[[Request], Result], request: Request) -> Result:
-        attempts = _Attempts(self._backoff, self._timeout, self._clock, self._clock())
-        while True:
-            deadline = attempts.begin()
-            try:
-                return call(request)
-            except TypedLLMError as error:
-                wait = attempts.failed(error)
-            finally:
-                _deadline.reset(deadline)
-            self._sleep(wait)
-
-
-class AsyncRetrying(AsyncParseFromComplete):
-    """Wraps any ``AsyncClient``; the async twin of ``Retrying`` (same strategy, same table)."""
-
-    def __init__(
-        self,
-        inner: AsyncClient,
-        backoff: Backoff,
-        *,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._inner = inner
-        self._backoff = backoff
-        self._timeout = _timeout_of(backoff)
-        self._sleep = sleep
-        self._clock = clock
-
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        """``inner.complete``, retried."""
-        return await self._call(self._inner.complete, request)
-
-    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        """``inner.embed``, retried."""
-        return await self._call(self._inner.embed, request)
-
-    async def _call(self, call: Callable[[Request], Awaitable[Result]], request: Request) -> Result:
-        attempts = _Attempts(self._backoff, self._timeout, self._clock, self._clock())
-        while True:
-            deadline = attempts.begin()
-            try:
-                return await call(request)
-            except TypedLLMError as error:
-                wait = attempts.failed(error)
-            finally:
-                _deadline.reset(deadline)
-            await self._sleep(wait)

@@ -1,0 +1,231 @@
+"""Clients as shells around a pipeline: one short method per operation, sync or async.
+
+A shell turns ``client.complete(request)`` into "run the ``CHAT`` operation through this
+pipeline", with the sync or the async driver; everything else (cache, logging, retries, the
+request and its answer) is in the pipeline's layers and the operation's description. ``parse`` is
+written once on top of ``complete``.
+
+The public wrappers (``Retrying``, ``Cached``, ``Logged`` and their async twins) put one layer in
+front of any client. Around a client of this SDK they extend its pipeline, so what the layers tell
+each other still travels in values (an outer deadline reaches the inner client's HTTP attempts);
+around any other object with the ``Client`` methods they call those methods.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, TypeVar
+
+from pydantic import BaseModel
+
+from typed_llm._layers.cache import Caching, namespace_function
+from typed_llm._layers.log import Identity, Logging
+from typed_llm._layers.pipeline import AsyncSender, Delegate, Pipeline, SyncSender, run_async, run_sync
+from typed_llm._layers.retry import Retry
+from typed_llm._operation import CHAT, EMBEDDINGS
+from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from typed_llm._cache import Cache
+    from typed_llm._layers.cache import Namespace
+    from typed_llm._layers.pipeline import Layer
+    from typed_llm._operation import Operation
+    from typed_llm._requests import ChatRequest, EmbeddingRequest
+    from typed_llm._responses import ChatResponse, EmbeddingResponse
+    from typed_llm._retry import Backoff
+    from typed_llm._typing import AsyncClient, Client
+
+__all__ = [
+    "AsyncCached",
+    "AsyncLogged",
+    "AsyncRetrying",
+    "AsyncShell",
+    "Cached",
+    "Logged",
+    "Retrying",
+    "SyncShell",
+]
+
+R = TypeVar("R", bound=BaseModel)
+S = TypeVar("S", bound=BaseModel)
+
+
+def _check(operation: Operation[R, S], request: object) -> None:
+    if not isinstance(request, operation.request_type):
+        raise TypeError(f"expected a {operation.request_type.__name__}, got {type(request).__name__}")
+
+
+class SyncShell(ParseFromComplete):
+    """A client whose every operation runs through one pipeline with the blocking driver."""
+
+    _pipeline: Pipeline
+    _sender: SyncSender | None = None
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send a chat request and return the typed completion.
+
+        Raises:
+            TypedLLMError: a subclass that says what failed (see the error tree in the docs).
+        """
+        return self._call(CHAT, request)
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Embed the request's inputs; one vector per input, in input order.
+
+        Raises:
+            TypedLLMError: a subclass that says what failed.
+        """
+        return self._call(EMBEDDINGS, request)
+
+    def _call(self, operation: Operation[R, S], request: R) -> S:
+        _check(operation, request)
+        return run_sync(self._pipeline.flow(operation, request), self._sender).value
+
+    def _wrap(self, inner: object, layer: Layer) -> None:
+        if isinstance(inner, SyncShell):
+            self._pipeline, self._sender = inner._pipeline.around(layer), inner._sender  # noqa: SLF001  (a shell of the same kind)
+        else:
+            self._pipeline, self._sender = Pipeline((layer,), Delegate(inner)), None
+
+
+class AsyncShell(AsyncParseFromComplete):
+    """A client whose every operation runs through one pipeline with the async driver."""
+
+    _pipeline: Pipeline
+    _sender: AsyncSender | None = None
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send a chat request and return the typed completion.
+
+        Raises:
+            TypedLLMError: a subclass that says what failed (see the error tree in the docs).
+        """
+        return await self._call(CHAT, request)
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Embed the request's inputs; one vector per input, in input order.
+
+        Raises:
+            TypedLLMError: a subclass that says what failed.
+        """
+        return await self._call(EMBEDDINGS, request)
+
+    async def _call(self, operation: Operation[R, S], request: R) -> S:
+        _check(operation, request)
+        return (await run_async(self._pipeline.flow(operation, request), self._sender)).value
+
+    def _wrap(self, inner: object, layer: Layer) -> None:
+        if isinstance(inner, AsyncShell):
+            self._pipeline, self._sender = inner._pipeline.around(layer), inner._sender  # noqa: SLF001  (a shell of the same kind)
+        else:
+            self._pipeline, self._sender = Pipeline((layer,), Delegate(inner)), None
+
+
+# --- the public wrappers: one layer in front of any client ---------------------------------------
+
+
+class Retrying(SyncShell):
+    """Wraps any ``Client`` so that transient failures are retried as ``backoff`` says.
+
+    Args:
+        inner: the client to call.
+        backoff: the strategy.
+        sleep: how to wait (``time.sleep``; a recorder in tests).
+        clock: seconds on a monotonic clock (``time.monotonic``).
+    """
+
+    def __init__(
+        self,
+        inner: Client,
+        backoff: Backoff,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._wrap(inner, Retry(backoff, sleep, clock))
+
+
+class AsyncRetrying(AsyncShell):
+    """Wraps any ``AsyncClient``; the async form of ``Retrying`` (same strategy, same table)."""
+
+    def __init__(
+        self,
+        inner: AsyncClient,
+        backoff: Backoff,
+        *,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._wrap(inner, Retry(backoff, sleep, clock))
+
+
+class Cached(SyncShell):
+    """Wraps any ``Client``: identical requests are answered from ``cache``.
+
+    Args:
+        inner: the client to call on a miss.
+        cache: where answers are kept.
+        namespace: what else decides an answer, or a function of the model giving it (the clients
+            pass provider, endpoint and the model's deployment); clients with different
+            namespaces never share entries.
+        provider: named in the cache events.
+    """
+
+    def __init__(
+        self, inner: Client, cache: Cache, namespace: Namespace, *, provider: str | None = None
+    ) -> None:
+        self._wrap(inner, Caching(cache, namespace_function(namespace), provider))
+
+
+class AsyncCached(AsyncShell):
+    """Wraps any ``AsyncClient``; the async form of ``Cached`` (the cache is read in the loop's thread)."""
+
+    def __init__(
+        self, inner: AsyncClient, cache: Cache, namespace: Namespace, *, provider: str | None = None
+    ) -> None:
+        self._wrap(inner, Caching(cache, namespace_function(namespace), provider))
+
+
+class Logged(SyncShell):
+    """Wraps any ``Client``: logs each call's request, and its response or error.
+
+    Args:
+        inner: the client to call.
+        provider: named in the events.
+        namespace: the cache namespace (the request key of the events is the cache key).
+        deployment_of: the deployment of a model, named in the events (None: none).
+    """
+
+    def __init__(
+        self,
+        inner: Client,
+        *,
+        provider: str,
+        namespace: Namespace,
+        deployment_of: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self._wrap(inner, Logging(_identity(provider, namespace, deployment_of)))
+
+
+class AsyncLogged(AsyncShell):
+    """Wraps any ``AsyncClient``; the async form of ``Logged``."""
+
+    def __init__(
+        self,
+        inner: AsyncClient,
+        *,
+        provider: str,
+        namespace: Namespace,
+        deployment_of: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self._wrap(inner, Logging(_identity(provider, namespace, deployment_of)))
+
+
+def _identity(
+    provider: str, namespace: Namespace, deployment_of: Callable[[str], str | None] | None
+) -> Identity:
+    if deployment_of is None:
+        return Identity(provider, namespace_function(namespace))
+    return Identity(provider, namespace_function(namespace), deployment_of)
