@@ -4,27 +4,23 @@ Every call through ``OpenAIClient.complete`` emits a ``request`` event (debug) a
 event (info), each redacted before it is written. Logging must be cheap enough to leave on in
 production: with ``configure_logging(json=True, level="info")`` writing JSON lines, a call should
 take at most 5% longer than the same call with the pipeline set up but every event filtered out.
-This benchmark checks that promise, and also compares with writing each line before the logging
-call returns, and with a process where logging was never configured.
+This benchmark checks that promise, and also compares with a process where logging was never
+configured.
 
-Four modes, one client, one ``FakeAPI``, one process:
+Three modes, one client, one ``FakeAPI``, one process:
 
 - ``info``: ``configure_logging(json=True, level="info", stream=/dev/null)``, the default set-up:
-  the ``response`` event is handed to the background writer, which computes its request key,
-  redacts, renders and writes it in batches every 0.1 s; ``request`` is filtered out.
-- ``info, at once``: the same with ``background=False``: all of that before ``complete`` returns.
+  the ``response`` event's request key is computed, it is redacted, rendered and written before
+  ``complete`` returns; ``request`` is filtered out.
 - ``disabled``: the same pipeline at level ``CRITICAL``, so every event is filtered out.
 - ``unconfigured``: ``structlog.reset_defaults()``, no handler on the root logger, level WARNING.
 
-The target is on the median time of a call (``info`` against ``disabled``). Work moved to the
-writer's thread still costs CPU, and a batch being rendered can delay a call that needs the GIL
-meanwhile (this shows in the p90), so the report also gives the CPU time per call of each mode,
-counted over whole blocks of calls (all threads: the client's, the writer's, and the fake's, which
-is the same in every mode) up to and including writing every line the block queued.
+The target is on the median time of a call (``info`` against ``disabled``). The report also gives
+the CPU time per call of each mode, counted over whole blocks of calls (all threads: the client's
+and the in-process fake's, which is the same in every mode).
 
 Switching modes calls ``configure_logging`` (or resets it), which is too costly to do per call, so
-the modes run in blocks of calls (250 by default, so the writer renders several batches while calls
-are being timed, as it does in a running service). Each round runs one block per mode, rotating
+the modes run in blocks of calls (250 by default). Each round runs one block per mode, rotating
 the order so every mode takes every position alike, and drift (CPU frequency, the fake's state,
 GC) hits all modes alike. Switching and clearing the fake's record are untimed. Each mode is
 warmed up first.
@@ -68,15 +64,15 @@ from _common import (
     time_ns,
     write_figures,
 )
-from typed_llm import ChatRequest, OpenAIClient, UserMessage, configure_logging, flush_logs
+from typed_llm import ChatRequest, OpenAIClient, UserMessage, configure_logging
 from typed_llm._fake import FakeAPI
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Sequence
 
-Mode = Literal["info", "info, at once", "disabled", "unconfigured"]
-MODES: Final[tuple[Mode, ...]] = ("info", "info, at once", "disabled", "unconfigured")
+Mode = Literal["info", "disabled", "unconfigured"]
+MODES: Final[tuple[Mode, ...]] = ("info", "disabled", "unconfigured")
 ORDERS: Final[tuple[tuple[Mode, ...], ...]] = tuple(MODES[i:] + MODES[:i] for i in range(len(MODES)))
 """The orders the modes run in, one per round, in turn: each mode takes each position once."""
 
@@ -120,8 +116,6 @@ def set_mode(mode: Mode, stream: IO[str]) -> None:
     """
     if mode == "info":
         configure_logging(json=True, level="info", stream=stream)
-    elif mode == "info, at once":
-        configure_logging(json=True, level="info", stream=stream, background=False)
     elif mode == "disabled":
         configure_logging(json=True, level=logging.CRITICAL, stream=stream)
     else:
@@ -144,26 +138,19 @@ def check_output(call: Callable[[], str]) -> int:
     Raises:
         RuntimeError: if info mode wrote no JSON ``response`` event, or disabled mode wrote anything.
     """
-    counts: list[int] = []
-    for mode in ("info", "info, at once"):
-        captured = io.StringIO()
-        set_mode(mode, captured)
-        call()
-        flush_logs()
-        lines = captured.getvalue().splitlines()
-        events = [json.loads(line) for line in lines]
-        if not any(event.get("event") == "response" and len(event["request_key"]) == 64 for event in events):
-            raise RuntimeError(f"{mode} mode wrote no JSON 'response' event with its key: {lines!r}")
-        counts.append(len(lines))
+    captured = io.StringIO()
+    set_mode("info", captured)
+    call()
+    lines = captured.getvalue().splitlines()  # written before complete() returned, no flush needed
+    events = [json.loads(line) for line in lines]
+    if not any(event.get("event") == "response" and len(event["request_key"]) == 64 for event in events):
+        raise RuntimeError(f"info mode wrote no JSON 'response' event with its key: {lines!r}")
     captured = io.StringIO()
     set_mode("disabled", captured)
     call()
-    flush_logs()
     if captured.getvalue():
         raise RuntimeError(f"disabled mode wrote lines: {captured.getvalue()!r}")
-    if counts[0] != counts[1]:
-        raise RuntimeError(f"the two info modes wrote {counts[0]} and {counts[1]} lines per call")
-    return counts[0]
+    return len(lines)
 
 
 def run(
@@ -180,8 +167,7 @@ def run(
         warmup: untimed calls per mode first.
 
     Returns:
-        Nanoseconds per call, per mode, in call order; and CPU seconds per mode over its blocks,
-        each up to and including writing every line it queued.
+        Nanoseconds per call, per mode, in call order; and CPU seconds per mode over its blocks.
     """
     for mode in MODES:
         set_mode(mode, stream)
@@ -201,7 +187,6 @@ def run(
             started = time.process_time()
             for _ in range(size):
                 samples.append(time_ns(call))
-            flush_logs()  # the block's own lines, so its writing is counted in its CPU time
             cpu[mode] += time.process_time() - started
             fake.received.clear()
         done += size
@@ -261,7 +246,7 @@ class Repetition:
     median_us: dict[Mode, float]
     p90_us: dict[Mode, float]
     cpu_us: dict[Mode, float]
-    """CPU microseconds per call (all threads, writing included)."""
+    """CPU microseconds per call (all threads)."""
 
     @classmethod
     def of(cls, timings: dict[Mode, list[int]], cpu: dict[Mode, float]) -> Repetition:
@@ -274,11 +259,9 @@ class Repetition:
         median, cpu = self.median_us, self.cpu_us
         return {
             "info / disabled": median["info"] / median["disabled"],
-            "info, at once / disabled": median["info, at once"] / median["disabled"],
             "info / unconfigured": median["info"] / median["unconfigured"],
             "unconfigured / disabled": median["unconfigured"] / median["disabled"],
             "CPU info / disabled": cpu["info"] / cpu["disabled"],
-            "CPU info, at once / disabled": cpu["info, at once"] / cpu["disabled"],
         }
 
 
@@ -327,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(f"repetition {number}")
         print_table(repetition.median_us, repetition.p90_us, width=15)
-        print(f"{'':15}{'CPU µs/call':>12}  (all threads, the block's writing included)")
+        print(f"{'':15}{'CPU µs/call':>12}  (all threads)")
         for mode in MODES:
             print(f"{mode:15}{repetition.cpu_us[mode]:>12.1f}")
     print()

@@ -3,13 +3,12 @@
 A diagnostic companion to ``bench_logging.py`` (no target): it times the same calls on the same
 loopback fake in four modes, in interleaved blocks, and for two of them takes one part of the
 logging layer's work away, by replacing a function inside ``typed_llm._layers``. Every mode writes
-its lines at once (``background=False``), so each part is paid inside the call; these figures are
-why ``configure_logging`` by default leaves the request key, the redaction and the rendering to its
-writer thread, in batches:
+its lines before the logging call returns (as ``configure_logging`` always does), so each part is
+paid inside the call:
 
 - ``disabled``: the pipeline at CRITICAL (nothing is computed or written), the baseline.
-- ``info``: ``configure_logging(json=True, level="info", background=False)`` to /dev/null, as in
-  ``bench_logging``'s ``info, at once`` mode.
+- ``info``: ``configure_logging(json=True, level="info")`` to /dev/null, as in ``bench_logging``'s
+  ``info`` mode.
 - ``info, no emit``: the same, but the ``response`` event is not emitted (its fields are still built).
 - ``info, no key``: the same, but the request key is a constant instead of the SHA-256 of the request.
 
@@ -77,7 +76,7 @@ def set_mode(mode: str, stream: IO[str]) -> None:
     key = _constant_key if mode == "info, no key" else _real_key
     typed_llm._layers.pipeline.Call.key = key  # type: ignore[method-assign,assignment]  # noqa: SLF001  (a diagnostic takes the layer apart)
     level = logging.CRITICAL if mode == "disabled" else logging.INFO
-    configure_logging(json=True, level=level, stream=stream, background=False)
+    configure_logging(json=True, level=level, stream=stream)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

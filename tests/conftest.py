@@ -12,7 +12,7 @@ import structlog
 
 from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY
 from typed_llm import flush_logs
-from typed_llm._log_writer import LogWriter
+from typed_llm._logging import _Handler
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -109,11 +109,11 @@ def _no_key_in_any_log_line(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[st
     openai package's debug lines and anything a test logs all pass under the watcher.
     """
     watcher = _KeyWatcher()
-    # Also what tests capture with capture_logs(), what configure_logging()'s writer writes out
-    # (now or from its thread), and what a plain structlog WriteLogger writes.
+    # Also what tests capture with capture_logs(), every line configure_logging()'s handler writes
+    # (structlog events and stdlib records), and what a plain structlog WriteLogger writes.
     capture_call = structlog.testing.LogCapture.__call__
     write_msg = structlog.WriteLogger.msg
-    writer_write = LogWriter._write
+    handler_write = _Handler.write_line
 
     def watched_capture(
         self: structlog.testing.LogCapture, logger: object, method: str, event: EventDict
@@ -127,13 +127,14 @@ def _no_key_in_any_log_line(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[st
             watcher.leaks.append(message)
         write_msg(self, message)
 
-    def watched_writer(self: LogWriter, lines: list[str]) -> None:
-        watcher.leaks.extend(line for line in lines if SEEDED_MARK in line)
-        writer_write(self, lines)
+    def watched_handler(self: _Handler, line: str) -> None:
+        if SEEDED_MARK in line:
+            watcher.leaks.append(line)
+        handler_write(self, line)
 
     monkeypatch.setattr(structlog.testing.LogCapture, "__call__", watched_capture)
     monkeypatch.setattr(structlog.WriteLogger, "msg", watched_write)
-    monkeypatch.setattr(LogWriter, "_write", watched_writer)
+    monkeypatch.setattr(_Handler, "write_line", watched_handler)
     root = logging.getLogger()
     old_level, old_handlers = root.level, list(root.handlers)
     vcr_level = logging.getLogger("vcr").level
@@ -148,7 +149,7 @@ def _no_key_in_any_log_line(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[st
     try:
         yield watcher.leaks
     finally:
-        flush_logs()  # lines a background writer still holds are written (and watched) now
+        flush_logs()
         # Also undoes a configure_logging() a test made (the CLI's, for one).
         root.handlers = old_handlers
         root.setLevel(old_level)

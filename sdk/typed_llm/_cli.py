@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     from typed_llm._logging import configure_logging  # noqa: PLC0415  (keep --help fast)
 
     # Written at once: a command's log lines and its printed output keep their order.
-    configure_logging(json=args.log_json, level=args.log_level, background=False)
+    configure_logging(json=args.log_json, level=args.log_level)
     if args.command == "demo":
         from typed_llm._demo import run  # noqa: PLC0415  (keep --help fast)
 

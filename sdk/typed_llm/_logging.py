@@ -13,38 +13,41 @@ Redaction is not left to the application: every event the library emits passes t
 ``redact`` before any processor of the application's sees it, which replaces any known credential
 (each key a client was built with, each token a token provider returned), anything shaped like an
 OpenAI key (``sk-...``), bearer tokens, and the values of fields named like credentials. A careless
-renderer at debug level still sees no secret. ``emit`` redacts the fields itself, except when the
-pipeline is exactly the one ``configure_logging`` installed: then its writer runs ``redact``, before
-its renderer, in the writer's thread.
+renderer at debug level still sees no secret. ``emit`` redacts the fields itself, and tells a
+pipeline that runs ``redact`` (``configure_logging``'s does) which fields need no second scan.
+
+``configure_logging`` is structlog's processors and one stdlib handler: every line, a structlog
+event's or a stdlib record's, is rendered and written in the thread that logs it, before the logging
+call returns, under that handler's lock. There is no thread and no queue of our own.
 """
 
 from __future__ import annotations
 
-import contextvars
+import contextlib
+import datetime as dt
 import logging
+import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Mapping
-from typing import IO, TYPE_CHECKING, Any, Final, Literal, cast
+import warnings
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 import structlog
-from structlog.typing import Processor
 
 from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
-from typed_llm._log_writer import LogWriter, capture, flush_all, format_time
 
 if TYPE_CHECKING:
-    from structlog.typing import EventDict, WrappedLogger
+    from structlog.typing import EventDict, Processor, WrappedLogger
 
 __all__ = [
     "DEFAULT_MAX_CONTENT_LENGTH",
     "LOGGER_NAME",
-    "CallContext",
     "Later",
     "configure_logging",
-    "current_call",
     "emit",
     "error_fields",
     "flush_logs",
@@ -149,8 +152,7 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
     application's ``_private`` ones too, is scanned (renderers print them).
     A library event that ``emit`` redacted field by field carries the names of those fields; only
     what was added since (context the application bound, fields of its own processors) is scanned
-    again. Every other event (the library's in ``configure_logging``'s writer among them) is
-    scanned whole.
+    again. Every other event is scanned whole.
     """
     clean = event_dict.pop(_CLEAN_MARK, None)  # never rendered, whatever a processor renamed
     if event_dict.get("logger") != LOGGER_NAME:
@@ -172,7 +174,7 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
 
 
 class Later:
-    """A field value computed only when the event is rendered (in the writer, if it renders later)."""
+    """A field value computed only when the event is logged (not at all when it is filtered out)."""
 
     __slots__ = ("compute",)
 
@@ -201,11 +203,6 @@ class _Pipeline:
     logger: Any  # the bound logger of whatever wrapper class the application configured
     redacting: bool
     """Its processors run ``redact`` (so ``emit`` tells it which fields are clean already)."""
-    writer: LogWriter | None
-    """Set when the pipeline is exactly the one ``configure_logging`` installed (its processors and
-    its writer, nothing added): the writer computes ``Later`` values and redacts every field, and
-    the library hands its events over directly (see ``emit``)."""
-    processors: tuple[Processor, ...]
 
 
 _bound: tuple[tuple[tuple[Processor, ...], object, object], _Pipeline] | None = None
@@ -232,9 +229,7 @@ def _pipeline_now() -> _Pipeline | None:
     if cached is None or cached[0] != key:
         pipeline = _Pipeline(
             logger=structlog.get_logger(LOGGER_NAME).bind(),
-            redacting=redact in chain,
-            writer=_writer if config["logger_factory"] is _writer and chain == _front else None,
-            processors=chain,
+            redacting=redact in chain or any(isinstance(p, _Rendering) and redact in p.steps for p in chain),
         )
         cached = _bound = (key, pipeline)
     return cached[1]
@@ -259,15 +254,6 @@ the fields ``emit`` already redacted."""
 _OWN_KEYS: Final = frozenset({"event", "logger"})
 """Fields of a library event whose values the library itself set (its event name and logger name)."""
 
-_LEVEL_NAMES: Final = {
-    logging.DEBUG: "debug",
-    logging.INFO: "info",
-    logging.WARNING: "warning",
-    logging.ERROR: "error",
-    logging.CRITICAL: "critical",
-}
-"""structlog's method name for each level the library logs at."""
-
 _PLUMBING: Final = frozenset({"_record", "_from_structlog"})
 """Fields structlog's ``ProcessorFormatter`` adds for itself and removes before rendering."""
 
@@ -283,24 +269,10 @@ _SAFE_FIELDS: Final = frozenset(
 def emit(level: int, event: str, **fields: object) -> None:
     """Log one library event, redacted, to the application's structlog pipeline or the stdlib logger.
 
-    A ``Later`` value is computed here, or by ``configure_logging``'s writer when it renders the event.
+    A ``Later`` value is computed here, once the event is known to go somewhere.
     """
     pipeline = _pipeline_now()
     if not _enabled_in(pipeline, level):
-        return
-    if pipeline is not None and pipeline.writer is not None:
-        # The writer computes, redacts and renders every field, possibly on its own thread. What
-        # structlog's bound logger would add around the processors (a copy of its empty context,
-        # the level check done above) is skipped: a third of the cost left in the logging thread.
-        method_name = _LEVEL_NAMES[level]
-        event_dict: object = {"logger": LOGGER_NAME, **fields, "event": event}
-        try:
-            for processor in pipeline.processors:
-                event_dict = processor(pipeline.writer, method_name, cast("EventDict", event_dict))
-        except structlog.DropEvent:
-            return
-        args, kwargs = cast("tuple[tuple[object, ...], dict[str, object]]", event_dict)
-        getattr(pipeline.writer, method_name)(*args, **kwargs)
         return
     clean: dict[str, object] = {}
     for key, later in fields.items():  # the hot path of every event: one set lookup per field
@@ -320,10 +292,165 @@ def emit(level: int, event: str, **fields: object) -> None:
         _stdlib_logger.log(level, "%s %s", event, details)
 
 
-_writer: LogWriter | None = None
-"""The writer of the last ``configure_logging`` call."""
-_front: tuple[Processor, ...] = ()
-"""The processors it installed (run where an event is logged; the writer runs the rest)."""
+class _Rendering:
+    """The last processor of ``configure_logging``'s structlog events: its ``steps``, then the line.
+
+    An event that cannot be rendered (a value whose ``repr`` raises, a ``Later`` that fails)
+    becomes a ``log_event_not_rendered`` line, itself redacted and rendered: logging never raises
+    into the application, as with stdlib ``logging``.
+    """
+
+    __slots__ = ("steps",)
+
+    def __init__(self, steps: Sequence[Processor]) -> None:
+        """Run ``steps`` in turn; the last returns the line."""
+        self.steps = tuple(steps)
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
+        """The event's line, or the line saying it could not be rendered."""
+        try:
+            return _run(self.steps, logger, method_name, event_dict)
+        except structlog.DropEvent:
+            raise
+        except Exception as exc:  # noqa: BLE001  (one bad event must not raise into the application)
+            try:
+                original = str(event_dict.get("event"))
+            except Exception:  # noqa: BLE001  (even the event's name may not turn into text)
+                original = "?"
+            failure: EventDict = {
+                "event": "log_event_not_rendered",
+                "original_event": original,
+                "error_class": type(exc).__name__,
+                "level": "error",
+                "timestamp": event_dict.get("timestamp"),
+            }
+            return _failure_line(self.steps, failure, exc)
+
+
+def _run(steps: Sequence[Processor], logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
+    rendered: object = event_dict
+    for step in steps:  # each returns the next one's input; the last, the line
+        rendered = step(logger, method_name, rendered)  # type: ignore[arg-type]  # a processor's output is the next one's input
+    return str(rendered)
+
+
+def _failure_line(steps: Sequence[Processor], failure: EventDict, exc: BaseException) -> str:
+    """``failure`` rendered by ``steps``; if even that fails, plain text naming nothing of the event."""
+    try:
+        return _run(steps, None, "error", failure)
+    except Exception:  # noqa: BLE001  (the renderer itself is broken)
+        return f"typed_llm: a log event could not be rendered ({type(exc).__name__})"
+
+
+class _Handler(logging.StreamHandler[IO[str]]):
+    """configure_logging's one stdlib handler: it writes every line, structlog's and stdlib's.
+
+    Both kinds of line are written under this handler's lock, in the thread that logs, so they come
+    out whole and in the order they were logged. It is told apart from the application's own
+    handlers on the root logger (a second ``configure_logging`` replaces it).
+    """
+
+    def __init__(self, stream: IO[str], steps: Sequence[Processor]) -> None:
+        super().__init__(stream)
+        self._steps = tuple(steps)
+        _handlers.add(self)
+
+    def write_line(self, line: str) -> None:
+        """Write one rendered line and flush it, under the handler's lock."""
+        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__, never None after it
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except Exception as exc:  # noqa: BLE001  (logging must not raise into the application)
+                _report(f"typed_llm: a log line could not be written: {type(exc).__name__}: {exc}")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Render a stdlib record with the same processors as the events and write its line.
+
+        A record that cannot be formatted (arguments that do not fit its message) becomes a line
+        saying so, rendered and redacted like the others. stdlib's ``handleError`` would print the
+        arguments to standard error, secrets and all.
+        """
+        try:
+            line = self.format(record)
+        except Exception as exc:  # noqa: BLE001  (logging must not raise into the application)
+            failure: EventDict = {
+                "logger": record.name,
+                "event": "log_record_not_formatted",
+                "original_event": record.msg if isinstance(record.msg, str) else "?",
+                "error_class": type(exc).__name__,
+                "level": "error",
+                "timestamp": dt.datetime.fromtimestamp(record.created, tz=dt.UTC)
+                .isoformat()
+                .replace("+00:00", "Z"),
+            }
+            line = _failure_line(self._steps, failure, exc)
+        self.write_line(line)
+
+
+class _Lines:
+    """structlog's logger factory and wrapped logger for ``configure_logging``: lines to the handler."""
+
+    __slots__ = ("_handler",)
+
+    def __init__(self, handler: _Handler) -> None:
+        self._handler = handler
+
+    def __call__(self, *args: object) -> _Lines:  # noqa: ARG002  (structlog passes the logger's name)
+        """Be the logger factory: every bound logger writes through the one handler."""
+        return self
+
+    def msg(self, message: str) -> None:
+        """Write one rendered event (structlog calls the method named after the level)."""
+        self._handler.write_line(message)
+
+    debug = info = log = msg
+    warning = warn = error = err = exception = critical = fatal = failure = msg
+
+
+def _report(message: str) -> None:
+    with contextlib.suppress(Exception):  # nowhere left to say it
+        sys.stderr.write(message + "\n")
+
+
+_handler: _Handler | None = None
+"""The handler of the last ``configure_logging`` call."""
+_handlers: weakref.WeakSet[_Handler] = weakref.WeakSet()
+"""Every handler ``configure_logging`` made that is still in use (a logger bound earlier keeps one)."""
+
+FORK_WAIT: Final = 3.0
+"""Seconds a fork waits at most for a line being written (a stream nobody reads may never take it)."""
+_MODULE_LOCK: Final = getattr(logging, "_lock", None)
+"""stdlib logging's module lock (private, there from 3.11 to 3.14), taken before a handler's, in
+the order ``logging.config`` takes them, so that a fork during ``dictConfig`` cannot deadlock."""
+_forking = threading.local()
+"""``held``: the locks the thread that forks holds across its fork."""
+
+
+def _before_fork() -> None:
+    """Hold the handlers' locks across a fork, so that no line is halfway through a write then.
+
+    A child forked while another thread writes would inherit the stream's own buffer lock held
+    (stdlib renews only its handlers' locks in the child), and wait forever on its first line.
+    Holding the lock every line is written under, as the C library does for its streams, rules that
+    out. The wait is bounded: a write may wait for a reader that never comes.
+    """
+    locks = (_MODULE_LOCK, *(handler.lock for handler in list(_handlers)))
+    _forking.held = [lock for lock in locks if lock is not None and lock.acquire(timeout=FORK_WAIT)]
+
+
+def _after_fork_in_parent() -> None:
+    for lock in reversed(_forking.__dict__.pop("held", [])):
+        lock.release()
+
+
+def _after_fork_in_child() -> None:
+    _forking.__dict__.pop("held", None)  # stdlib has renewed them all in the child, unheld
+
+
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)
 
 
 def configure_logging(
@@ -331,73 +458,75 @@ def configure_logging(
     json: bool = False,
     level: int | Literal["debug", "info", "warning", "error"] = "info",
     stream: IO[str] | None = None,
-    background: bool = True,
+    background: bool | None = None,
 ) -> None:
     """Set up structlog and stdlib logging for an application (the library never calls this).
 
     Both structlog events and stdlib records (the openai package's own logger among them) go
-    through one pipeline, with timestamps, levels, redaction, and a JSON-lines or console renderer.
+    through one pipeline, with timestamps, levels, redaction, and a JSON-lines or console renderer,
+    to one stdlib handler on the root logger. Each line is rendered, written and flushed in the
+    thread that logs it, before the logging call returns, so lines come out in the order they were
+    logged. Calling it again replaces the previous set-up (its handler), so no line is written twice.
 
-    With ``background`` (the default), events are rendered and written in batches by a thread, at
-    most ``0.1`` s after they are logged, in order: the thread that logs only notes the event's
-    time, level and context, which keeps logging at info nearly free for a call. Lines queued are
-    written at exit, before a reconfiguration, at once for warnings and errors, and by
-    ``flush_logs()``. Values are rendered when written: log values, not objects you change next.
-    Without it, each line is written before the logging call returns (the CLI's choice, so its
-    log lines and its output keep their order).
+    Safe across ``fork`` by construction: there is no thread (nothing to restart in the child) and
+    no queue or unflushed buffer (nothing for parent and child to write twice, nothing lost). Every
+    line is written under one stdlib handler's lock, which a fork holds (``FORK_WAIT`` seconds at
+    most), so the child never inherits a stream halfway through a write, and which stdlib renews
+    in the child.
+
+    A line that cannot be rendered is replaced by a ``log_event_not_rendered`` line, a stdlib record
+    whose arguments do not fit its message by a ``log_record_not_formatted`` line, and a stream that
+    cannot be written to is reported on standard error: logging never raises.
 
     Args:
         json: JSON lines (for machines) instead of the readable console format.
         level: the lowest level written.
         stream: where lines go (standard error by default).
-        background: render and write on a thread, in batches.
+        background: deprecated and ignored (a ``DeprecationWarning``): lines used to be written by
+            a thread; they are now always written before the logging call returns.
     """
-    global _writer, _front
+    global _handler  # noqa: PLW0603  (the set-up of the process, replaced by the next call)
+    if background is not None:
+        warnings.warn(
+            "configure_logging(background=...) is ignored: every line is written when it is logged",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     numeric = level if isinstance(level, int) else logging.getLevelNamesMapping()[level.upper()]
     renderer: Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
-    # structlog events: context, level and time taken where they are logged; the rest (values
-    # computed late, the time's text, tracebacks, redaction, rendering) in the writer.
-    tail: list[Processor] = [
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    steps: list[Processor] = [
         resolve_later,
-        format_time,
-        structlog.processors.format_exc_info,
+        structlog.processors.format_exc_info,  # tracebacks become text, so redaction sees them
         redact,
         renderer,
     ]
-    writer = LogWriter(stream or sys.stderr, tail, background=background)
-    front: list[Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        capture,
-    ]
-    previous, _writer, _front = _writer, writer, tuple(front)
-    if previous is not None:
-        # What it queued is written now, before any line of the new pipeline; lines still logged
-        # through it (a thread midway, a logger bound earlier) are written at once, in turn.
-        previous.close()
+    handler = _Handler(stream or sys.stderr, steps)
+    # stdlib records (openai's, httpx2's): the same steps, by structlog's formatter for them.
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                *shared,
+                structlog.processors.format_exc_info,
+                redact,
+                structlog.stdlib.add_logger_name,
+            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
     structlog.configure(
-        processors=front,
+        processors=[*shared, _Rendering(steps)],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=writer,
+        logger_factory=_Lines(handler),
         cache_logger_on_first_use=False,  # the library's module-level logger must follow reconfiguration
     )
-    # stdlib records (openai's, httpx2's) are rendered by the same processors where they are
-    # logged (a record's arguments may change later) and queued with the events, in order.
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,  # tracebacks become text, so redaction sees them
-            redact,
-            structlog.stdlib.add_logger_name,
-        ],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-    )
-    handler = _Handler(writer)
-    handler.setFormatter(formatter)
+    _handler = handler
     root = logging.getLogger()
     # Replace the handler an earlier call installed (calling twice must not print twice); leave
     # the application's own handlers alone. One assignment: a record logged meanwhile in another
@@ -411,108 +540,18 @@ def configure_logging(
 
 
 def flush_logs() -> None:
-    """Write every log line ``configure_logging`` has queued but not yet written.
+    """Flush the stream ``configure_logging`` writes to.
 
-    Lines are written within 0.1 s anyway, and at exit; call this before reading the log stream
-    yourself, or before ending a process in a way that skips exit handlers (``os._exit``).
+    Every line is already written and flushed before its logging call returns, so there is nothing
+    queued to wait for; this is kept so that code written for the earlier background writer (which
+    called it before reading the stream, or before ``os._exit``) keeps working.
     """
-    flush_all()
+    handler = _handler
+    if handler is not None:
+        with contextlib.suppress(ValueError):  # a closed stream: nothing of it is left unwritten
+            handler.flush()
 
 
-class _Handler(logging.Handler):
-    """The stdlib handler configure_logging installs (told apart from the application's own)."""
-
-    def __init__(self, writer: LogWriter) -> None:
-        super().__init__()
-        self._writer = writer
-
-    def handle(self, record: logging.LogRecord) -> bool:
-        """Filter and emit, without stdlib's per-handler lock: the writer has its own.
-
-        Holding both, with a line logged through stdlib from inside a rendering on the writer's
-        thread, could deadlock.
-        """
-        passed = bool(self.filter(record))
-        if passed:
-            self.emit(record)
-        return passed
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Render the record now and queue its line with the structlog events.
-
-        A record that cannot be formatted (arguments that do not fit its message) becomes a line
-        saying so, rendered and redacted like the others. stdlib's ``handleError`` would print the
-        arguments to standard error, secrets and all.
-        """
-        try:
-            line = self.format(record)
-        except Exception as exc:  # noqa: BLE001  (logging must not raise into the application)
-            message = record.msg if isinstance(record.msg, str) else "?"
-            self._writer.msg(
-                (
-                    "error",
-                    {
-                        "logger": record.name,
-                        "event": "log_record_not_formatted",
-                        "original_event": message,
-                        "error_class": type(exc).__name__,
-                        "level": "error",
-                        "timestamp": record.created,
-                    },
-                )
-            )
-            return
-        self._writer.submit_line(line, urgent=record.levelno >= logging.WARNING)
-
-    def flush(self) -> None:
-        """Write what is queued (stdlib calls this at exit, from ``logging.shutdown``)."""
-        self._writer.flush()
-
-
-# --- what the events of one call share (set by the logging layer, read by the retry layer) ---
-
-
-@attrs.define
-class CallContext:
-    """What every event of one call shares; the retry layer counts attempts into it.
-
-    The request key (a SHA-256 of the canonical request) is computed on the first event that needs
-    it: a call that logs nothing pays nothing for it.
-    """
-
-    key_of: Callable[[], str] = attrs.field(repr=False)
-    provider: str
-    model: str
-    deployment: str | None
-    attempts: int = 0
-    _key: str | None = attrs.field(default=None, init=False, repr=False)
-
-    @property
-    def request_key(self) -> str:
-        """The call's cache key, shared by all its events."""
-        return self._request_key()
-
-    def _request_key(self) -> str:
-        if self._key is None:
-            self._key = self.key_of()
-        return self._key
-
-    def fields(self) -> dict[str, object]:
-        """The shared fields of this call's events (the request key as a ``Later`` until computed)."""
-        fields: dict[str, object] = {
-            "request_key": self._key if self._key is not None else Later(self._request_key),
-            "provider": self.provider,
-            "model": self.model,
-        }
-        if self.deployment is not None:
-            fields["deployment"] = self.deployment
-        return fields
-
-
-current_call: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar(
-    "typed_llm_call", default=None
-)
-"""The call in progress in this thread or task, if a logging layer started one."""
 
 
 def error_fields(error: TypedLLMError) -> dict[str, object]:
