@@ -136,8 +136,12 @@ class SQLiteCache:
         max_entries: int | None = None,
         busy_timeout: float = 30.0,
     ) -> None:
-        if ttl is not None and ttl <= 0:
-            raise ValueError(f"ttl must be positive, got {ttl}")
+        # The same rule as the clients' timeout: nan and inf pass a "> 0" test but make every
+        # entry a miss (nan) or overflow SQLite's busy timeout (inf).
+        if ttl is not None and not 0 < ttl < float("inf"):
+            raise ValueError(f"ttl must be a positive, finite number of seconds (None: for ever), got {ttl}")
+        if not 0 <= busy_timeout < float("inf"):
+            raise ValueError(f"busy_timeout must be a finite number of seconds >= 0, got {busy_timeout}")
         if max_entries is not None and max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
         self.path = Path(path)

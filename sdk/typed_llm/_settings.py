@@ -48,7 +48,8 @@ class SettingsError(ConfigurationError):
 class Settings(BaseModel):
     """The SDK's settings (TinyTroupe's ``[OpenAI]`` keys, plus what typed-llm adds)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # No inf or nan in any setting: a timeout or a wait of inf passes a bound and fails every call.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     api_type: Literal["openai", "azure"] = "openai"
     """Which registered client ``client()`` returns."""
