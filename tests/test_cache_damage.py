@@ -296,3 +296,17 @@ def test_processes_starting_together_on_a_damaged_file_move_it_once(tmp_path: Pa
     assert {n: cache.get(f"from {n}") for n in range(6)} == {n: str(n).encode() for n in range(6)}
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_cache_command_on_a_file_that_is_not_a_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`typed-llm cache stats` on a file that is not a database: exit 1 and the message, no traceback."""
+    from typed_llm._cli import main  # noqa: PLC0415
+
+    path = tmp_path / "cache.sqlite3"
+    _not_a_database(path)
+    assert main(["cache", "stats", "--file", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"typed-llm: SQLiteCache cannot use {path}: it is not an SQLite database")
+    assert "Traceback" not in err
