@@ -153,8 +153,13 @@ def test_bad_backend_settings_are_refused(tmp_path: Path) -> None:
     """Nonsense bounds fail at construction."""
     with pytest.raises(ValueError, match="max_entries"):
         MemoryCache(max_entries=0)
-    with pytest.raises(ValueError, match="ttl"):
-        SQLiteCache(tmp_path / "c.sqlite3", ttl=0)
+    for ttl in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="ttl must be a positive, finite number"):
+            SQLiteCache(tmp_path / "c.sqlite3", ttl=ttl)
+    for busy_timeout in (-1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="busy_timeout must be a finite number"):
+            SQLiteCache(tmp_path / "c.sqlite3", busy_timeout=busy_timeout)
+    assert not (tmp_path / "c.sqlite3").exists(), "refused before any file is made"
 
 
 # --- the caching layer, through real clients ----------------------------------------------------------

@@ -1,7 +1,8 @@
 """cache_key: stable across spellings of the same request, sensitive to anything that decides the answer.
 
 The golden keys pin the canonical form: if one of them changes, every user's cache is invalidated,
-so a change must be deliberate (raise KEY_VERSION and say so in the release notes).
+so a change must be deliberate (raise KEY_VERSION and say so in the release notes). Version 2 changed
+every key: JSON Schemas keep their key order (issue 15 item 11).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typed_llm._cache_key import (
     _CHAT_DEFAULTS,
     _NOT_DECIDING,
     KEY_VERSION,
+    _canonical,
     canonical_json,
     canonical_request,
 )
@@ -45,7 +47,7 @@ def key(body: dict[str, Any], namespace: str = NS) -> str:
 
 
 GOLDEN = [
-    ("plain chat", BASE, NS, "835cc1036e9e2274db5e04963f21ab231317529662b80a64edb997137cccbf44"),
+    ("plain chat", BASE, NS, "3ba2bf21283557c07db5d5b32f2413bb97d7bc307262b96781688ec3b5d868ad"),
     (
         "tools and schema",
         {
@@ -57,15 +59,32 @@ GOLDEN = [
             },
         },
         NS,
-        "ca9a13d157dadf8e4e831d0aec0018029c18ffa9d81121beba88f5e143e94d6d",
+        "9498347e94fd367324a5cc7464ed6b6e91f8f15bf18debbaeb82ef894bb109f3",
     ),
     (
         "azure namespace",
         BASE,
         "azure https://r.openai.azure.com gpt-4o-mini=chat-prod",
-        "64792bbbffaf29fe038375d4f90b49b6c92972809b2cf90d8aaad50c623f3f34",
+        "6dfa76cee387b5f2b170056ec777425aa68afd9ac682cc36e4a6737e37382081",
     ),
 ]
+
+
+def test_key_version() -> None:
+    """The version the golden keys were computed with: raising it is a release note."""
+    assert KEY_VERSION == 2
+
+
+def test_canonical_text_of_a_schema_request() -> None:
+    """What is hashed, spelled out: sorted keys, except inside a schema, which is its JSON text in order."""
+    assert canonical_request(ChatRequest.model_validate(GOLDEN[1][1]), NS).decode() == (
+        '{"kind":"chat","namespace":"openai https://api.openai.com/v1","request":{"max_tokens":50,'
+        '"messages":[{"content":"Be brief.","role":"system"},{"content":"Capital of France?","role":"user"}],'
+        '"model":"gpt-4o-mini","response_format":{"json_schema":{"name":"A","schema":"{\\"type\\":\\"object\\"}"},'
+        '"type":"json_schema"},"temperature":0.2,"tools":[{"function":{"name":"lookup","parameters":'
+        '"{\\"type\\":\\"object\\",\\"properties\\":{\\"q\\":{\\"type\\":\\"string\\"}}}"},'
+        '"type":"function"}]},"v":2}'
+    )
 
 
 @pytest.mark.parametrize(("case", "body", "namespace", "expected"), GOLDEN, ids=[g[0] for g in GOLDEN])
@@ -77,7 +96,7 @@ def test_golden_keys(case: str, body: dict[str, Any], namespace: str, expected: 
 def test_golden_embedding_key() -> None:
     """Embedding requests have fixed keys too, and never collide with chat keys."""
     request = EmbeddingRequest(model="text-embedding-3-small", input=("a", "b"), dimensions=256)
-    assert cache_key(request, NS) == "b6005c3c55fefac71ef745194e732be5d32391590d61b9812d2f886067884d52"
+    assert cache_key(request, NS) == "1833be4d7016b54cbf594b1e16f8e2ed63aae7d7d0588c3dbe4ff9783944e070"
 
 
 SAME: list[tuple[str, dict[str, Any]]] = [
@@ -203,6 +222,17 @@ def _slow_canonical(request: ChatRequest | EmbeddingRequest, namespace: str) -> 
                 del body[field]
         if "tools" not in body and body.get("tool_choice") == "none":
             del body["tool_choice"]
+
+        def in_order(schema: object) -> str:
+            # A JSON Schema: its JSON text, keys in the given order (the only unsorted part).
+            return json.dumps(_canonical(schema), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+        json_schema = body.get("response_format", {}).get("json_schema", {})
+        if "schema" in json_schema:
+            json_schema["schema"] = in_order(json_schema["schema"])
+        for tool in body.get("tools", []):
+            if "parameters" in tool.get("function", {}):
+                tool["function"]["parameters"] = in_order(tool["function"]["parameters"])
     kind = "chat" if isinstance(request, ChatRequest) else "embeddings"
     return canonical_json({"v": KEY_VERSION, "kind": kind, "namespace": namespace, "request": body})
 
@@ -250,3 +280,97 @@ def test_message_models_hold_no_floats() -> None:
     models = [m for m in vars(_messages).values() if isinstance(m, type) and issubclass(m, BaseModel)]
     assert models
     assert not [m.__name__ for m in models if floats_in(m)]
+
+
+def _object(*names: str) -> dict[str, Any]:
+    """An object schema with ``names`` as properties in that order (``required`` kept sorted)."""
+    return {
+        "type": "object",
+        "properties": {name: {"type": "string"} for name in names},
+        "required": sorted(names),
+        "additionalProperties": False,
+    }
+
+
+def _with_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **BASE,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "A", "schema": schema}},
+    }
+
+
+def _with_tool(parameters: dict[str, Any]) -> dict[str, Any]:
+    return {**BASE, "tools": [{"type": "function", "function": {"name": "f", "parameters": parameters}}]}
+
+
+ORDERED: list[tuple[str, Any]] = [
+    ("top-level properties", _object),
+    ("$defs properties", lambda *names: {"$defs": {"P": _object(*names)}, "$ref": "#/$defs/P"}),
+    (
+        "items properties",
+        lambda *names: {"type": "object", "properties": {"x": {"type": "array", "items": _object(*names)}}},
+    ),
+    ("anyOf properties", lambda *names: {"anyOf": [_object(*names), {"type": "null"}]}),
+]
+
+
+@pytest.mark.parametrize("where", ["response_format", "tool parameters"])
+@pytest.mark.parametrize(("case", "schema_of"), ORDERED, ids=[o[0] for o in ORDERED])
+def test_schema_property_order_decides_the_key(where: str, case: str, schema_of: Any) -> None:
+    """The model writes fields in schema order: properties in another order, at any depth, another key."""
+    wrap = _with_schema if where == "response_format" else _with_tool
+    name_first, answer_first = wrap(schema_of("name", "answer")), wrap(schema_of("answer", "name"))
+    assert key(name_first) != key(answer_first), case
+    assert key(name_first) == key(wrap(schema_of("name", "answer"))), case
+
+
+ORDER_FREE: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    (
+        "response_format's own fields",
+        _with_schema(_object("a", "b")),
+        {
+            **BASE,
+            "response_format": {
+                "json_schema": {"schema": _object("a", "b"), "name": "A"},
+                "type": "json_schema",
+            },
+        },
+    ),
+    (
+        "tool's own fields",
+        _with_tool(_object("a", "b")),
+        {**BASE, "tools": [{"function": {"parameters": _object("a", "b"), "name": "f"}, "type": "function"}]},
+    ),
+    ("logit_bias", {**BASE, "logit_bias": {"1": 5, "2": -5}}, {**BASE, "logit_bias": {"2": -5, "1": 5}}),
+    (
+        "request fields",
+        _with_tool(_object("a", "b")),
+        dict(reversed(list(_with_tool(_object("a", "b")).items()))),
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "one", "other"), ORDER_FREE, ids=[o[0] for o in ORDER_FREE])
+def test_key_order_outside_schemas_does_not_decide(
+    case: str, one: dict[str, Any], other: dict[str, Any]
+) -> None:
+    """The request's own fields, a tool's or a format's fields, and logit_bias: order does not matter."""
+    assert key(one) == key(other), case
+
+
+def test_reordered_schema_is_not_answered_from_the_cache() -> None:
+    """Through a cached client: a schema with its properties reordered is a miss, not the other's answer."""
+    from typed_llm import MemoryCache, OpenAIClient  # noqa: PLC0415
+    from typed_llm._fake import FakeAPI  # noqa: PLC0415
+
+    first = ChatRequest.model_validate(_with_schema(_object("name", "answer")))
+    second = ChatRequest.model_validate(_with_schema(_object("answer", "name")))
+    with FakeAPI() as fake:  # answers a schema with an example object, fields in schema order
+        with OpenAIClient(
+            api_key="sk-test-order", base_url=fake.openai_base_url, cache=MemoryCache()
+        ) as client:
+            name_first, answer_first = client.complete(first).text, client.complete(second).text
+            assert client.complete(first).text == name_first  # a hit, not re-sent
+        assert len(fake.received) == 2
+    assert list(json.loads(name_first)) == ["name", "answer"]
+    assert list(json.loads(answer_first)) == ["answer", "name"]

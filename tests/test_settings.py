@@ -285,3 +285,39 @@ def test_content_display_length_setting_applies(monkeypatch: pytest.MonkeyPatch)
         from typed_llm._logging import set_max_content_length  # noqa: PLC0415
 
         set_max_content_length(DEFAULT_MAX_CONTENT_LENGTH)
+
+
+def test_config_ini_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """UTF-8 with a BOM (what Windows editors write) reads like plain UTF-8."""
+    config = tmp_path / "config.ini"
+    config.write_bytes("\ufeff[OpenAI]\nMODEL = modèle-a\nMAX_TOKENS = 77\n".encode())
+    settings = Settings.load(config, environ={})
+    assert (settings.model, settings.max_tokens) == ("modèle-a", 77)
+
+
+@pytest.mark.parametrize(
+    ("case", "content", "expected"),
+    [
+        (
+            "latin-1",
+            "[OpenAI]\nMODEL = gpt-4o\n; café\n".encode("latin-1"),
+            "byte 0xe9 on line 3 is not UTF-8",
+        ),
+        ("utf-16", "[OpenAI]\nMODEL = gpt-4o\n".encode("utf-16"), "it is UTF-16"),
+        ("past 8 KiB", b"[OpenAI]\n" + b"; padding\n" * 1000 + b"MODEL = \xff\n", "byte 0xff on line 1002"),
+    ],
+    ids=["latin-1", "utf-16", "past 8 KiB"],
+)
+def test_config_ini_in_another_encoding_names_the_file(
+    tmp_path: Path, case: str, content: bytes, expected: str
+) -> None:
+    """A config.ini that is not UTF-8: a SettingsError naming the file, the place and what to do."""
+    config = tmp_path / "config.ini"
+    config.write_bytes(content)
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(config, environ={})
+    ((key, source, message),) = caught.value.problems
+    assert (key, source) == ("config_file", str(config)), case
+    assert expected in message
+    assert message.endswith("save it as UTF-8")
+    assert str(config) in str(caught.value)

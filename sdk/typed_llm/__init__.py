@@ -7,7 +7,7 @@ connection and writes no file.
 
 from __future__ import annotations
 
-from typed_llm._cache import Cache, CacheStats, MemoryCache, SQLiteCache
+from typed_llm._cache import Cache, CacheError, CacheStats, MemoryCache, SQLiteCache
 from typed_llm._cache_key import cache_key
 from typed_llm._client import AsyncAzureClient, AsyncOpenAIClient, AzureClient, OpenAIClient
 from typed_llm._errors import (
@@ -133,6 +133,7 @@ __all__ = [
     "Backoff",
     "BadRequestError",
     "Cache",
+    "CacheError",
     "CacheStats",
     "Cached",
     "ChatRequest",

@@ -6,21 +6,55 @@ per entry, safe for many threads and several processes at once (WAL, a busy time
 transaction per write, so a reader sees a whole value or none), readable after a killed process,
 and created readable by its owner only, because it holds prompts and answers. Values are JSON;
 nothing here unpickles, so loading a cache never runs code.
+
+A cache file SQLite reports as damaged (``SQLITE_CORRUPT``, ``SQLITE_NOTADB``) when a cache starts
+is moved aside, next to where it was, and the cache starts empty with a ``cache_file_damaged``
+warning: a cache holds nothing that cannot be asked again, and a service must not fail at every
+start on a file a crash or a full disk spoiled. Only a file that starts as an SQLite database does
+(or one cut short before its header was written) is moved: a file that is not a database, or a
+symbolic link, may not be a cache at all (a mistyped path), so it is left alone and ``CacheError``
+says what to do, as it does for a folder or file this user may not write. Recovery holds an
+exclusive lock on the folder and checks again under it, so processes starting together on one
+damaged file move it once and all use the one fresh file.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import fcntl
+import logging
 import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["Cache", "CacheStats", "MemoryCache", "SQLiteCache"]
+from typed_llm._errors import TypedLLMError
+from typed_llm._logging import emit
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["Cache", "CacheError", "CacheStats", "MemoryCache", "SQLiteCache"]
+
+
+class CacheError(TypedLLMError):
+    """A cache file cannot be used: ``path`` names it, and the message says what to do.
+
+    Raised when a cache is built, and by ``stats`` and ``clear``; the caching layer treats a
+    failing ``get`` or ``set`` as a miss with a ``cache_error`` warning.
+    """
+
+    path: str
+    """The cache file."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 @attrs.frozen
@@ -106,6 +140,21 @@ class MemoryCache:
             self._entries.clear()
 
 
+_SQLITE_HEADER: Final = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+
+_DAMAGED: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+"""SQLite's (primary) result codes for a file it cannot read as a database."""
+
+_NOT_ALLOWED: Final = frozenset({sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN})
+"""SQLite's result codes for a file or folder this user may not write (or create)."""
+
+
+def _code(exc: sqlite3.Error) -> int:
+    """SQLite's primary result code (the low byte of an extended one such as READONLY_DIRECTORY)."""
+    return (exc.sqlite_errorcode or 0) & 0xFF
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     key TEXT PRIMARY KEY NOT NULL,
@@ -136,8 +185,12 @@ class SQLiteCache:
         max_entries: int | None = None,
         busy_timeout: float = 30.0,
     ) -> None:
-        if ttl is not None and ttl <= 0:
-            raise ValueError(f"ttl must be positive, got {ttl}")
+        # The same rule as the clients' timeout: nan and inf pass a "> 0" test but make every
+        # entry a miss (nan) or overflow SQLite's busy timeout (inf).
+        if ttl is not None and not 0 < ttl < float("inf"):
+            raise ValueError(f"ttl must be a positive, finite number of seconds (None: for ever), got {ttl}")
+        if not 0 <= busy_timeout < float("inf"):
+            raise ValueError(f"busy_timeout must be a finite number of seconds >= 0, got {busy_timeout}")
         if max_entries is not None and max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
         self.path = Path(path)
@@ -165,13 +218,116 @@ class SQLiteCache:
         return cls(path.with_suffix(".sqlite3") if path.suffix == ".pickle" else path)
 
     def _create(self) -> None:
+        try:
+            self._open_file()
+        except sqlite3.DatabaseError:
+            # Damaged, or another process is moving a damaged file aside right now (its -wal or
+            # -shm vanishing under this open is an I/O error): look again under the lock.
+            self._recover()
+        except OSError as exc:
+            raise self._error(exc) from exc
+
+    def _open_file(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Create the file readable by its owner only before SQLite opens it; SQLite gives its
         # -wal and -shm files the same permissions as the database file.
         descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         os.close(descriptor)
-        connection = self._connection()
-        connection.executescript(_SCHEMA)
+        connection = self._connect()
+        try:
+            connection.executescript(_SCHEMA)
+        except BaseException:
+            connection.close()
+            raise
+        self._local.connection = connection
+        self._local.pid = os.getpid()
+
+    def _recover(self) -> None:
+        """Move a damaged database aside and start empty, once, whoever else starts on it too."""
+        with _folder_lock(self.path.parent):
+            try:  # another process may have moved it aside while this one waited for the lock
+                self._open_file()
+            except sqlite3.DatabaseError as exc:
+                if _code(exc) not in _DAMAGED:
+                    raise self._error(exc) from exc
+                damage = exc
+            except OSError as exc:
+                raise self._error(exc) from exc
+            else:
+                return
+            self._refuse_if_not_a_database(damage)
+            try:
+                aside = self._move_aside()
+                emit(
+                    logging.WARNING,
+                    "cache_file_damaged",
+                    path=str(self.path),
+                    moved_to=str(aside),
+                    error=str(damage),
+                )
+                self._open_file()
+            except (OSError, sqlite3.Error) as exc:
+                raise self._error(exc) from exc
+
+    def _refuse_if_not_a_database(self, damage: sqlite3.DatabaseError) -> None:
+        # A link, or a file that does not start as SQLite's do, may not be a cache: leave it alone.
+        if self.path.is_symlink():
+            raise CacheError(
+                f"SQLiteCache cannot use {self.path}: it is a symbolic link to a file SQLite cannot "
+                f"read ({damage}); a link is left alone: point it at a cache file, remove it, or pass "
+                "another path",
+                path=str(self.path),
+            ) from damage
+        try:
+            with self.path.open("rb") as file:
+                header = file.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise self._error(exc) from exc
+        if not _SQLITE_HEADER.startswith(header):
+            raise CacheError(
+                f"SQLiteCache cannot use {self.path}: it is not an SQLite database ({damage}), so it "
+                "may not be a cache and is left alone: check the path, or delete or move the file",
+                path=str(self.path),
+            ) from damage
+
+    def _move_aside(self) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{os.getpid()}")
+        # The WAL and shared-memory files first: a process opening the path meanwhile finds the
+        # damaged file without them (and fails, and waits for the lock), never a new file beside
+        # a stale WAL.
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            with contextlib.suppress(FileNotFoundError):
+                side.replace(aside.with_name(aside.name + suffix))
+        self.path.replace(aside)
+        return aside
+
+    def _error(self, exc: OSError | sqlite3.Error) -> CacheError:
+        """The typed error for a cache file that cannot be used, with what to do about it."""
+        code = _code(exc) if isinstance(exc, sqlite3.Error) else None
+        if isinstance(exc, PermissionError) or code in _NOT_ALLOWED:
+            advice = "make the file and its folder writable by this user, or pass another path"
+        elif code in _DAMAGED:
+            advice = (
+                "the file is damaged: delete it (and its -wal and -shm files), and the cache starts empty"
+            )
+        else:
+            advice = "check the path, the disk and the permissions, or pass another path"
+        return CacheError(f"SQLiteCache cannot use {self.path}: {exc}; {advice}", path=str(self.path))
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None)
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a killed process loses nothing committed; a power cut may lose the
+            # last writes, never the file.
+            connection.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     def _connection(self) -> sqlite3.Connection:
         # One connection per thread and per process: a connection must not cross a fork.
@@ -179,21 +335,28 @@ class SQLiteCache:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is not None and self._local.pid == pid:
             return connection
-        connection = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None)
-        connection.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-        connection.execute("PRAGMA journal_mode = WAL")
-        # NORMAL in WAL mode: a killed process loses nothing committed; a power cut may lose the
-        # last writes, never the file.
-        connection.execute("PRAGMA synchronous = NORMAL")
+        try:
+            connection = self._connect()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         self._local.connection = connection
         self._local.pid = pid
         return connection
 
     def get(self, key: str) -> bytes | None:
-        """The value under ``key``, or None if absent or older than ``ttl``."""
-        row = (
-            self._connection().execute("SELECT value, created FROM entries WHERE key = ?", (key,)).fetchone()
-        )
+        """The value under ``key``, or None if absent or older than ``ttl``.
+
+        Raises:
+            CacheError: SQLite failed (a damaged page, a lost file); the caching layer makes it a miss.
+        """
+        try:
+            row = (
+                self._connection()
+                .execute("SELECT value, created FROM entries WHERE key = ?", (key,))
+                .fetchone()
+            )
+        except sqlite3.Error as exc:  # a page damaged after the start, a lost file: typed, with advice
+            raise self._error(exc) from exc
         fresh = row is not None and (self._ttl is None or time.time() - row[1] <= self._ttl)
         with self._counts_lock:
             if fresh:
@@ -205,14 +368,18 @@ class SQLiteCache:
     def set(self, key: str, value: bytes) -> None:
         """Store ``value`` under ``key`` in one transaction; evict the oldest past ``max_entries``."""
         connection = self._connection()
-        connection.execute(
-            "INSERT OR REPLACE INTO entries (key, value, created) VALUES (?, ?, ?)", (key, value, time.time())
-        )
-        with self._counts_lock:
-            self._writes += 1
-            check = (self._max is not None or self._ttl is not None) and self._writes % 64 == 1
-        if check:
-            self._evict(connection)
+        try:
+            connection.execute(
+                "INSERT OR REPLACE INTO entries (key, value, created) VALUES (?, ?, ?)",
+                (key, value, time.time()),
+            )
+            with self._counts_lock:
+                self._writes += 1
+                check = (self._max is not None or self._ttl is not None) and self._writes % 64 == 1
+            if check:
+                self._evict(connection)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
 
     def _evict(self, connection: sqlite3.Connection) -> None:
         # Every 64th write of this instance (the first included): expired rows go, then the
@@ -230,7 +397,10 @@ class SQLiteCache:
 
     def stats(self) -> CacheStats:
         """Counts and sizes (file sizes include SQLite's own pages and the WAL)."""
-        (entries,) = self._connection().execute("SELECT count(*) FROM entries").fetchone()
+        try:
+            (entries,) = self._connection().execute("SELECT count(*) FROM entries").fetchone()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         size = sum(
             candidate.stat().st_size
             for candidate in (self.path, self.path.with_name(self.path.name + "-wal"))
@@ -241,7 +411,10 @@ class SQLiteCache:
 
     def clear(self) -> None:
         """Remove every entry (the file stays)."""
-        self._connection().execute("DELETE FROM entries")
+        try:
+            self._connection().execute("DELETE FROM entries")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -249,3 +422,14 @@ class SQLiteCache:
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder``: flock, so between processes and between threads here."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock

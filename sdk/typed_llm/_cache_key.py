@@ -10,6 +10,15 @@ given. Secrets, timeouts, retry settings and headers never reach a request model
 reach the key; fields that do not change the answer (``user``, ``store``, ``service_tier``) are
 left out too.
 
+One exception to sorted keys: a JSON Schema the model reads (``response_format.json_schema.schema``,
+each function tool's ``parameters``) keeps the key order it was given, at every depth. The model
+writes structured output fields in the order of ``properties``, and the server renders a tool's
+schema into the prompt in a way we cannot see, so two schemas that differ only in key order can get
+different answers: they must not share a key. Such a schema is hashed as its JSON text (compact,
+numbers in canonical form, keys in the given order); the text is a string where the request model
+only allows an object, so it cannot collide with any other request. A false miss (the same schema
+spelled in another key order) costs one call; a false hit would return another schema's answer.
+
 Changing what this module writes changes every key: the golden tests pin a few keys, and a release
 that changes them must say so.
 """
@@ -25,8 +34,11 @@ from typed_llm._requests import ChatRequest, EmbeddingRequest
 
 __all__ = ["KEY_VERSION", "cache_key", "canonical_json", "canonical_request"]
 
-KEY_VERSION: Final = 1
-"""Written into every key's input; raised only by a release that changes keys on purpose."""
+KEY_VERSION: Final = 2
+"""Written into every key's input; raised only by a release that changes keys on purpose.
+
+2: JSON Schemas keep their key order (version 1 sorted them, so schemas differing only in the
+order of ``properties`` shared a key and one got the other's answer). Every key changed."""
 
 _NOT_DECIDING: Final = frozenset({"user", "store", "service_tier"})
 """Request fields that do not change the answer."""
@@ -65,6 +77,9 @@ def canonical_json(value: object) -> bytes:
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 """The canonical encoder (``canonical_json`` without the walk), built once."""
 
+_dumps_in_order = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+"""The encoder for JSON Schemas, whose key order is part of what the model reads."""
+
 _FLOAT_FREE: Final = frozenset({"messages", "input", "model"})
 """Fields whose dumped JSON can hold no float (message models have only text, enums, integers and
 lists of those): the float normalisation walk skips them, which is most of a request's size.
@@ -85,7 +100,23 @@ def _deciding(request: ChatRequest | EmbeddingRequest) -> dict[str, object]:
                 del body[field]
         if "tools" not in body and body.get("tool_choice") == "none":
             del body["tool_choice"]  # no tools: "none" is what the API does anyway
+        _keep_schema_order(body)
     return body
+
+
+def _keep_schema_order(body: dict[str, object]) -> None:
+    """Replace each JSON Schema in ``body`` (already canonical values) by its JSON text in given order."""
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict):
+        json_schema = response_format.get("json_schema")
+        if isinstance(json_schema, dict) and "schema" in json_schema:
+            json_schema["schema"] = _dumps_in_order(json_schema["schema"])
+    tools = body.get("tools")
+    if isinstance(tools, list):
+        for tool in tools:
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if isinstance(function, dict) and "parameters" in function:
+                function["parameters"] = _dumps_in_order(function["parameters"])
 
 
 def canonical_request(request: ChatRequest | EmbeddingRequest, namespace: str) -> bytes:

@@ -105,18 +105,22 @@ def _check_cassettes(folders: list[Path]) -> int:
 
 
 def _cache(command: str, path: Path) -> int:
-    from typed_llm._cache import SQLiteCache  # noqa: PLC0415  (keep --help fast)
+    from typed_llm._cache import CacheError, SQLiteCache  # noqa: PLC0415  (keep --help fast)
 
     if not path.is_file():
         print(f"typed-llm: no cache file at {path}", file=sys.stderr)
         return 1
-    cache = SQLiteCache(path)
-    if command == "clear":
-        before = cache.stats().entries
-        cache.clear()
-        print(f"cleared {before} entries from {path}")
-        return 0
-    stats = cache.stats()
+    try:
+        cache = SQLiteCache(path)
+        if command == "clear":
+            before = cache.stats().entries
+            cache.clear()
+            print(f"cleared {before} entries from {path}")
+            return 0
+        stats = cache.stats()
+    except CacheError as exc:  # the message names the file and what to do
+        print(f"typed-llm: {exc}", file=sys.stderr)
+        return 1
     print(f"file     {stats.location}")
     print(f"entries  {stats.entries}")
     print(f"size     {stats.size_bytes} bytes")

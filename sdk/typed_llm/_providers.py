@@ -132,6 +132,11 @@ class OpenAIProvider:
         timeout: float,
     ) -> OpenAIProvider:
         """Fill unset settings from the environment, as the openai package does."""
+        # inf, nan or a negative pass a float annotation and then fail every call inside httpx;
+        # callers without a type checker may pass anything at all.
+        given: object = timeout
+        if isinstance(given, bool) or not isinstance(given, int | float) or not 0 < given < float("inf"):
+            raise ConfigurationError(f"timeout must be a positive, finite number of seconds, got {given!r}")
         key = api_key or _env("OPENAI_API_KEY")
         if not key:
             raise ConfigurationError(
@@ -219,6 +224,11 @@ class AzureProvider:
         timeout: float,
     ) -> AzureProvider:
         """Fill unset settings from the environment; fall back to Entra ID when no key is given."""
+        # inf, nan or a negative pass a float annotation and then fail every call inside httpx;
+        # callers without a type checker may pass anything at all.
+        given: object = timeout
+        if isinstance(given, bool) or not isinstance(given, int | float) or not 0 < given < float("inf"):
+            raise ConfigurationError(f"timeout must be a positive, finite number of seconds, got {given!r}")
         url = endpoint or _env("AZURE_OPENAI_ENDPOINT")
         if not url:
             raise ConfigurationError(

@@ -48,7 +48,8 @@ class SettingsError(ConfigurationError):
 class Settings(BaseModel):
     """The SDK's settings (TinyTroupe's ``[OpenAI]`` keys, plus what typed-llm adds)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # No inf or nan in any setting: a timeout or a wait of inf passes a bound and fails every call.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     api_type: Literal["openai", "azure"] = "openai"
     """Which registered client ``client()`` returns."""
@@ -174,11 +175,25 @@ def _config_path(config_file: str | os.PathLike[str] | None, env: Mapping[str, s
 def _read_ini(path: Path, problems: list[tuple[str, str, str]]) -> dict[str, str]:
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        with path.open(encoding="utf-8") as file:
-            parser.read_file(file)
+        # Decoded whole, so an error can say where in the file it is; utf-8-sig, because Windows
+        # editors save "UTF-8" with a byte order mark, which is still UTF-8.
+        parser.read_string(path.read_bytes().decode("utf-8-sig"), source=str(path))
+    except UnicodeDecodeError as exc:
+        problems.append(("config_file", str(path), _not_utf8(exc)))
+        return {}
     except (OSError, configparser.Error) as exc:
         problems.append(("config_file", str(path), f"a readable config.ini ({exc})"))
         return {}
     if not parser.has_section(_SECTION):
         return {}
     return {key.lower(): value for key, value in parser.items(_SECTION)}
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    """What to do about a config.ini in another encoding (the seed's files are ASCII, so UTF-8 reads them)."""
+    if exc.object[:2] in {b"\xff\xfe", b"\xfe\xff"}:
+        found = "it is UTF-16 (Windows' 'Unicode')"
+    else:
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        found = f"byte {exc.object[exc.start]:#04x} on line {line} is not UTF-8 (Latin-1 or cp1252?)"
+    return f"a UTF-8 text file, but {found}: save it as UTF-8"
