@@ -8,6 +8,7 @@ this check every call then failed inside httpx with a raw ``OverflowError`` or `
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,6 +21,7 @@ from typed_llm import (
     ChatRequest,
     ChatResponse,
     ConfigurationError,
+    ExponentialBackoff,
     OpenAIClient,
     Settings,
     SettingsError,
@@ -151,3 +153,24 @@ def test_no_setting_takes_inf(tmp_path: Path, key: str) -> None:
         f"{config} [OpenAI] {key}",
         "Input should be a finite number",
     )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"timeout": math.inf},
+        {"timeout": math.nan},
+        {"timeout": True},
+        {"timeout": -1.0},
+        {"wait_initial": math.nan},
+        {"wait_max": math.inf},
+        {"wait_jitter": math.inf},
+        {"retry_after_cap": math.nan},
+        {"wait_exp_base": math.inf},
+    ],
+    ids=str,
+)
+def test_the_backoff_refuses_seconds_that_are_not_finite(bad: dict[str, object]) -> None:
+    """ExponentialBackoff refuses inf, nan, bools and negative deadlines, naming the parameter."""
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        ExponentialBackoff(**bad)  # type: ignore[arg-type]  # the misuse under test

@@ -17,6 +17,7 @@ public ``Retrying`` / ``AsyncRetrying`` wrappers put it around any client.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
@@ -94,9 +95,26 @@ class NoRetry:
         return None
 
 
+def _seconds(attribute: attrs.Attribute[float], value: object) -> float:
+    """``value`` if it is a finite number (not a bool), else a ValueError naming the attribute."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be a finite number, got {value!r}")
+    return value
+
+
 def _not_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value < 0:
+    if _seconds(attribute, value) < 0:
         raise ValueError(f"{attribute.name} must be >= 0, got {value}")
+
+
+def _at_least_one(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if _seconds(attribute, value) < 1:
+        raise ValueError(f"{attribute.name} must be >= 1, got {value}")
+
+
+def _positive_or_none(_: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
+    if value is not None and _seconds(attribute, value) <= 0:  # type: ignore[arg-type]  # the same check on an optional field
+        raise ValueError(f"{attribute.name} must be > 0, got {value}")
 
 
 @attrs.frozen
@@ -120,15 +138,13 @@ class ExponentialBackoff:
     """Total tries, the first included."""
     wait_initial: float = attrs.field(default=0.5, validator=_not_negative)
     """Wait before the first retry, jitter aside."""
-    wait_exp_base: float = attrs.field(default=2.0, validator=attrs.validators.ge(1.0))
+    wait_exp_base: float = attrs.field(default=2.0, validator=_at_least_one)
     """Growth factor of the wait from one retry to the next."""
     wait_max: float = attrs.field(default=8.0, validator=_not_negative)
     """Longest computed wait (a server-asked wait may be longer, up to ``retry_after_cap``)."""
     wait_jitter: float = attrs.field(default=0.5, validator=_not_negative)
     """Up to this many seconds, uniformly drawn, added to each computed wait."""
-    timeout: float | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
-    )
+    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
     """Deadline in seconds from the first attempt: no retry is scheduled to end its wait after it,
     and each attempt's HTTP timeout is cut to the time left (an attempt cut short is an
     ``APITimeoutError``, the last error of ``RetriesExhaustedError``). httpx applies that timeout
