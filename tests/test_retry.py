@@ -18,6 +18,7 @@ import pytest
 
 from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY
 from typed_llm import (
+    DEFAULT_DEADLINE,
     APIConnectionError,
     APITimeoutError,
     AsyncOpenAIClient,
@@ -53,7 +54,9 @@ if TYPE_CHECKING:
     from typed_llm import ChatResponse
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="retry me"),))
-BACKOFF = ExponentialBackoff(attempts=4, wait_initial=0.5, wait_exp_base=2.0, wait_max=8.0, wait_jitter=0.0)
+BACKOFF = ExponentialBackoff(
+    attempts=4, wait_initial=0.5, wait_exp_base=2.0, wait_max=8.0, wait_jitter=0.0, timeout=None
+)
 OK = "Echo: retry me"
 OK_BODY = (
     b'{"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0, '
@@ -284,9 +287,10 @@ class _Recorder:
     [
         (attrs.evolve(BACKOFF, timeout=3.0), [3.0, 2.25, 1.0]),  # waits 0.5 and 1.0, attempts 0.25
         (BACKOFF, [None, None, None]),  # no deadline: the client's own timeout
+        (attrs.evolve(BACKOFF, timeout=DEFAULT_DEADLINE), [600.0, 599.25, 598.0]),  # the default
         (NoRetry(), [None]),
     ],
-    ids=["deadline", "no deadline", "NoRetry"],
+    ids=["deadline", "no deadline", "default deadline", "NoRetry"],
 )
 def test_each_attempt_is_given_the_time_left(backoff: Backoff, budgets: list[float | None]) -> None:
     """The deadline the retry layer passes each attempt is the deadline minus waits and earlier attempts."""

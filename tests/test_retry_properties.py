@@ -93,6 +93,7 @@ def test_jitter_within_its_bounds(
         wait_exp_base=base,
         wait_max=1e9,
         wait_jitter=jitter,
+        timeout=None,  # this property is about the waits, not the deadline
         random=lambda: drawn,
     )
     wait = backoff.wait(attempt, ServerError("down", status_code=500), 0.0)

@@ -96,7 +96,14 @@ from typed_llm._responses import (
     ResponseMessage,
     Usage,
 )
-from typed_llm._retry import RETRY_AFTER_CAP, Backoff, ExponentialBackoff, NoRetry, is_retryable
+from typed_llm._retry import (
+    DEFAULT_DEADLINE,
+    RETRY_AFTER_CAP,
+    Backoff,
+    ExponentialBackoff,
+    NoRetry,
+    is_retryable,
+)
 from typed_llm._settings import Settings, SettingsError
 from typed_llm._shell import AsyncCached, AsyncLogged, AsyncRetrying, Cached, Logged, Retrying
 from typed_llm._structured import StrictSchemaError, TypedTool, strict_schema
@@ -115,6 +122,7 @@ from typed_llm._typing import AsyncClient, Client
 
 __all__ = [
     "DEFAULT_AZURE_API_VERSION",
+    "DEFAULT_DEADLINE",
     "DEFAULT_TIMEOUT",
     "RETRY_AFTER_CAP",
     "APIConnectionError",

@@ -73,7 +73,7 @@ class _SyncAdapter(_Base, SyncShell):
 
     def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> None:
         super()._attach(provider, backoff, cache, preflight=preflight)
-        self._sender = self._transport = SyncTransport(provider.build_sync())
+        self._sender = self._transport = SyncTransport(provider.build_sync(), provider.timeout)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -95,7 +95,7 @@ class _AsyncAdapter(_Base, AsyncShell):
 
     def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> None:
         super()._attach(provider, backoff, cache, preflight=preflight)
-        self._sender = self._transport = AsyncTransport(provider.build_async())
+        self._sender = self._transport = AsyncTransport(provider.build_async(), provider.timeout)
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -130,7 +130,8 @@ class _OpenAISettings(_Base):
             base_url: the API's base URL; None reads ``OPENAI_BASE_URL``, else OpenAI's.
             organization: None reads ``OPENAI_ORG_ID``.
             project: None reads ``OPENAI_PROJECT_ID``.
-            timeout: seconds one attempt may take (default: openai-python's 600).
+            timeout: seconds one attempt may take, connect, headers and body together (default 300);
+                the backoff's ``timeout`` bounds the whole call (default 600).
             backoff: the retry strategy (``NoRetry()`` to switch retries off).
             cache: where to keep responses (``SQLiteCache(path)``, ``MemoryCache()``); None for
                 no caching. A hit is answered without a request and without the backoff.
@@ -179,7 +180,8 @@ class _AzureSettings(_Base):
             token_provider: a callable returning an Entra ID token, instead of a key. With neither,
                 Entra ID's ``DefaultAzureCredential`` is used when the ``azure`` extra is installed.
             deployments: model name -> deployment name; a model not listed is its own deployment.
-            timeout: seconds one attempt may take.
+            timeout: seconds one attempt may take, connect, headers and body together (default 300);
+                the backoff's ``timeout`` bounds the whole call (default 600).
             backoff: the retry strategy (``NoRetry()`` to switch retries off).
             cache: where to keep responses (``SQLiteCache(path)``, ``MemoryCache()``); None for
                 no caching. A hit is answered without a request and without the backoff.

@@ -552,8 +552,6 @@ def flush_logs() -> None:
             handler.flush()
 
 
-
-
 def error_fields(error: TypedLLMError) -> dict[str, object]:
     """What an event says of an error: its class, and the status, code and request id it carries."""
     cause = error.last_error if isinstance(error, RetriesExhaustedError) else error

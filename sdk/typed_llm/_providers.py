@@ -22,8 +22,10 @@ from typed_llm._wire import Routing
 
 __all__ = ["DEFAULT_AZURE_API_VERSION", "DEFAULT_TIMEOUT", "AzureProvider", "OpenAIProvider", "Provider"]
 
-DEFAULT_TIMEOUT = 600.0
-"""Seconds a call may take before it fails with APITimeoutError (openai-python's own default)."""
+DEFAULT_TIMEOUT = 300.0
+"""Seconds one attempt may take, connect, headers and body together, before it fails with
+``APITimeoutError``: five minutes, half the default deadline of a whole call (openai-python allows
+600 s per read, four times over)."""
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 """Azure API version used when none is given: the GA version that every deployment accepts."""

@@ -37,7 +37,19 @@ from typed_llm._errors import (
     TypedLLMError,
 )
 
-__all__ = ["RETRY_AFTER_CAP", "Backoff", "ExponentialBackoff", "NoRetry", "is_retryable", "timeout_of"]
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "RETRY_AFTER_CAP",
+    "Backoff",
+    "ExponentialBackoff",
+    "NoRetry",
+    "is_retryable",
+    "timeout_of",
+]
+
+DEFAULT_DEADLINE = 600.0
+"""Seconds a whole call may take by default, attempts and waits together: ten minutes, so a call
+with the default four attempts of up to ``DEFAULT_TIMEOUT`` each cannot hold a caller for 40."""
 
 RETRY_AFTER_CAP = 120.0
 """Longest server-asked wait (``retry-after-ms`` / ``Retry-After``) honoured by default, in seconds.
@@ -129,9 +141,10 @@ class ExponentialBackoff:
     Defaults, against openai-python's (3 attempts, 0.5 s doubling to an 8 s cap, minus 0-25%
     jitter, Retry-After up to 120 s): one attempt more, because the commonest failure is a rate
     limit that clears within seconds; the same 0.5 s start and 8 s cap; jitter added rather than
-    taken off (up to 0.5 s), so that clients that failed together do not retry together; no overall
-    deadline, because one call to a reasoning model may itself take minutes: set ``timeout`` to
-    bound the whole call, waits and attempts together, at about that many seconds.
+    taken off (up to 0.5 s), so that clients that failed together do not retry together; and an
+    overall deadline of ten minutes, waits and attempts together, long enough for a reasoning
+    model's slow answer and short enough that four slow attempts cannot hold a caller for 40
+    minutes (``timeout=None`` removes it; TinyTroupe's ``from_seed`` settings have none).
     """
 
     attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
@@ -144,12 +157,11 @@ class ExponentialBackoff:
     """Longest computed wait (a server-asked wait may be longer, up to ``retry_after_cap``)."""
     wait_jitter: float = attrs.field(default=0.5, validator=_not_negative)
     """Up to this many seconds, uniformly drawn, added to each computed wait."""
-    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
-    """Deadline in seconds from the first attempt: no retry is scheduled to end its wait after it,
-    and each attempt's HTTP timeout is cut to the time left (an attempt cut short is an
-    ``APITimeoutError``, the last error of ``RetriesExhaustedError``). httpx applies that timeout
-    to connecting, writing and each read separately, so a server that trickles its answer can
-    stretch an attempt past the deadline; a silent one cannot."""
+    timeout: float | None = attrs.field(default=DEFAULT_DEADLINE, validator=_positive_or_none)
+    """Deadline in seconds from the first attempt (default 600; None for none): no retry is
+    scheduled to end its wait after it, and each attempt is cut to the time left, connect, headers
+    and body together (an attempt cut short is an ``APITimeoutError``, the last error of
+    ``RetriesExhaustedError``)."""
     retry_after_cap: float = attrs.field(default=RETRY_AFTER_CAP, validator=_not_negative)
     """Longest server-asked wait honoured; a longer one stops the retries."""
     random: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
@@ -169,6 +181,7 @@ class ExponentialBackoff:
             wait_exp_base=exponential_backoff_factor,
             wait_max=600.0,
             wait_jitter=0.0,
+            timeout=None,
         )
 
     def wait(self, attempt: int, error: TypedLLMError, elapsed: float) -> float | None:

@@ -12,6 +12,7 @@ the ``Location`` points. A 3xx answer is a ``RedirectError``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -19,6 +20,7 @@ import attrs
 import httpx2
 from pydantic import BaseModel
 
+from typed_llm._deadline import attempt_deadline, bound_attempts
 from typed_llm._errors import APITimeoutError, TypedLLMError, translate_openai_errors
 from typed_llm._layers.pipeline import Outcome, Send
 from typed_llm._operation import RawResponse, Routing
@@ -86,14 +88,22 @@ def _raw(response: httpx2.Response) -> RawResponse:
 
 
 class SyncTransport:
-    """Sends with a blocking openai client (its retries off), translating its errors."""
+    """Sends with a blocking openai client (its retries off), translating its errors.
 
-    def __init__(self, client: openai.OpenAI) -> None:
+    Each attempt ends by its timeout (the deadline's budget, or the client's own), connect,
+    headers and body together: the client's connection pools get deadline-bound sockets.
+    """
+
+    def __init__(self, client: openai.OpenAI, timeout: float) -> None:
         self.openai = client
+        self.timeout = timeout
+        self.bounded = bound_attempts(client)
+        """Whether whole attempts are bounded (False under an HTTP client of another shape)."""
 
     def send(self, effect: Send) -> RawResponse:
-        """One POST of ``effect.wire``."""
-        with translate_openai_errors():
+        """One POST of ``effect.wire``, ended by its timeout."""
+        limit = self.timeout if effect.timeout is None else effect.timeout
+        with attempt_deadline(time.monotonic() + limit), translate_openai_errors():
             response = self.openai.post(
                 effect.wire.path, cast_to=httpx2.Response, content=effect.wire.body, options=_options(effect)
             )
@@ -101,15 +111,28 @@ class SyncTransport:
 
 
 class AsyncTransport:
-    """Sends with an async openai client (its retries off), translating its errors."""
+    """Sends with an async openai client (its retries off), translating its errors.
 
-    def __init__(self, client: openai.AsyncOpenAI) -> None:
+    Each attempt ends by its timeout (the deadline's budget, or the client's own), connect,
+    headers and body together (``asyncio.timeout``).
+    """
+
+    def __init__(self, client: openai.AsyncOpenAI, timeout: float) -> None:
         self.openai = client
+        self.timeout = timeout
 
     async def send(self, effect: Send) -> RawResponse:
-        """One POST of ``effect.wire``."""
-        with translate_openai_errors():
-            response = await self.openai.post(
-                effect.wire.path, cast_to=httpx2.Response, content=effect.wire.body, options=_options(effect)
-            )
+        """One POST of ``effect.wire``, ended by its timeout."""
+        limit = self.timeout if effect.timeout is None else effect.timeout
+        try:
+            async with asyncio.timeout(limit):
+                with translate_openai_errors():
+                    response = await self.openai.post(
+                        effect.wire.path,
+                        cast_to=httpx2.Response,
+                        content=effect.wire.body,
+                        options=_options(effect),
+                    )
+        except TimeoutError as exc:
+            raise APITimeoutError(f"no whole answer within the attempt's {limit:g} s") from exc
         return _raw(response)
