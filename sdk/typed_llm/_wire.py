@@ -166,6 +166,10 @@ def malformed(raw: RawResponse, problem: str) -> MalformedResponseError:
         json.loads(raw.content)
     except ValueError:
         incomplete = True
+    except RecursionError:
+        # Nested deeper than the stack (``[`` x 100,000): no cut or proxy page looks like that, it is
+        # the server's answer, and a retry would only repeat it.
+        incomplete = False
     else:
         incomplete = False
     return MalformedResponseError(
