@@ -248,3 +248,80 @@ def test_one_stop_string_and_one_input_string() -> None:
     request = ChatRequest.model_validate({"model": "m", "messages": [HELLO], "stop": "END"})
     assert request.stop == ("END",)
     assert EmbeddingRequest(model="m", input="one").input == ("one",)  # type: ignore[arg-type]  # the wire form
+
+
+LONE = "bad \ud800 text"
+SURROGATE_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("user text", {"messages": [{"role": "user", "content": LONE}]}, "messages.0.user.content"),
+    (
+        "user text part",
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": LONE}]}]},
+        "messages.0.user.content.*.0.text.text",
+    ),
+    (
+        "system name",
+        {"messages": [{"role": "system", "content": "x", "name": LONE}]},
+        "messages.0.system.name",
+    ),
+    (
+        "tool call arguments",
+        {
+            "messages": [
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "c", "type": "function", "function": {"name": "f", "arguments": LONE}}
+                    ],
+                }
+            ]
+        },
+        "messages.0.assistant.tool_calls.0.function.arguments",
+    ),
+    (
+        "tool result",
+        {"messages": [{"role": "tool", "content": LONE, "tool_call_id": "c"}]},
+        "messages.0.tool.content",
+    ),
+    ("stop sequence", {"stop": ["ok", LONE]}, "stop"),
+    (
+        "schema description",
+        {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "A", "schema": {"properties": {"a": {"description": LONE}}}},
+            }
+        },
+        "response_format.json_schema.json_schema.schema",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "field"), SURROGATE_CASES, ids=[c[0] for c in SURROGATE_CASES])
+def test_lone_surrogate_is_refused_with_its_path(
+    fake: FakeAPI, case: str, change: dict[str, Any], field: str
+) -> None:
+    """Text UTF-8 cannot encode is a ValidationError naming the field, before anything is sent or cached."""
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+    body = {"model": "gpt-4o-mini", "messages": [HELLO], **change}
+    with pytest.raises(ValidationError) as caught:
+        client.complete(ChatRequest.model_validate(body))
+    surrogate_errors = [e for e in caught.value.errors() if "lone surrogate" in e["msg"]]
+    assert surrogate_errors, f"{case}: {caught.value}"
+    where = ".".join("*" if str(p).startswith("tuple[") else str(p) for p in surrogate_errors[0]["loc"])
+    assert where == field
+    assert "U+D800 at index 4" in surrogate_errors[0]["msg"].replace("(", "").replace(")", "")
+    assert fake.received == []
+
+
+def test_lone_surrogate_in_typed_construction_and_embeddings() -> None:
+    """Built in Python (not from a dict), messages and embedding inputs are checked too."""
+    with pytest.raises(ValidationError, match="lone surrogate") as caught:
+        UserMessage(content=LONE)
+    assert caught.value.errors()[0]["loc"] == ("content",)
+    # pydantic's own check of a constrained string refuses it first here, with the item's path.
+    with pytest.raises(ValidationError, match="unicode") as embedded:
+        EmbeddingRequest(model="text-embedding-3-small", input=("fine", "\udfff"))
+    assert embedded.value.errors()[0]["loc"] == ("input", 1)
+    with pytest.raises(ValidationError, match=r"lone surrogate \(U\+DFFF\) at index 0") as user:
+        EmbeddingRequest(model="text-embedding-3-small", input=("fine",), user="\udfff")
+    assert user.value.errors()[0]["loc"] == ("user",)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from typed_llm._json import refuse_lone_surrogates
 
 __all__ = [
     "AssistantMessage",
@@ -30,9 +32,19 @@ __all__ = [
 
 
 class _Frozen(BaseModel):
-    """Base of every request-side model: immutable, and unknown keys are refused, not dropped."""
+    """Base of every request-side model: immutable, and unknown keys are refused, not dropped.
+
+    Every text it holds must be encodable as UTF-8 (no lone surrogate), so a request that validates
+    can always be sent, cached and logged.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _encodable(cls, value: object) -> object:
+        refuse_lone_surrogates(value)
+        return value
 
 
 class TextPart(_Frozen):

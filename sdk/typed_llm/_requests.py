@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -23,7 +22,7 @@ from pydantic import (
 )
 
 from typed_llm._json import JSONObject
-from typed_llm._messages import Message
+from typed_llm._messages import Message, _Frozen
 
 __all__ = [
     "ChatRequest",
@@ -39,10 +38,6 @@ __all__ = [
     "ResponseFormatText",
     "ToolChoice",
 ]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class ResponseFormatText(_Frozen):
