@@ -325,3 +325,65 @@ def test_lone_surrogate_in_typed_construction_and_embeddings() -> None:
     with pytest.raises(ValidationError, match=r"lone surrogate \(U\+DFFF\) at index 0") as user:
         EmbeddingRequest(model="text-embedding-3-small", input=("fine",), user="\udfff")
     assert user.value.errors()[0]["loc"] == ("user",)
+
+
+COERCIONS: list[tuple[str, dict[str, Any], str]] = [
+    ("n as a string", {"n": "2"}, "n"),
+    ("seed as a bool", {"seed": True}, "seed"),
+    ("max_tokens as a string", {"max_tokens": "100"}, "max_tokens"),
+    ("max_tokens as a float", {"max_tokens": 100.0}, "max_tokens"),
+    ("temperature as a string", {"temperature": "0.5"}, "temperature"),
+    ("temperature as a bool", {"temperature": True}, "temperature"),
+    ("store as a string", {"store": "true"}, "store"),
+    ("logprobs as an int", {"logprobs": 1}, "logprobs"),
+    ("user as bytes", {"user": b"u-1"}, "user"),
+    ("logit bias as a bool", {"logit_bias": {"50256": True}}, "logit_bias.50256"),
+    ("stop as bytes", {"stop": [b"END"]}, "stop.0"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "field"), COERCIONS, ids=[c[0] for c in COERCIONS])
+def test_python_values_are_not_coerced(fake: FakeAPI, case: str, change: dict[str, Any], field: str) -> None:
+    """A value of the wrong Python type is refused, not converted: strict means strict."""
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+    with pytest.raises(ValidationError) as caught:
+        client.complete(ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),), **change))
+    locations = [".".join(str(p) for p in error["loc"]) for error in caught.value.errors()]
+    assert field in locations, f"{case}: {locations}"
+    assert fake.received == []
+
+
+def test_bytes_content_is_not_text() -> None:
+    """Bytes are not a message's text, in any message kind or content part."""
+    for build in (
+        lambda: UserMessage(content=b"hi"),  # type: ignore[arg-type]  # the misuse under test
+        lambda: SystemMessage(content=b"hi"),  # type: ignore[arg-type]  # the misuse under test
+        lambda: ToolMessage(content=b"42", tool_call_id="c"),  # type: ignore[arg-type]  # the misuse under test
+        lambda: UserMessage.model_validate({"content": [{"type": "text", "text": b"hi"}]}),
+    ):
+        with pytest.raises(ValidationError, match="valid string"):
+            build()
+
+
+def test_json_bodies_keep_the_api_json_types() -> None:
+    """A JSON body, raw or loaded, validates as the API reads it: ints for floats, arrays for tuples."""
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": [HELLO, {"role": "user", "content": [{"type": "text", "text": "more"}]}],
+        "temperature": 1,
+        "n": 2,
+        "stop": ["END"],
+        "logprobs": True,
+        "logit_bias": {"50256": -100},
+        "tools": [
+            {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "x": [1, 2.5]}}}
+        ],
+    }
+    from_text = ChatRequest.model_validate_json(json.dumps(body))
+    from_loaded = ChatRequest.model_validate(json.loads(json.dumps(body)))
+    assert from_text == from_loaded
+    assert (from_text.temperature, from_text.n, from_text.stop) == (1.0, 2, ("END",))
+    assert json.loads(wire_body(from_text))["tools"][0]["function"]["parameters"]["x"] == [1, 2.5]
+    with pytest.raises(ValidationError) as caught:
+        ChatRequest.model_validate_json(json.dumps({**body, "n": "2"}))
+    assert [e["loc"] for e in caught.value.errors()] == [("n",)]

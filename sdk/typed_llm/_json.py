@@ -12,16 +12,23 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated, TypeAlias
 
-from pydantic import AfterValidator, PlainSerializer
+from pydantic import AfterValidator, PlainSerializer, StrictBool, StrictFloat, StrictInt, StrictStr
 from typing_extensions import TypeAliasType
 
 __all__ = ["JSONObject", "JSONValue", "refuse_lone_surrogates"]
 
 JSONValue = TypeAliasType(
     "JSONValue",
-    "bool | int | float | str | tuple[JSONValue, ...] | Mapping[str, JSONValue] | None",
+    (
+        "StrictBool | StrictInt | StrictFloat | StrictStr"
+        " | tuple[JSONValue, ...] | Mapping[str, JSONValue] | None"
+    ),
 )
-"""Any JSON value, with arrays as tuples and objects as read-only mappings."""
+"""Any JSON value, with arrays as tuples and objects as read-only mappings.
+
+Scalars are strict (``True`` is not ``1``, ``b"x"`` is not ``"x"``) so a value keeps the JSON type it was
+given; arrays may be given as lists, as JSON loaded in Python has them.
+"""
 
 
 def _freeze(value: JSONValue) -> JSONValue:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
 from typed_llm._json import refuse_lone_surrogates
 
@@ -51,14 +51,14 @@ class TextPart(_Frozen):
     """A text content part."""
 
     type: Literal["text"] = "text"
-    text: str
+    text: StrictStr
     """The text."""
 
 
 class ImageURL(_Frozen):
     """Where an image is, and how closely the model should look at it."""
 
-    url: str = Field(min_length=1)
+    url: StrictStr = Field(min_length=1)
     """An https URL or a ``data:`` URL with base64 image bytes."""
     detail: Literal["auto", "low", "high"] | None = None
     """Resolution the model uses; the API's default is ``auto``."""
@@ -76,7 +76,7 @@ class RefusalPart(_Frozen):
     """A refusal content part (assistant messages only)."""
 
     type: Literal["refusal"] = "refusal"
-    refusal: str
+    refusal: StrictStr
     """The refusal text the model produced."""
 
 
@@ -89,16 +89,16 @@ _AssistantPart = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
 class FunctionCall(_Frozen):
     """The function a tool call invokes, with its arguments as the model wrote them (a JSON string)."""
 
-    name: str
+    name: StrictStr
     """Name of the function."""
-    arguments: str
+    arguments: StrictStr
     """Arguments as JSON text. The model may write invalid JSON; parse it, do not trust it."""
 
 
 class ToolCall(_Frozen):
     """A tool call made by the assistant."""
 
-    id: str
+    id: StrictStr
     """The call's id, which the answering ``ToolMessage`` repeats in ``tool_call_id``."""
     type: Literal["function"] = "function"
     function: FunctionCall
@@ -109,9 +109,9 @@ class SystemMessage(_Frozen):
     """Instructions from the application (``developer`` replaces it for reasoning models)."""
 
     role: Literal["system"] = "system"
-    content: str | tuple[TextPart, ...]
+    content: StrictStr | tuple[TextPart, ...]
     """The instructions."""
-    name: str | None = None
+    name: StrictStr | None = None
     """Optional participant name."""
 
 
@@ -119,9 +119,9 @@ class DeveloperMessage(_Frozen):
     """Instructions from the developer, for models that take them (o1 and later)."""
 
     role: Literal["developer"] = "developer"
-    content: str | tuple[TextPart, ...]
+    content: StrictStr | tuple[TextPart, ...]
     """The instructions."""
-    name: str | None = None
+    name: StrictStr | None = None
     """Optional participant name."""
 
 
@@ -129,9 +129,9 @@ class UserMessage(_Frozen):
     """A message from the user: text, or content parts (text and images)."""
 
     role: Literal["user"] = "user"
-    content: str | Annotated[tuple[ContentPart, ...], Field(min_length=1)]
+    content: StrictStr | Annotated[tuple[ContentPart, ...], Field(min_length=1)]
     """Text, or a non-empty tuple of content parts."""
-    name: str | None = None
+    name: StrictStr | None = None
     """Optional participant name."""
 
 
@@ -139,13 +139,13 @@ class AssistantMessage(_Frozen):
     """A message the assistant sent earlier in the conversation (content, refusal or tool calls)."""
 
     role: Literal["assistant"] = "assistant"
-    content: str | tuple[_AssistantPart, ...] | None = None
+    content: StrictStr | tuple[_AssistantPart, ...] | None = None
     """What the assistant said; may be absent when it only called tools."""
-    refusal: str | None = None
+    refusal: StrictStr | None = None
     """The assistant's refusal, if it refused."""
     tool_calls: Annotated[tuple[ToolCall, ...], Field(min_length=1)] | None = None
     """Tool calls the assistant made; each must be answered by a ``ToolMessage``."""
-    name: str | None = None
+    name: StrictStr | None = None
     """Optional participant name."""
 
     @model_validator(mode="after")
@@ -159,9 +159,9 @@ class ToolMessage(_Frozen):
     """The result of a tool call, sent back to the model."""
 
     role: Literal["tool"] = "tool"
-    content: str | tuple[TextPart, ...]
+    content: StrictStr | tuple[TextPart, ...]
     """The tool's output."""
-    tool_call_id: str = Field(min_length=1)
+    tool_call_id: StrictStr = Field(min_length=1)
     """The ``id`` of the ``ToolCall`` this answers."""
 
 

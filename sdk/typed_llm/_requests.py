@@ -18,6 +18,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
     field_validator,
 )
 
@@ -59,13 +63,13 @@ class JSONSchemaFormat(_Frozen):
         frozen=True, extra="forbid", serialize_by_alias=True, validate_by_name=True, validate_by_alias=True
     )
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     """Name of the schema: letters, digits, underscores and dashes, at most 64."""
-    description: str | None = None
+    description: StrictStr | None = None
     """What the output is for; the model reads it."""
     schema_: JSONObject | None = Field(default=None, alias="schema")
     """The JSON Schema (wire name ``schema``)."""
-    strict: bool | None = None
+    strict: StrictBool | None = None
     """Whether the API enforces the schema exactly (strict mode)."""
 
 
@@ -87,13 +91,13 @@ ResponseFormat = Annotated[
 class FunctionDefinition(_Frozen):
     """A function the model may call."""
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     """Name the model calls it by."""
-    description: str | None = None
+    description: StrictStr | None = None
     """What it does; the model reads it to decide when to call."""
     parameters: JSONObject | None = None
     """JSON Schema of its arguments."""
-    strict: bool | None = None
+    strict: StrictBool | None = None
     """Whether the arguments must follow the schema exactly."""
 
 
@@ -106,7 +110,7 @@ class FunctionTool(_Frozen):
 
 
 class _FunctionName(_Frozen):
-    name: str = Field(min_length=1)
+    name: StrictStr = Field(min_length=1)
 
 
 class NamedToolChoice(_Frozen):
@@ -131,27 +135,27 @@ class ChatRequest(_Frozen):
     defaults apply. Lists become tuples and ``stop`` given as one string becomes a one-item tuple.
     """
 
-    model: str = Field(min_length=1)
+    model: StrictStr = Field(min_length=1)
     """Model name (OpenAI) or model name mapped to a deployment (Azure)."""
     messages: Annotated[tuple[Message, ...], Field(min_length=1)]
     """The conversation so far; at least one message."""
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    temperature: StrictFloat | None = Field(default=None, ge=0.0, le=2.0)
     """Sampling temperature, 0 to 2."""
-    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    top_p: StrictFloat | None = Field(default=None, ge=0.0, le=1.0)
     """Nucleus sampling mass, 0 to 1."""
-    max_tokens: int | None = Field(default=None, gt=0)
+    max_tokens: StrictInt | None = Field(default=None, gt=0)
     """Most tokens to generate (sent as ``max_completion_tokens`` to reasoning models)."""
-    max_completion_tokens: int | None = Field(default=None, gt=0)
+    max_completion_tokens: StrictInt | None = Field(default=None, gt=0)
     """Most tokens to generate, reasoning tokens included (the newer name of ``max_tokens``)."""
-    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: StrictFloat | None = Field(default=None, ge=-2.0, le=2.0)
     """Penalty on tokens by how often they appeared, -2 to 2."""
-    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    presence_penalty: StrictFloat | None = Field(default=None, ge=-2.0, le=2.0)
     """Penalty on tokens that appeared at all, -2 to 2."""
-    stop: Annotated[tuple[str, ...], Field(min_length=1, max_length=4)] | None = None
+    stop: Annotated[tuple[StrictStr, ...], Field(min_length=1, max_length=4)] | None = None
     """Up to four stop sequences (one string is taken as a one-item tuple)."""
-    n: int | None = Field(default=None, ge=1, le=128)
+    n: StrictInt | None = Field(default=None, ge=1, le=128)
     """How many choices to generate."""
-    seed: int | None = None
+    seed: StrictInt | None = None
     """Seed for best-effort deterministic sampling."""
     response_format: ResponseFormat | None = None
     """Text, JSON mode or a JSON Schema."""
@@ -159,19 +163,19 @@ class ChatRequest(_Frozen):
     """Functions the model may call."""
     tool_choice: ToolChoice | None = None
     """Whether and which tool the model must call."""
-    parallel_tool_calls: bool | None = None
+    parallel_tool_calls: StrictBool | None = None
     """Whether the model may call several tools in one turn."""
     reasoning_effort: ReasoningEffort | None = None
     """Reasoning models only: how much to think."""
     verbosity: Literal["low", "medium", "high"] | None = None
     """gpt-5 family: how long the answer should be."""
-    logprobs: bool | None = None
+    logprobs: StrictBool | None = None
     """Whether to return log probabilities of the output tokens."""
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    top_logprobs: StrictInt | None = Field(default=None, ge=0, le=20)
     """How many most likely tokens to return at each position (needs ``logprobs``)."""
     logit_bias: (
         Annotated[
-            Mapping[str, Annotated[int, Field(ge=-100, le=100)]],
+            Mapping[StrictStr, Annotated[StrictInt, Field(ge=-100, le=100)]],
             AfterValidator(MappingProxyType),
             PlainSerializer(dict),
         ]
@@ -180,9 +184,9 @@ class ChatRequest(_Frozen):
     """Bias per token id, -100 to 100. Stored read-only."""
     service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
     """Processing tier."""
-    store: bool | None = None
+    store: StrictBool | None = None
     """Whether OpenAI stores the completion."""
-    user: str | None = None
+    user: StrictStr | None = None
     """A stable id of the end user, for abuse monitoring."""
     stream: Literal[False] | None = None
     """Accepted as ``false`` for wire compatibility; ``complete`` never streams."""
@@ -196,13 +200,15 @@ class ChatRequest(_Frozen):
 class EmbeddingRequest(_Frozen):
     """An Embeddings request: one vector per input string, in input order."""
 
-    model: str = Field(min_length=1)
+    model: StrictStr = Field(min_length=1)
     """Embedding model name (OpenAI) or model mapped to a deployment (Azure)."""
-    input: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1, max_length=2048)]
+    input: Annotated[
+        tuple[Annotated[StrictStr, Field(min_length=1)], ...], Field(min_length=1, max_length=2048)
+    ]
     """One or more non-empty strings (one string is taken as a one-item tuple)."""
-    dimensions: int | None = Field(default=None, gt=0)
+    dimensions: StrictInt | None = Field(default=None, gt=0)
     """Length of the vectors, for models that can shorten them (text-embedding-3)."""
-    user: str | None = None
+    user: StrictStr | None = None
     """A stable id of the end user, for abuse monitoring."""
 
     @field_validator("input", mode="before")
