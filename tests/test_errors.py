@@ -190,14 +190,6 @@ MALFORMED_BODIES: list[tuple[str, bytes, str]] = [
         b'{"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": []}',
         "no choices",
     ),
-    (
-        "unknown finish reason",
-        (
-            b'{"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": '
-            b'[{"index": 0, "finish_reason": "bored", "message": {"role": "assistant", "content": "x"}}]}'
-        ),
-        "finish_reason",
-    ),
 ]
 
 

@@ -94,6 +94,7 @@ from typed_llm._responses import (
     ParsedChatResponse,
     PromptFilterResult,
     ResponseMessage,
+    UnknownFinishReason,
     Usage,
 )
 from typed_llm._retry import (
@@ -206,6 +207,7 @@ __all__ = [
     "TypedLLMError",
     "TypedTool",
     "UnknownAPITypeError",
+    "UnknownFinishReason",
     "UnknownModelWarning",
     "UnprocessableEntityError",
     "UnrecordedRequestError",

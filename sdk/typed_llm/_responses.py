@@ -8,9 +8,9 @@ results) are typed too, so a filtered completion is visible as data, not as a mi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Final, Generic, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, InstanceOf, PlainSerializer, model_validator
 
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
 from typed_llm._messages import ToolCall
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import builtins
 
 __all__ = [
+    "AnyFinishReason",
     "ChatResponse",
     "Choice",
     "ContentFilterResult",
@@ -28,6 +29,7 @@ __all__ = [
     "ParsedChatResponse",
     "PromptFilterResult",
     "ResponseMessage",
+    "UnknownFinishReason",
     "Usage",
     "content_filter_results",
 ]
@@ -36,6 +38,41 @@ T = TypeVar("T")
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
 """Why the model stopped: natural end, token limit, tool calls, content filter, legacy function call."""
+
+KNOWN_FINISH_REASONS: Final[frozenset[str]] = frozenset(get_args(FinishReason))
+
+
+class UnknownFinishReason(str):
+    """A ``finish_reason`` this version of the SDK does not know, kept as the server sent it.
+
+    The API adds values (``"content_filter"`` came late, gateways send their own): a new one must not
+    cost the caller the answer. It is a ``str``, so it compares, logs and dumps as the server's text,
+    and a distinct type, so code that matches on ``FinishReason`` sees it as the case it must handle::
+
+        match choice.finish_reason:
+            case "stop" | "length" | "tool_calls" | "content_filter" | "function_call":
+                ...
+            case UnknownFinishReason():
+                ...
+            case None:  # the server sent null
+                ...
+    """
+
+    __slots__ = ()
+
+
+def _keep_unknown_finish_reason(raw: object) -> object:
+    if type(raw) is str and raw not in KNOWN_FINISH_REASONS:
+        return UnknownFinishReason(raw)
+    return raw
+
+
+AnyFinishReason = Annotated[
+    FinishReason | InstanceOf[UnknownFinishReason],
+    BeforeValidator(_keep_unknown_finish_reason),
+    PlainSerializer(str),
+]
+"""A known ``FinishReason``, or an ``UnknownFinishReason`` holding the server's new value."""
 
 
 class _Answer(BaseModel):
@@ -165,8 +202,9 @@ class Choice(_Answer):
     """Position among the ``n`` choices."""
     message: ResponseMessage
     """The answer."""
-    finish_reason: FinishReason
-    """Why generation stopped."""
+    finish_reason: AnyFinishReason | None
+    """Why generation stopped: a known ``FinishReason``, an ``UnknownFinishReason`` (a value newer
+    than this SDK, logged once as ``unknown_value``), or None when the server sent null."""
     content_filter_results: _FilterResults = ()
     """Azure only: the filter's verdict on this completion, per category."""
 
