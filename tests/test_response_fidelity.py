@@ -17,6 +17,8 @@ from helpers import FAKE_OPENAI_KEY
 from typed_llm import (
     ChatRequest,
     ChatResponse,
+    ContentFilterError,
+    MalformedResponseError,
     MemoryCache,
     OpenAIClient,
     UnknownFinishReason,
@@ -113,3 +115,45 @@ def test_chat_response_model_validate_accepts_finish_reasons(reason: str | None)
         {"index": 0, "finish_reason": reason, "message": {"role": "assistant", "content": "x"}}
     )
     assert ChatResponse.model_validate(body).choices[0].finish_reason == reason
+
+
+AZURE_FILTERED_CHOICE: dict[str, Any] = {
+    "index": 0,
+    "finish_reason": "content_filter",
+    "content_filter_results": {
+        "hate": {"filtered": False, "severity": "safe"},
+        "self_harm": {"filtered": False, "severity": "safe"},
+        "sexual": {"filtered": False, "severity": "safe"},
+        "violence": {"filtered": True, "severity": "high"},
+        "protected_material_text": {"filtered": False, "detected": False},
+    },
+    "logprobs": None,
+}
+
+
+def test_azure_filtered_choice_without_message_raises_content_filter_error() -> None:
+    """Azure's filtered choice with no message parses; .text raises ContentFilterError with the verdicts."""
+    body = _completion(
+        AZURE_FILTERED_CHOICE,
+        prompt_filter_results=[
+            {"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}}}
+        ],
+    )
+    (response,) = _complete(body)
+    choice = response.choices[0]
+    assert choice.finish_reason == "content_filter"
+    assert (choice.message.content, choice.message.tool_calls) == (None, None)
+    with pytest.raises(ContentFilterError) as caught:
+        _ = response.text
+    error = caught.value
+    assert (error.stage, error.status_code, error.categories) == ("completion", 200, ("violence",))
+    assert {r.category: r.severity for r in error.results}["violence"] == "high"
+    assert error.response == response
+    assert error.request_id == response.request_id is not None
+
+
+def test_a_choice_without_message_is_malformed_unless_filtered() -> None:
+    """Only the filter's stop may leave the message out: any other finish without one is malformed."""
+    body = _completion({"index": 0, "finish_reason": "stop"})
+    with pytest.raises(MalformedResponseError, match=r"choices\.0\.message"):
+        _complete(body)

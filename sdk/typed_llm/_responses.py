@@ -208,6 +208,19 @@ class Choice(_Answer):
     content_filter_results: _FilterResults = ()
     """Azure only: the filter's verdict on this completion, per category."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _filtered_without_message(cls, data: object) -> object:
+        # Azure stops a completion its filter caught with no "message" at all: the verdicts are the
+        # answer, and ``.text`` raises ContentFilterError with them. Any other choice needs its message.
+        if (
+            isinstance(data, Mapping)
+            and "message" not in data
+            and data.get("finish_reason") == "content_filter"
+        ):
+            return {**data, "message": {"role": "assistant"}}
+        return data
+
 
 class _HasRequestId(_Answer):
     request_id: str | None = None
