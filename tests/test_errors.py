@@ -42,6 +42,7 @@ from typed_llm import (
     RequestTimeoutError,
     RetriesExhaustedError,
     ServerError,
+    ToolCall,
     TypedLLMError,
     UnprocessableEntityError,
     UserMessage,
@@ -385,6 +386,7 @@ def test_tool_calls_with_extra_keys_still_parse() -> None:
         response = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url).complete(REQUEST)
     calls = response.choices[0].message.tool_calls
     assert calls is not None
+    assert isinstance(calls[0], ToolCall)
     assert (calls[0].id, calls[0].function.name, calls[0].function.arguments) == ("call_1", "f", "{}")
 
 

@@ -275,7 +275,7 @@ SURROGATE_CASES: list[tuple[str, dict[str, Any], str]] = [
                 }
             ]
         },
-        "messages.0.assistant.tool_calls.0.function.arguments",
+        "messages.0.assistant.tool_calls.0.function.function.arguments",
     ),
     (
         "tool result",

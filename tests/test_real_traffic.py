@@ -28,6 +28,7 @@ from typed_llm import (
     EmbeddingResponse,
     NotFoundError,
     OpenAIClient,
+    ToolCall,
     UserMessage,
 )
 from typed_llm._stream import parse_chat_stream
@@ -99,7 +100,8 @@ def _check_chat(response: ChatResponse, entry: Entry) -> None:
         assert choice.message.role == want["role"]
         assert choice.message.content == want["content"]
         assert choice.message.refusal == want["refusal"]
-        calls = choice.message.tool_calls or ()
+        calls = [c for c in choice.message.tool_calls or () if isinstance(c, ToolCall)]
+        assert len(calls) == len(choice.message.tool_calls or ())
         assert [(c.id, c.type, c.function.name, c.function.arguments) for c in calls] == [
             (c["id"], c["type"], c["name"], c["arguments"]) for c in want.get("tool_calls") or []
         ]

@@ -7,25 +7,36 @@ matters through a cache too, since a cached answer is the response's own dump re
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from structlog.testing import capture_logs
 
 from helpers import FAKE_OPENAI_KEY
 from typed_llm import (
+    AssistantMessage,
     ChatRequest,
     ChatResponse,
     ContentFilterError,
+    CustomTool,
+    CustomToolCall,
+    FunctionTool,
     MalformedResponseError,
     MemoryCache,
+    NamedCustomToolChoice,
+    NoTextError,
     OpenAIClient,
+    ToolCall,
+    ToolMessage,
     UnknownFinishReason,
     UserMessage,
 )
 from typed_llm._fake import FakeAPI, FakeReply
 from typed_llm._retry import NoRetry
+from typed_llm._wire import wire_body
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
 
@@ -157,3 +168,138 @@ def test_a_choice_without_message_is_malformed_unless_filtered() -> None:
     body = _completion({"index": 0, "finish_reason": "stop"})
     with pytest.raises(MalformedResponseError, match=r"choices\.0\.message"):
         _complete(body)
+
+
+GPT5_CUSTOM_CALL: dict[str, Any] = {
+    "id": "call_Yx9Lq2JmKd3vT0aBcDeFgHiJ",
+    "type": "custom",
+    "custom": {"name": "code_exec", "input": "print(sum(range(10)))"},
+}
+
+
+def test_custom_tool_call_in_an_answer_parses_and_goes_back() -> None:
+    """gpt-5's custom tool call is a typed CustomToolCall, mixed with function calls, and can be sent back."""
+    function_call = {"id": "call_f", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    body = _completion(
+        {
+            "index": 0,
+            "finish_reason": "tool_calls",
+            "message": {
+                "role": "assistant",
+                "content": None,
+                "refusal": None,
+                "annotations": [],
+                "tool_calls": [GPT5_CUSTOM_CALL, function_call],
+            },
+        },
+        model="gpt-5-mini-2025-08-07",
+    )
+    (response,) = _complete(body)
+    calls = response.choices[0].message.tool_calls
+    assert calls is not None
+    custom, function = calls
+    assert isinstance(custom, CustomToolCall)
+    assert (custom.id, custom.custom.name, custom.custom.input) == (
+        "call_Yx9Lq2JmKd3vT0aBcDeFgHiJ",
+        "code_exec",
+        "print(sum(range(10)))",
+    )
+    assert isinstance(function, ToolCall)
+    with pytest.raises(NoTextError):
+        _ = response.text
+    back = AssistantMessage(tool_calls=calls)
+    followup = ChatRequest(
+        model="gpt-5-mini",
+        messages=(UserMessage(content="sum?"), back, ToolMessage(content="45", tool_call_id=custom.id)),
+    )
+    sent = json.loads(wire_body(followup))
+    assert sent["messages"][1]["tool_calls"] == [GPT5_CUSTOM_CALL, function_call]
+    assert ChatRequest.model_validate(sent) == followup
+
+
+CUSTOM_TOOLS: list[dict[str, Any]] = [
+    {"type": "custom", "custom": {"name": "code_exec", "description": "Runs Python code."}},
+    {"type": "custom", "custom": {"name": "notes", "format": {"type": "text"}}},
+    {
+        "type": "custom",
+        "custom": {
+            "name": "math",
+            "description": "An arithmetic expression.",
+            "format": {
+                "type": "grammar",
+                "grammar": {
+                    "syntax": "lark",
+                    "definition": 'start: NUMBER "+" NUMBER\n%import common.NUMBER',
+                },
+            },
+        },
+    },
+    {
+        "type": "custom",
+        "custom": {
+            "name": "timestamp",
+            "format": {
+                "type": "grammar",
+                "grammar": {"syntax": "regex", "definition": r"^\d{4}-\d{2}-\d{2}$"},
+            },
+        },
+    },
+]
+
+
+def test_custom_tools_are_declared_and_sent_as_written() -> None:
+    """ChatRequest takes custom tools (text or grammar formats) beside functions, sent as written."""
+    with FakeAPI() as fake:
+        fake.enqueue(
+            FakeReply(
+                status=200,
+                body=_completion(
+                    {
+                        "index": 0,
+                        "finish_reason": "tool_calls",
+                        "message": {"role": "assistant", "tool_calls": [GPT5_CUSTOM_CALL]},
+                    }
+                ),
+            )
+        )
+        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=NoRetry())
+        body = {
+            "model": "gpt-5-mini",
+            "messages": [{"role": "user", "content": "run it"}],
+            "tools": [*CUSTOM_TOOLS, {"type": "function", "function": {"name": "f"}}],
+            "tool_choice": {"type": "custom", "custom": {"name": "code_exec"}},
+        }
+        request = ChatRequest.model_validate(body)
+        client.complete(request)
+        (received,) = fake.received
+    assert request.tools is not None
+    assert [type(tool) for tool in request.tools] == [CustomTool] * 4 + [FunctionTool]
+    assert isinstance(request.tool_choice, NamedCustomToolChoice)
+    assert json.loads(received.body) == body
+
+
+@pytest.mark.parametrize(
+    ("tool", "where"),
+    [
+        ({"type": "custom", "custom": {"name": "has space"}}, "tools.0.custom.custom.name"),
+        (
+            {
+                "type": "custom",
+                "custom": {
+                    "name": "g",
+                    "format": {"type": "grammar", "grammar": {"syntax": "ebnf", "definition": "x"}},
+                },
+            },
+            "tools.0.custom.custom.format.grammar.grammar.syntax",
+        ),
+        ({"type": "custom", "custom": {"name": "g", "extra": 1}}, "tools.0.custom.custom.extra"),
+    ],
+    ids=["bad name", "unknown grammar syntax", "unknown key"],
+)
+def test_bad_custom_tools_are_refused(tool: dict[str, Any], where: str) -> None:
+    """A custom tool of the wrong shape is a ValidationError naming the field."""
+    with pytest.raises(ValidationError) as caught:
+        ChatRequest.model_validate(
+            {"model": "gpt-5", "messages": [{"role": "user", "content": "x"}], "tools": [tool]}
+        )
+    assert where in [".".join(str(p) for p in e["loc"]) for e in caught.value.errors()]

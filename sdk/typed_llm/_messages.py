@@ -8,15 +8,28 @@ wire becomes a tuple here, so a message can never change after it is built.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictStr,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from typed_llm._json import refuse_lone_surrogates
 
 __all__ = [
+    "AnyToolCall",
     "AssistantMessage",
     "ContentPart",
+    "CustomCall",
+    "CustomToolCall",
     "DeveloperMessage",
     "FunctionCall",
     "ImagePart",
@@ -96,13 +109,46 @@ class FunctionCall(_Frozen):
 
 
 class ToolCall(_Frozen):
-    """A tool call made by the assistant."""
+    """A function tool call made by the assistant."""
 
     id: StrictStr
     """The call's id, which the answering ``ToolMessage`` repeats in ``tool_call_id``."""
     type: Literal["function"] = "function"
     function: FunctionCall
     """The function called."""
+
+
+class CustomCall(_Frozen):
+    """The custom tool a call invokes, with the free-form input the model wrote for it."""
+
+    name: StrictStr
+    """Name of the custom tool."""
+    input: StrictStr
+    """The input, as the model wrote it (plain text, or text of the tool's grammar)."""
+
+
+class CustomToolCall(_Frozen):
+    """A call of a custom tool (gpt-5 family): free-form input instead of JSON arguments."""
+
+    id: StrictStr
+    """The call's id, which the answering ``ToolMessage`` repeats in ``tool_call_id``."""
+    type: Literal["custom"] = "custom"
+    custom: CustomCall
+    """The custom tool called, and its input."""
+
+
+def _tool_call_kind(value: object) -> str:
+    # "function" when absent: older bodies and hand-written dicts leave the type out.
+    if isinstance(value, Mapping):
+        return str(value.get("type", "function"))
+    return str(getattr(value, "type", "function"))
+
+
+AnyToolCall = Annotated[
+    Annotated[ToolCall, Tag("function")] | Annotated[CustomToolCall, Tag("custom")],
+    Discriminator(_tool_call_kind),
+]
+"""A function or a custom tool call, discriminated by ``type`` (``function`` when absent)."""
 
 
 class SystemMessage(_Frozen):
@@ -143,7 +189,7 @@ class AssistantMessage(_Frozen):
     """What the assistant said; may be absent when it only called tools."""
     refusal: StrictStr | None = None
     """The assistant's refusal, if it refused."""
-    tool_calls: Annotated[tuple[ToolCall, ...], Field(min_length=1)] | None = None
+    tool_calls: Annotated[tuple[AnyToolCall, ...], Field(min_length=1)] | None = None
     """Tool calls the assistant made; each must be answered by a ``ToolMessage``."""
     name: StrictStr | None = None
     """Optional participant name."""

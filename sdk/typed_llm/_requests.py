@@ -29,17 +29,27 @@ from typed_llm._json import JSONObject
 from typed_llm._messages import Message, _Frozen
 
 __all__ = [
+    "AllowedTools",
+    "AllowedToolsChoice",
     "ChatRequest",
+    "CustomTool",
+    "CustomToolDefinition",
+    "CustomToolFormat",
+    "CustomToolGrammar",
+    "CustomToolGrammarFormat",
+    "CustomToolTextFormat",
     "EmbeddingRequest",
     "FunctionDefinition",
     "FunctionTool",
     "JSONSchemaFormat",
+    "NamedCustomToolChoice",
     "NamedToolChoice",
     "ReasoningEffort",
     "ResponseFormat",
     "ResponseFormatJSONObject",
     "ResponseFormatJSONSchema",
     "ResponseFormatText",
+    "Tool",
     "ToolChoice",
 ]
 
@@ -109,6 +119,56 @@ class FunctionTool(_Frozen):
     """The function."""
 
 
+class CustomToolTextFormat(_Frozen):
+    """A custom tool's input is free text."""
+
+    type: Literal["text"] = "text"
+
+
+class CustomToolGrammar(_Frozen):
+    """The grammar a custom tool's input must follow."""
+
+    syntax: Literal["lark", "regex"]
+    """The grammar's language: a Lark grammar or a regular expression."""
+    definition: StrictStr
+    """The grammar itself."""
+
+
+class CustomToolGrammarFormat(_Frozen):
+    """A custom tool's input follows a grammar."""
+
+    type: Literal["grammar"] = "grammar"
+    grammar: CustomToolGrammar
+    """The grammar."""
+
+
+CustomToolFormat = Annotated[CustomToolTextFormat | CustomToolGrammarFormat, Field(discriminator="type")]
+"""How a custom tool's input is constrained: free text or a grammar."""
+
+
+class CustomToolDefinition(_Frozen):
+    """A custom tool: the model calls it with free-form input instead of JSON arguments (gpt-5 family)."""
+
+    name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    """Name the model calls it by."""
+    description: StrictStr | None = None
+    """What it does; the model reads it to decide when to call."""
+    format: CustomToolFormat | None = None
+    """Free text (the API's default) or a grammar."""
+
+
+class CustomTool(_Frozen):
+    """A custom tool."""
+
+    type: Literal["custom"] = "custom"
+    custom: CustomToolDefinition
+    """The tool."""
+
+
+Tool = Annotated[FunctionTool | CustomTool, Field(discriminator="type")]
+"""A tool the model may call: a function (JSON arguments) or a custom tool (free-form input)."""
+
+
 class _FunctionName(_Frozen):
     name: StrictStr = Field(min_length=1)
 
@@ -121,8 +181,37 @@ class NamedToolChoice(_Frozen):
     """The function to call (``{"name": ...}``)."""
 
 
-ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
-"""How the model chooses tools: ``none``, ``auto``, ``required`` or a named function."""
+class NamedCustomToolChoice(_Frozen):
+    """Force the model to call one named custom tool."""
+
+    type: Literal["custom"] = "custom"
+    custom: _FunctionName
+    """The custom tool to call (``{"name": ...}``)."""
+
+
+class AllowedTools(_Frozen):
+    """A subset of the declared tools the model may use this turn."""
+
+    mode: Literal["auto", "required"]
+    """``auto``: the model may call one of them; ``required``: it must."""
+    tools: Annotated[tuple[JSONObject, ...], Field(min_length=1)]
+    """The allowed tools, each as the API names it (``{"type": "function", "function": {"name": ...}}``)."""
+
+
+class AllowedToolsChoice(_Frozen):
+    """Restrict the model to some of the declared tools."""
+
+    type: Literal["allowed_tools"] = "allowed_tools"
+    allowed_tools: AllowedTools
+    """Which tools, and whether one must be called."""
+
+
+ToolChoice = (
+    Literal["none", "auto", "required"]
+    | Annotated[NamedToolChoice | NamedCustomToolChoice | AllowedToolsChoice, Field(discriminator="type")]
+)
+"""How the model chooses tools: ``none``, ``auto``, ``required``, a named function or custom tool, or a
+subset of the tools (``allowed_tools``)."""
 
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 """How hard a reasoning model thinks before answering."""
@@ -159,8 +248,8 @@ class ChatRequest(_Frozen):
     """Seed for best-effort deterministic sampling."""
     response_format: ResponseFormat | None = None
     """Text, JSON mode or a JSON Schema."""
-    tools: Annotated[tuple[FunctionTool, ...], Field(min_length=1, max_length=128)] | None = None
-    """Functions the model may call."""
+    tools: Annotated[tuple[Tool, ...], Field(min_length=1, max_length=128)] | None = None
+    """Tools the model may call: functions and custom tools."""
     tool_choice: ToolChoice | None = None
     """Whether and which tool the model must call."""
     parallel_tool_calls: StrictBool | None = None

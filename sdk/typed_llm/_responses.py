@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Final, Generic, Literal, TypeVar, g
 from pydantic import BaseModel, BeforeValidator, ConfigDict, InstanceOf, PlainSerializer, model_validator
 
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
-from typed_llm._messages import ToolCall
+from typed_llm._messages import AnyToolCall
 
 if TYPE_CHECKING:
     import builtins
@@ -167,18 +167,25 @@ class Usage(_Answer):
         return flat
 
 
+_CALL_KEYS: Final = {"function": {"name", "arguments"}, "custom": {"name", "input"}}
+
+
 def _known_tool_call_keys(raw: object) -> object:
-    # The request-side ToolCall refuses unknown keys; answers may carry more (an "index", new
-    # fields), which are dropped here rather than failing the whole completion.
+    # The request-side tool calls refuse unknown keys (they are sent back as they are); answers may
+    # carry more (an "index", new fields), which are dropped here rather than failing the completion.
     if not isinstance(raw, list | tuple):
         return raw
     calls = []
     for call in raw:
         if isinstance(call, Mapping):
-            function = call.get("function")
-            if isinstance(function, Mapping):
-                function = {k: v for k, v in function.items() if k in {"name", "arguments"}}
-            call = {k: v for k, v in call.items() if k in {"id", "type"}} | {"function": function}  # noqa: PLW2901
+            kind = call.get("type", "function")
+            body = call.get(kind) if isinstance(kind, str) else None
+            keys = _CALL_KEYS.get(kind, set()) if isinstance(kind, str) else set()
+            if isinstance(body, Mapping) and keys:
+                body = {k: v for k, v in body.items() if k in keys}
+            call = {k: v for k, v in call.items() if k in {"id", "type"}} | (  # noqa: PLW2901
+                {kind: body} if isinstance(kind, str) and kind in _CALL_KEYS else {}
+            )
         calls.append(call)
     return calls
 
@@ -191,8 +198,8 @@ class ResponseMessage(_Answer):
     """The text; None when the model only called tools, refused, or was filtered."""
     refusal: str | None = None
     """The refusal text, when the model refused."""
-    tool_calls: Annotated[tuple[ToolCall, ...] | None, BeforeValidator(_known_tool_call_keys)] = None
-    """Tool calls the model made."""
+    tool_calls: Annotated[tuple[AnyToolCall, ...] | None, BeforeValidator(_known_tool_call_keys)] = None
+    """Tool calls the model made: function calls (``ToolCall``) and custom tool calls (``CustomToolCall``)."""
 
 
 class Choice(_Answer):

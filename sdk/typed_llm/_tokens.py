@@ -27,10 +27,11 @@ import attrs
 import tiktoken
 
 from typed_llm._errors import ConfigurationError, ContextWindowExceededError
-from typed_llm._messages import AssistantMessage, ImagePart, Message, TextPart, ToolMessage
+from typed_llm._messages import AssistantMessage, ImagePart, Message, TextPart, ToolCall, ToolMessage
+from typed_llm._requests import FunctionTool
 
 if TYPE_CHECKING:
-    from typed_llm._requests import ChatRequest, FunctionTool
+    from typed_llm._requests import ChatRequest, CustomTool
 
 __all__ = [
     "FALLBACK_ENCODING",
@@ -206,7 +207,7 @@ def _text_of(message: Message) -> tuple[str, int]:
 
 
 def count_message_tokens(
-    messages: Sequence[Message], model: str, tools: Sequence[FunctionTool] | None = None
+    messages: Sequence[Message], model: str, tools: Sequence[FunctionTool | CustomTool] | None = None
 ) -> int:
     """Prompt tokens of a conversation, by OpenAI's published per-message formula.
 
@@ -229,7 +230,12 @@ def count_message_tokens(
             total += encode(message.name) + _TOKENS_PER_NAME
         if isinstance(message, AssistantMessage) and message.tool_calls:
             for call in message.tool_calls:
-                total += encode(call.function.name) + encode(call.function.arguments) + _TOKENS_PER_TOOL_CALL
+                name, payload = (
+                    (call.function.name, call.function.arguments)
+                    if isinstance(call, ToolCall)
+                    else (call.custom.name, call.custom.input)  # a custom tool call: estimated alike
+                )
+                total += encode(name) + encode(payload) + _TOKENS_PER_TOOL_CALL
     if tools:
         total += _tool_tokens(tools, model, encode)
     if _encoding_name(model) == "o200k_base" and model.startswith(("o1", "o3", "o4")):
@@ -237,7 +243,7 @@ def count_message_tokens(
     return total
 
 
-def _tool_tokens(tools: Sequence[FunctionTool], model: str, encode: Callable[[str], int]) -> int:
+def _tool_tokens(tools: Sequence[FunctionTool | CustomTool], model: str, encode: Callable[[str], int]) -> int:
     """Tokens the tool definitions add, by the OpenAI cookbook's published formula."""
     o200k = _encoding_name(model) == "o200k_base"
     function_start, property_start, property_key, enum_start, enum_item, end = (
@@ -245,6 +251,10 @@ def _tool_tokens(tools: Sequence[FunctionTool], model: str, encode: Callable[[st
     )
     total = 0
     for tool in tools:
+        if not isinstance(tool, FunctionTool):
+            # No published formula for custom tools: their name and description, as an estimate.
+            total += function_start + encode(f"{tool.custom.name}:{tool.custom.description or ''}")
+            continue
         function = tool.function
         description = (function.description or "").removesuffix(".")
         total += function_start + encode(f"{function.name}:{description}")

@@ -19,6 +19,7 @@ from typed_llm import (
     Client,
     ContentFilterError,
     ContentFilterResult,
+    CustomToolCall,
     EmbeddingRequest,
     EmbeddingResponse,
     FinishReason,
@@ -40,7 +41,7 @@ def sync_calls(client: OpenAIClient, azure: AzureClient) -> None:
     assert_type(response.text, str)
     assert_type(response.usage, Usage | None)
     assert_type(response.choices[0].finish_reason, FinishReason | UnknownFinishReason | None)
-    assert_type(response.choices[0].message.tool_calls, tuple[ToolCall, ...] | None)
+    assert_type(response.choices[0].message.tool_calls, tuple[ToolCall | CustomToolCall, ...] | None)
     assert_type(response.request_id, str | None)
     vectors = azure.embed(EmbeddingRequest(model="text-embedding-3-small", input=("a",))).vectors
     assert_type(vectors, tuple[tuple[float, ...], ...])
