@@ -303,3 +303,90 @@ def test_bad_custom_tools_are_refused(tool: dict[str, Any], where: str) -> None:
             {"model": "gpt-5", "messages": [{"role": "user", "content": "x"}], "tools": [tool]}
         )
     assert where in [".".join(str(p) for p in e["loc"]) for e in caught.value.errors()]
+
+
+def test_every_documented_response_field_is_typed_and_extras_survive_a_cache() -> None:
+    """Usage details, url_citation annotations and audio are typed; unknown keys stay in model_extra."""
+    body = _completion(
+        {
+            "index": 0,
+            "finish_reason": "stop",
+            "logprobs": None,
+            "message": {
+                "role": "assistant",
+                "content": "Paris is the capital of France [1].",
+                "refusal": None,
+                "annotations": [
+                    {
+                        "type": "url_citation",
+                        "url_citation": {
+                            "start_index": 0,
+                            "end_index": 34,
+                            "title": "Paris - Wikipedia",
+                            "url": "https://en.wikipedia.org/wiki/Paris",
+                        },
+                    }
+                ],
+                "audio": {
+                    "id": "audio_6798a4f2c1d08190",
+                    "data": "UklGRg==",
+                    "expires_at": 1_738_000_000,
+                    "transcript": "Paris is the capital of France.",
+                },
+                "reasoning_summary": "new in some later API",
+            },
+        },
+        usage={
+            "prompt_tokens": 120,
+            "completion_tokens": 40,
+            "total_tokens": 160,
+            "prompt_tokens_details": {"cached_tokens": 64, "cache_write_tokens": 32, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 8,
+                "audio_tokens": 12,
+                "accepted_prediction_tokens": 5,
+                "rejected_prediction_tokens": 3,
+            },
+        },
+        service_tier="default",
+        moderation={"input": {"type": "moderation_results"}},
+    )
+    fresh, cached = _fresh_then_cached(body)
+    assert cached == fresh
+    for response in (fresh, cached):
+        usage = response.usage
+        assert usage is not None
+        assert (usage.cached_tokens, usage.reasoning_tokens) == (64, 8)
+        assert usage.prompt_tokens_details is not None
+        assert (usage.prompt_tokens_details.cache_write_tokens, usage.prompt_tokens_details.audio_tokens) == (
+            32,
+            0,
+        )
+        details = usage.completion_tokens_details
+        assert details is not None
+        assert (
+            details.audio_tokens,
+            details.accepted_prediction_tokens,
+            details.rejected_prediction_tokens,
+        ) == (
+            12,
+            5,
+            3,
+        )
+        message = response.choices[0].message
+        assert message.annotations is not None
+        citation = message.annotations[0].url_citation
+        assert citation is not None
+        assert (citation.start_index, citation.end_index, citation.url) == (
+            0,
+            34,
+            "https://en.wikipedia.org/wiki/Paris",
+        )
+        assert message.audio is not None
+        assert (message.audio.id, message.audio.transcript) == (
+            "audio_6798a4f2c1d08190",
+            "Paris is the capital of France.",
+        )
+        assert message.model_extra == {"reasoning_summary": "new in some later API"}
+        assert response.model_extra == {"moderation": {"input": {"type": "moderation_results"}}}
+        assert response.choices[0].model_extra == {"logprobs": None}

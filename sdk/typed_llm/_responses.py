@@ -1,8 +1,9 @@
 """Response models: what the API answered, parsed from its JSON into frozen, typed values.
 
-Response models ignore keys they do not know (the API adds fields often; an old SDK must keep parsing
-new answers) but every field they declare is checked. Azure's additions (prompt and completion filter
-results) are typed too, so a filtered completion is visible as data, not as a missing text.
+Response models keep keys they do not know in ``model_extra`` (the API adds fields often; an old SDK
+must keep parsing new answers, and lose nothing of them) but every field they declare is checked.
+Azure's additions (prompt and completion filter results) are typed too, so a filtered completion is
+visible as data, not as a missing text.
 """
 
 from __future__ import annotations
@@ -19,16 +20,21 @@ if TYPE_CHECKING:
     import builtins
 
 __all__ = [
+    "Annotation",
     "AnyFinishReason",
     "ChatResponse",
     "Choice",
+    "CompletionTokensDetails",
     "ContentFilterResult",
     "EmbeddingResponse",
     "EmbeddingUsage",
     "FinishReason",
     "ParsedChatResponse",
     "PromptFilterResult",
+    "PromptTokensDetails",
+    "ResponseAudio",
     "ResponseMessage",
+    "URLCitation",
     "UnknownFinishReason",
     "Usage",
     "content_filter_results",
@@ -76,7 +82,9 @@ AnyFinishReason = Annotated[
 
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # extra="allow": a key newer than this SDK is kept (``model_extra``) and dumped again, so a cached
+    # answer reads back whole; every documented key is a typed field.
+    model_config = ConfigDict(frozen=True, extra="allow")
 
 
 class ContentFilterResult(_Answer):
@@ -137,6 +145,36 @@ class PromptFilterResult(_Answer):
     """The verdict per category."""
 
 
+class PromptTokensDetails(_Answer):
+    """Where the prompt's tokens went; each None when the API did not report it."""
+
+    cached_tokens: int | None = None
+    """Served from the prompt cache."""
+    cache_write_tokens: int | None = None
+    """Written to the prompt cache by this request."""
+    audio_tokens: int | None = None
+    """Audio input."""
+    image_tokens: int | None = None
+    """Image input."""
+    text_tokens: int | None = None
+    """Text input."""
+
+
+class CompletionTokensDetails(_Answer):
+    """Where the completion's tokens went; each None when the API did not report it."""
+
+    reasoning_tokens: int | None = None
+    """Spent reasoning (not in the visible answer)."""
+    audio_tokens: int | None = None
+    """Audio output."""
+    accepted_prediction_tokens: int | None = None
+    """Tokens of a Predicted Output that appeared in the completion."""
+    rejected_prediction_tokens: int | None = None
+    """Tokens of a Predicted Output that did not appear (billed as completion tokens all the same)."""
+    text_tokens: int | None = None
+    """Text output."""
+
+
 class Usage(_Answer):
     """Token usage of a chat completion."""
 
@@ -150,6 +188,10 @@ class Usage(_Answer):
     """Prompt tokens served from the prompt cache; None when the API did not report it."""
     reasoning_tokens: int | None = None
     """Completion tokens spent reasoning; None when the API did not report it."""
+    prompt_tokens_details: PromptTokensDetails | None = None
+    """Every detail count of the prompt, as the API reported it."""
+    completion_tokens_details: CompletionTokensDetails | None = None
+    """Every detail count of the completion, as the API reported it."""
 
     @model_validator(mode="before")
     @classmethod
@@ -190,6 +232,41 @@ def _known_tool_call_keys(raw: object) -> object:
     return calls
 
 
+class URLCitation(_Answer):
+    """A web page the answer cites (web search models)."""
+
+    start_index: int
+    """Index of the first character of the citing text in ``content``."""
+    end_index: int
+    """Index just past the last character of the citing text."""
+    title: str
+    """The page's title."""
+    url: str
+    """The page's URL."""
+
+
+class Annotation(_Answer):
+    """A note on the answer's text; ``url_citation`` the one type documented today (others kept whole)."""
+
+    type: str
+    """``url_citation``, or a newer kind (its fields are in ``model_extra``)."""
+    url_citation: URLCitation | None = None
+    """The citation, for ``type == "url_citation"``."""
+
+
+class ResponseAudio(_Answer):
+    """Audio the model spoke (``modalities: ["text", "audio"]``)."""
+
+    id: str
+    """Id to send back in a later assistant message's ``audio`` instead of the data."""
+    data: str
+    """Base64 audio bytes in the requested format."""
+    expires_at: int
+    """Unix time after which the id can no longer be sent back."""
+    transcript: str
+    """What the audio says."""
+
+
 class ResponseMessage(_Answer):
     """The message a choice carries."""
 
@@ -200,6 +277,10 @@ class ResponseMessage(_Answer):
     """The refusal text, when the model refused."""
     tool_calls: Annotated[tuple[AnyToolCall, ...] | None, BeforeValidator(_known_tool_call_keys)] = None
     """Tool calls the model made: function calls (``ToolCall``) and custom tool calls (``CustomToolCall``)."""
+    annotations: tuple[Annotation, ...] | None = None
+    """Notes on the text, such as the web pages it cites."""
+    audio: ResponseAudio | None = None
+    """The spoken answer, when audio output was asked for."""
 
 
 class Choice(_Answer):
