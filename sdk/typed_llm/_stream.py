@@ -33,7 +33,8 @@ __all__ = ["ChatChunk", "ChatStream", "iter_sse_data", "parse_chat_stream"]
 
 
 class _Chunked(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # As for whole answers: a key newer than the SDK (``obfuscation``...) is kept in ``model_extra``.
+    model_config = ConfigDict(frozen=True, extra="allow")
 
 
 class _FunctionDelta(_Chunked):
