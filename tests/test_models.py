@@ -387,3 +387,159 @@ def test_json_bodies_keep_the_api_json_types() -> None:
     with pytest.raises(ValidationError) as caught:
         ChatRequest.model_validate_json(json.dumps({**body, "n": "2"}))
     assert [e["loc"] for e in caught.value.errors()] == [("n",)]
+
+
+EVERY_NEW_FIELD: dict[str, Any] = {
+    "model": "gpt-4o-audio-preview",
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "text",
+                    "text": "Listen and read.",
+                    "prompt_cache_breakpoint": {"mode": "explicit", "ttl": "12h"},
+                },
+                {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+                {
+                    "type": "file",
+                    "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"},
+                },
+                {"type": "file", "file": {"file_id": "file-abc123"}},
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "https://example.com/a.png", "detail": "original"},
+                },
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": "Paris [1].",
+            "refusal": None,
+            "annotations": [],
+        },
+        {
+            "role": "assistant",
+            "content": "Cited.",
+            "annotations": [
+                {
+                    "type": "url_citation",
+                    "url_citation": {
+                        "start_index": 0,
+                        "end_index": 6,
+                        "title": "P",
+                        "url": "https://example.com",
+                    },
+                }
+            ],
+        },
+        {"role": "assistant", "audio": {"id": "audio_abc123"}},
+        {"role": "user", "content": "And again."},
+    ],
+    "modalities": ["text", "audio"],
+    "audio": {"voice": "coral", "format": "mp3"},
+    "prediction": {"type": "content", "content": "Paris is the capital."},
+    "web_search_options": {
+        "search_context_size": "low",
+        "user_location": {"type": "approximate", "approximate": {"country": "FR", "city": "Paris"}},
+    },
+    "moderation": {
+        "model": "omni-moderation-latest",
+        "policy": {"input": {"mode": "block"}, "output": {"mode": "score"}},
+    },
+    "safety_identifier": "hashed-user-1",
+    "prompt_cache_key": "tenant-7",
+    "prompt_cache_options": {"mode": "explicit", "ttl": "30m"},
+    "prompt_cache_retention": "24h",
+    "verbosity": "low",
+    "store": True,
+    "metadata": {"team": "search", "ticket": "T-1"},
+    "service_tier": "priority",
+    "parallel_tool_calls": True,
+    "logprobs": True,
+    "top_logprobs": 2,
+    "stream_options": {"include_usage": True, "include_obfuscation": False},
+    "tool_choice": {
+        "type": "allowed_tools",
+        "allowed_tools": {"mode": "auto", "tools": [{"type": "function", "function": {"name": "f"}}]},
+    },
+    "tools": [{"type": "function", "function": {"name": "f"}}],
+}
+
+
+def test_every_documented_request_field_round_trips(fake: FakeAPI) -> None:
+    """Every Chat Completions field of the API reference validates and is sent exactly as written."""
+    request = ChatRequest.model_validate(EVERY_NEW_FIELD)
+    assert ChatRequest.model_validate_json(json.dumps(EVERY_NEW_FIELD)) == request
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+    client.complete(request)
+    (received,) = fake.received
+    expected = json.loads(json.dumps(EVERY_NEW_FIELD))
+    del expected["messages"][1]["refusal"]  # a null is not sent
+    assert json.loads(received.body) == expected
+    assert request.metadata is not None
+    with pytest.raises(TypeError):
+        request.metadata["x"] = "y"  # type: ignore[index]  # the mutation under test
+
+
+def test_legacy_function_fields_are_accepted() -> None:
+    """The deprecated functions / function_call fields, and an assistant's function_call, still validate."""
+    body = {
+        "model": "gpt-3.5-turbo",
+        "messages": [HELLO, {"role": "assistant", "function_call": {"name": "f", "arguments": "{}"}}],
+        "functions": [{"name": "f", "parameters": {"type": "object"}}],
+        "function_call": {"name": "f"},
+    }
+    assert json.loads(wire_body(ChatRequest.model_validate(body))) == body
+
+
+BAD_NEW_FIELDS: list[tuple[str, dict[str, Any], str]] = [
+    ("unknown modality", {"modalities": ["video"]}, "modalities.0"),
+    ("audio without format", {"audio": {"voice": "coral"}}, "audio.format"),
+    ("seventeen metadata pairs", {"metadata": {str(i): "v" for i in range(17)}}, "metadata"),
+    ("metadata value not a string", {"metadata": {"n": 1}}, "metadata.n"),
+    (
+        "country not two letters",
+        {"web_search_options": {"user_location": {"approximate": {"country": "France"}}}},
+        "web_search_options.user_location.approximate.country",
+    ),
+    ("unknown stream option", {"stream_options": {"include_usag": True}}, "stream_options.include_usag"),
+    (
+        "file part naming no file",
+        {"messages": [{"role": "user", "content": [{"type": "file", "file": {}}]}]},
+        "messages.0.user.content.*.0.file.file",
+    ),
+    (
+        "unknown audio format",
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "input_audio", "input_audio": {"data": "x", "format": "ogg"}}],
+                }
+            ]
+        },
+        "messages.0.user.content.*.0.input_audio.input_audio.format",
+    ),
+    (
+        "unknown assistant key",
+        {"messages": [{"role": "assistant", "content": "x", "citations": []}]},
+        "messages.0.assistant.citations",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "field"), BAD_NEW_FIELDS, ids=[c[0] for c in BAD_NEW_FIELDS])
+def test_bad_new_fields_are_refused(fake: FakeAPI, case: str, change: dict[str, Any], field: str) -> None:
+    """The new fields are checked like the old ones, and unknown keys are still refused."""
+    body = {"model": "gpt-4o", "messages": [HELLO], **change}
+    with pytest.raises(ValidationError) as caught:
+        OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url).complete(
+            ChatRequest.model_validate(body)
+        )
+    locations = [
+        ".".join("*" if str(p).startswith("tuple[") else str(p) for p in e["loc"])
+        for e in caught.value.errors()
+    ]
+    assert field in locations, f"{case}: {locations}"
+    assert fake.received == []

@@ -22,18 +22,24 @@ from pydantic import (
     model_validator,
 )
 
-from typed_llm._json import refuse_lone_surrogates
+from typed_llm._json import JSONObject, refuse_lone_surrogates
 
 __all__ = [
     "AnyToolCall",
+    "AssistantAudio",
     "AssistantMessage",
+    "AudioPart",
+    "CacheBreakpoint",
     "ContentPart",
     "CustomCall",
     "CustomToolCall",
     "DeveloperMessage",
+    "FilePart",
     "FunctionCall",
     "ImagePart",
     "ImageURL",
+    "InputAudio",
+    "InputFile",
     "Message",
     "RefusalPart",
     "SystemMessage",
@@ -60,12 +66,22 @@ class _Frozen(BaseModel):
         return value
 
 
+class CacheBreakpoint(_Frozen):
+    """An explicit prompt-cache breakpoint after a content part (gpt-5.6 and later)."""
+
+    mode: Literal["explicit"] = "explicit"
+    ttl: Literal["30m", "12h"] | None = None
+    """The least time the cached prefix is kept."""
+
+
 class TextPart(_Frozen):
     """A text content part."""
 
     type: Literal["text"] = "text"
     text: StrictStr
     """The text."""
+    prompt_cache_breakpoint: CacheBreakpoint | None = None
+    """Cache the prompt up to and including this part."""
 
 
 class ImageURL(_Frozen):
@@ -73,7 +89,7 @@ class ImageURL(_Frozen):
 
     url: StrictStr = Field(min_length=1)
     """An https URL or a ``data:`` URL with base64 image bytes."""
-    detail: Literal["auto", "low", "high"] | None = None
+    detail: Literal["auto", "low", "high", "original"] | None = None
     """Resolution the model uses; the API's default is ``auto``."""
 
 
@@ -83,6 +99,54 @@ class ImagePart(_Frozen):
     type: Literal["image_url"] = "image_url"
     image_url: ImageURL
     """The image."""
+    prompt_cache_breakpoint: CacheBreakpoint | None = None
+    """Cache the prompt up to and including this part."""
+
+
+class InputAudio(_Frozen):
+    """Audio the user sends, base64 encoded."""
+
+    data: StrictStr = Field(min_length=1)
+    """Base64 audio bytes."""
+    format: Literal["wav", "mp3"]
+    """The audio's encoding."""
+
+
+class AudioPart(_Frozen):
+    """An audio content part (user messages only, audio-capable models)."""
+
+    type: Literal["input_audio"] = "input_audio"
+    input_audio: InputAudio
+    """The audio."""
+    prompt_cache_breakpoint: CacheBreakpoint | None = None
+    """Cache the prompt up to and including this part."""
+
+
+class InputFile(_Frozen):
+    """A file the user sends: its bytes (``file_data``, a data URL) or the id of an uploaded file."""
+
+    file_data: StrictStr | None = None
+    """Base64 file bytes (as a ``data:`` URL)."""
+    file_id: StrictStr | None = None
+    """Id of a file uploaded to the Files API."""
+    filename: StrictStr | None = None
+    """The file's name, used with ``file_data``."""
+
+    @model_validator(mode="after")
+    def _names_a_file(self) -> InputFile:
+        if self.file_data is None and self.file_id is None:
+            raise ValueError("a file part needs file_data or file_id")
+        return self
+
+
+class FilePart(_Frozen):
+    """A file content part (PDFs and the like, user messages only)."""
+
+    type: Literal["file"] = "file"
+    file: InputFile
+    """The file."""
+    prompt_cache_breakpoint: CacheBreakpoint | None = None
+    """Cache the prompt up to and including this part."""
 
 
 class RefusalPart(_Frozen):
@@ -93,7 +157,7 @@ class RefusalPart(_Frozen):
     """The refusal text the model produced."""
 
 
-ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+ContentPart = Annotated[TextPart | ImagePart | AudioPart | FilePart, Field(discriminator="type")]
 """A part of a user message's content."""
 
 _AssistantPart = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
@@ -181,6 +245,13 @@ class UserMessage(_Frozen):
     """Optional participant name."""
 
 
+class AssistantAudio(_Frozen):
+    """A reference to audio the assistant produced earlier."""
+
+    id: StrictStr = Field(min_length=1)
+    """The id of the answer's audio."""
+
+
 class AssistantMessage(_Frozen):
     """A message the assistant sent earlier in the conversation (content, refusal or tool calls)."""
 
@@ -193,11 +264,18 @@ class AssistantMessage(_Frozen):
     """Tool calls the assistant made; each must be answered by a ``ToolMessage``."""
     name: StrictStr | None = None
     """Optional participant name."""
+    audio: AssistantAudio | None = None
+    """Audio the assistant spoke earlier, by id (the answer's ``message.audio.id``)."""
+    annotations: tuple[JSONObject, ...] | None = None
+    """The answer's annotations (``url_citation``...), as a response message sent back carries them."""
+    function_call: FunctionCall | None = None
+    """Deprecated: the legacy single function call (``tool_calls`` replaced it)."""
 
     @model_validator(mode="after")
     def _says_something(self) -> AssistantMessage:
-        if self.content is None and self.tool_calls is None and self.refusal is None:
-            raise ValueError("an assistant message needs content, refusal or tool_calls")
+        said = (self.content, self.tool_calls, self.refusal, self.audio, self.function_call)
+        if all(part is None for part in said):
+            raise ValueError("an assistant message needs content, refusal or tool_calls (or audio)")
         return self
 
 

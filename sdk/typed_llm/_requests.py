@@ -26,11 +26,14 @@ from pydantic import (
 )
 
 from typed_llm._json import JSONObject
-from typed_llm._messages import Message, _Frozen
+from typed_llm._messages import Message, TextPart, _Frozen
 
 __all__ = [
     "AllowedTools",
     "AllowedToolsChoice",
+    "ApproximateLocation",
+    "AudioOutput",
+    "AudioVoice",
     "ChatRequest",
     "CustomTool",
     "CustomToolDefinition",
@@ -42,15 +45,24 @@ __all__ = [
     "FunctionDefinition",
     "FunctionTool",
     "JSONSchemaFormat",
+    "LegacyFunction",
+    "Moderation",
+    "ModerationMode",
+    "ModerationPolicy",
     "NamedCustomToolChoice",
     "NamedToolChoice",
+    "PredictedOutput",
+    "PromptCacheOptions",
     "ReasoningEffort",
     "ResponseFormat",
     "ResponseFormatJSONObject",
     "ResponseFormatJSONSchema",
     "ResponseFormatText",
+    "StreamOptions",
     "Tool",
     "ToolChoice",
+    "UserLocation",
+    "WebSearchOptions",
 ]
 
 
@@ -217,6 +229,110 @@ ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 """How hard a reasoning model thinks before answering."""
 
 
+class AudioVoice(_Frozen):
+    """A custom voice, by id."""
+
+    id: StrictStr = Field(min_length=1)
+
+
+class AudioOutput(_Frozen):
+    """How the model speaks its answer (``modalities: ["text", "audio"]``)."""
+
+    format: Literal["wav", "aac", "mp3", "flac", "opus", "pcm16"]
+    """The audio encoding."""
+    voice: StrictStr | AudioVoice
+    """A built-in voice (``alloy``, ``coral``, ``marin``...) or a custom voice by id."""
+
+
+class PredictedOutput(_Frozen):
+    """Content the answer will largely repeat (Predicted Outputs): makes regeneration faster."""
+
+    type: Literal["content"] = "content"
+    content: StrictStr | Annotated[tuple[TextPart, ...], Field(min_length=1)]
+    """The predicted text."""
+
+
+class StreamOptions(_Frozen):
+    """Options of a streamed answer."""
+
+    include_usage: StrictBool | None = None
+    """Send a last chunk with the usage."""
+    include_obfuscation: StrictBool | None = None
+    """Pad chunks with random ``obfuscation`` text against side channels."""
+
+
+class ApproximateLocation(_Frozen):
+    """Where the user roughly is, for web search."""
+
+    city: StrictStr | None = None
+    country: StrictStr | None = Field(default=None, min_length=2, max_length=2)
+    """Two-letter ISO country code."""
+    region: StrictStr | None = None
+    timezone: StrictStr | None = None
+    """IANA time zone, such as ``Europe/Paris``."""
+
+
+class UserLocation(_Frozen):
+    """The user's location for web search (approximate only)."""
+
+    type: Literal["approximate"] = "approximate"
+    approximate: ApproximateLocation
+
+
+class WebSearchOptions(_Frozen):
+    """Web search (``gpt-4o-search-preview`` and the like)."""
+
+    search_context_size: Literal["low", "medium", "high"] | None = None
+    """How much of the context window search results may use."""
+    user_location: UserLocation | None = None
+    """Where the user is, to localise results."""
+
+
+class ModerationMode(_Frozen):
+    mode: Literal["score", "block"]
+    """``score``: report only; ``block``: stop flagged content."""
+
+
+class ModerationPolicy(_Frozen):
+    """What moderation does with the input and the output."""
+
+    input: ModerationMode | None = None
+    output: ModerationMode | None = None
+
+
+class Moderation(_Frozen):
+    """Moderation of the request's input and the generated output."""
+
+    model: StrictStr = Field(min_length=1)
+    """The moderation model, such as ``omni-moderation-latest``."""
+    policy: ModerationPolicy | None = None
+
+
+class PromptCacheOptions(_Frozen):
+    """Prompt caching (gpt-5.6 and later)."""
+
+    mode: Literal["implicit", "explicit"] | None = None
+    """``explicit``: only the breakpoints marked on content parts."""
+    ttl: Literal["30m"] | None = None
+    """The least time a cached prefix is kept."""
+
+
+class LegacyFunction(_Frozen):
+    """Deprecated ``functions`` entry (``tools`` replaced it)."""
+
+    name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: StrictStr | None = None
+    parameters: JSONObject | None = None
+
+
+_Metadata = Annotated[
+    Mapping[Annotated[StrictStr, Field(max_length=64)], Annotated[StrictStr, Field(max_length=512)]],
+    Field(max_length=16),
+    AfterValidator(MappingProxyType),
+    PlainSerializer(dict),
+]
+
+
 class ChatRequest(_Frozen):
     """A Chat Completions request.
 
@@ -271,7 +387,7 @@ class ChatRequest(_Frozen):
         | None
     ) = None
     """Bias per token id, -100 to 100. Stored read-only."""
-    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None = None
     """Processing tier."""
     store: StrictBool | None = None
     """Whether OpenAI stores the completion."""
@@ -279,6 +395,32 @@ class ChatRequest(_Frozen):
     """A stable id of the end user, for abuse monitoring."""
     stream: Literal[False] | None = None
     """Accepted as ``false`` for wire compatibility; ``complete`` never streams."""
+    stream_options: StreamOptions | None = None
+    """Options of a streamed answer."""
+    metadata: _Metadata | None = None
+    """Up to 16 string pairs stored with the completion (keys 64, values 512 characters at most)."""
+    modalities: Annotated[tuple[Literal["text", "audio"], ...], Field(min_length=1)] | None = None
+    """Output kinds: ``("text",)`` (the default) or ``("text", "audio")``."""
+    audio: AudioOutput | None = None
+    """Voice and format of audio output (with ``"audio"`` in ``modalities``)."""
+    prediction: PredictedOutput | None = None
+    """Predicted Output: content the answer will largely repeat."""
+    web_search_options: WebSearchOptions | None = None
+    """Web search settings (search models)."""
+    moderation: Moderation | None = None
+    """Moderation of the input and output."""
+    safety_identifier: StrictStr | None = Field(default=None, max_length=64)
+    """A stable, hashed id of the end user, for abuse detection (replaces ``user``)."""
+    prompt_cache_key: StrictStr | None = None
+    """Groups requests that share a prefix, for prompt-cache hits (replaces ``user``)."""
+    prompt_cache_options: PromptCacheOptions | None = None
+    """Prompt caching options."""
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
+    """Deprecated: how long cached prefixes are kept (``prompt_cache_options.ttl`` replaced it)."""
+    functions: Annotated[tuple[LegacyFunction, ...], Field(min_length=1, max_length=128)] | None = None
+    """Deprecated: functions the model may call (``tools`` replaced it)."""
+    function_call: Literal["none", "auto"] | _FunctionName | None = None
+    """Deprecated: whether and which function to call (``tool_choice`` replaced it)."""
 
     @field_validator("stop", mode="before")
     @classmethod

@@ -27,7 +27,15 @@ import attrs
 import tiktoken
 
 from typed_llm._errors import ConfigurationError, ContextWindowExceededError
-from typed_llm._messages import AssistantMessage, ImagePart, Message, TextPart, ToolCall, ToolMessage
+from typed_llm._messages import (
+    AssistantMessage,
+    ImagePart,
+    Message,
+    RefusalPart,
+    TextPart,
+    ToolCall,
+    ToolMessage,
+)
 from typed_llm._requests import FunctionTool
 
 if TYPE_CHECKING:
@@ -200,8 +208,9 @@ def _text_of(message: Message) -> tuple[str, int]:
                 parts.append(part.text)
             elif isinstance(part, ImagePart):
                 extra += _IMAGE_LOW_DETAIL
-            else:
+            elif isinstance(part, RefusalPart):
                 parts.append(part.refusal)
+            # Audio and file parts: no published count; left out of this estimate.
         text = "".join(parts)
     return text, extra
 
