@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Final, Generic, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, InstanceOf, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    InstanceOf,
+    PlainSerializer,
+    model_validator,
+)
 
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
 from typed_llm._messages import AnyToolCall
@@ -267,6 +275,10 @@ class ResponseAudio(_Answer):
     """What the audio says."""
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class ResponseMessage(_Answer):
     """The message a choice carries."""
 
@@ -277,9 +289,11 @@ class ResponseMessage(_Answer):
     """The refusal text, when the model refused."""
     tool_calls: Annotated[tuple[AnyToolCall, ...] | None, BeforeValidator(_known_tool_call_keys)] = None
     """Tool calls the model made: function calls (``ToolCall``) and custom tool calls (``CustomToolCall``)."""
-    annotations: tuple[Annotation, ...] | None = None
+    # Left out of a dump when absent, so the message's dict keeps the seed's four keys
+    # (``openai_utils.send_message`` returns it) unless the answer had them.
+    annotations: tuple[Annotation, ...] | None = Field(default=None, exclude_if=_is_none)
     """Notes on the text, such as the web pages it cites."""
-    audio: ResponseAudio | None = None
+    audio: ResponseAudio | None = Field(default=None, exclude_if=_is_none)
     """The spoken answer, when audio output was asked for."""
 
 
