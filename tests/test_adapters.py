@@ -111,8 +111,10 @@ def test_openai_tool_call_comes_back_typed() -> None:
     choice = response.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.tool_calls is not None
-    assert choice.message.tool_calls[0].function.name == "get_weather"
-    assert choice.message.tool_calls[0].function.arguments == '{"city": "Paris"}'
+    call = choice.message.tool_calls[0]
+    assert isinstance(call, ToolCall)
+    assert call.function.name == "get_weather"
+    assert call.function.arguments == '{"city": "Paris"}'
     with pytest.raises(NoTextError):
         _ = response.text
 

@@ -42,6 +42,7 @@ from typed_llm import (
     RequestTimeoutError,
     RetriesExhaustedError,
     ServerError,
+    ToolCall,
     TypedLLMError,
     UnprocessableEntityError,
     UserMessage,
@@ -189,14 +190,6 @@ MALFORMED_BODIES: list[tuple[str, bytes, str]] = [
         "empty choices",
         b'{"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": []}',
         "no choices",
-    ),
-    (
-        "unknown finish reason",
-        (
-            b'{"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": '
-            b'[{"index": 0, "finish_reason": "bored", "message": {"role": "assistant", "content": "x"}}]}'
-        ),
-        "finish_reason",
     ),
 ]
 
@@ -393,6 +386,7 @@ def test_tool_calls_with_extra_keys_still_parse() -> None:
         response = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url).complete(REQUEST)
     calls = response.choices[0].message.tool_calls
     assert calls is not None
+    assert isinstance(calls[0], ToolCall)
     assert (calls[0].id, calls[0].function.name, calls[0].function.arguments) == ("call_1", "f", "{}")
 
 
@@ -414,3 +408,57 @@ def test_embedding_errors_are_typed(reply: FakeReply, cls: type[APIStatusError])
     assert type(caught.value) is cls
     assert isinstance(reply.body, dict)
     assert caught.value.code == reply.body["error"]["code"]
+
+
+DEEP_ARRAY = b"[" * 100_000
+DEEP_ERROR = b'{"error":' * 50_000
+
+
+@pytest.mark.parametrize("call", ["complete", "embed"])
+def test_deeply_nested_success_body_is_malformed(call: str) -> None:
+    """A 200 nested past the interpreter's stack is MalformedResponseError, never a raw RecursionError."""
+    with FakeAPI() as fake:
+        fake.enqueue(FakeReply(status=200, body=DEEP_ARRAY))
+        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=NoRetry())
+        send = (
+            (lambda: client.complete(REQUEST))
+            if call == "complete"
+            else (lambda: client.embed(EmbeddingRequest(model="text-embedding-3-small", input=("x",))))
+        )
+        with pytest.raises(MalformedResponseError, match="not a valid response") as caught:
+            send()
+    assert caught.value.status_code == 200
+    assert caught.value.body_excerpt == "[" * 500
+    assert not caught.value.incomplete  # the server's own answer: a retry would repeat it
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls"),
+    [(500, DEEP_ARRAY, ServerError), (400, DEEP_ERROR, BadRequestError)],
+    ids=["500-deep-array", "400-deep-error-object"],
+)
+def test_deeply_nested_error_body_is_kept_unparsed(
+    status: int, body: bytes, cls: type[APIStatusError]
+) -> None:
+    """An error status with a body nested too deep to decode is its status error, the body kept as text."""
+    with FakeAPI() as fake:
+        fake.enqueue(FakeReply(status=status, body=body))
+        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=NoRetry())
+        with pytest.raises(APIStatusError) as caught:
+            client.complete(REQUEST)
+    assert type(caught.value) is cls
+    assert caught.value.status_code == status
+    assert caught.value.body == body.decode()
+    assert caught.value.message == f"HTTP {status} with no error message"
+    assert caught.value.code is None
+
+
+def test_deeply_nested_stream_event_is_malformed() -> None:
+    """A streamed event nested too deep is MalformedResponseError from the SSE parser."""
+    from typed_llm._stream import parse_chat_stream  # noqa: PLC0415  (streaming has no public door yet)
+    from typed_llm._wire import RawResponse  # noqa: PLC0415
+
+    raw = RawResponse(status_code=200, headers={}, content=b"data: " + DEEP_ARRAY + b"\n\ndata: [DONE]\n\n")
+    with pytest.raises(MalformedResponseError, match="not a chat completion chunk") as caught:
+        parse_chat_stream(raw)
+    assert caught.value.status_code == 200

@@ -248,3 +248,298 @@ def test_one_stop_string_and_one_input_string() -> None:
     request = ChatRequest.model_validate({"model": "m", "messages": [HELLO], "stop": "END"})
     assert request.stop == ("END",)
     assert EmbeddingRequest(model="m", input="one").input == ("one",)  # type: ignore[arg-type]  # the wire form
+
+
+LONE = "bad \ud800 text"
+SURROGATE_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("user text", {"messages": [{"role": "user", "content": LONE}]}, "messages.0.user.content"),
+    (
+        "user text part",
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": LONE}]}]},
+        "messages.0.user.content.*.0.text.text",
+    ),
+    (
+        "system name",
+        {"messages": [{"role": "system", "content": "x", "name": LONE}]},
+        "messages.0.system.name",
+    ),
+    (
+        "tool call arguments",
+        {
+            "messages": [
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "c", "type": "function", "function": {"name": "f", "arguments": LONE}}
+                    ],
+                }
+            ]
+        },
+        "messages.0.assistant.tool_calls.0.function.function.arguments",
+    ),
+    (
+        "tool result",
+        {"messages": [{"role": "tool", "content": LONE, "tool_call_id": "c"}]},
+        "messages.0.tool.content",
+    ),
+    ("stop sequence", {"stop": ["ok", LONE]}, "stop"),
+    (
+        "schema description",
+        {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "A", "schema": {"properties": {"a": {"description": LONE}}}},
+            }
+        },
+        "response_format.json_schema.json_schema.schema",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "field"), SURROGATE_CASES, ids=[c[0] for c in SURROGATE_CASES])
+def test_lone_surrogate_is_refused_with_its_path(
+    fake: FakeAPI, case: str, change: dict[str, Any], field: str
+) -> None:
+    """Text UTF-8 cannot encode is a ValidationError naming the field, before anything is sent or cached."""
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+    body = {"model": "gpt-4o-mini", "messages": [HELLO], **change}
+    with pytest.raises(ValidationError) as caught:
+        client.complete(ChatRequest.model_validate(body))
+    surrogate_errors = [e for e in caught.value.errors() if "lone surrogate" in e["msg"]]
+    assert surrogate_errors, f"{case}: {caught.value}"
+    where = ".".join("*" if str(p).startswith("tuple[") else str(p) for p in surrogate_errors[0]["loc"])
+    assert where == field
+    assert "U+D800 at index 4" in surrogate_errors[0]["msg"].replace("(", "").replace(")", "")
+    assert fake.received == []
+
+
+def test_lone_surrogate_in_typed_construction_and_embeddings() -> None:
+    """Built in Python (not from a dict), messages and embedding inputs are checked too."""
+    with pytest.raises(ValidationError, match="lone surrogate") as caught:
+        UserMessage(content=LONE)
+    assert caught.value.errors()[0]["loc"] == ("content",)
+    # pydantic's own check of a constrained string refuses it first here, with the item's path.
+    with pytest.raises(ValidationError, match="unicode") as embedded:
+        EmbeddingRequest(model="text-embedding-3-small", input=("fine", "\udfff"))
+    assert embedded.value.errors()[0]["loc"] == ("input", 1)
+    with pytest.raises(ValidationError, match=r"lone surrogate \(U\+DFFF\) at index 0") as user:
+        EmbeddingRequest(model="text-embedding-3-small", input=("fine",), user="\udfff")
+    assert user.value.errors()[0]["loc"] == ("user",)
+
+
+COERCIONS: list[tuple[str, dict[str, Any], str]] = [
+    ("n as a string", {"n": "2"}, "n"),
+    ("seed as a bool", {"seed": True}, "seed"),
+    ("max_tokens as a string", {"max_tokens": "100"}, "max_tokens"),
+    ("max_tokens as a float", {"max_tokens": 100.0}, "max_tokens"),
+    ("temperature as a string", {"temperature": "0.5"}, "temperature"),
+    ("temperature as a bool", {"temperature": True}, "temperature"),
+    ("store as a string", {"store": "true"}, "store"),
+    ("logprobs as an int", {"logprobs": 1}, "logprobs"),
+    ("user as bytes", {"user": b"u-1"}, "user"),
+    ("logit bias as a bool", {"logit_bias": {"50256": True}}, "logit_bias.50256"),
+    ("stop as bytes", {"stop": [b"END"]}, "stop.0"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "field"), COERCIONS, ids=[c[0] for c in COERCIONS])
+def test_python_values_are_not_coerced(fake: FakeAPI, case: str, change: dict[str, Any], field: str) -> None:
+    """A value of the wrong Python type is refused, not converted: strict means strict."""
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+    with pytest.raises(ValidationError) as caught:
+        client.complete(ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),), **change))
+    locations = [".".join(str(p) for p in error["loc"]) for error in caught.value.errors()]
+    assert field in locations, f"{case}: {locations}"
+    assert fake.received == []
+
+
+def test_bytes_content_is_not_text() -> None:
+    """Bytes are not a message's text, in any message kind or content part."""
+    for build in (
+        lambda: UserMessage(content=b"hi"),  # type: ignore[arg-type]  # the misuse under test
+        lambda: SystemMessage(content=b"hi"),  # type: ignore[arg-type]  # the misuse under test
+        lambda: ToolMessage(content=b"42", tool_call_id="c"),  # type: ignore[arg-type]  # the misuse under test
+        lambda: UserMessage.model_validate({"content": [{"type": "text", "text": b"hi"}]}),
+    ):
+        with pytest.raises(ValidationError, match="valid string"):
+            build()
+
+
+def test_json_bodies_keep_the_api_json_types() -> None:
+    """A JSON body, raw or loaded, validates as the API reads it: ints for floats, arrays for tuples."""
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": [HELLO, {"role": "user", "content": [{"type": "text", "text": "more"}]}],
+        "temperature": 1,
+        "n": 2,
+        "stop": ["END"],
+        "logprobs": True,
+        "logit_bias": {"50256": -100},
+        "tools": [
+            {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "x": [1, 2.5]}}}
+        ],
+    }
+    from_text = ChatRequest.model_validate_json(json.dumps(body))
+    from_loaded = ChatRequest.model_validate(json.loads(json.dumps(body)))
+    assert from_text == from_loaded
+    assert (from_text.temperature, from_text.n, from_text.stop) == (1.0, 2, ("END",))
+    assert json.loads(wire_body(from_text))["tools"][0]["function"]["parameters"]["x"] == [1, 2.5]
+    with pytest.raises(ValidationError) as caught:
+        ChatRequest.model_validate_json(json.dumps({**body, "n": "2"}))
+    assert [e["loc"] for e in caught.value.errors()] == [("n",)]
+
+
+EVERY_NEW_FIELD: dict[str, Any] = {
+    "model": "gpt-4o-audio-preview",
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "text",
+                    "text": "Listen and read.",
+                    "prompt_cache_breakpoint": {"mode": "explicit", "ttl": "12h"},
+                },
+                {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+                {
+                    "type": "file",
+                    "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"},
+                },
+                {"type": "file", "file": {"file_id": "file-abc123"}},
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "https://example.com/a.png", "detail": "original"},
+                },
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": "Paris [1].",
+            "refusal": None,
+            "annotations": [],
+        },
+        {
+            "role": "assistant",
+            "content": "Cited.",
+            "annotations": [
+                {
+                    "type": "url_citation",
+                    "url_citation": {
+                        "start_index": 0,
+                        "end_index": 6,
+                        "title": "P",
+                        "url": "https://example.com",
+                    },
+                }
+            ],
+        },
+        {"role": "assistant", "audio": {"id": "audio_abc123"}},
+        {"role": "user", "content": "And again."},
+    ],
+    "modalities": ["text", "audio"],
+    "audio": {"voice": "coral", "format": "mp3"},
+    "prediction": {"type": "content", "content": "Paris is the capital."},
+    "web_search_options": {
+        "search_context_size": "low",
+        "user_location": {"type": "approximate", "approximate": {"country": "FR", "city": "Paris"}},
+    },
+    "moderation": {
+        "model": "omni-moderation-latest",
+        "policy": {"input": {"mode": "block"}, "output": {"mode": "score"}},
+    },
+    "safety_identifier": "hashed-user-1",
+    "prompt_cache_key": "tenant-7",
+    "prompt_cache_options": {"mode": "explicit", "ttl": "30m"},
+    "prompt_cache_retention": "24h",
+    "verbosity": "low",
+    "store": True,
+    "metadata": {"team": "search", "ticket": "T-1"},
+    "service_tier": "priority",
+    "parallel_tool_calls": True,
+    "logprobs": True,
+    "top_logprobs": 2,
+    "stream_options": {"include_usage": True, "include_obfuscation": False},
+    "tool_choice": {
+        "type": "allowed_tools",
+        "allowed_tools": {"mode": "auto", "tools": [{"type": "function", "function": {"name": "f"}}]},
+    },
+    "tools": [{"type": "function", "function": {"name": "f"}}],
+}
+
+
+def test_every_documented_request_field_round_trips(fake: FakeAPI) -> None:
+    """Every Chat Completions field of the API reference validates and is sent exactly as written."""
+    request = ChatRequest.model_validate(EVERY_NEW_FIELD)
+    assert ChatRequest.model_validate_json(json.dumps(EVERY_NEW_FIELD)) == request
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+    client.complete(request)
+    (received,) = fake.received
+    expected = json.loads(json.dumps(EVERY_NEW_FIELD))
+    del expected["messages"][1]["refusal"]  # a null is not sent
+    assert json.loads(received.body) == expected
+    assert request.metadata is not None
+    with pytest.raises(TypeError):
+        request.metadata["x"] = "y"  # type: ignore[index]  # the mutation under test
+
+
+def test_legacy_function_fields_are_accepted() -> None:
+    """The deprecated functions / function_call fields, and an assistant's function_call, still validate."""
+    body = {
+        "model": "gpt-3.5-turbo",
+        "messages": [HELLO, {"role": "assistant", "function_call": {"name": "f", "arguments": "{}"}}],
+        "functions": [{"name": "f", "parameters": {"type": "object"}}],
+        "function_call": {"name": "f"},
+    }
+    assert json.loads(wire_body(ChatRequest.model_validate(body))) == body
+
+
+BAD_NEW_FIELDS: list[tuple[str, dict[str, Any], str]] = [
+    ("unknown modality", {"modalities": ["video"]}, "modalities.0"),
+    ("audio without format", {"audio": {"voice": "coral"}}, "audio.format"),
+    ("seventeen metadata pairs", {"metadata": {str(i): "v" for i in range(17)}}, "metadata"),
+    ("metadata value not a string", {"metadata": {"n": 1}}, "metadata.n"),
+    (
+        "country not two letters",
+        {"web_search_options": {"user_location": {"approximate": {"country": "France"}}}},
+        "web_search_options.user_location.approximate.country",
+    ),
+    ("unknown stream option", {"stream_options": {"include_usag": True}}, "stream_options.include_usag"),
+    (
+        "file part naming no file",
+        {"messages": [{"role": "user", "content": [{"type": "file", "file": {}}]}]},
+        "messages.0.user.content.*.0.file.file",
+    ),
+    (
+        "unknown audio format",
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "input_audio", "input_audio": {"data": "x", "format": "ogg"}}],
+                }
+            ]
+        },
+        "messages.0.user.content.*.0.input_audio.input_audio.format",
+    ),
+    (
+        "unknown assistant key",
+        {"messages": [{"role": "assistant", "content": "x", "citations": []}]},
+        "messages.0.assistant.citations",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "field"), BAD_NEW_FIELDS, ids=[c[0] for c in BAD_NEW_FIELDS])
+def test_bad_new_fields_are_refused(fake: FakeAPI, case: str, change: dict[str, Any], field: str) -> None:
+    """The new fields are checked like the old ones, and unknown keys are still refused."""
+    body = {"model": "gpt-4o", "messages": [HELLO], **change}
+    with pytest.raises(ValidationError) as caught:
+        OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url).complete(
+            ChatRequest.model_validate(body)
+        )
+    locations = [
+        ".".join("*" if str(p).startswith("tuple[") else str(p) for p in e["loc"])
+        for e in caught.value.errors()
+    ]
+    assert field in locations, f"{case}: {locations}"
+    assert fake.received == []

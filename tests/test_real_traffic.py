@@ -28,6 +28,8 @@ from typed_llm import (
     EmbeddingResponse,
     NotFoundError,
     OpenAIClient,
+    ToolCall,
+    Usage,
     UserMessage,
 )
 from typed_llm._stream import parse_chat_stream
@@ -99,7 +101,8 @@ def _check_chat(response: ChatResponse, entry: Entry) -> None:
         assert choice.message.role == want["role"]
         assert choice.message.content == want["content"]
         assert choice.message.refusal == want["refusal"]
-        calls = choice.message.tool_calls or ()
+        calls = [c for c in choice.message.tool_calls or () if isinstance(c, ToolCall)]
+        assert len(calls) == len(choice.message.tool_calls or ())
         assert [(c.id, c.type, c.function.name, c.function.arguments) for c in calls] == [
             (c["id"], c["type"], c["name"], c["arguments"]) for c in want.get("tool_calls") or []
         ]
@@ -250,3 +253,72 @@ def _without_nulls(value: object) -> object:
     if isinstance(value, list):
         return [_without_nulls(v) for v in value]
     return value
+
+
+STREAMS: list[Entry] = json.loads((REAL_TRAFFIC / "manifest-streams.json").read_text())
+
+
+def _usage_fact(usage: Usage, dotted: str) -> int | None:
+    """A manifest usage fact such as ``completion_tokens_details.audio_tokens`` read off the typed usage."""
+    value: object = usage
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    assert value is None or isinstance(value, int)
+    return value
+
+
+@pytest.mark.parametrize("entry", STREAMS, ids=[e["file"].removeprefix("streams/") for e in STREAMS])
+def test_recorded_stream_parses_with_every_manifest_fact(entry: Entry) -> None:
+    """Each recorded SSE body (Azure filter-only chunks included) assembles to the manifest's facts."""
+    facts = entry["facts"]
+    recorded = _interactions(entry["file"])[entry["interaction"]]["response"]
+    body = recorded["body"]["string"]
+    raw = RawResponse(
+        status_code=recorded["status"]["code"],
+        headers={k: v[0] for k, v in recorded["headers"].items()},
+        content=body.encode() if isinstance(body, str) else body,
+    )
+    stream = parse_chat_stream(raw)
+    chunks = stream.chunks
+    assert len(chunks) == facts["data_events"]
+    assert stream.done == facts["done_sentinel"]
+    assert sorted({c.id for c in chunks if c.id}) == facts["ids"]
+    assert sorted({c.model for c in chunks if c.model}) == facts["models"]
+    assert sum(1 for c in chunks if c.prompt_filter_results) == facts["azure_prompt_filter_chunks"]
+    assert sum(1 for c in chunks if not c.choices) == facts["empty_choices_chunks"]
+    assert sorted({c.service_tier for c in chunks if c.service_tier}) == facts["service_tiers"]
+    assert (
+        sorted({c.system_fingerprint for c in chunks if c.system_fingerprint}) == facts["system_fingerprints"]
+    )
+    obfuscated = any("obfuscation" in (c.model_extra or {}) for c in chunks)
+    assert obfuscated == facts["obfuscation"]
+    response = stream.response
+    assert response.id == facts["ids"][0]
+    assert len(response.choices) == len(facts["choices"])
+    for choice, want in zip(response.choices, facts["choices"], strict=True):
+        assert (choice.index, choice.finish_reason, choice.message.role) == (
+            want["index"],
+            want["finish_reason"],
+            want["role"],
+        )
+        assert (choice.message.content, choice.message.refusal) == (want["text"], want["refusal"])
+        calls = [c for c in choice.message.tool_calls or () if isinstance(c, ToolCall)]
+        assert [(c.id, c.function.name, c.function.arguments) for c in calls] == [
+            (c["id"], c["name"], c["arguments"]) for c in want["tool_calls"]
+        ]
+    if facts["usage"] is None:
+        assert response.usage is None
+    else:
+        assert response.usage is not None
+        for dotted, value in facts["usage"].items():
+            assert _usage_fact(response.usage, dotted) == value, dotted
+    if facts["azure_prompt_filter_chunks"]:
+        first = chunks[0]
+        assert (first.id, first.choices, first.model_extra) == ("", (), {"object": ""})
+        assert response.prompt_filter_results
+    assert response.request_id == _stream_request_id(recorded["headers"])
+
+
+def _stream_request_id(headers: Mapping[str, list[str]]) -> str | None:
+    lowered = {k.lower(): v[0] for k, v in headers.items()}
+    return lowered.get("x-request-id") or lowered.get("apim-request-id")

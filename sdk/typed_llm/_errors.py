@@ -468,7 +468,9 @@ def retry_after_from(headers: Mapping[str, str], *, now: float | None = None) ->
 def _decode_body(content: bytes) -> object:
     try:
         return json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: nested deeper than the interpreter's stack (``{"error":`` x 50,000). The
+        # body is kept as text, as for any other body that is not JSON.
         return content.decode("utf-8", errors="replace")
 
 

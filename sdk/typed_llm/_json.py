@@ -7,20 +7,28 @@ dicts and lists back, so the wire form is unchanged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated, TypeAlias
 
-from pydantic import AfterValidator, PlainSerializer
+from pydantic import AfterValidator, PlainSerializer, StrictBool, StrictFloat, StrictInt, StrictStr
 from typing_extensions import TypeAliasType
 
-__all__ = ["JSONObject", "JSONValue"]
+__all__ = ["JSONObject", "JSONValue", "refuse_lone_surrogates"]
 
 JSONValue = TypeAliasType(
     "JSONValue",
-    "bool | int | float | str | tuple[JSONValue, ...] | Mapping[str, JSONValue] | None",
+    (
+        "StrictBool | StrictInt | StrictFloat | StrictStr"
+        " | tuple[JSONValue, ...] | Mapping[str, JSONValue] | None"
+    ),
 )
-"""Any JSON value, with arrays as tuples and objects as read-only mappings."""
+"""Any JSON value, with arrays as tuples and objects as read-only mappings.
+
+Scalars are strict (``True`` is not ``1``, ``b"x"`` is not ``"x"``) so a value keeps the JSON type it was
+given; arrays may be given as lists, as JSON loaded in Python has them.
+"""
 
 
 def _freeze(value: JSONValue) -> JSONValue:
@@ -54,3 +62,33 @@ JSONObject: TypeAlias = Annotated[
     PlainSerializer(_thaw_object),
 ]
 """A JSON object, read-only once validated; dumps as a plain dict."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def refuse_lone_surrogates(value: object, where: str = "") -> None:
+    r"""Refuse a string (anywhere inside ``value``) that holds a lone surrogate code point.
+
+    Python strings may hold ``"\ud800"`` on its own (from ``surrogateescape``, a bad ``\u`` escape, a
+    JSON decoder that let one through); UTF-8 cannot encode it, so such a request could never be
+    sent, cached or logged. Refusing it at validation names the field instead of failing later.
+
+    Raises:
+        ValueError: with the position of the first surrogate (and the key path inside a mapping).
+    """
+    if isinstance(value, str):
+        found = _SURROGATE.search(value)
+        if found is not None:
+            at = f" (at {where})" if where else ""
+            raise ValueError(
+                f"text{at} holds a lone surrogate (U+{ord(found.group()):04X}) at index {found.start()}, "
+                "which UTF-8 cannot encode"
+            )
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            refuse_lone_surrogates(key, where)
+            refuse_lone_surrogates(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, tuple | list):
+        for index, item in enumerate(value):
+            refuse_lone_surrogates(item, f"{where}.{index}" if where else str(index))

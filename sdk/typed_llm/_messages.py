@@ -8,17 +8,38 @@ wire becomes a tuple here, so a message can never change after it is built.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictStr,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from typed_llm._json import JSONObject, refuse_lone_surrogates
 
 __all__ = [
+    "AnyToolCall",
+    "AssistantAudio",
     "AssistantMessage",
+    "AudioPart",
+    "CacheBreakpoint",
     "ContentPart",
+    "CustomCall",
+    "CustomToolCall",
     "DeveloperMessage",
+    "FilePart",
     "FunctionCall",
     "ImagePart",
     "ImageURL",
+    "InputAudio",
+    "InputFile",
     "Message",
     "RefusalPart",
     "SystemMessage",
@@ -30,25 +51,45 @@ __all__ = [
 
 
 class _Frozen(BaseModel):
-    """Base of every request-side model: immutable, and unknown keys are refused, not dropped."""
+    """Base of every request-side model: immutable, and unknown keys are refused, not dropped.
+
+    Every text it holds must be encodable as UTF-8 (no lone surrogate), so a request that validates
+    can always be sent, cached and logged.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _encodable(cls, value: object) -> object:
+        refuse_lone_surrogates(value)
+        return value
+
+
+class CacheBreakpoint(_Frozen):
+    """An explicit prompt-cache breakpoint after a content part (gpt-5.6 and later)."""
+
+    mode: Literal["explicit"] = "explicit"
+    ttl: Literal["30m", "12h"] | None = None
+    """The least time the cached prefix is kept."""
 
 
 class TextPart(_Frozen):
     """A text content part."""
 
     type: Literal["text"] = "text"
-    text: str
+    text: StrictStr
     """The text."""
+    prompt_cache_breakpoint: CacheBreakpoint | None = None
+    """Cache the prompt up to and including this part."""
 
 
 class ImageURL(_Frozen):
     """Where an image is, and how closely the model should look at it."""
 
-    url: str = Field(min_length=1)
+    url: StrictStr = Field(min_length=1)
     """An https URL or a ``data:`` URL with base64 image bytes."""
-    detail: Literal["auto", "low", "high"] | None = None
+    detail: Literal["auto", "low", "high", "original"] | None = None
     """Resolution the model uses; the API's default is ``auto``."""
 
 
@@ -58,17 +99,65 @@ class ImagePart(_Frozen):
     type: Literal["image_url"] = "image_url"
     image_url: ImageURL
     """The image."""
+    prompt_cache_breakpoint: CacheBreakpoint | None = None
+    """Cache the prompt up to and including this part."""
+
+
+class InputAudio(_Frozen):
+    """Audio the user sends, base64 encoded."""
+
+    data: StrictStr = Field(min_length=1)
+    """Base64 audio bytes."""
+    format: Literal["wav", "mp3"]
+    """The audio's encoding."""
+
+
+class AudioPart(_Frozen):
+    """An audio content part (user messages only, audio-capable models)."""
+
+    type: Literal["input_audio"] = "input_audio"
+    input_audio: InputAudio
+    """The audio."""
+    prompt_cache_breakpoint: CacheBreakpoint | None = None
+    """Cache the prompt up to and including this part."""
+
+
+class InputFile(_Frozen):
+    """A file the user sends: its bytes (``file_data``, a data URL) or the id of an uploaded file."""
+
+    file_data: StrictStr | None = None
+    """Base64 file bytes (as a ``data:`` URL)."""
+    file_id: StrictStr | None = None
+    """Id of a file uploaded to the Files API."""
+    filename: StrictStr | None = None
+    """The file's name, used with ``file_data``."""
+
+    @model_validator(mode="after")
+    def _names_a_file(self) -> InputFile:
+        if self.file_data is None and self.file_id is None:
+            raise ValueError("a file part needs file_data or file_id")
+        return self
+
+
+class FilePart(_Frozen):
+    """A file content part (PDFs and the like, user messages only)."""
+
+    type: Literal["file"] = "file"
+    file: InputFile
+    """The file."""
+    prompt_cache_breakpoint: CacheBreakpoint | None = None
+    """Cache the prompt up to and including this part."""
 
 
 class RefusalPart(_Frozen):
     """A refusal content part (assistant messages only)."""
 
     type: Literal["refusal"] = "refusal"
-    refusal: str
+    refusal: StrictStr
     """The refusal text the model produced."""
 
 
-ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+ContentPart = Annotated[TextPart | ImagePart | AudioPart | FilePart, Field(discriminator="type")]
 """A part of a user message's content."""
 
 _AssistantPart = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
@@ -77,29 +166,62 @@ _AssistantPart = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
 class FunctionCall(_Frozen):
     """The function a tool call invokes, with its arguments as the model wrote them (a JSON string)."""
 
-    name: str
+    name: StrictStr
     """Name of the function."""
-    arguments: str
+    arguments: StrictStr
     """Arguments as JSON text. The model may write invalid JSON; parse it, do not trust it."""
 
 
 class ToolCall(_Frozen):
-    """A tool call made by the assistant."""
+    """A function tool call made by the assistant."""
 
-    id: str
+    id: StrictStr
     """The call's id, which the answering ``ToolMessage`` repeats in ``tool_call_id``."""
     type: Literal["function"] = "function"
     function: FunctionCall
     """The function called."""
 
 
+class CustomCall(_Frozen):
+    """The custom tool a call invokes, with the free-form input the model wrote for it."""
+
+    name: StrictStr
+    """Name of the custom tool."""
+    input: StrictStr
+    """The input, as the model wrote it (plain text, or text of the tool's grammar)."""
+
+
+class CustomToolCall(_Frozen):
+    """A call of a custom tool (gpt-5 family): free-form input instead of JSON arguments."""
+
+    id: StrictStr
+    """The call's id, which the answering ``ToolMessage`` repeats in ``tool_call_id``."""
+    type: Literal["custom"] = "custom"
+    custom: CustomCall
+    """The custom tool called, and its input."""
+
+
+def _tool_call_kind(value: object) -> str:
+    # "function" when absent: older bodies and hand-written dicts leave the type out.
+    if isinstance(value, Mapping):
+        return str(value.get("type", "function"))
+    return str(getattr(value, "type", "function"))
+
+
+AnyToolCall = Annotated[
+    Annotated[ToolCall, Tag("function")] | Annotated[CustomToolCall, Tag("custom")],
+    Discriminator(_tool_call_kind),
+]
+"""A function or a custom tool call, discriminated by ``type`` (``function`` when absent)."""
+
+
 class SystemMessage(_Frozen):
     """Instructions from the application (``developer`` replaces it for reasoning models)."""
 
     role: Literal["system"] = "system"
-    content: str | tuple[TextPart, ...]
+    content: StrictStr | tuple[TextPart, ...]
     """The instructions."""
-    name: str | None = None
+    name: StrictStr | None = None
     """Optional participant name."""
 
 
@@ -107,9 +229,9 @@ class DeveloperMessage(_Frozen):
     """Instructions from the developer, for models that take them (o1 and later)."""
 
     role: Literal["developer"] = "developer"
-    content: str | tuple[TextPart, ...]
+    content: StrictStr | tuple[TextPart, ...]
     """The instructions."""
-    name: str | None = None
+    name: StrictStr | None = None
     """Optional participant name."""
 
 
@@ -117,29 +239,43 @@ class UserMessage(_Frozen):
     """A message from the user: text, or content parts (text and images)."""
 
     role: Literal["user"] = "user"
-    content: str | Annotated[tuple[ContentPart, ...], Field(min_length=1)]
+    content: StrictStr | Annotated[tuple[ContentPart, ...], Field(min_length=1)]
     """Text, or a non-empty tuple of content parts."""
-    name: str | None = None
+    name: StrictStr | None = None
     """Optional participant name."""
+
+
+class AssistantAudio(_Frozen):
+    """A reference to audio the assistant produced earlier."""
+
+    id: StrictStr = Field(min_length=1)
+    """The id of the answer's audio."""
 
 
 class AssistantMessage(_Frozen):
     """A message the assistant sent earlier in the conversation (content, refusal or tool calls)."""
 
     role: Literal["assistant"] = "assistant"
-    content: str | tuple[_AssistantPart, ...] | None = None
+    content: StrictStr | tuple[_AssistantPart, ...] | None = None
     """What the assistant said; may be absent when it only called tools."""
-    refusal: str | None = None
+    refusal: StrictStr | None = None
     """The assistant's refusal, if it refused."""
-    tool_calls: Annotated[tuple[ToolCall, ...], Field(min_length=1)] | None = None
+    tool_calls: Annotated[tuple[AnyToolCall, ...], Field(min_length=1)] | None = None
     """Tool calls the assistant made; each must be answered by a ``ToolMessage``."""
-    name: str | None = None
+    name: StrictStr | None = None
     """Optional participant name."""
+    audio: AssistantAudio | None = None
+    """Audio the assistant spoke earlier, by id (the answer's ``message.audio.id``)."""
+    annotations: tuple[JSONObject, ...] | None = None
+    """The answer's annotations (``url_citation``...), as a response message sent back carries them."""
+    function_call: FunctionCall | None = None
+    """Deprecated: the legacy single function call (``tool_calls`` replaced it)."""
 
     @model_validator(mode="after")
     def _says_something(self) -> AssistantMessage:
-        if self.content is None and self.tool_calls is None and self.refusal is None:
-            raise ValueError("an assistant message needs content, refusal or tool_calls")
+        said = (self.content, self.tool_calls, self.refusal, self.audio, self.function_call)
+        if all(part is None for part in said):
+            raise ValueError("an assistant message needs content, refusal or tool_calls (or audio)")
         return self
 
 
@@ -147,9 +283,9 @@ class ToolMessage(_Frozen):
     """The result of a tool call, sent back to the model."""
 
     role: Literal["tool"] = "tool"
-    content: str | tuple[TextPart, ...]
+    content: StrictStr | tuple[TextPart, ...]
     """The tool's output."""
-    tool_call_id: str = Field(min_length=1)
+    tool_call_id: StrictStr = Field(min_length=1)
     """The ``id`` of the ``ToolCall`` this answers."""
 
 

@@ -15,34 +15,55 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
     field_validator,
 )
 
 from typed_llm._json import JSONObject
-from typed_llm._messages import Message
+from typed_llm._messages import Message, TextPart, _Frozen
 
 __all__ = [
+    "AllowedTools",
+    "AllowedToolsChoice",
+    "ApproximateLocation",
+    "AudioOutput",
+    "AudioVoice",
     "ChatRequest",
+    "CustomTool",
+    "CustomToolDefinition",
+    "CustomToolFormat",
+    "CustomToolGrammar",
+    "CustomToolGrammarFormat",
+    "CustomToolTextFormat",
     "EmbeddingRequest",
     "FunctionDefinition",
     "FunctionTool",
     "JSONSchemaFormat",
+    "LegacyFunction",
+    "Moderation",
+    "ModerationMode",
+    "ModerationPolicy",
+    "NamedCustomToolChoice",
     "NamedToolChoice",
+    "PredictedOutput",
+    "PromptCacheOptions",
     "ReasoningEffort",
     "ResponseFormat",
     "ResponseFormatJSONObject",
     "ResponseFormatJSONSchema",
     "ResponseFormatText",
+    "StreamOptions",
+    "Tool",
     "ToolChoice",
+    "UserLocation",
+    "WebSearchOptions",
 ]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class ResponseFormatText(_Frozen):
@@ -64,13 +85,13 @@ class JSONSchemaFormat(_Frozen):
         frozen=True, extra="forbid", serialize_by_alias=True, validate_by_name=True, validate_by_alias=True
     )
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     """Name of the schema: letters, digits, underscores and dashes, at most 64."""
-    description: str | None = None
+    description: StrictStr | None = None
     """What the output is for; the model reads it."""
     schema_: JSONObject | None = Field(default=None, alias="schema")
     """The JSON Schema (wire name ``schema``)."""
-    strict: bool | None = None
+    strict: StrictBool | None = None
     """Whether the API enforces the schema exactly (strict mode)."""
 
 
@@ -92,13 +113,13 @@ ResponseFormat = Annotated[
 class FunctionDefinition(_Frozen):
     """A function the model may call."""
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     """Name the model calls it by."""
-    description: str | None = None
+    description: StrictStr | None = None
     """What it does; the model reads it to decide when to call."""
     parameters: JSONObject | None = None
     """JSON Schema of its arguments."""
-    strict: bool | None = None
+    strict: StrictBool | None = None
     """Whether the arguments must follow the schema exactly."""
 
 
@@ -110,8 +131,58 @@ class FunctionTool(_Frozen):
     """The function."""
 
 
+class CustomToolTextFormat(_Frozen):
+    """A custom tool's input is free text."""
+
+    type: Literal["text"] = "text"
+
+
+class CustomToolGrammar(_Frozen):
+    """The grammar a custom tool's input must follow."""
+
+    syntax: Literal["lark", "regex"]
+    """The grammar's language: a Lark grammar or a regular expression."""
+    definition: StrictStr
+    """The grammar itself."""
+
+
+class CustomToolGrammarFormat(_Frozen):
+    """A custom tool's input follows a grammar."""
+
+    type: Literal["grammar"] = "grammar"
+    grammar: CustomToolGrammar
+    """The grammar."""
+
+
+CustomToolFormat = Annotated[CustomToolTextFormat | CustomToolGrammarFormat, Field(discriminator="type")]
+"""How a custom tool's input is constrained: free text or a grammar."""
+
+
+class CustomToolDefinition(_Frozen):
+    """A custom tool: the model calls it with free-form input instead of JSON arguments (gpt-5 family)."""
+
+    name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    """Name the model calls it by."""
+    description: StrictStr | None = None
+    """What it does; the model reads it to decide when to call."""
+    format: CustomToolFormat | None = None
+    """Free text (the API's default) or a grammar."""
+
+
+class CustomTool(_Frozen):
+    """A custom tool."""
+
+    type: Literal["custom"] = "custom"
+    custom: CustomToolDefinition
+    """The tool."""
+
+
+Tool = Annotated[FunctionTool | CustomTool, Field(discriminator="type")]
+"""A tool the model may call: a function (JSON arguments) or a custom tool (free-form input)."""
+
+
 class _FunctionName(_Frozen):
-    name: str = Field(min_length=1)
+    name: StrictStr = Field(min_length=1)
 
 
 class NamedToolChoice(_Frozen):
@@ -122,11 +193,144 @@ class NamedToolChoice(_Frozen):
     """The function to call (``{"name": ...}``)."""
 
 
-ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
-"""How the model chooses tools: ``none``, ``auto``, ``required`` or a named function."""
+class NamedCustomToolChoice(_Frozen):
+    """Force the model to call one named custom tool."""
+
+    type: Literal["custom"] = "custom"
+    custom: _FunctionName
+    """The custom tool to call (``{"name": ...}``)."""
+
+
+class AllowedTools(_Frozen):
+    """A subset of the declared tools the model may use this turn."""
+
+    mode: Literal["auto", "required"]
+    """``auto``: the model may call one of them; ``required``: it must."""
+    tools: Annotated[tuple[JSONObject, ...], Field(min_length=1)]
+    """The allowed tools, each as the API names it (``{"type": "function", "function": {"name": ...}}``)."""
+
+
+class AllowedToolsChoice(_Frozen):
+    """Restrict the model to some of the declared tools."""
+
+    type: Literal["allowed_tools"] = "allowed_tools"
+    allowed_tools: AllowedTools
+    """Which tools, and whether one must be called."""
+
+
+ToolChoice = (
+    Literal["none", "auto", "required"]
+    | Annotated[NamedToolChoice | NamedCustomToolChoice | AllowedToolsChoice, Field(discriminator="type")]
+)
+"""How the model chooses tools: ``none``, ``auto``, ``required``, a named function or custom tool, or a
+subset of the tools (``allowed_tools``)."""
 
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 """How hard a reasoning model thinks before answering."""
+
+
+class AudioVoice(_Frozen):
+    """A custom voice, by id."""
+
+    id: StrictStr = Field(min_length=1)
+
+
+class AudioOutput(_Frozen):
+    """How the model speaks its answer (``modalities: ["text", "audio"]``)."""
+
+    format: Literal["wav", "aac", "mp3", "flac", "opus", "pcm16"]
+    """The audio encoding."""
+    voice: StrictStr | AudioVoice
+    """A built-in voice (``alloy``, ``coral``, ``marin``...) or a custom voice by id."""
+
+
+class PredictedOutput(_Frozen):
+    """Content the answer will largely repeat (Predicted Outputs): makes regeneration faster."""
+
+    type: Literal["content"] = "content"
+    content: StrictStr | Annotated[tuple[TextPart, ...], Field(min_length=1)]
+    """The predicted text."""
+
+
+class StreamOptions(_Frozen):
+    """Options of a streamed answer."""
+
+    include_usage: StrictBool | None = None
+    """Send a last chunk with the usage."""
+    include_obfuscation: StrictBool | None = None
+    """Pad chunks with random ``obfuscation`` text against side channels."""
+
+
+class ApproximateLocation(_Frozen):
+    """Where the user roughly is, for web search."""
+
+    city: StrictStr | None = None
+    country: StrictStr | None = Field(default=None, min_length=2, max_length=2)
+    """Two-letter ISO country code."""
+    region: StrictStr | None = None
+    timezone: StrictStr | None = None
+    """IANA time zone, such as ``Europe/Paris``."""
+
+
+class UserLocation(_Frozen):
+    """The user's location for web search (approximate only)."""
+
+    type: Literal["approximate"] = "approximate"
+    approximate: ApproximateLocation
+
+
+class WebSearchOptions(_Frozen):
+    """Web search (``gpt-4o-search-preview`` and the like)."""
+
+    search_context_size: Literal["low", "medium", "high"] | None = None
+    """How much of the context window search results may use."""
+    user_location: UserLocation | None = None
+    """Where the user is, to localise results."""
+
+
+class ModerationMode(_Frozen):
+    mode: Literal["score", "block"]
+    """``score``: report only; ``block``: stop flagged content."""
+
+
+class ModerationPolicy(_Frozen):
+    """What moderation does with the input and the output."""
+
+    input: ModerationMode | None = None
+    output: ModerationMode | None = None
+
+
+class Moderation(_Frozen):
+    """Moderation of the request's input and the generated output."""
+
+    model: StrictStr = Field(min_length=1)
+    """The moderation model, such as ``omni-moderation-latest``."""
+    policy: ModerationPolicy | None = None
+
+
+class PromptCacheOptions(_Frozen):
+    """Prompt caching (gpt-5.6 and later)."""
+
+    mode: Literal["implicit", "explicit"] | None = None
+    """``explicit``: only the breakpoints marked on content parts."""
+    ttl: Literal["30m"] | None = None
+    """The least time a cached prefix is kept."""
+
+
+class LegacyFunction(_Frozen):
+    """Deprecated ``functions`` entry (``tools`` replaced it)."""
+
+    name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: StrictStr | None = None
+    parameters: JSONObject | None = None
+
+
+_Metadata = Annotated[
+    Mapping[Annotated[StrictStr, Field(max_length=64)], Annotated[StrictStr, Field(max_length=512)]],
+    Field(max_length=16),
+    AfterValidator(MappingProxyType),
+    PlainSerializer(dict),
+]
 
 
 class ChatRequest(_Frozen):
@@ -136,61 +340,87 @@ class ChatRequest(_Frozen):
     defaults apply. Lists become tuples and ``stop`` given as one string becomes a one-item tuple.
     """
 
-    model: str = Field(min_length=1)
+    model: StrictStr = Field(min_length=1)
     """Model name (OpenAI) or model name mapped to a deployment (Azure)."""
     messages: Annotated[tuple[Message, ...], Field(min_length=1)]
     """The conversation so far; at least one message."""
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    temperature: StrictFloat | None = Field(default=None, ge=0.0, le=2.0)
     """Sampling temperature, 0 to 2."""
-    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    top_p: StrictFloat | None = Field(default=None, ge=0.0, le=1.0)
     """Nucleus sampling mass, 0 to 1."""
-    max_tokens: int | None = Field(default=None, gt=0)
+    max_tokens: StrictInt | None = Field(default=None, gt=0)
     """Most tokens to generate (sent as ``max_completion_tokens`` to reasoning models)."""
-    max_completion_tokens: int | None = Field(default=None, gt=0)
+    max_completion_tokens: StrictInt | None = Field(default=None, gt=0)
     """Most tokens to generate, reasoning tokens included (the newer name of ``max_tokens``)."""
-    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: StrictFloat | None = Field(default=None, ge=-2.0, le=2.0)
     """Penalty on tokens by how often they appeared, -2 to 2."""
-    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    presence_penalty: StrictFloat | None = Field(default=None, ge=-2.0, le=2.0)
     """Penalty on tokens that appeared at all, -2 to 2."""
-    stop: Annotated[tuple[str, ...], Field(min_length=1, max_length=4)] | None = None
+    stop: Annotated[tuple[StrictStr, ...], Field(min_length=1, max_length=4)] | None = None
     """Up to four stop sequences (one string is taken as a one-item tuple)."""
-    n: int | None = Field(default=None, ge=1, le=128)
+    n: StrictInt | None = Field(default=None, ge=1, le=128)
     """How many choices to generate."""
-    seed: int | None = None
+    seed: StrictInt | None = None
     """Seed for best-effort deterministic sampling."""
     response_format: ResponseFormat | None = None
     """Text, JSON mode or a JSON Schema."""
-    tools: Annotated[tuple[FunctionTool, ...], Field(min_length=1, max_length=128)] | None = None
-    """Functions the model may call."""
+    tools: Annotated[tuple[Tool, ...], Field(min_length=1, max_length=128)] | None = None
+    """Tools the model may call: functions and custom tools."""
     tool_choice: ToolChoice | None = None
     """Whether and which tool the model must call."""
-    parallel_tool_calls: bool | None = None
+    parallel_tool_calls: StrictBool | None = None
     """Whether the model may call several tools in one turn."""
     reasoning_effort: ReasoningEffort | None = None
     """Reasoning models only: how much to think."""
     verbosity: Literal["low", "medium", "high"] | None = None
     """gpt-5 family: how long the answer should be."""
-    logprobs: bool | None = None
+    logprobs: StrictBool | None = None
     """Whether to return log probabilities of the output tokens."""
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    top_logprobs: StrictInt | None = Field(default=None, ge=0, le=20)
     """How many most likely tokens to return at each position (needs ``logprobs``)."""
     logit_bias: (
         Annotated[
-            Mapping[str, Annotated[int, Field(ge=-100, le=100)]],
+            Mapping[StrictStr, Annotated[StrictInt, Field(ge=-100, le=100)]],
             AfterValidator(MappingProxyType),
             PlainSerializer(dict),
         ]
         | None
     ) = None
     """Bias per token id, -100 to 100. Stored read-only."""
-    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None = None
     """Processing tier."""
-    store: bool | None = None
+    store: StrictBool | None = None
     """Whether OpenAI stores the completion."""
-    user: str | None = None
+    user: StrictStr | None = None
     """A stable id of the end user, for abuse monitoring."""
     stream: Literal[False] | None = None
     """Accepted as ``false`` for wire compatibility; ``complete`` never streams."""
+    stream_options: StreamOptions | None = None
+    """Options of a streamed answer."""
+    metadata: _Metadata | None = None
+    """Up to 16 string pairs stored with the completion (keys 64, values 512 characters at most)."""
+    modalities: Annotated[tuple[Literal["text", "audio"], ...], Field(min_length=1)] | None = None
+    """Output kinds: ``("text",)`` (the default) or ``("text", "audio")``."""
+    audio: AudioOutput | None = None
+    """Voice and format of audio output (with ``"audio"`` in ``modalities``)."""
+    prediction: PredictedOutput | None = None
+    """Predicted Output: content the answer will largely repeat."""
+    web_search_options: WebSearchOptions | None = None
+    """Web search settings (search models)."""
+    moderation: Moderation | None = None
+    """Moderation of the input and output."""
+    safety_identifier: StrictStr | None = Field(default=None, max_length=64)
+    """A stable, hashed id of the end user, for abuse detection (replaces ``user``)."""
+    prompt_cache_key: StrictStr | None = None
+    """Groups requests that share a prefix, for prompt-cache hits (replaces ``user``)."""
+    prompt_cache_options: PromptCacheOptions | None = None
+    """Prompt caching options."""
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
+    """Deprecated: how long cached prefixes are kept (``prompt_cache_options.ttl`` replaced it)."""
+    functions: Annotated[tuple[LegacyFunction, ...], Field(min_length=1, max_length=128)] | None = None
+    """Deprecated: functions the model may call (``tools`` replaced it)."""
+    function_call: Literal["none", "auto"] | _FunctionName | None = None
+    """Deprecated: whether and which function to call (``tool_choice`` replaced it)."""
 
     @field_validator("stop", mode="before")
     @classmethod
@@ -201,13 +431,15 @@ class ChatRequest(_Frozen):
 class EmbeddingRequest(_Frozen):
     """An Embeddings request: one vector per input string, in input order."""
 
-    model: str = Field(min_length=1)
+    model: StrictStr = Field(min_length=1)
     """Embedding model name (OpenAI) or model mapped to a deployment (Azure)."""
-    input: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1, max_length=2048)]
+    input: Annotated[
+        tuple[Annotated[StrictStr, Field(min_length=1)], ...], Field(min_length=1, max_length=2048)
+    ]
     """One or more non-empty strings (one string is taken as a one-item tuple)."""
-    dimensions: int | None = Field(default=None, gt=0)
+    dimensions: StrictInt | None = Field(default=None, gt=0)
     """Length of the vectors, for models that can shorten them (text-embedding-3)."""
-    user: str | None = None
+    user: StrictStr | None = None
     """A stable id of the end user, for abuse monitoring."""
 
     @field_validator("input", mode="before")

@@ -1,33 +1,49 @@
 """Response models: what the API answered, parsed from its JSON into frozen, typed values.
 
-Response models ignore keys they do not know (the API adds fields often; an old SDK must keep parsing
-new answers) but every field they declare is checked. Azure's additions (prompt and completion filter
-results) are typed too, so a filtered completion is visible as data, not as a missing text.
+Response models keep keys they do not know in ``model_extra`` (the API adds fields often; an old SDK
+must keep parsing new answers, and lose nothing of them) but every field they declare is checked.
+Azure's additions (prompt and completion filter results) are typed too, so a filtered completion is
+visible as data, not as a missing text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Final, Generic, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    InstanceOf,
+    PlainSerializer,
+    model_validator,
+)
 
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
-from typed_llm._messages import ToolCall
+from typed_llm._messages import AnyToolCall
 
 if TYPE_CHECKING:
     import builtins
 
 __all__ = [
+    "Annotation",
+    "AnyFinishReason",
     "ChatResponse",
     "Choice",
+    "CompletionTokensDetails",
     "ContentFilterResult",
     "EmbeddingResponse",
     "EmbeddingUsage",
     "FinishReason",
     "ParsedChatResponse",
     "PromptFilterResult",
+    "PromptTokensDetails",
+    "ResponseAudio",
     "ResponseMessage",
+    "URLCitation",
+    "UnknownFinishReason",
     "Usage",
     "content_filter_results",
 ]
@@ -37,9 +53,46 @@ T = TypeVar("T")
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
 """Why the model stopped: natural end, token limit, tool calls, content filter, legacy function call."""
 
+KNOWN_FINISH_REASONS: Final[frozenset[str]] = frozenset(get_args(FinishReason))
+
+
+class UnknownFinishReason(str):
+    """A ``finish_reason`` this version of the SDK does not know, kept as the server sent it.
+
+    The API adds values (``"content_filter"`` came late, gateways send their own): a new one must not
+    cost the caller the answer. It is a ``str``, so it compares, logs and dumps as the server's text,
+    and a distinct type, so code that matches on ``FinishReason`` sees it as the case it must handle::
+
+        match choice.finish_reason:
+            case "stop" | "length" | "tool_calls" | "content_filter" | "function_call":
+                ...
+            case UnknownFinishReason():
+                ...
+            case None:  # the server sent null
+                ...
+    """
+
+    __slots__ = ()
+
+
+def _keep_unknown_finish_reason(raw: object) -> object:
+    if type(raw) is str and raw not in KNOWN_FINISH_REASONS:
+        return UnknownFinishReason(raw)
+    return raw
+
+
+AnyFinishReason = Annotated[
+    FinishReason | InstanceOf[UnknownFinishReason],
+    BeforeValidator(_keep_unknown_finish_reason),
+    PlainSerializer(str),
+]
+"""A known ``FinishReason``, or an ``UnknownFinishReason`` holding the server's new value."""
+
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # extra="allow": a key newer than this SDK is kept (``model_extra``) and dumped again, so a cached
+    # answer reads back whole; every documented key is a typed field.
+    model_config = ConfigDict(frozen=True, extra="allow")
 
 
 class ContentFilterResult(_Answer):
@@ -100,6 +153,36 @@ class PromptFilterResult(_Answer):
     """The verdict per category."""
 
 
+class PromptTokensDetails(_Answer):
+    """Where the prompt's tokens went; each None when the API did not report it."""
+
+    cached_tokens: int | None = None
+    """Served from the prompt cache."""
+    cache_write_tokens: int | None = None
+    """Written to the prompt cache by this request."""
+    audio_tokens: int | None = None
+    """Audio input."""
+    image_tokens: int | None = None
+    """Image input."""
+    text_tokens: int | None = None
+    """Text input."""
+
+
+class CompletionTokensDetails(_Answer):
+    """Where the completion's tokens went; each None when the API did not report it."""
+
+    reasoning_tokens: int | None = None
+    """Spent reasoning (not in the visible answer)."""
+    audio_tokens: int | None = None
+    """Audio output."""
+    accepted_prediction_tokens: int | None = None
+    """Tokens of a Predicted Output that appeared in the completion."""
+    rejected_prediction_tokens: int | None = None
+    """Tokens of a Predicted Output that did not appear (billed as completion tokens all the same)."""
+    text_tokens: int | None = None
+    """Text output."""
+
+
 class Usage(_Answer):
     """Token usage of a chat completion."""
 
@@ -113,6 +196,10 @@ class Usage(_Answer):
     """Prompt tokens served from the prompt cache; None when the API did not report it."""
     reasoning_tokens: int | None = None
     """Completion tokens spent reasoning; None when the API did not report it."""
+    prompt_tokens_details: PromptTokensDetails | None = None
+    """Every detail count of the prompt, as the API reported it."""
+    completion_tokens_details: CompletionTokensDetails | None = None
+    """Every detail count of the completion, as the API reported it."""
 
     @model_validator(mode="before")
     @classmethod
@@ -130,20 +217,66 @@ class Usage(_Answer):
         return flat
 
 
+_CALL_KEYS: Final = {"function": {"name", "arguments"}, "custom": {"name", "input"}}
+
+
 def _known_tool_call_keys(raw: object) -> object:
-    # The request-side ToolCall refuses unknown keys; answers may carry more (an "index", new
-    # fields), which are dropped here rather than failing the whole completion.
+    # The request-side tool calls refuse unknown keys (they are sent back as they are); answers may
+    # carry more (an "index", new fields), which are dropped here rather than failing the completion.
     if not isinstance(raw, list | tuple):
         return raw
     calls = []
     for call in raw:
         if isinstance(call, Mapping):
-            function = call.get("function")
-            if isinstance(function, Mapping):
-                function = {k: v for k, v in function.items() if k in {"name", "arguments"}}
-            call = {k: v for k, v in call.items() if k in {"id", "type"}} | {"function": function}  # noqa: PLW2901
+            kind = call.get("type", "function")
+            body = call.get(kind) if isinstance(kind, str) else None
+            keys = _CALL_KEYS.get(kind, set()) if isinstance(kind, str) else set()
+            if isinstance(body, Mapping) and keys:
+                body = {k: v for k, v in body.items() if k in keys}
+            call = {k: v for k, v in call.items() if k in {"id", "type"}} | (  # noqa: PLW2901
+                {kind: body} if isinstance(kind, str) and kind in _CALL_KEYS else {}
+            )
         calls.append(call)
     return calls
+
+
+class URLCitation(_Answer):
+    """A web page the answer cites (web search models)."""
+
+    start_index: int
+    """Index of the first character of the citing text in ``content``."""
+    end_index: int
+    """Index just past the last character of the citing text."""
+    title: str
+    """The page's title."""
+    url: str
+    """The page's URL."""
+
+
+class Annotation(_Answer):
+    """A note on the answer's text; ``url_citation`` the one type documented today (others kept whole)."""
+
+    type: str
+    """``url_citation``, or a newer kind (its fields are in ``model_extra``)."""
+    url_citation: URLCitation | None = None
+    """The citation, for ``type == "url_citation"``."""
+
+
+class ResponseAudio(_Answer):
+    """Audio the model spoke (``modalities: ["text", "audio"]``)."""
+
+    id: str
+    """Id to send back in a later assistant message's ``audio`` instead of the data."""
+    data: str
+    """Base64 audio bytes in the requested format."""
+    expires_at: int
+    """Unix time after which the id can no longer be sent back."""
+    transcript: str
+    """What the audio says."""
+
+
+def _is_none(value: object) -> bool:
+    return value is None
 
 
 class ResponseMessage(_Answer):
@@ -154,8 +287,14 @@ class ResponseMessage(_Answer):
     """The text; None when the model only called tools, refused, or was filtered."""
     refusal: str | None = None
     """The refusal text, when the model refused."""
-    tool_calls: Annotated[tuple[ToolCall, ...] | None, BeforeValidator(_known_tool_call_keys)] = None
-    """Tool calls the model made."""
+    tool_calls: Annotated[tuple[AnyToolCall, ...] | None, BeforeValidator(_known_tool_call_keys)] = None
+    """Tool calls the model made: function calls (``ToolCall``) and custom tool calls (``CustomToolCall``)."""
+    # Left out of a dump when absent, so the message's dict keeps the seed's four keys
+    # (``openai_utils.send_message`` returns it) unless the answer had them.
+    annotations: tuple[Annotation, ...] | None = Field(default=None, exclude_if=_is_none)
+    """Notes on the text, such as the web pages it cites."""
+    audio: ResponseAudio | None = Field(default=None, exclude_if=_is_none)
+    """The spoken answer, when audio output was asked for."""
 
 
 class Choice(_Answer):
@@ -165,10 +304,24 @@ class Choice(_Answer):
     """Position among the ``n`` choices."""
     message: ResponseMessage
     """The answer."""
-    finish_reason: FinishReason
-    """Why generation stopped."""
+    finish_reason: AnyFinishReason | None
+    """Why generation stopped: a known ``FinishReason``, an ``UnknownFinishReason`` (a value newer
+    than this SDK, logged once as ``unknown_value``), or None when the server sent null."""
     content_filter_results: _FilterResults = ()
     """Azure only: the filter's verdict on this completion, per category."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _filtered_without_message(cls, data: object) -> object:
+        # Azure stops a completion its filter caught with no "message" at all: the verdicts are the
+        # answer, and ``.text`` raises ContentFilterError with them. Any other choice needs its message.
+        if (
+            isinstance(data, Mapping)
+            and "message" not in data
+            and data.get("finish_reason") == "content_filter"
+        ):
+            return {**data, "message": {"role": "assistant"}}
+        return data
 
 
 class _HasRequestId(_Answer):

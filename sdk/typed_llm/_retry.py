@@ -124,8 +124,8 @@ def _at_least_one(_: object, attribute: attrs.Attribute[float], value: float) ->
         raise ValueError(f"{attribute.name} must be >= 1, got {value}")
 
 
-def _positive_or_none(_: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
-    if value is not None and _seconds(attribute, value) <= 0:  # type: ignore[arg-type]  # the same check on an optional field
+def _positive_or_none(_: object, attribute: attrs.Attribute[float], value: float | None) -> None:
+    if value is not None and _seconds(attribute, value) <= 0:
         raise ValueError(f"{attribute.name} must be > 0, got {value}")
 
 

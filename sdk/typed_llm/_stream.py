@@ -16,15 +16,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from typed_llm._errors import request_id_from
 from typed_llm._messages import FunctionCall, ToolCall
 from typed_llm._responses import (
+    AnyFinishReason,
     ChatResponse,
     Choice,
-    FinishReason,
     PromptFilterResult,
     ResponseMessage,
     Usage,
     _FilterResults,
 )
-from typed_llm._wire import RawResponse, malformed
+from typed_llm._wire import RawResponse, malformed, report_unknown_values
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -33,7 +33,8 @@ __all__ = ["ChatChunk", "ChatStream", "iter_sse_data", "parse_chat_stream"]
 
 
 class _Chunked(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # As for whole answers: a key newer than the SDK (``obfuscation``...) is kept in ``model_extra``.
+    model_config = ConfigDict(frozen=True, extra="allow")
 
 
 class _FunctionDelta(_Chunked):
@@ -63,7 +64,7 @@ class ChunkChoice(_Chunked):
 
     index: int
     delta: Delta = Delta()
-    finish_reason: FinishReason | None = None
+    finish_reason: AnyFinishReason | None = None
     content_filter_results: _FilterResults = ()
 
 
@@ -103,7 +104,7 @@ class _Building:
     content: list[str] = attrs.field(factory=list)
     refusal: list[str] = attrs.field(factory=list)
     calls: dict[int, list[str]] = attrs.field(factory=dict)  # index -> [id, name, arguments]
-    finish_reason: FinishReason | None = None
+    finish_reason: AnyFinishReason | None = None
     filters: _FilterResults = ()
 
     def add(self, choice: ChunkChoice) -> None:
@@ -121,7 +122,7 @@ class _Building:
         self.finish_reason = choice.finish_reason or self.finish_reason
         self.filters = choice.content_filter_results or self.filters
 
-    def choice(self, index: int, finish_reason: FinishReason) -> Choice:
+    def choice(self, index: int, finish_reason: AnyFinishReason) -> Choice:
         calls = tuple(
             ToolCall(id=parts[0], function=FunctionCall(name=parts[1], arguments=parts[2]))
             for _, parts in sorted(self.calls.items())
@@ -184,4 +185,5 @@ def parse_chat_stream(raw: RawResponse) -> ChatStream:
         prompt_filter_results=prompt_filters,
         request_id=request_id_from(raw.headers),
     )
+    report_unknown_values(response)
     return ChatStream(chunks=tuple(chunks), done=done, response=response)

@@ -22,7 +22,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from typed_llm._errors import OutputTruncatedError, OutputValidationError, RefusalError, TypedLLMError
-from typed_llm._messages import ToolCall  # noqa: TC001  (used at runtime by parse's signature)
+from typed_llm._messages import CustomToolCall, ToolCall
 from typed_llm._requests import (
     ChatRequest,
     FunctionDefinition,
@@ -201,13 +201,18 @@ class TypedTool(Generic[T]):
             )
         )
 
-    def parse(self, call: ToolCall) -> T:
+    def parse(self, call: ToolCall | CustomToolCall) -> T:
         """The call's arguments as the model.
 
         Raises:
-            ValueError: the call is for another tool.
+            ValueError: the call is for another tool (or is a custom tool call, which has no JSON arguments).
             OutputValidationError: the arguments are not valid JSON of the model.
         """
+        if not isinstance(call, ToolCall):
+            # ValueError, as for a call of another function: the caller picked the wrong call, not type.
+            raise ValueError(  # noqa: TRY004
+                f"the call is for custom tool {call.custom.name!r}, not function {self.name!r}"
+            )
         if call.function.name != self.name:
             raise ValueError(f"the call is for {call.function.name!r}, not {self.name!r}")
         try:

@@ -39,15 +39,17 @@ from typed_llm._messages import (
     DeveloperMessage,
     ImagePart,
     Message,
+    RefusalPart,
     SystemMessage,
     TextPart,
     ToolCall,
     ToolMessage,
 )
-from typed_llm._requests import ResponseFormatJSONSchema
+from typed_llm._requests import FunctionTool, ResponseFormatJSONSchema
 
 if TYPE_CHECKING:
-    from typed_llm._requests import ChatRequest, FunctionTool, ResponseFormat
+    from typed_llm._messages import CustomToolCall
+    from typed_llm._requests import ChatRequest, CustomTool, ResponseFormat
 
 __all__ = [
     "FALLBACK_ENCODING",
@@ -248,8 +250,10 @@ def _text_of(message: Message) -> tuple[str, int, bool]:
             elif isinstance(part, ImagePart):
                 extra += _IMAGE_LOW_DETAIL
                 exact = False
-            else:
+            elif isinstance(part, RefusalPart):
                 parts.append(part.refusal)
+            else:  # audio and file parts: no published count; left out of this estimate
+                exact = False
         text = "".join(parts)
     return text, extra, exact
 
@@ -261,7 +265,7 @@ def _primes_one_less(model: str) -> bool:
 def _count(
     messages: Sequence[Message],
     model: str,
-    tools: Sequence[FunctionTool] | None,
+    tools: Sequence[FunctionTool | CustomTool] | None,
     response_format: ResponseFormat | None,
 ) -> TokenCount:
     encoding = encoding_for_model(model)
@@ -278,7 +282,7 @@ def _count(
         if isinstance(message, AssistantMessage) and message.tool_calls:
             exact = False
             for call in message.tool_calls:
-                call_names[call.id] = call.function.name
+                call_names[call.id] = _call_name_and_payload(call)[0]
             total += _tool_calls_tokens(message.tool_calls, encode) + (encode(text) if text else 0) + extra
         elif isinstance(message, ToolMessage):
             # A tool result is rendered under the called function's name, not the role "tool".
@@ -308,7 +312,7 @@ def _count(
 def count_message_tokens(
     messages: Sequence[Message],
     model: str,
-    tools: Sequence[FunctionTool] | None = None,
+    tools: Sequence[FunctionTool | CustomTool] | None = None,
     response_format: ResponseFormat | None = None,
 ) -> int:
     """Prompt tokens of a conversation, by OpenAI's published per-message formula.
@@ -332,26 +336,30 @@ def count_request_tokens(request: ChatRequest) -> TokenCount:
     return _count(request.messages, request.model, request.tools, request.response_format)
 
 
-def _tool_calls_tokens(calls: Sequence[ToolCall], encode: Callable[[str], int]) -> int:
+def _call_name_and_payload(call: ToolCall | CustomToolCall) -> tuple[str, str]:
+    """A call's tool name and what it passes (a custom tool's free-form input is estimated alike)."""
+    if isinstance(call, ToolCall):
+        return call.function.name, call.function.arguments
+    return call.custom.name, call.custom.input
+
+
+def _tool_calls_tokens(calls: Sequence[ToolCall | CustomToolCall], encode: Callable[[str], int]) -> int:
     """An assistant message of tool calls, as the API renders it (harmony style).
 
     One call is a message addressed ``to=functions.NAME`` holding its arguments; several calls in
     one message are one call to ``multi_tool_use.parallel`` with the calls as compact JSON.
     """
-    if len(calls) == 1:
-        call = calls[0]
+    named = [_call_name_and_payload(call) for call in calls]
+    if len(named) == 1:
+        name, payload = named[0]
         return (
             _TOKENS_PER_MESSAGE
-            + encode(f"assistant to=functions.{call.function.name}")
-            + encode(call.function.arguments)
+            + encode(f"assistant to=functions.{name}")
+            + encode(payload)
             + _TOOL_CALL_EXTRA
         )
     uses = [
-        {
-            "recipient_name": f"functions.{call.function.name}",
-            "parameters": _arguments(call.function.arguments),
-        }
-        for call in calls
+        {"recipient_name": f"functions.{name}", "parameters": _arguments(payload)} for name, payload in named
     ]
     return (
         _TOKENS_PER_MESSAGE
@@ -396,7 +404,7 @@ def _response_format_tokens(
     return encode(section) + _RESPONSE_FORMAT_EXTRA + new_message
 
 
-def _tool_tokens(tools: Sequence[FunctionTool], model: str, encode: Callable[[str], int]) -> int:
+def _tool_tokens(tools: Sequence[FunctionTool | CustomTool], model: str, encode: Callable[[str], int]) -> int:
     """Tokens the tool definitions add, by the OpenAI cookbook's published formula."""
     o200k = _encoding_name(model) == "o200k_base"
     function_start, property_start, property_key, enum_start, enum_item, end = (
@@ -404,6 +412,10 @@ def _tool_tokens(tools: Sequence[FunctionTool], model: str, encode: Callable[[st
     )
     total = 0
     for tool in tools:
+        if not isinstance(tool, FunctionTool):
+            # No published formula for custom tools: their name and description, as an estimate.
+            total += function_start + encode(f"{tool.custom.name}:{tool.custom.description or ''}")
+            continue
         function = tool.function
         description = (function.description or "").removesuffix(".")
         total += function_start + encode(f"{function.name}:{description}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import array
 import base64
 import json
+import logging
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final, Literal
@@ -20,7 +21,8 @@ import attrs
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from typed_llm._errors import MalformedResponseError, request_id_from
-from typed_llm._responses import ChatResponse, EmbeddingResponse, EmbeddingUsage
+from typed_llm._logging import emit
+from typed_llm._responses import ChatResponse, EmbeddingResponse, EmbeddingUsage, UnknownFinishReason
 
 if TYPE_CHECKING:
     from typed_llm._requests import ChatRequest, EmbeddingRequest
@@ -166,6 +168,10 @@ def malformed(raw: RawResponse, problem: str) -> MalformedResponseError:
         json.loads(raw.content)
     except ValueError:
         incomplete = True
+    except RecursionError:
+        # Nested deeper than the stack (``[`` x 100,000): no cut or proxy page looks like that, it is
+        # the server's answer, and a retry would only repeat it.
+        incomplete = False
     else:
         incomplete = False
     return MalformedResponseError(
@@ -189,8 +195,39 @@ def parse_chat_response(raw: RawResponse) -> ChatResponse:
         raise malformed(raw, _first_problem(exc)) from exc
     if not response.choices:
         raise malformed(raw, "it has no choices")
+    report_unknown_values(response)
     request_id = request_id_from(raw.headers)
     return response.model_copy(update={"request_id": request_id}) if request_id else response
+
+
+_REPORTED: set[tuple[str, str | None]] = set()
+_REPORTED_AT_MOST: Final = 256
+"""Distinct values remembered as reported; past that (a server inventing values) each is logged again."""
+
+
+def report_unknown_values(response: ChatResponse) -> None:
+    """Log, once per process and value, each value in ``response`` newer than this SDK.
+
+    The value is kept on the response (``UnknownFinishReason``, or None for a null), so nothing is
+    lost; the ``unknown_value`` warning tells the operator the API has moved on.
+    """
+    for choice in response.choices:
+        reason = choice.finish_reason
+        if reason is None or isinstance(reason, UnknownFinishReason):
+            value = None if reason is None else str(reason)
+            key = ("finish_reason", value)
+            if key in _REPORTED:
+                continue
+            if len(_REPORTED) < _REPORTED_AT_MOST:
+                _REPORTED.add(key)
+            emit(
+                logging.WARNING,
+                "unknown_value",
+                field="choices.finish_reason",
+                value=value,
+                model=response.model,
+                request_id=response.request_id,
+            )
 
 
 class _WireEmbedding(BaseModel):

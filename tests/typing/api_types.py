@@ -6,7 +6,7 @@ signature (to ``Any``, or to an optional) fails the type check in CI.
 
 from __future__ import annotations
 
-from typing import assert_type
+from typing import assert_never, assert_type
 
 from pydantic import BaseModel
 
@@ -19,6 +19,7 @@ from typed_llm import (
     Client,
     ContentFilterError,
     ContentFilterResult,
+    CustomToolCall,
     EmbeddingRequest,
     EmbeddingResponse,
     FinishReason,
@@ -27,6 +28,7 @@ from typed_llm import (
     RateLimitError,
     ToolCall,
     TypedTool,
+    UnknownFinishReason,
     Usage,
     UserMessage,
 )
@@ -38,13 +40,25 @@ def sync_calls(client: OpenAIClient, azure: AzureClient) -> None:
     assert_type(response, ChatResponse)
     assert_type(response.text, str)
     assert_type(response.usage, Usage | None)
-    assert_type(response.choices[0].finish_reason, FinishReason)
-    assert_type(response.choices[0].message.tool_calls, tuple[ToolCall, ...] | None)
+    assert_type(response.choices[0].finish_reason, FinishReason | UnknownFinishReason | None)
+    assert_type(response.choices[0].message.tool_calls, tuple[ToolCall | CustomToolCall, ...] | None)
     assert_type(response.request_id, str | None)
     vectors = azure.embed(EmbeddingRequest(model="text-embedding-3-small", input=("a",))).vectors
     assert_type(vectors, tuple[tuple[float, ...], ...])
     as_protocol: Client = azure
     assert_type(as_protocol.embed(EmbeddingRequest(model="m", input=("a",))), EmbeddingResponse)
+
+
+def finish_reasons_are_exhaustive(response: ChatResponse) -> str:
+    match response.choices[0].finish_reason:
+        case "stop" | "length" | "tool_calls" | "content_filter" | "function_call" as known:
+            return known
+        case UnknownFinishReason() as new:
+            return f"new: {new}"
+        case None:
+            return "null"
+        case unreachable:
+            assert_never(unreachable)
 
 
 async def async_calls(client: AsyncOpenAIClient) -> None:
