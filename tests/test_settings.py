@@ -23,12 +23,10 @@ from typed_llm import (
     UnknownAPITypeError,
     UserMessage,
     _registry,
-    client,
-    force_api_cache,
-    force_api_type,
-    register_client,
 )
 from typed_llm._fake import FakeAPI
+from typed_llm.openai_utils import force_api_cache, force_api_type, register_client
+from typed_llm.openai_utils import typed_client as client
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -1,13 +1,14 @@
 """typed-llm: a strictly typed SDK for the OpenAI and Azure OpenAI APIs.
 
 Build a ``ChatRequest``, give it to an ``OpenAIClient`` or ``AzureClient``, get a ``ChatResponse``;
-every failure is a ``TypedLLMError`` subclass. Importing the package reads no key, opens no
+every failure is a ``TypedLLMError`` subclass. TinyTroupe's registry and ``send_message`` live in
+``typed_llm.openai_utils``. Importing the package reads no key, opens no
 connection and writes no file.
 """
 
 from __future__ import annotations
 
-from typed_llm._cache import Cache, CacheError, CacheStats, MemoryCache, SQLiteCache
+from typed_llm._cache import Cache, CacheStats, MemoryCache, SQLiteCache
 from typed_llm._cache_key import cache_key
 from typed_llm._client import AsyncAzureClient, AsyncOpenAIClient, AzureClient, OpenAIClient
 from typed_llm._errors import (
@@ -17,6 +18,7 @@ from typed_llm._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    CacheError,
     ConfigurationError,
     ConflictError,
     ContentFilterError,
@@ -34,12 +36,17 @@ from typed_llm._errors import (
     RequestTimeoutError,
     RetriesExhaustedError,
     ServerError,
+    SettingsError,
+    StrictSchemaError,
+    TemplateVariableError,
     TypedLLMError,
+    UnknownAPITypeError,
+    UnknownModelWarning,
     UnprocessableEntityError,
     UnrecordedRequestError,
 )
 from typed_llm._json import JSONObject, JSONValue
-from typed_llm._llmcall import LLMCall, TemplateVariableError
+from typed_llm._llmcall import LLMCall
 from typed_llm._logging import (
     configure_logging,
     flush_logs,
@@ -72,13 +79,6 @@ from typed_llm._messages import (
     UserMessage,
 )
 from typed_llm._providers import DEFAULT_AZURE_API_VERSION, DEFAULT_TIMEOUT, TokenProvider
-from typed_llm._registry import (
-    UnknownAPITypeError,
-    client,
-    force_api_cache,
-    force_api_type,
-    register_client,
-)
 from typed_llm._requests import (
     AllowedTools,
     AllowedToolsChoice,
@@ -141,13 +141,12 @@ from typed_llm._retry import (
     NoRetry,
     is_retryable,
 )
-from typed_llm._settings import Settings, SettingsError
+from typed_llm._settings import Settings
 from typed_llm._shell import AsyncCached, AsyncLogged, AsyncRetrying, Cached, Logged, Retrying
-from typed_llm._structured import StrictSchemaError, TypedTool, strict_schema
+from typed_llm._structured import TypedTool, strict_schema
 from typed_llm._tokens import (
     ModelLimits,
     TokenCount,
-    UnknownModelWarning,
     check_context_window,
     count_message_tokens,
     count_request_tokens,
@@ -156,6 +155,9 @@ from typed_llm._tokens import (
     model_limits,
 )
 from typed_llm._typing import AsyncClient, Client
+
+__version__ = "0.2.0"
+"""This release (the distribution's version; a test keeps the two the same)."""
 
 __all__ = [
     "DEFAULT_AZURE_API_VERSION",
@@ -293,21 +295,18 @@ __all__ = [
     "UserLocation",
     "UserMessage",
     "WebSearchOptions",
+    "__version__",
     "cache_key",
     "check_context_window",
-    "client",
     "configure_logging",
     "count_message_tokens",
     "count_request_tokens",
     "count_tokens",
     "encoding_for_model",
     "flush_logs",
-    "force_api_cache",
-    "force_api_type",
     "is_retryable",
     "model_limits",
     "redact",
-    "register_client",
     "register_secret",
     "set_max_content_length",
     "strict_schema",

@@ -33,28 +33,15 @@ from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 import attrs
 
-from typed_llm._errors import TypedLLMError
+from typed_llm._errors import (
+    CacheError,  # re-exported: the class lives in the one error tree
+)
 from typed_llm._logging import emit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = ["Cache", "CacheError", "CacheStats", "MemoryCache", "SQLiteCache"]
-
-
-class CacheError(TypedLLMError):
-    """A cache file cannot be used: ``path`` names it, and the message says what to do.
-
-    Raised when a cache is built, and by ``stats`` and ``clear``; the caching layer treats a
-    failing ``get`` or ``set`` as a miss with a ``cache_error`` warning.
-    """
-
-    path: str
-    """The cache file."""
-
-    def __init__(self, message: str, *, path: str) -> None:
-        super().__init__(message)
-        self.path = path
 
 
 @attrs.frozen

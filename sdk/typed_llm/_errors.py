@@ -4,6 +4,8 @@ Grouped by what the caller can do about it::
 
     TypedLLMError
     ├── ConfigurationError            fix the settings (missing key, endpoint, api_version...)
+    │   ├── SettingsError             config.ini / environment values that are invalid (problems)
+    │   └── UnknownAPITypeError       the registry has no client of that API type
     ├── APIError                      the API call failed (carries request_id)
     │   ├── APIStatusError            the API answered with an error status (status, code, param, body)
     │   │   ├── BadRequestError           400: change the request
@@ -26,8 +28,13 @@ Grouped by what the caller can do about it::
     ├── RefusalError                  the model refused (refusal text)
     ├── NoTextError                   ``.text`` asked of an answer that only called tools
     ├── UnrecordedRequestError        replaying a cassette, a request it does not hold
+    ├── CacheError                    a cache file cannot be used (path, what to do)
+    ├── StrictSchemaError             a type strict structured outputs cannot express (path)
+    ├── TemplateVariableError         an LLMCall template variable the call did not give (missing)
     └── OutputValidationError         structured output did not validate (raw text, errors)
         └── OutputTruncatedError      the token limit cut the structured output off
+
+One warning, not an error: ``UnknownModelWarning`` (a model whose encoding or limits are unknown).
 
 Foreign exceptions (openai, httpx2) are translated at one boundary, ``translate_openai_errors``; the
 class of an error status is chosen by one pure function, ``status_error``, which reads only the
@@ -56,6 +63,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CacheError",
     "ConfigurationError",
     "ConflictError",
     "ContentFilterError",
@@ -73,7 +81,12 @@ __all__ = [
     "RequestTimeoutError",
     "RetriesExhaustedError",
     "ServerError",
+    "SettingsError",
+    "StrictSchemaError",
+    "TemplateVariableError",
     "TypedLLMError",
+    "UnknownAPITypeError",
+    "UnknownModelWarning",
     "UnprocessableEntityError",
     "UnrecordedRequestError",
     "request_id_from",
@@ -411,6 +424,71 @@ class OutputValidationError(TypedLLMError):
         self.raw_text = raw_text
         self.errors = errors
         self.response = response
+
+
+class CacheError(TypedLLMError):
+    """A cache file cannot be used: ``path`` names it, and the message says what to do.
+
+    Raised when a cache is built, and by ``stats`` and ``clear``; the caching layer treats a
+    failing ``get`` or ``set`` as a miss with a ``cache_error`` warning.
+    """
+
+    path: str
+    """The cache file."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class TemplateVariableError(TypedLLMError):
+    """A template uses variables the call did not give; ``missing`` names them."""
+
+    missing: tuple[str, ...]
+
+    def __init__(self, missing: tuple[str, ...]) -> None:
+        super().__init__(f"the template needs {', '.join(missing)}, which the call did not give")
+        self.missing = missing
+
+
+class UnknownAPITypeError(ConfigurationError):
+    """``client()`` was asked for an API type nobody registered; ``registered`` lists those that are."""
+
+    registered: tuple[str, ...]
+
+    def __init__(self, api_type: str, registered: tuple[str, ...]) -> None:
+        super().__init__(
+            f"no client is registered for API type {api_type!r}; registered: {', '.join(registered)}"
+        )
+        self.registered = registered
+
+
+class SettingsError(ConfigurationError):
+    """One or more settings are invalid; ``problems`` lists each (key, source, what was expected)."""
+
+    problems: tuple[tuple[str, str, str], ...]
+
+    def __init__(self, problems: tuple[tuple[str, str, str], ...]) -> None:
+        lines = "\n".join(f"  {key} (from {source}): {expected}" for key, source, expected in problems)
+        super().__init__(f"{len(problems)} invalid setting(s):\n{lines}")
+        self.problems = problems
+
+
+class StrictSchemaError(TypedLLMError):
+    """A type that OpenAI's strict mode cannot express; ``path`` says where in the schema."""
+
+    path: str
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(f"{message} (at {path})")
+        self.path = path
+
+
+# --- warnings ----------------------------------------------------------------------------------
+
+
+class UnknownModelWarning(UserWarning):
+    """A model this package does not know: its tokens are counted with the fallback encoding."""
 
 
 # --- choosing the class of an error status (pure) -------------------------------------------------

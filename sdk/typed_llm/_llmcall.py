@@ -15,7 +15,9 @@ import jinja2.meta
 import jinja2.sandbox
 from pydantic import BaseModel
 
-from typed_llm._errors import TypedLLMError
+from typed_llm._errors import (
+    TemplateVariableError,  # re-exported: the class lives in the one error tree
+)
 from typed_llm._messages import SystemMessage, UserMessage
 from typed_llm._requests import ChatRequest
 
@@ -27,16 +29,6 @@ __all__ = ["LLMCall", "TemplateVariableError"]
 T = TypeVar("T", bound=BaseModel)
 
 _ENVIRONMENT = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-
-
-class TemplateVariableError(TypedLLMError):
-    """A template uses variables the call did not give; ``missing`` names them."""
-
-    missing: tuple[str, ...]
-
-    def __init__(self, missing: tuple[str, ...]) -> None:
-        super().__init__(f"the template needs {', '.join(missing)}, which the call did not give")
-        self.missing = missing
 
 
 def _source(template: str | Path) -> str:

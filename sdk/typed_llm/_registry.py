@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from typed_llm._errors import ConfigurationError
+from typed_llm._errors import (
+    UnknownAPITypeError,  # re-exported: the class lives in the one error tree
+)
 from typed_llm._logging import set_max_content_length
 from typed_llm._settings import Settings
 
@@ -28,18 +30,6 @@ __all__ = [
     "register_client",
     "settings",
 ]
-
-
-class UnknownAPITypeError(ConfigurationError):
-    """``client()`` was asked for an API type nobody registered; ``registered`` lists those that are."""
-
-    registered: tuple[str, ...]
-
-    def __init__(self, api_type: str, registered: tuple[str, ...]) -> None:
-        super().__init__(
-            f"no client is registered for API type {api_type!r}; registered: {', '.join(registered)}"
-        )
-        self.registered = registered
 
 
 _lock = threading.RLock()

@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from typed_llm._cache import SQLiteCache
 from typed_llm._client import AzureClient, OpenAIClient
-from typed_llm._errors import ConfigurationError
+from typed_llm._errors import (
+    SettingsError,  # re-exported: the class lives in the one error tree
+)
 from typed_llm._retry import ExponentialBackoff
 
 if TYPE_CHECKING:
@@ -32,17 +34,6 @@ __all__ = ["Settings", "SettingsError"]
 
 _ENV_PREFIX = "TYPED_LLM_"
 _SECTION = "OpenAI"
-
-
-class SettingsError(ConfigurationError):
-    """One or more settings are invalid; ``problems`` lists each (key, source, what was expected)."""
-
-    problems: tuple[tuple[str, str, str], ...]
-
-    def __init__(self, problems: tuple[tuple[str, str, str], ...]) -> None:
-        lines = "\n".join(f"  {key} (from {source}): {expected}" for key, source, expected in problems)
-        super().__init__(f"{len(problems)} invalid setting(s):\n{lines}")
-        self.problems = problems
 
 
 class Settings(BaseModel):

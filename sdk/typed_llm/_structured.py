@@ -21,7 +21,12 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from typed_llm._errors import OutputTruncatedError, OutputValidationError, RefusalError, TypedLLMError
+from typed_llm._errors import (
+    OutputTruncatedError,
+    OutputValidationError,
+    RefusalError,
+    StrictSchemaError,  # re-exported: the class lives in the one error tree
+)
 from typed_llm._messages import CustomToolCall, ToolCall
 from typed_llm._requests import (
     ChatRequest,
@@ -72,16 +77,6 @@ _SUPPORTED: Final = frozenset(
 )
 _DROPPED: Final = frozenset({"title", "default", "examples"})
 """Annotations pydantic writes that strict mode does not take and that change no constraint."""
-
-
-class StrictSchemaError(TypedLLMError):
-    """A type that OpenAI's strict mode cannot express; ``path`` says where in the schema."""
-
-    path: str
-
-    def __init__(self, message: str, *, path: str) -> None:
-        super().__init__(f"{message} (at {path})")
-        self.path = path
 
 
 def _strict(node: object, path: str) -> object:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Final, Literal
 import attrs
 import tiktoken
 
-from typed_llm._errors import ConfigurationError, ContextWindowExceededError
+from typed_llm._errors import ConfigurationError, ContextWindowExceededError, UnknownModelWarning
 from typed_llm._json import JSONValue, thaw
 from typed_llm._messages import (
     AssistantMessage,
@@ -125,10 +125,6 @@ _PREFIXES: Final[tuple[tuple[str, EncodingName], ...]] = (
     ("text-embedding-3", "cl100k_base"),
     ("text-embedding-ada-002", "cl100k_base"),
 )
-
-
-class UnknownModelWarning(UserWarning):
-    """A model this package does not know: its tokens are counted with the fallback encoding."""
 
 
 @functools.cache

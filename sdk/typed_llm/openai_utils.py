@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, TypeAdapter
 
 from typed_llm import _registry
+from typed_llm._errors import UnknownAPITypeError
 from typed_llm._llmcall import LLMCall
 from typed_llm._messages import Message
 from typed_llm._requests import ChatRequest, EmbeddingRequest
@@ -34,11 +35,13 @@ if TYPE_CHECKING:
 __all__ = [
     "LLMCall",
     "SeedClient",
+    "UnknownAPITypeError",
     "client",
     "force_api_cache",
     "force_api_type",
     "get_embedding",
     "register_client",
+    "typed_client",
 ]
 
 _MESSAGES: TypeAdapter[tuple[Message, ...]] = TypeAdapter(tuple[Message, ...])
@@ -46,6 +49,8 @@ _MESSAGES: TypeAdapter[tuple[Message, ...]] = TypeAdapter(tuple[Message, ...])
 force_api_type = _registry.force_api_type
 force_api_cache = _registry.force_api_cache
 register_client = _registry.register_client
+typed_client = _registry.client
+"""The typed ``Client`` of the configured API type (``client()`` wraps it in the seed's shape)."""
 
 
 class SeedClient:
