@@ -43,8 +43,6 @@ from typed_llm._retry import AsyncRetrying, Backoff, ExponentialBackoff, NoRetry
 from typed_llm._structured import ParseFromComplete
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from typed_llm import ChatResponse, EmbeddingRequest, EmbeddingResponse
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="retry me"),))
@@ -71,12 +69,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAPI]:
-    with FakeAPI() as running:
-        yield running
 
 
 def _retrying(
