@@ -11,18 +11,19 @@ with ``-p typed_llm.testing``; one test checks the ``pytest11`` entry point that
 
 from __future__ import annotations
 
-import sys
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 import typed_llm.testing
+from helpers import FAKE_OPENAI_KEY
+from typed_llm import ChatRequest, OpenAIClient, UnrecordedRequestError, UserMessage
 from typed_llm._cli import main
+from typed_llm.testing import FakeAPI, make_vcr
 
 if TYPE_CHECKING:
-    from types import ModuleType
+    from pathlib import Path
 
 USER_SUITE = """
 import pytest
@@ -65,24 +66,25 @@ def _refuse_beyond_loopback(monkeypatch):
 """
 
 
-class _KeepLibraries:
-    """Keeps the libraries a user suite imported (httpcore2, vcrpy's stubs...) imported after it.
+@pytest.fixture(scope="module", autouse=True)
+def _libraries_imported(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Record, replay and miss one call here first, so the user suite imports no library itself.
 
-    pytester forgets every module imported during an in-process run, so that the next run imports
-    the user's test files afresh. The libraries would be forgotten too, and imported a second time
-    beside the copies that objects of earlier runs still use; only the user's files (under the
-    pytester folder) should be.
+    pytester forgets every module first imported during a test (so that the next run imports the
+    user's files afresh). A library the user suite imported first (httpcore2, vcrpy's stubs) would
+    be forgotten too and imported again by a later test, beside the copy httpx2 already holds: then
+    httpcore2's exceptions would no longer be the ones httpx2 maps. A module fixture runs before any
+    pytester, so what this imports stays.
     """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.modules: dict[str, ModuleType] = {}
-
-    def pytest_unconfigure(self) -> None:
-        for name, module in sys.modules.items():
-            file = getattr(module, "__file__", None)
-            if file is None or not Path(file).is_relative_to(self.folder):
-                self.modules[name] = module
+    folder = tmp_path_factory.mktemp("libraries")
+    request = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="warm"),))
+    with FakeAPI() as fake, make_vcr(folder, "once").use_cassette("warm.yaml"):
+        OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url).complete(request)
+    with make_vcr(folder, "none").use_cassette("warm.yaml"):
+        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url="http://127.0.0.1:9/v1")
+        client.complete(request)
+        with pytest.raises(UnrecordedRequestError):
+            client.complete(request.model_copy(update={"temperature": 0.5}))
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -91,15 +93,9 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     Plugin autoloading is off so that what else is installed here (hypothesis, anyio) plays no part;
     ``test_installing_typed_llm_registers_the_plugin`` checks the entry point that loads it for users.
     """
-    keep = _KeepLibraries(pytester.path)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-        result = pytester.runpytest_inprocess(
-            *args, "-p", "typed_llm.testing", "-p", "no:cacheprovider", plugins=[keep]
-        )
-    for name, module in keep.modules.items():
-        sys.modules.setdefault(name, module)
-    return result
+        return pytester.runpytest_inprocess(*args, "-p", "typed_llm.testing", "-p", "no:cacheprovider")
 
 
 @pytest.fixture
