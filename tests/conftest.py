@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from structlog.typing import EventDict, Processor
 
+    from typed_llm.testing import FakeAPI
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 
@@ -67,6 +69,12 @@ def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "AZURE_OPENAI_AD_TOKEN",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake(llm_fake: FakeAPI) -> FakeAPI:
+    """The loopback fake for one test: the plugin's own ``llm_fake``, so the suite uses what users get."""
+    return llm_fake
 
 
 # --- the whole-suite guard: no seeded key in any log line ----------------------------------------------

@@ -33,16 +33,9 @@ from typed_llm import (
 from typed_llm._fake import FakeAPI, FakeReply
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="cache me"),))
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAPI]:
-    with FakeAPI() as running:
-        yield running
 
 
 @pytest.fixture(params=["memory", "sqlite"])

@@ -21,19 +21,14 @@ from typed_llm import (
     OpenAIClient,
     UserMessage,
 )
-from typed_llm._fake import FakeAPI
 from typed_llm._retry import NoRetry
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
+
+    from typed_llm._fake import FakeAPI
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAPI]:
-    with FakeAPI() as running:
-        yield running
 
 
 def test_openai_without_key_says_what_to_set() -> None:

@@ -20,21 +20,16 @@ from typed_llm import (
     ExponentialBackoff,
     UserMessage,
 )
-from typed_llm._fake import FakeAPI
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
+
+    from typed_llm._fake import FakeAPI
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
 SECRET = "eyJhbGciOiJSUzI1NiJ9.SEEDED-token-body.c2lnbmF0dXJl"
 BACKOFF = ExponentialBackoff(attempts=4, wait_initial=0.0, wait_jitter=0.0)
 """Retries on, so a test sees it if a bad token were retried."""
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAPI]:
-    with FakeAPI() as running:
-        yield running
 
 
 BAD_TOKENS: dict[str, tuple[object, str]] = {

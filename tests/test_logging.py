@@ -44,19 +44,13 @@ from typed_llm._logging import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, MutableMapping
+    from collections.abc import MutableMapping
 
     from structlog.typing import EventDict
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="log me"),))
 FAST = ExponentialBackoff(wait_initial=0.001, wait_jitter=0.0)
 COMMON = {"request_key", "provider", "model"}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAPI]:
-    with FakeAPI() as running:
-        yield running
 
 
 def _client(fake: FakeAPI, **options: Any) -> OpenAIClient:

@@ -24,19 +24,12 @@ from typed_llm import (
     ToolMessage,
     UserMessage,
 )
-from typed_llm._fake import FakeAPI
 from typed_llm._wire import wire_body
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from typed_llm._fake import FakeAPI
 
 HELLO = {"role": "user", "content": "hello"}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAPI]:
-    with FakeAPI() as running:
-        yield running
 
 
 BAD_REQUESTS: list[tuple[str, dict[str, Any], str]] = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict
@@ -31,7 +31,7 @@ from typed_llm._operation import Operation, RawResponse, Routing, WireCall
 from typed_llm._wire import parse_model
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import MutableMapping
 
 
 class ModerationRequest(BaseModel):
@@ -58,6 +58,10 @@ def _check(request: ModerationRequest) -> None:
         raise BadRequestError("nothing to moderate", status_code=400)
 
 
+def _key(request: ModerationRequest, namespace: str) -> str:
+    return hashlib.sha256(f"{namespace}|{request.model_dump_json()}".encode()).hexdigest()
+
+
 MODERATIONS: Operation[ModerationRequest, ModerationResponse] = Operation(
     name="moderations",
     method="moderate",
@@ -67,7 +71,7 @@ MODERATIONS: Operation[ModerationRequest, ModerationResponse] = Operation(
         kind="chat", path="/moderations", body=request.model_dump_json().encode()
     ),
     parse=lambda _request, raw: parse_model(ModerationResponse, raw),
-    key=lambda request, namespace: hashlib.sha256(f"{namespace}|{request.model_dump_json()}".encode()).hexdigest(),
+    key=_key,
     summary=lambda response: {"request_id": response.request_id, "flagged": response.results[0].flagged},
     contents=lambda request: [request.input],
     check=_check,
@@ -80,13 +84,7 @@ ANSWER = FakeReply(
 BACKOFF = ExponentialBackoff(wait_initial=0.001, wait_jitter=0.0)
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeAPI]:
-    with FakeAPI() as running:
-        yield running
-
-
-def _events(logs: list[dict[str, object]]) -> list[object]:
+def _events(logs: list[MutableMapping[str, Any]]) -> list[object]:
     return [log["event"] for log in logs]
 
 
@@ -107,7 +105,8 @@ def test_a_new_operation_is_retried_cached_and_logged(fake: FakeAPI) -> None:
         "request", "cache_miss", "retry_scheduled", "response", "request", "cache_hit", "response"
     ]  # fmt: skip
     first_response, hit_response = logs[3], logs[6]
-    assert (first_response["attempt"], first_response["cache_hit"], first_response["flagged"]) == (2, False, False)
+    assert (first_response["attempt"], first_response["cache_hit"]) == (2, False)
+    assert first_response["flagged"] is False
     assert (hit_response["attempt"], hit_response["cache_hit"]) == (0, True)
     assert logs[0]["kind"] == "moderations"
 
@@ -151,7 +150,8 @@ def test_routing_and_raw_answers_are_plain_values() -> None:
     """What an operation's functions receive needs no client: the description is testable alone."""
     wire = MODERATIONS.build(REQUEST, Routing())
     assert (wire.path, wire.body) == ("/moderations", REQUEST.model_dump_json().encode())
-    raw = RawResponse(200, {"x-request-id": "req_1"}, b'{"id": "m", "model": "x", "results": [{"flagged": true}]}')
+    body = b'{"id": "m", "model": "x", "results": [{"flagged": true}]}'
+    raw = RawResponse(200, {"x-request-id": "req_1"}, body)
     assert MODERATIONS.parse(REQUEST, raw) == ModerationResponse(
         id="m", model="x", results=(ModerationResult(flagged=True),), request_id="req_1"
     )

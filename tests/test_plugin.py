@@ -3,15 +3,24 @@
 A small user suite records against the loopback fake (mode once), then replays with the fake not
 running and every connection beyond loopback refused; a changed prompt fails with the documented
 message; a seeded key never reaches the cassette; the scanner catches a planted key.
+
+The user suite runs in this process (``runpytest_inprocess``: about 0.2 s a run, against 2-3 s for
+a fresh interpreter importing openai), each run a new pytest configuration loading the plugin
+with ``-p typed_llm.testing``; one test checks the ``pytest11`` entry point that loads it for users.
 """
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 import pytest
 
+import typed_llm.testing
+from helpers import FAKE_OPENAI_KEY
+from typed_llm import ChatRequest, OpenAIClient, UnrecordedRequestError, UserMessage
 from typed_llm._cli import main
+from typed_llm.testing import FakeAPI, make_vcr
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,6 +66,38 @@ def _refuse_beyond_loopback(monkeypatch):
 """
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _libraries_imported(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Record, replay and miss one call here first, so the user suite imports no library itself.
+
+    pytester forgets every module first imported during a test (so that the next run imports the
+    user's files afresh). A library the user suite imported first (httpcore2, vcrpy's stubs) would
+    be forgotten too and imported again by a later test, beside the copy httpx2 already holds: then
+    httpcore2's exceptions would no longer be the ones httpx2 maps. A module fixture runs before any
+    pytester, so what this imports stays.
+    """
+    folder = tmp_path_factory.mktemp("libraries")
+    request = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="warm"),))
+    with FakeAPI() as fake, make_vcr(folder, "once").use_cassette("warm.yaml"):
+        OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url).complete(request)
+    with make_vcr(folder, "none").use_cassette("warm.yaml"):
+        client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url="http://127.0.0.1:9/v1")
+        client.complete(request)
+        with pytest.raises(UnrecordedRequestError):
+            client.complete(request.model_copy(update={"temperature": 0.5}))
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """Run the user suite in this process with only the plugin under test (and the cache plugin off).
+
+    Plugin autoloading is off so that what else is installed here (hypothesis, anyio) plays no part;
+    ``test_installing_typed_llm_registers_the_plugin`` checks the entry point that loads it for users.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        return pytester.runpytest_inprocess(*args, "-p", "typed_llm.testing", "-p", "no:cacheprovider")
+
+
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(GUARD)
@@ -66,7 +107,7 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def test_record_once_then_replay_offline(suite: pytest.Pytester) -> None:
     """Mode once records from the fake; mode none replays with no fake and no network."""
-    recorded = suite.runpytest_subprocess("--llm-record-mode=once", "-p", "no:cacheprovider")
+    recorded = run(suite, "--llm-record-mode=once")
     recorded.assert_outcomes(passed=3)
     cassettes = sorted(
         p.relative_to(suite.path).as_posix() for p in (suite.path / "cassettes").rglob("*.yaml")
@@ -76,13 +117,13 @@ def test_record_once_then_replay_offline(suite: pytest.Pytester) -> None:
         "cassettes/test_user/test_capital[Lima].yaml",
         "cassettes/test_user/test_capital[Paris].yaml",
     ]
-    replayed = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    replayed = run(suite)
     replayed.assert_outcomes(passed=3)
 
 
 def test_seeded_key_never_reaches_the_cassette(suite: pytest.Pytester) -> None:
     """The key in the Authorization header and the key pasted into the prompt are both scrubbed."""
-    suite.runpytest_subprocess("--llm-record-mode=once", "-p", "no:cacheprovider").assert_outcomes(passed=3)
+    run(suite, "--llm-record-mode=once").assert_outcomes(passed=3)
     written = "".join(p.read_text() for p in (suite.path / "cassettes").rglob("*.yaml"))
     assert "sk-test-plugin-0123456789abcdefghij" not in written
     assert "sk-REDACTED" in written
@@ -91,9 +132,9 @@ def test_seeded_key_never_reaches_the_cassette(suite: pytest.Pytester) -> None:
 
 def test_changed_prompt_fails_with_the_request_and_the_command(suite: pytest.Pytester) -> None:
     """In mode none, a request with no recording fails naming the request and how to record it."""
-    suite.runpytest_subprocess("--llm-record-mode=once", "-p", "no:cacheprovider").assert_outcomes(passed=3)
+    run(suite, "--llm-record-mode=once").assert_outcomes(passed=3)
     (suite.path / "test_user.py").write_text(USER_SUITE.replace("PROMPT", "CHANGED PROMPT"))
-    replayed = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    replayed = run(suite)
     replayed.assert_outcomes(passed=1, failed=2)
     expected = (
         "*UnrecordedRequestError: no recording of this request in the cassette: "
@@ -126,3 +167,10 @@ def test_scanner_catches_a_planted_key_and_passes_clean_files(
     out = capsys.readouterr().out
     assert f"{planted}:4: a credential header or token" in out
     assert f"{planted}:5: an OpenAI-shaped key sk-proj…" in out
+
+
+def test_installing_typed_llm_registers_the_plugin() -> None:
+    """The ``pytest11`` entry point pytest autoloads names ``typed_llm.testing`` and loads it."""
+    points = [point for point in entry_points(group="pytest11") if point.name == "typed_llm"]
+    assert [point.value for point in points] == ["typed_llm.testing"]
+    assert points[0].load() is typed_llm.testing

@@ -49,8 +49,6 @@ from typed_llm._retry import Backoff, ExponentialBackoff, NoRetry
 from typed_llm._wire import parse_chat_response
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from typed_llm import ChatResponse
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="retry me"),))
@@ -83,12 +81,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAPI]:
-    with FakeAPI() as running:
-        yield running
 
 
 def _retrying(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import attrs
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from typed_llm import (
@@ -47,17 +47,28 @@ errors = st.one_of(
 )
 
 
+@example(  # a Retry-After of 0 asks for nothing: the backoff's own wait, which can exceed a 0 cap
+    backoff=ExponentialBackoff(
+        attempts=2, wait_initial=1.0, wait_max=1.0, wait_jitter=0.0, retry_after_cap=0.0
+    ),
+    attempt=1,
+    error=RateLimitError("slow", status_code=429, retry_after=0.0),
+    elapsed=0.0,
+)
 @given(backoffs(), st.integers(min_value=1, max_value=15), errors, seconds)
 def test_waits_are_bounded(
     backoff: ExponentialBackoff, attempt: int, error: TypedLLMError, elapsed: float
 ) -> None:
-    """Never negative; not above wait_max unless a Retry-After within its cap; not past the deadline."""
+    """Never negative; not above wait_max unless a Retry-After within its cap; not past the deadline.
+
+    A Retry-After of 0 (or a date already past) asks for no wait, so the backoff's own applies.
+    """
     wait = backoff.wait(attempt, error, elapsed)
     if wait is None:
         return
     assert wait >= 0.0
     asked = error.retry_after if isinstance(error, RateLimitError) else None
-    if asked is None:
+    if asked is None or asked == 0:
         assert wait <= backoff.wait_max
     else:
         assert wait == asked

@@ -8,10 +8,6 @@ errors; what a reasoning model is sent is checked on the recorded request body.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 import yaml
@@ -36,9 +32,6 @@ from typed_llm import (
 )
 from typed_llm._fake import FakeAPI, FakeReply
 from typed_llm._vcr import make_vcr
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 
 class CityLocation(BaseModel):
@@ -186,12 +179,6 @@ def test_type_strict_mode_cannot_express_fails_before_sending(model: type[BaseMo
 # --- failure paths ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeAPI]:
-    with FakeAPI() as running:
-        yield running
-
-
 def _client(fake: FakeAPI) -> OpenAIClient:
     return OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
 
@@ -333,44 +320,3 @@ def test_other_models_are_sent_as_given(fake: FakeAPI) -> None:
     body = fake.received[0].json()
     assert (body["max_tokens"], body["temperature"]) == (5, 0.2)
     assert "max_completion_tokens" not in body
-
-
-# --- typing --------------------------------------------------------------------------------------------
-
-
-MISUSE = """
-from pydantic import BaseModel
-from typed_llm import ChatRequest, OpenAIClient, UserMessage
-
-class City(BaseModel):
-    name: str
-
-def use(client: OpenAIClient) -> None:
-    answer = client.parse(ChatRequest(model="m", messages=(UserMessage(content="x"),)), City)
-    answer.parsed.population
-"""
-
-
-def test_misuse_of_a_parsed_type_is_a_mypy_error(tmp_path: Path) -> None:
-    """mypy --strict rejects reading a field the output type does not have (parse is typed end to end)."""
-    source = tmp_path / "misuse.py"
-    source.write_text(MISUSE)
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--config-file",
-            str(root / "mypy.ini"),
-            "--no-incremental",
-            str(source),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=root,
-        timeout=300,
-    )
-    assert done.returncode == 1, done.stdout
-    assert '"City" has no attribute "population"' in done.stdout

@@ -27,11 +27,12 @@ from typed_llm import (
     SettingsError,
     UserMessage,
 )
-from typed_llm._fake import FakeAPI
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from pathlib import Path
+
+    from typed_llm._fake import FakeAPI
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
 
@@ -46,12 +47,6 @@ BAD_TIMEOUTS: list[tuple[str, object]] = [
     ("string", "10"),
     ("none", None),
 ]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAPI]:
-    with FakeAPI() as running:
-        yield running
 
 
 def _clients(fake: FakeAPI) -> dict[str, Callable[[object], object]]:

@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 from urllib.parse import quote
 
 import attrs
@@ -36,6 +36,7 @@ __all__ = [
     "build_embedding_call",
     "parse_chat_response",
     "parse_embedding_response",
+    "parse_model",
 ]
 
 CallKind = Literal["chat", "embeddings"]
@@ -183,21 +184,36 @@ def malformed(raw: RawResponse, problem: str) -> MalformedResponseError:
     )
 
 
+Parsed = TypeVar("Parsed", bound=BaseModel)
+
+
+def parse_model(kind: type[Parsed], raw: RawResponse) -> Parsed:
+    """The answer in ``raw`` as ``kind``, with the request id when ``kind`` has a field for it.
+
+    Raises:
+        MalformedResponseError: the body is not JSON, is cut short, or does not fit ``kind``.
+    """
+    try:
+        value = kind.model_validate_json(raw.content)
+    except ValidationError as exc:
+        raise malformed(raw, _first_problem(exc)) from exc
+    request_id = request_id_from(raw.headers)
+    if request_id and "request_id" in kind.model_fields:
+        value = value.model_copy(update={"request_id": request_id})
+    return value
+
+
 def parse_chat_response(raw: RawResponse) -> ChatResponse:
     """The typed chat response in ``raw``.
 
     Raises:
         MalformedResponseError: the body is not JSON, is cut short, or lacks required fields.
     """
-    try:
-        response = ChatResponse.model_validate_json(raw.content)
-    except ValidationError as exc:
-        raise malformed(raw, _first_problem(exc)) from exc
+    response = parse_model(ChatResponse, raw)
     if not response.choices:
         raise malformed(raw, "it has no choices")
     report_unknown_values(response)
-    request_id = request_id_from(raw.headers)
-    return response.model_copy(update={"request_id": request_id}) if request_id else response
+    return response
 
 
 _REPORTED: set[tuple[str, str | None]] = set()

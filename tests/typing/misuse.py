@@ -1,0 +1,37 @@
+"""Misuse a caller's type checker must reject: mypy --strict reads this file; it is never run.
+
+Every marked line is a type error on purpose and carries ``# type: ignore[<code>]`` with the reason
+it must fail. ``warn_unused_ignores`` (part of ``strict`` in mypy.ini) fails the check the day one
+of them stops being an error, for example when ``parse`` loses its type parameter and returns
+``Any``. The check rides on the one mypy run ``scripts/test`` already makes instead of a test that
+starts mypy again.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from typed_llm import ChatRequest, OpenAIClient, ToolCall, TypedTool, UserMessage
+
+REQUEST = ChatRequest(model="m", messages=(UserMessage(content="x"),))
+
+
+class City(BaseModel):
+    name: str
+
+
+def parsed_values(client: OpenAIClient, tool: TypedTool[City], call: ToolCall) -> None:
+    answer = client.parse(REQUEST, City)
+    _ = answer.parsed.population  # type: ignore[attr-defined]  # parse() is typed to City, which has none
+    _ = tool.parse(call).population  # type: ignore[attr-defined]  # a typed tool's arguments are a City
+    number: int = answer.parsed.name  # type: ignore[assignment]  # a field keeps its declared type, str
+    del number
+
+
+def complete_is_not_parse(client: OpenAIClient) -> None:
+    _ = client.complete(REQUEST).parsed  # type: ignore[attr-defined]  # only parse() gives a parsed value
+
+
+def requests_are_checked() -> None:
+    ChatRequest(model="m", messages=("x",))  # type: ignore[arg-type]  # a message is a typed value, not a str
+    ChatRequest(model="m", messages=(), temprature=0.2)  # type: ignore[call-arg]  # a misspelt option is refused
