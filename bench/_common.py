@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from typed_llm._fake import FakeAPI
+    from typed_llm.testing._fake import FakeAPI
 
 Name = TypeVar("Name", bound=str)
 """The name of a side or mode of a benchmark (``ours``, ``raw``, ``info`` ...)."""

@@ -65,7 +65,7 @@ from _common import (
     write_figures,
 )
 from typed_llm import ChatRequest, OpenAIClient, UserMessage, configure_logging
-from typed_llm._fake import FakeAPI
+from typed_llm.testing._fake import FakeAPI
 
 if TYPE_CHECKING:
     import argparse

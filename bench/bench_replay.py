@@ -7,7 +7,7 @@ interactions can cost far more than replaying from a cassette of one. The requir
 1,000 interactions must not cost 1,000 times a replay from one. This benchmark measures that, in one
 run, for two configurations:
 
-- **sdk**: ``typed_llm._vcr.make_vcr``, which matches on method, normalised path, query and the JSON
+- **sdk**: ``typed_llm.testing._vcr.make_vcr``, which matches on method, normalised path, query and the JSON
   body in canonical form (computed once per request object), and ignores host and port;
 - **stock**: a plain ``vcr.VCR`` matching on method, scheme, host, port, path, query and body (its
   ``body`` matcher parses both JSON bodies on every comparison).
@@ -51,8 +51,8 @@ from _common import (
     write_figures,
 )
 from typed_llm import ChatRequest, NoRetry, OpenAIClient, UserMessage
-from typed_llm._fake import FakeAPI
-from typed_llm._vcr import RecordMode, make_vcr
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._vcr import RecordMode, make_vcr
 
 if TYPE_CHECKING:
     import argparse

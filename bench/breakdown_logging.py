@@ -35,9 +35,9 @@ import typed_llm._layers.pipeline
 from _common import new_parser, print_table, summarise, time_ns
 from bench_logging import MAX_TOKENS, MODEL, PROMPT, make_call
 from typed_llm import ChatRequest, OpenAIClient, UserMessage, configure_logging
-from typed_llm._cache_key import cache_key
-from typed_llm._fake import FakeAPI
+from typed_llm._cache.key import cache_key
 from typed_llm._logging import emit
+from typed_llm.testing._fake import FakeAPI
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from structlog.typing import EventDict, Processor
 
-    from typed_llm.testing import FakeAPI
+    from typed_llm.testing._fake import FakeAPI
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

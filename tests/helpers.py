@@ -13,11 +13,13 @@ import attrs
 import structlog
 
 from typed_llm import configure_logging, flush_logs
-from typed_llm._fake import FakeAPI, FakeReply
-from typed_llm._vcr import RecordMode, make_vcr
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._vcr import RecordMode, make_vcr
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from typed_llm.testing._replies import FakeReply
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"

@@ -29,7 +29,7 @@ from typed_llm import (
     ToolMessage,
     UserMessage,
 )
-from typed_llm._fake import FakeReply
+from typed_llm.testing._replies import FakeReply
 
 
 def _openai(endpoints: Endpoints) -> OpenAIClient:

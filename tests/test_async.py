@@ -24,7 +24,8 @@ from typed_llm import (
     SystemMessage,
     UserMessage,
 )
-from typed_llm._fake import FakeAPI, FakeReply
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._replies import FakeReply
 
 REQUEST = ChatRequest(
     model="gpt-4o-mini",

@@ -30,10 +30,12 @@ from typed_llm import (
     UserMessage,
     cache_key,
 )
-from typed_llm._fake import FakeAPI, FakeReply
+from typed_llm.testing._replies import FakeReply
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from typed_llm.testing._fake import FakeAPI
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="cache me"),))
 
@@ -89,7 +91,7 @@ def test_sqlite_stores_json_not_pickle(tmp_path: Path) -> None:
 def test_sqlite_ttl_expires_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An entry older than ttl is a miss."""
     now = [1000.0]
-    monkeypatch.setattr("typed_llm._cache.time.time", lambda: now[0])
+    monkeypatch.setattr("typed_llm._cache.sqlite.time.time", lambda: now[0])
     cache = SQLiteCache(tmp_path / "c.sqlite3", ttl=60)
     cache.set("k", b"{}")
     now[0] += 59
@@ -101,7 +103,7 @@ def test_sqlite_ttl_expires_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_sqlite_size_bound_drops_oldest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With max_entries, the oldest entries go as new ones arrive."""
     now = [1000.0]
-    monkeypatch.setattr("typed_llm._cache.time.time", lambda: now[0])
+    monkeypatch.setattr("typed_llm._cache.sqlite.time.time", lambda: now[0])
     cache = SQLiteCache(tmp_path / "c.sqlite3", max_entries=50)
     for index in range(200):
         now[0] += 1
@@ -309,7 +311,7 @@ def test_a_failing_backend_never_loses_the_answer(fake: FakeAPI) -> None:
 def test_sqlite_ttl_deletes_expired_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a TTL and no size bound, expired rows are deleted as writes go on: no endless growth."""
     now = [1000.0]
-    monkeypatch.setattr("typed_llm._cache.time.time", lambda: now[0])
+    monkeypatch.setattr("typed_llm._cache.sqlite.time.time", lambda: now[0])
     cache = SQLiteCache(tmp_path / "c.sqlite3", ttl=10)
     for index in range(64):
         cache.set(f"old{index}", b"{}")

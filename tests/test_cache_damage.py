@@ -29,7 +29,7 @@ from typed_llm import (
     TypedLLMError,
     UserMessage,
 )
-from typed_llm._fake import FakeAPI
+from typed_llm.testing._fake import FakeAPI
 
 if TYPE_CHECKING:
     from collections.abc import Callable

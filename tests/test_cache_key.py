@@ -16,8 +16,8 @@ import yaml
 from pydantic import BaseModel
 
 from helpers import REAL_TRAFFIC
-from typed_llm import ChatRequest, EmbeddingRequest, _messages, cache_key
-from typed_llm._cache_key import (
+from typed_llm import ChatRequest, EmbeddingRequest, cache_key
+from typed_llm._cache.key import (
     _CHAT_DEFAULTS,
     _NOT_DECIDING,
     KEY_VERSION,
@@ -25,6 +25,7 @@ from typed_llm._cache_key import (
     canonical_json,
     canonical_request,
 )
+from typed_llm._models import messages as _messages
 
 NS = "openai https://api.openai.com/v1"
 BASE: dict[str, Any] = {
@@ -361,7 +362,7 @@ def test_key_order_outside_schemas_does_not_decide(
 def test_reordered_schema_is_not_answered_from_the_cache() -> None:
     """Through a cached client: a schema with its properties reordered is a miss, not the other's answer."""
     from typed_llm import MemoryCache, OpenAIClient  # noqa: PLC0415
-    from typed_llm._fake import FakeAPI  # noqa: PLC0415
+    from typed_llm.testing._fake import FakeAPI  # noqa: PLC0415
 
     first = ChatRequest.model_validate(_with_schema(_object("name", "answer")))
     second = ChatRequest.model_validate(_with_schema(_object("answer", "name")))

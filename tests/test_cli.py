@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from helpers import ROOT
 from typed_llm import SQLiteCache
 from typed_llm._cli import main
 
@@ -91,3 +92,18 @@ def test_cache_commands_read_the_environment(
     SQLiteCache(path).set("k", b"{}")
     assert main(["cache", "stats"]) == 0
     assert "entries  1" in capsys.readouterr().out
+
+
+def test_the_command_needs_no_pytest() -> None:
+    """``typed-llm demo`` and ``cassettes check`` run where pytest is not installed (it is a test tool)."""
+    script = (
+        "import sys; sys.modules['pytest'] = None\n"
+        "from typed_llm._cli import main\n"
+        "assert main(['--log-level', 'warning', 'cassettes', 'check', 'cassettes']) == 0\n"
+        "assert main(['--log-level', 'warning', 'demo']) == 0\n"
+        "assert sys.modules['pytest'] is None\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

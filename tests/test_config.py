@@ -21,12 +21,12 @@ from typed_llm import (
     OpenAIClient,
     UserMessage,
 )
-from typed_llm._retry import NoRetry
+from typed_llm._backoff import NoRetry
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from typed_llm._fake import FakeAPI
+    from typed_llm.testing._fake import FakeAPI
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
 
@@ -149,7 +149,7 @@ def test_azure_entra_id_through_the_extra(fake: FakeAPI, monkeypatch: pytest.Mon
 def test_openai_packages_retries_are_off(fake: FakeAPI) -> None:
     """The openai package's own retries are off: with NoRetry, a 500 is one request, not three."""
     from typed_llm import ServerError  # noqa: PLC0415
-    from typed_llm._fake import FakeReply  # noqa: PLC0415
+    from typed_llm.testing._replies import FakeReply  # noqa: PLC0415
 
     fake.enqueue(FakeReply.error(500, "boom"), FakeReply.error(500, "boom"), FakeReply.error(500, "boom"))
     client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, backoff=NoRetry())

@@ -24,7 +24,7 @@ from typed_llm import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from typed_llm._fake import FakeAPI
+    from typed_llm.testing._fake import FakeAPI
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
 SECRET = "eyJhbGciOiJSUzI1NiJ9.SEEDED-token-body.c2lnbmF0dXJl"

@@ -47,9 +47,10 @@ from typed_llm import (
     UnprocessableEntityError,
     UserMessage,
 )
-from typed_llm._errors import request_id_from, retry_after_from, status_error
-from typed_llm._fake import FakeAPI, FakeReply
-from typed_llm._retry import NoRetry
+from typed_llm._backoff import NoRetry
+from typed_llm._wire.status import request_id_from, retry_after_from, status_error
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._replies import FakeReply
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
 
@@ -455,8 +456,8 @@ def test_deeply_nested_error_body_is_kept_unparsed(
 
 def test_deeply_nested_stream_event_is_malformed() -> None:
     """A streamed event nested too deep is MalformedResponseError from the SSE parser."""
-    from typed_llm._stream import parse_chat_stream  # noqa: PLC0415  (streaming has no public door yet)
-    from typed_llm._wire import RawResponse  # noqa: PLC0415
+    from typed_llm._wire.operation import RawResponse  # noqa: PLC0415
+    from typed_llm._wire.sse import parse_chat_stream  # noqa: PLC0415  (streaming has no public door yet)
 
     raw = RawResponse(status_code=200, headers={}, content=b"data: " + DEEP_ARRAY + b"\n\ndata: [DONE]\n\n")
     with pytest.raises(MalformedResponseError, match="not a chat completion chunk") as caught:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 
 import typed_llm
+from typed_llm._compat import registry
 
 
 def test_all_matches_public_names() -> None:
@@ -33,7 +34,7 @@ def test_the_seed_registry_lives_in_openai_utils_only() -> None:
     for name in ("client", "register_client", "force_api_type", "force_api_cache"):
         assert not hasattr(typed_llm, name) or isinstance(getattr(typed_llm, name), type(typed_llm))
         assert callable(getattr(openai_utils, name))
-    assert openai_utils.typed_client is typed_llm._registry.client
+    assert openai_utils.typed_client is registry.client
 
 
 def test_every_exception_class_is_in_the_one_tree() -> None:

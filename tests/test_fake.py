@@ -15,7 +15,8 @@ import pytest
 
 from helpers import FAKE_OPENAI_KEY
 from typed_llm import APITimeoutError, ChatRequest, NoRetry, OpenAIClient, UserMessage
-from typed_llm._fake import FakeAPI, FakeReply
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._replies import FakeReply
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hello"),))
 

@@ -33,20 +33,16 @@ from typed_llm import (
     cache_key,
     configure_logging,
 )
-from typed_llm._fake import FakeAPI, FakeReply
-from typed_llm._logging import (
-    DEFAULT_MAX_CONTENT_LENGTH,
-    Later,
-    emit,
-    redact,
-    register_secret,
-    set_max_content_length,
-)
+from typed_llm._logging import DEFAULT_MAX_CONTENT_LENGTH, Later, emit, set_max_content_length
+from typed_llm._redaction import redact, register_secret
+from typed_llm.testing._replies import FakeReply
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
 
     from structlog.typing import EventDict
+
+    from typed_llm.testing._fake import FakeAPI
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="log me"),))
 FAST = ExponentialBackoff(wait_initial=0.001, wait_jitter=0.0)

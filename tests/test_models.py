@@ -24,10 +24,10 @@ from typed_llm import (
     ToolMessage,
     UserMessage,
 )
-from typed_llm._wire import wire_body
+from typed_llm._wire.chat import wire_body
 
 if TYPE_CHECKING:
-    from typed_llm._fake import FakeAPI
+    from typed_llm.testing._fake import FakeAPI
 
 HELLO = {"role": "user", "content": "hello"}
 

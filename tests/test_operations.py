@@ -26,12 +26,14 @@ from typed_llm import (
     OpenAIClient,
     RetriesExhaustedError,
 )
-from typed_llm._fake import FakeAPI, FakeReply
-from typed_llm._operation import Operation, RawResponse, Routing, WireCall
-from typed_llm._wire import parse_model
+from typed_llm._wire.operation import Operation, RawResponse, Routing, WireCall
+from typed_llm._wire.status import parse_model
+from typed_llm.testing._replies import FakeReply
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
+
+    from typed_llm.testing._fake import FakeAPI
 
 
 class ModerationRequest(BaseModel):
@@ -67,8 +69,8 @@ MODERATIONS: Operation[ModerationRequest, ModerationResponse] = Operation(
     method="moderate",
     request_type=ModerationRequest,
     response_type=ModerationResponse,
-    build=lambda request, _routing: WireCall(
-        kind="chat", path="/moderations", body=request.model_dump_json().encode()
+    build=lambda request, routing: WireCall(
+        path=routing.path("/moderations", request.model), body=request.model_dump_json().encode()
     ),
     parse=lambda _request, raw: parse_model(ModerationResponse, raw),
     key=_key,

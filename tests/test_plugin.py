@@ -20,7 +20,8 @@ import typed_llm.testing
 from helpers import FAKE_OPENAI_KEY
 from typed_llm import ChatRequest, OpenAIClient, UnrecordedRequestError, UserMessage
 from typed_llm._cli import main
-from typed_llm.testing import FakeAPI, make_vcr
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._vcr import make_vcr
 
 if TYPE_CHECKING:
     from pathlib import Path

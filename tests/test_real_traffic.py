@@ -32,9 +32,9 @@ from typed_llm import (
     Usage,
     UserMessage,
 )
-from typed_llm._stream import parse_chat_stream
-from typed_llm._vcr import make_vcr
-from typed_llm._wire import RawResponse
+from typed_llm._wire.operation import RawResponse
+from typed_llm._wire.sse import parse_chat_stream
+from typed_llm.testing._vcr import make_vcr
 
 Entry = Mapping[str, Any]  # one manifest entry: JSON of a documented but loose shape
 MANIFEST: list[Entry] = json.loads((REAL_TRAFFIC / "manifest.json").read_text())

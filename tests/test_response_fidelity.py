@@ -34,9 +34,10 @@ from typed_llm import (
     UnknownFinishReason,
     UserMessage,
 )
-from typed_llm._fake import FakeAPI, FakeReply
-from typed_llm._retry import NoRetry
-from typed_llm._wire import wire_body
+from typed_llm._backoff import NoRetry
+from typed_llm._wire.chat import wire_body
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._replies import FakeReply
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
 

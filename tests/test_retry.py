@@ -41,15 +41,16 @@ from typed_llm import (
     UnprocessableEntityError,
     UserMessage,
 )
-from typed_llm._fake import FakeAPI, FakeReply
+from typed_llm._backoff import Backoff, ExponentialBackoff, NoRetry
 from typed_llm._layers.pipeline import Attempt, Call, Flow, Outcome, Pipeline, Terminal, run_sync
 from typed_llm._layers.retry import Retry
-from typed_llm._operation import CHAT, RawResponse
-from typed_llm._retry import Backoff, ExponentialBackoff, NoRetry
-from typed_llm._wire import parse_chat_response
+from typed_llm._wire.chat import CHAT, parse_chat_response
+from typed_llm._wire.operation import RawResponse
+from typed_llm.testing._replies import FakeReply
 
 if TYPE_CHECKING:
     from typed_llm import ChatResponse
+    from typed_llm.testing._fake import FakeAPI
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="retry me"),))
 BACKOFF = ExponentialBackoff(

@@ -14,7 +14,7 @@ from typed_llm import (
     ServerError,
     TypedLLMError,
 )
-from typed_llm._retry import ExponentialBackoff, is_retryable
+from typed_llm._backoff import ExponentialBackoff, is_retryable
 
 seconds = st.floats(min_value=0.0, max_value=100.0, allow_nan=False)
 unit = st.floats(min_value=0.0, max_value=1.0, exclude_max=True)

@@ -38,7 +38,8 @@ from typed_llm import (
     TypedLLMError,
     UserMessage,
 )
-from typed_llm._fake import FakeAPI, FakeReply
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._replies import FakeReply
 
 SOAK_CALLS = 2000
 QUICK_CALLS = 300

@@ -16,8 +16,8 @@ import pytest
 from helpers import CASSETTES, FAKE_AZURE_KEY, FAKE_OPENAI_KEY
 from typed_llm import AzureClient, ChatRequest, EmbeddingRequest, OpenAIClient, UserMessage
 from typed_llm._cli import main
-from typed_llm._fake import FakeAPI
-from typed_llm._vcr import make_vcr, scan
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._vcr import make_vcr, scan
 
 if TYPE_CHECKING:
     from pathlib import Path

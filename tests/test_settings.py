@@ -22,11 +22,11 @@ from typed_llm import (
     TemplateVariableError,
     UnknownAPITypeError,
     UserMessage,
-    _registry,
 )
-from typed_llm._fake import FakeAPI
+from typed_llm._compat import registry as _registry
 from typed_llm.openai_utils import force_api_cache, force_api_type, register_client
 from typed_llm.openai_utils import typed_client as client
+from typed_llm.testing._fake import FakeAPI
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

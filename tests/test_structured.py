@@ -30,8 +30,9 @@ from typed_llm import (
     UserMessage,
     strict_schema,
 )
-from typed_llm._fake import FakeAPI, FakeReply
-from typed_llm._vcr import make_vcr
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._replies import FakeReply
+from typed_llm.testing._vcr import make_vcr
 
 
 class CityLocation(BaseModel):

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from typed_llm._fake import FakeAPI
+    from typed_llm.testing._fake import FakeAPI
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
 

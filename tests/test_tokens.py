@@ -29,8 +29,8 @@ from typed_llm import (
     model_limits,
 )
 from typed_llm._cli import main
-from typed_llm._fake import FakeAPI
 from typed_llm._tokens import _DATA, _PATTERNS, _SPECIAL, EncodingName, _encoding_name, _load
+from typed_llm.testing._fake import FakeAPI
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -8,9 +8,21 @@ connection and writes no file.
 
 from __future__ import annotations
 
-from typed_llm._cache import Cache, CacheStats, MemoryCache, SQLiteCache
-from typed_llm._cache_key import cache_key
+from typed_llm._backoff import (
+    DEFAULT_DEADLINE,
+    RETRY_AFTER_CAP,
+    Backoff,
+    ExponentialBackoff,
+    NoRetry,
+    is_retryable,
+)
+from typed_llm._cache.base import Cache, CacheStats
+from typed_llm._cache.key import cache_key
+from typed_llm._cache.memory import MemoryCache
+from typed_llm._cache.sqlite import SQLiteCache
 from typed_llm._client import AsyncAzureClient, AsyncOpenAIClient, AzureClient, OpenAIClient
+from typed_llm._compat.llmcall import LLMCall
+from typed_llm._compat.settings import Settings
 from typed_llm._errors import (
     APIConnectionError,
     APIError,
@@ -46,15 +58,8 @@ from typed_llm._errors import (
     UnrecordedRequestError,
 )
 from typed_llm._json import JSONObject, JSONValue
-from typed_llm._llmcall import LLMCall
-from typed_llm._logging import (
-    configure_logging,
-    flush_logs,
-    redact,
-    register_secret,
-    set_max_content_length,
-)
-from typed_llm._messages import (
+from typed_llm._logging import configure_logging, flush_logs, set_max_content_length
+from typed_llm._models.messages import (
     AnyToolCall,
     AssistantAudio,
     AssistantMessage,
@@ -78,8 +83,7 @@ from typed_llm._messages import (
     ToolMessage,
     UserMessage,
 )
-from typed_llm._providers import DEFAULT_AZURE_API_VERSION, DEFAULT_TIMEOUT, TokenProvider
-from typed_llm._requests import (
+from typed_llm._models.requests import (
     AllowedTools,
     AllowedToolsChoice,
     ApproximateLocation,
@@ -115,7 +119,7 @@ from typed_llm._requests import (
     UserLocation,
     WebSearchOptions,
 )
-from typed_llm._responses import (
+from typed_llm._models.responses import (
     Annotation,
     ChatResponse,
     Choice,
@@ -133,15 +137,9 @@ from typed_llm._responses import (
     URLCitation,
     Usage,
 )
-from typed_llm._retry import (
-    DEFAULT_DEADLINE,
-    RETRY_AFTER_CAP,
-    Backoff,
-    ExponentialBackoff,
-    NoRetry,
-    is_retryable,
-)
-from typed_llm._settings import Settings
+from typed_llm._providers.azure import DEFAULT_AZURE_API_VERSION
+from typed_llm._providers.common import DEFAULT_TIMEOUT, TokenProvider
+from typed_llm._redaction import redact, register_secret
 from typed_llm._shell import AsyncCached, AsyncLogged, AsyncRetrying, Cached, Logged, Retrying
 from typed_llm._structured import TypedTool, strict_schema
 from typed_llm._tokens import (

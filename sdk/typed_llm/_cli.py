@@ -63,8 +63,8 @@ def _tokens(text: str | None, model: str, messages: Path | None) -> int:
 
     from pydantic import TypeAdapter, ValidationError  # noqa: PLC0415
 
-    from typed_llm._messages import Message  # noqa: PLC0415
-    from typed_llm._requests import FunctionTool  # noqa: PLC0415
+    from typed_llm._models.messages import Message  # noqa: PLC0415
+    from typed_llm._models.requests import FunctionTool  # noqa: PLC0415
     from typed_llm._tokens import count_message_tokens, count_tokens, encoding_for_model, model_limits  # noqa: PLC0415
 
     if (text is None) == (messages is None):
@@ -91,7 +91,7 @@ def _tokens(text: str | None, model: str, messages: Path | None) -> int:
 
 
 def _check_cassettes(folders: list[Path]) -> int:
-    from typed_llm._vcr import scan  # noqa: PLC0415  (keep --help fast)
+    from typed_llm.testing._vcr import scan  # noqa: PLC0415  (keep --help fast)
 
     findings = [finding for folder in folders for finding in scan(folder)]
     for path, line, why in findings:
@@ -105,7 +105,8 @@ def _check_cassettes(folders: list[Path]) -> int:
 
 
 def _cache(command: str, path: Path) -> int:
-    from typed_llm._cache import CacheError, SQLiteCache  # noqa: PLC0415  (keep --help fast)
+    from typed_llm._cache.sqlite import SQLiteCache  # noqa: PLC0415  (keep --help fast)
+    from typed_llm._errors import CacheError  # noqa: PLC0415
 
     if not path.is_file():
         print(f"typed-llm: no cache file at {path}", file=sys.stderr)

@@ -12,28 +12,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Self
 
+from typed_llm._backoff import Backoff, ExponentialBackoff
 from typed_llm._layers.cache import Caching
 from typed_llm._layers.log import Identity, Logging
 from typed_llm._layers.pipeline import Pipeline
 from typed_llm._layers.preflight import Preflight
 from typed_llm._layers.retry import Retry
-from typed_llm._providers import (
-    DEFAULT_TIMEOUT,
-    AzureProvider,
-    OpenAIProvider,
-    Provider,
-    TokenProvider,
-)
-from typed_llm._retry import Backoff, ExponentialBackoff
+from typed_llm._providers.azure import AzureProvider
+from typed_llm._providers.common import DEFAULT_TIMEOUT, TokenProvider
+from typed_llm._providers.openai import OpenAIProvider
+from typed_llm._providers.transport import HTTP, AsyncTransport, SyncTransport
 from typed_llm._shell import AsyncShell, SyncShell
-from typed_llm._transport import HTTP, AsyncTransport, SyncTransport
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import TracebackType
 
-    from typed_llm._cache import Cache
+    from typed_llm._cache.base import Cache
     from typed_llm._layers.pipeline import Layer
+    from typed_llm._providers import Provider
 
 __all__ = ["AsyncAzureClient", "AsyncOpenAIClient", "AzureClient", "OpenAIClient"]
 

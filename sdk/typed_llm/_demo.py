@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, TextIO
 import attrs
 from pydantic import BaseModel
 
-from typed_llm._cache import MemoryCache
+from typed_llm._cache.memory import MemoryCache
 from typed_llm._client import OpenAIClient
 from typed_llm._errors import QuotaExceededError
-from typed_llm._fake import FakeAPI, FakeReply
-from typed_llm._messages import SystemMessage, UserMessage
-from typed_llm._requests import ChatRequest, EmbeddingRequest
-from typed_llm._responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
-from typed_llm._vcr import RecordMode, make_vcr
+from typed_llm._models.messages import SystemMessage, UserMessage
+from typed_llm._models.requests import ChatRequest, EmbeddingRequest
+from typed_llm._models.responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._replies import FakeReply
+from typed_llm.testing._vcr import RecordMode, make_vcr
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,4 +1,4 @@
-"""Every failure the SDK reports, as one tree of typed exceptions, and the one factory that picks them.
+"""Every failure the SDK reports, as one tree of typed exceptions (classes only, no I/O, no logic).
 
 Grouped by what the caller can do about it::
 
@@ -36,25 +36,20 @@ Grouped by what the caller can do about it::
 
 One warning, not an error: ``UnknownModelWarning`` (a model whose encoding or limits are unknown).
 
-Foreign exceptions (openai, httpx2) are translated at one boundary, ``translate_openai_errors``; the
-class of an error status is chosen by one pure function, ``status_error``, which reads only the
-status, the headers and the body, so it is the same for every adapter, sync or async.
+The module imports nothing of the package (the types of ``response`` attributes are named for the
+type checker only), so every other module can use it. Foreign exceptions (openai, httpx2) become
+these at one boundary, ``_providers.translate``; the class of an error answer is chosen by one pure
+function, ``_wire.status.status_error``, from the status, the headers and the body alone.
 """
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
-import json
-import time
-from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Literal
 
-import httpx2
-import openai
-
 if TYPE_CHECKING:
-    from typed_llm._responses import ChatResponse, ContentFilterResult
+    from collections.abc import Mapping
+
+    from typed_llm._models.responses import ChatResponse, ContentFilterResult
 
 __all__ = [
     "APIConnectionError",
@@ -89,10 +84,6 @@ __all__ = [
     "UnknownModelWarning",
     "UnprocessableEntityError",
     "UnrecordedRequestError",
-    "request_id_from",
-    "retry_after_from",
-    "status_error",
-    "translate_openai_errors",
 ]
 
 
@@ -484,215 +475,12 @@ class StrictSchemaError(TypedLLMError):
         self.path = path
 
 
+class OutputTruncatedError(OutputValidationError):
+    """Structured output was cut off by the token limit (finish_reason ``length``): raise max_tokens."""
+
+
 # --- warnings ----------------------------------------------------------------------------------
 
 
 class UnknownModelWarning(UserWarning):
     """A model this package does not know: its tokens are counted with the fallback encoding."""
-
-
-# --- choosing the class of an error status (pure) -------------------------------------------------
-
-_BY_STATUS: Mapping[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    408: RequestTimeoutError,
-    409: ConflictError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-}
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lowered = name.lower()
-    for key, item in headers.items():
-        if key.lower() == lowered:
-            return item
-    return None
-
-
-def request_id_from(headers: Mapping[str, str]) -> str | None:
-    """The request id a support ticket needs: ``x-request-id``, else Azure's ``apim-request-id``."""
-    return _header(headers, "x-request-id") or _header(headers, "apim-request-id")
-
-
-def retry_after_from(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds the server asked to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or date).
-
-    Returns None when neither header is there or parses; a wait in the past is 0.
-    """
-    millis = _header(headers, "retry-after-ms")
-    if millis is not None:
-        with contextlib.suppress(ValueError):
-            return max(0.0, float(millis) / 1000.0)
-    value = _header(headers, "retry-after")
-    if value is None:
-        return None
-    with contextlib.suppress(ValueError):
-        return max(0.0, float(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
-def _decode_body(content: bytes) -> object:
-    try:
-        return json.loads(content)
-    except (ValueError, RecursionError):
-        # RecursionError: nested deeper than the interpreter's stack (``{"error":`` x 50,000). The
-        # body is kept as text, as for any other body that is not JSON.
-        return content.decode("utf-8", errors="replace")
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _filter_results_of(error: Mapping[str, object]) -> tuple[ContentFilterResult, ...]:
-    from typed_llm._responses import content_filter_results  # noqa: PLC0415  (import cycle)
-
-    inner = error.get("innererror")
-    if isinstance(inner, Mapping):
-        return content_filter_results(inner.get("content_filter_result"))
-    return ()
-
-
-def status_error(status_code: int, headers: Mapping[str, str], content: bytes) -> APIStatusError:
-    """Build the typed error for an error answer, from its status, headers and raw body.
-
-    The most specific class wins: Azure's ``content_filter`` 400 is a ``ContentFilterError``
-    with its categories, a 429 ``insufficient_quota`` a ``QuotaExceededError``, any other 5xx a
-    ``ServerError``, and a status with no class of its own a plain ``APIStatusError``.
-    """
-    body = _decode_body(content)
-    error: Mapping[str, object] = {}
-    if isinstance(body, Mapping):
-        inner = body.get("error")
-        if isinstance(inner, str):  # {"error": "Unauthorized"}, as some gateways answer
-            inner = {"message": inner}
-        error = inner if isinstance(inner, Mapping) else body
-    code = _text(error.get("code"))
-    message = _text(error.get("message")) or f"HTTP {status_code} with no error message"
-    param, kind = _text(error.get("param")), _text(error.get("type"))
-    request_id = request_id_from(headers)
-    if status_code == 400 and code == "content_filter":  # noqa: PLR2004
-        return ContentFilterError(
-            message,
-            stage="prompt",
-            results=_filter_results_of(error),
-            status_code=status_code,
-            param=param,
-            type=kind,
-            body=body,
-            request_id=request_id,
-        )
-    if 300 <= status_code < 400:  # noqa: PLR2004
-        location = _safe_location(_header(headers, "location"))
-        return RedirectError(
-            f"the server answered {status_code} with a redirect to {location or 'nowhere'}; "
-            "typed-llm never follows redirects, so the key and the prompt go only to the configured "
-            "base URL (if the API moved, set base_url or endpoint to its new address)",
-            location=location,
-            status_code=status_code,
-            body=body,
-            request_id=request_id,
-        )
-    if status_code == 429 and code == "insufficient_quota":  # noqa: PLR2004
-        cls: type[APIStatusError] = QuotaExceededError
-    elif status_code >= 500:  # noqa: PLR2004
-        cls = ServerError
-    else:
-        cls = _BY_STATUS.get(status_code, APIStatusError)
-    return cls(
-        message,
-        status_code=status_code,
-        code=code,
-        param=param,
-        type=kind,
-        body=body,
-        request_id=request_id,
-        retry_after=retry_after_from(headers),
-        should_retry=_should_retry(headers),
-    )
-
-
-def _safe_location(location: str | None) -> str | None:
-    """A redirect target fit for a message: no user info, no query, no fragment (they carry secrets)."""
-    if not location:
-        return None
-    try:
-        url = httpx2.URL(location)
-    except httpx2.InvalidURL:
-        return "an unreadable address"
-    if not url.host:
-        return url.path or "/"
-    port = f":{url.port}" if url.port else ""
-    return f"{url.scheme}://{url.host}{port}{url.path}"
-
-
-def _should_retry(headers: Mapping[str, str]) -> bool | None:
-    value = (_header(headers, "x-should-retry") or "").strip().lower()
-    return {"true": True, "false": False}.get(value)
-
-
-def _raise_if_unrecorded(exc: BaseException) -> None:
-    from vcr.errors import CannotOverwriteExistingCassetteException  # noqa: PLC0415  (only during replay)
-
-    from typed_llm._vcr import describe_unrecorded, record_command  # noqa: PLC0415  (import cycle)
-
-    cause = exc if isinstance(exc, CannotOverwriteExistingCassetteException) else exc.__cause__
-    if isinstance(cause, CannotOverwriteExistingCassetteException):
-        command = record_command.get() or "rerun with record mode once (pytest --llm-record-mode=once)"
-        raise UnrecordedRequestError(
-            describe_unrecorded(getattr(cause, "failed_request", None)), command
-        ) from exc
-
-
-@contextlib.contextmanager
-def translate_openai_errors() -> Iterator[None]:
-    """Turn any exception of the openai package raised inside into the SDK's own, chained.
-
-    This is the one place where foreign exceptions cross into the SDK; nothing from openai or
-    httpx2 escapes an adapter.
-    """
-    try:
-        yield
-    except openai.APIStatusError as exc:
-        raise status_error(exc.status_code, exc.response.headers, exc.response.content) from exc
-    except openai.APITimeoutError as exc:
-        raise APITimeoutError("the request timed out before an answer came back") from exc
-    except openai.APIConnectionError as exc:
-        _raise_if_unrecorded(exc)
-        # openai wraps every transport failure here: refused, reset, a body cut short, an answer
-        # that could not be decoded. The cause says which.
-        cause = exc.__cause__
-        detail = f" ({type(cause).__name__}: {cause})" if cause else ""
-        raise APIConnectionError(f"no complete answer came back from the API{detail}") from exc
-    except openai.APIResponseValidationError as exc:
-        raise MalformedResponseError(
-            exc.message,
-            status_code=exc.status_code,
-            body_excerpt=exc.response.text[:500],
-            request_id=request_id_from(exc.response.headers),
-        ) from exc
-    except openai.OpenAIError as exc:
-        # What openai raises before sending, for a setting it cannot use.
-        raise ConfigurationError(str(exc)) from exc
-    except (httpx2.InvalidURL, UnicodeError) as exc:
-        raise ConfigurationError(f"the request cannot be sent as configured: {exc}") from exc
-    except Exception as exc:
-        # vcrpy's "no recording" passes through openai unwrapped: make it the SDK's own error.
-        _raise_if_unrecorded(exc)
-        raise
-
-
-class OutputTruncatedError(OutputValidationError):
-    """Structured output was cut off by the token limit (finish_reason ``length``): raise max_tokens."""

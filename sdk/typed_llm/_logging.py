@@ -1,4 +1,4 @@
-"""Structured logging: the library's events, redaction of secrets, and an opt-in set-up helper.
+"""Structured logging: the library's events, and an opt-in set-up helper.
 
 The library asks for the structlog logger ``typed_llm`` and never configures logging itself. Where
 the application has configured structlog, events go through its pipeline; where it has not, they
@@ -9,8 +9,8 @@ Events (names and fields are stable; see the README's table): ``request`` (debug
 contents, cut short), ``response``, ``retry_scheduled``, ``cache_hit``, ``cache_miss``,
 ``cache_damaged``, ``error``.
 
-Redaction is not left to the application: every event the library emits passes through
-``redact`` before any processor of the application's sees it, which replaces any known credential
+Redaction (``_redaction``) is not left to the application: every event the library emits passes
+through ``redact`` before any processor of the application's sees it, which replaces any known credential
 (each key a client was built with, each token a token provider returned), anything shaped like an
 OpenAI key (``sk-...``), bearer tokens, and the values of fields named like credentials. A careless
 renderer at debug level still sees no secret. ``emit`` redacts the fields itself, and tells a
@@ -27,20 +27,30 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import re
 import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 import structlog
 
 from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
+from typed_llm._redaction import (
+    _CLEAN_MARK,
+    _PLAIN,
+    _REDACTED,
+    _SECRET_FIELDS,
+    LOGGER_NAME,
+    _scrub,
+    _scrub_value,
+    redact,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from structlog.typing import EventDict, Processor, WrappedLogger
 
 __all__ = [
@@ -51,58 +61,17 @@ __all__ = [
     "emit",
     "error_fields",
     "flush_logs",
-    "redact",
-    "register_secret",
     "set_max_content_length",
 ]
 
-LOGGER_NAME: Final = "typed_llm"
+
 DEFAULT_MAX_CONTENT_LENGTH: Final = 200
 """Message contents in debug events are cut to this many characters (the seed's
 MAX_CONTENT_DISPLAY_LENGTH); change it with ``set_max_content_length``."""
 
 _stdlib_logger = logging.getLogger(LOGGER_NAME)
 _stdlib_logger.addHandler(logging.NullHandler())  # silent unless the application sets logging up
-
-_KEY_SHAPED = re.compile(r"\b(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-]{8,}")
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/\-]{8,}=*")
-_KEY_PARAMETER = re.compile(r"(?i)([?&](?:api-key|api_key|key|sig|token)=)[^&\s'\"]+")
-_SECRET_FIELDS = frozenset(
-    {"authorization", "api_key", "api-key", "apikey", "token", "access_token", "password"}
-)
-_REDACTED = "[redacted]"
-
-_MAX_SECRETS: Final = 256
-"""Registered secrets kept; the oldest go first (a token provider registers every fresh token)."""
-
-# The secrets and the pattern matching any of them, replaced together under the lock and read
-# without it, as one value: a reader never pairs a new secret with an old pattern.
-_registry: tuple[tuple[str, ...], re.Pattern[str] | None] = ((), None)
-_secrets_lock = threading.Lock()
 _max_content = DEFAULT_MAX_CONTENT_LENGTH
-
-
-def register_secret(secret: str) -> None:
-    """Make ``secret`` (a key or token) disappear from every event the library logs from now on."""
-    global _registry  # noqa: PLW0603  (one registry for the process, by design)
-    if len(secret) < 8 or secret in _registry[0]:  # noqa: PLR2004  (shorter strings are not credentials)
-        return
-    with _secrets_lock:
-        kept = (*_registry[0], secret)[-_MAX_SECRETS:]
-        alternatives = sorted(kept, key=len, reverse=True)
-        _registry = (kept, re.compile("|".join(re.escape(s) for s in alternatives)))
-
-
-def scrub_registered(text: str, replacement: str) -> str:
-    """``text`` with every registered secret (clients' keys, providers' tokens) replaced.
-
-    The recorder uses it: the credentials of the clients under test are known, wherever they
-    appear (a prompt, a server's echo, a header, a URL), whatever their shape.
-    """
-    secrets, pattern = _registry
-    if pattern is None or not any(secret in text for secret in secrets):
-        return text
-    return pattern.sub(replacement, text)
 
 
 def set_max_content_length(length: int) -> None:
@@ -111,66 +80,6 @@ def set_max_content_length(length: int) -> None:
     if length < 0:
         raise ValueError(f"length must be >= 0, got {length}")
     _max_content = length
-
-
-def _scrub(text: str) -> str:
-    secrets, pattern = _registry
-    if pattern is not None:
-        for secret in secrets:  # a loop of ``in`` is cheaper than a search, most texts hold none
-            if secret in text:
-                text = pattern.sub(_REDACTED, text)
-                break
-    if "sk-" in text:
-        text = _KEY_SHAPED.sub(r"\1" + _REDACTED, text)
-    if "earer" in text:
-        text = _BEARER.sub(r"\1 " + _REDACTED, text)
-    if "=" in text:
-        text = _KEY_PARAMETER.sub(r"\1" + _REDACTED, text)
-    return text
-
-
-def _scrub_value(value: object) -> object:
-    if value is None or isinstance(value, int | float | bool):
-        return value
-    if isinstance(value, str):
-        return _scrub(value)
-    if isinstance(value, Mapping):
-        return {
-            k: _REDACTED if str(k).lower() in _SECRET_FIELDS else _scrub_value(v) for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [_scrub_value(item) for item in value]
-    if isinstance(value, BaseException):
-        return _scrub(f"{type(value).__name__}: {value}")
-    return _scrub(repr(value))  # any other object: its text, which a renderer would print
-
-
-def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:  # noqa: ARG001  (structlog's processor signature)
-    """A structlog processor: credentials out of every value (and field names like ``api_key``).
-
-    structlog's own plumbing (``_record``, ``_from_structlog``) is left alone; every other field, an
-    application's ``_private`` ones too, is scanned (renderers print them).
-    A library event that ``emit`` redacted field by field carries the names of those fields; only
-    what was added since (context the application bound, fields of its own processors) is scanned
-    again. Every other event is scanned whole.
-    """
-    clean = event_dict.pop(_CLEAN_MARK, None)  # never rendered, whatever a processor renamed
-    if event_dict.get("logger") != LOGGER_NAME:
-        clean = None  # trusted only on the library's own events
-    # Of a library event, skip the fields emit cleaned and the two it set itself.
-    keys = event_dict.keys() - clean - _OWN_KEYS if isinstance(clean, frozenset) else list(event_dict)
-    for key in keys:
-        if key in _PLUMBING:
-            continue
-        if key.lower() in _SECRET_FIELDS:
-            event_dict[key] = _REDACTED
-            continue
-        value = event_dict[key]
-        if value.__class__ is str:
-            event_dict[key] = _scrub(value)
-        elif value.__class__ not in _PLAIN:
-            event_dict[key] = _scrub_value(value)
-    return event_dict
 
 
 class Later:
@@ -247,18 +156,6 @@ def enabled(level: int) -> bool:
     """Whether an event at ``level`` may go anywhere (so callers skip building what nobody reads)."""
     return _enabled_in(_pipeline_now(), level)
 
-
-_CLEAN_MARK: Final = "_typed_llm_redacted"
-"""Set on the library's events when the pipeline runs ``redact`` (which removes it): the names of
-the fields ``emit`` already redacted."""
-_OWN_KEYS: Final = frozenset({"event", "logger"})
-"""Fields of a library event whose values the library itself set (its event name and logger name)."""
-
-_PLUMBING: Final = frozenset({"_record", "_from_structlog"})
-"""Fields structlog's ``ProcessorFormatter`` adds for itself and removes before rendering."""
-
-_PLAIN: Final = frozenset({int, float, bool, type(None)})
-"""Value types that cannot hold a secret."""
 
 _SAFE_FIELDS: Final = frozenset(
     {"request_key", "provider", "kind", "error_class", "last_error_class", "finish_reason", "status_code"}

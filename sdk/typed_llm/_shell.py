@@ -22,20 +22,21 @@ from typed_llm._layers.cache import Caching, namespace_function
 from typed_llm._layers.log import Identity, Logging
 from typed_llm._layers.pipeline import AsyncSender, Delegate, Pipeline, SyncSender, run_async, run_sync
 from typed_llm._layers.retry import Retry
-from typed_llm._operation import CHAT, EMBEDDINGS
 from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
+from typed_llm._wire.chat import CHAT
+from typed_llm._wire.embeddings import EMBEDDINGS
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from typed_llm._cache import Cache
+    from typed_llm._backoff import Backoff
+    from typed_llm._cache.base import Cache
     from typed_llm._layers.cache import Namespace
     from typed_llm._layers.pipeline import Layer
-    from typed_llm._operation import Operation
-    from typed_llm._requests import ChatRequest, EmbeddingRequest
-    from typed_llm._responses import ChatResponse, EmbeddingResponse
-    from typed_llm._retry import Backoff
+    from typed_llm._models.requests import ChatRequest, EmbeddingRequest
+    from typed_llm._models.responses import ChatResponse, EmbeddingResponse
     from typed_llm._typing import AsyncClient, Client
+    from typed_llm._wire.operation import Operation
 
 __all__ = [
     "AsyncCached",

@@ -21,21 +21,16 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from typed_llm._errors import (
-    OutputTruncatedError,
-    OutputValidationError,
-    RefusalError,
-    StrictSchemaError,  # re-exported: the class lives in the one error tree
-)
-from typed_llm._messages import CustomToolCall, ToolCall
-from typed_llm._requests import (
+from typed_llm._errors import OutputTruncatedError, OutputValidationError, RefusalError, StrictSchemaError
+from typed_llm._models.messages import CustomToolCall, ToolCall
+from typed_llm._models.requests import (
     ChatRequest,
     FunctionDefinition,
     FunctionTool,
     JSONSchemaFormat,
     ResponseFormatJSONSchema,
 )
-from typed_llm._responses import ChatResponse, ParsedChatResponse
+from typed_llm._models.responses import ChatResponse, ParsedChatResponse
 
 __all__ = [
     "AsyncParseFromComplete",

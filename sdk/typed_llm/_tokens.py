@@ -34,7 +34,7 @@ import tiktoken
 
 from typed_llm._errors import ConfigurationError, ContextWindowExceededError, UnknownModelWarning
 from typed_llm._json import JSONValue, thaw
-from typed_llm._messages import (
+from typed_llm._models.messages import (
     AssistantMessage,
     DeveloperMessage,
     ImagePart,
@@ -45,11 +45,11 @@ from typed_llm._messages import (
     ToolCall,
     ToolMessage,
 )
-from typed_llm._requests import FunctionTool, ResponseFormatJSONSchema
+from typed_llm._models.requests import FunctionTool, ResponseFormatJSONSchema
 
 if TYPE_CHECKING:
-    from typed_llm._messages import CustomToolCall
-    from typed_llm._requests import ChatRequest, CustomTool, ResponseFormat
+    from typed_llm._models.messages import CustomToolCall
+    from typed_llm._models.requests import ChatRequest, CustomTool, ResponseFormat
 
 __all__ = [
     "FALLBACK_ENCODING",

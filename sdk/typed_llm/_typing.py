@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from typed_llm._requests import ChatRequest, EmbeddingRequest
-    from typed_llm._responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
+    from typed_llm._models.requests import ChatRequest, EmbeddingRequest
+    from typed_llm._models.responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
 
 T = TypeVar("T", bound=BaseModel)
 

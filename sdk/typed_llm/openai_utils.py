@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from typed_llm import _registry
+from typed_llm._compat import registry as _registry
+from typed_llm._compat.llmcall import LLMCall
 from typed_llm._errors import UnknownAPITypeError
-from typed_llm._llmcall import LLMCall
-from typed_llm._messages import Message
-from typed_llm._requests import ChatRequest, EmbeddingRequest
+from typed_llm._models.messages import Message
+from typed_llm._models.requests import ChatRequest, EmbeddingRequest
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

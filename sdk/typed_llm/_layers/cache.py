@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 from pydantic import BaseModel, ValidationError
 
-from typed_llm._cache import Cache
+from typed_llm._cache.base import Cache
 from typed_llm._layers.pipeline import Outcome
 from typed_llm._logging import emit
 

@@ -29,10 +29,10 @@ import attrs
 from pydantic import BaseModel
 
 from typed_llm._errors import TypedLLMError
-from typed_llm._operation import Operation, Routing, WireCall
+from typed_llm._wire.operation import Operation, Routing, WireCall
 
 if TYPE_CHECKING:
-    from typed_llm._operation import RawResponse
+    from typed_llm._wire.operation import RawResponse
 
 __all__ = [
     "Attempt",

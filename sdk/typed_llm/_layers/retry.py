@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 from pydantic import BaseModel
 
+from typed_llm._backoff import Backoff, is_retryable, timeout_of
 from typed_llm._errors import RetriesExhaustedError, TypedLLMError
 from typed_llm._layers.log import Identity
 from typed_llm._layers.pipeline import Attempt, Sleep
 from typed_llm._logging import emit, enabled, error_fields
-from typed_llm._retry import Backoff, is_retryable, timeout_of
 
 if TYPE_CHECKING:
     from typed_llm._layers.pipeline import Call, Flow, Next, Outcome

@@ -15,11 +15,9 @@ import jinja2.meta
 import jinja2.sandbox
 from pydantic import BaseModel
 
-from typed_llm._errors import (
-    TemplateVariableError,  # re-exported: the class lives in the one error tree
-)
-from typed_llm._messages import SystemMessage, UserMessage
-from typed_llm._requests import ChatRequest
+from typed_llm._errors import TemplateVariableError
+from typed_llm._models.messages import SystemMessage, UserMessage
+from typed_llm._models.requests import ChatRequest
 
 if TYPE_CHECKING:
     from typed_llm._typing import Client
@@ -101,7 +99,7 @@ class LLMCall(Generic[T]):
         system, user = (template.render(**variables) for template in self._templates)
         params = dict(self._params)
         if "model" not in params:
-            from typed_llm._registry import settings  # noqa: PLC0415  (settings load on first use)
+            from typed_llm._compat.registry import settings  # noqa: PLC0415  (settings load on first use)
 
             params["model"] = settings().model
         return ChatRequest.model_validate(
@@ -112,7 +110,7 @@ class LLMCall(Generic[T]):
         """Render the templates with ``variables`` and call the model: the parsed model, or the text."""
         request = self.request(**variables)
         if self._client is None:
-            from typed_llm._registry import client  # noqa: PLC0415  (built on first use)
+            from typed_llm._compat.registry import client  # noqa: PLC0415  (built on first use)
 
             target = client()
         else:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Literal
 
 import vcr
 
-from typed_llm._cache_key import canonical_json
-from typed_llm._logging import scrub_registered
+from typed_llm._cache.key import canonical_json
+from typed_llm._redaction import scrub_registered
 
 if TYPE_CHECKING:
     from pathlib import Path

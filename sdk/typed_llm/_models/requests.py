@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from typed_llm._json import JSONObject
-from typed_llm._messages import Message, TextPart, _Frozen
+from typed_llm._models.messages import Message, TextPart, _Frozen
 
 __all__ = [
     "AllowedTools",

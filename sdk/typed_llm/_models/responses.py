@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
-from typed_llm._messages import AnyToolCall
+from typed_llm._models.messages import AnyToolCall
 
 if TYPE_CHECKING:
     import builtins

@@ -18,12 +18,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from typed_llm._cache import SQLiteCache
+from typed_llm._backoff import ExponentialBackoff
+from typed_llm._cache.sqlite import SQLiteCache
 from typed_llm._client import AzureClient, OpenAIClient
-from typed_llm._errors import (
-    SettingsError,  # re-exported: the class lives in the one error tree
-)
-from typed_llm._retry import ExponentialBackoff
+from typed_llm._errors import SettingsError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -30,7 +30,7 @@ import json
 from collections.abc import Mapping
 from typing import Final
 
-from typed_llm._requests import ChatRequest, EmbeddingRequest
+from typed_llm._models.requests import ChatRequest, EmbeddingRequest
 
 __all__ = ["KEY_VERSION", "cache_key", "canonical_json", "canonical_request"]
 

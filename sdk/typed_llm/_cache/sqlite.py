@@ -1,26 +1,12 @@
-"""Cache backends: where responses are kept, as bytes of JSON under their content address.
+"""``SQLiteCache``: the embedded default, one file shared by threads and processes.
 
-``Cache`` is the protocol (``get``, ``set``, ``stats``, ``clear``). ``MemoryCache`` is bounded and
-evicts the least recently used entry. ``SQLiteCache`` is the embedded default: one file, one row
-per entry, safe for many threads and several processes at once (WAL, a busy timeout, one
-transaction per write, so a reader sees a whole value or none), readable after a killed process,
-and created readable by its owner only, because it holds prompts and answers. Values are JSON;
-nothing here unpickles, so loading a cache never runs code.
-
-A cache file SQLite reports as damaged (``SQLITE_CORRUPT``, ``SQLITE_NOTADB``) when a cache starts
-is moved aside, next to where it was, and the cache starts empty with a ``cache_file_damaged``
-warning: a cache holds nothing that cannot be asked again, and a service must not fail at every
-start on a file a crash or a full disk spoiled. Only a file that starts as an SQLite database does
-(or one cut short before its header was written) is moved: a file that is not a database, or a
-symbolic link, may not be a cache at all (a mistyped path), so it is left alone and ``CacheError``
-says what to do, as it does for a folder or file this user may not write. Recovery holds an
-exclusive lock on the folder and checks again under it, so processes starting together on one
-damaged file move it once and all use the one fresh file.
+WAL, a busy timeout and one transaction per write, so a reader sees a whole value or none and a
+process killed mid-write leaves the file readable. A damaged file is moved aside and the cache
+starts empty; one it cannot use is a ``CacheError`` with the path and what to do.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import fcntl
 import logging
@@ -29,102 +15,16 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final
 
-import attrs
-
-from typed_llm._errors import (
-    CacheError,  # re-exported: the class lives in the one error tree
-)
+from typed_llm._cache.base import CacheStats
+from typed_llm._errors import CacheError
 from typed_llm._logging import emit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["Cache", "CacheError", "CacheStats", "MemoryCache", "SQLiteCache"]
-
-
-@attrs.frozen
-class CacheStats:
-    """What a cache holds, and how this process has used it."""
-
-    entries: int
-    """Entries stored (expired ones included until they are overwritten or evicted)."""
-    size_bytes: int
-    """Bytes of stored values (for SQLite: the database file and its WAL)."""
-    hits: int
-    """Lookups answered, by this instance."""
-    misses: int
-    """Lookups not answered, by this instance (expired entries count as misses)."""
-    location: str
-    """Where the entries live (``memory`` or the file's path)."""
-
-
-@runtime_checkable
-class Cache(Protocol):
-    """Bytes by key: what the caching layer needs of a backend."""
-
-    def get(self, key: str) -> bytes | None:
-        """The value stored under ``key``, or None."""
-        ...
-
-    def set(self, key: str, value: bytes) -> None:
-        """Store ``value`` under ``key``, replacing any value there, whole or not at all."""
-        ...
-
-    def stats(self) -> CacheStats:
-        """Counts and sizes."""
-        ...
-
-    def clear(self) -> None:
-        """Remove every entry."""
-        ...
-
-
-class MemoryCache:
-    """An in-process cache of at most ``max_entries`` entries; the least recently used goes first.
-
-    Thread-safe. Nothing is written anywhere.
-    """
-
-    def __init__(self, max_entries: int = 1024) -> None:
-        if max_entries < 1:
-            raise ValueError(f"max_entries must be at least 1, got {max_entries}")
-        self._max = max_entries
-        self._entries: collections.OrderedDict[str, bytes] = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self._hits = 0
-        self._misses = 0
-
-    def get(self, key: str) -> bytes | None:
-        """The value under ``key`` (now the most recently used), or None."""
-        with self._lock:
-            value = self._entries.get(key)
-            if value is None:
-                self._misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self._hits += 1
-            return value
-
-    def set(self, key: str, value: bytes) -> None:
-        """Store ``value``; past ``max_entries`` the least recently used entry is dropped."""
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-
-    def stats(self) -> CacheStats:
-        """Counts and sizes."""
-        with self._lock:
-            size = sum(len(value) for value in self._entries.values())
-            return CacheStats(len(self._entries), size, self._hits, self._misses, "memory")
-
-    def clear(self) -> None:
-        """Remove every entry."""
-        with self._lock:
-            self._entries.clear()
+__all__ = ["SQLiteCache"]
 
 
 _SQLITE_HEADER: Final = b"SQLite format 3\x00"

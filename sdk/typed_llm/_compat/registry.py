@@ -11,11 +11,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from typed_llm._errors import (
-    UnknownAPITypeError,  # re-exported: the class lives in the one error tree
-)
+from typed_llm._compat.settings import Settings
+from typed_llm._errors import UnknownAPITypeError
 from typed_llm._logging import set_max_content_length
-from typed_llm._settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable

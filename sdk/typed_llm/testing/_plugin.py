@@ -1,23 +1,4 @@
-"""Replay testing for applications that use typed-llm: a pytest plugin, the loopback fake, a scanner.
-
-Installing typed-llm registers this module as a pytest plugin (entry point ``pytest11``). It gives
-a test suite:
-
-- ``llm_cassette``: wraps the test in a vcrpy cassette named after the test module and the test
-  (parametrized ids included), under ``llm_cassette_dir`` (an ini option, default ``cassettes``).
-  ``@pytest.mark.llm_cassette("name")`` names it explicitly. Requests match on method, path, query
-  and the JSON body in canonical form, never on host or port. Credentials are scrubbed before
-  anything is written, key-shaped strings in bodies included.
-- ``--llm-record-mode``: ``none`` (the default: replay only; an unrecorded request fails with the
-  request and the command that records it), ``once``, ``new_episodes``, ``all``.
-- ``llm_fake``: the loopback fake of the OpenAI and Azure APIs (``FakeAPI``), started for the test,
-  with scriptable faults (``FakeReply``: error statuses, Retry-After, dropped or cut connections,
-  slow answers) to test retry paths.
-- ``llm_base_url``: the fake's OpenAI base URL while recording, and a dead loopback URL while
-  replaying (nothing is contacted: the cassette answers).
-
-``typed-llm cassettes check DIR`` (and ``scan``) finds anything in cassettes that looks like a key.
-"""
+"""The pytest plugin itself: options, the cassette fixture, the fake fixtures (needs pytest)."""
 
 from __future__ import annotations
 
@@ -27,8 +8,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from typed_llm._fake import FakeAPI, FakeReply, Fault, ReceivedRequest
-from typed_llm._vcr import RecordMode, make_vcr, record_command, scan
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._vcr import RecordMode, make_vcr, record_command
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -36,15 +17,12 @@ if TYPE_CHECKING:
     from vcr.cassette import Cassette
 
 __all__ = [
-    "FakeAPI",
-    "FakeReply",
-    "Fault",
-    "ReceivedRequest",
-    "RecordMode",
     "cassette_name",
-    "make_vcr",
-    "record_command",
-    "scan",
+    "llm_base_url",
+    "llm_cassette",
+    "llm_fake",
+    "pytest_addoption",
+    "pytest_configure",
 ]
 
 _MODES: tuple[RecordMode, ...] = ("none", "once", "new_episodes", "all")

@@ -20,10 +20,11 @@ import attrs
 import httpx2
 from pydantic import BaseModel
 
-from typed_llm._deadline import attempt_deadline, bound_attempts
-from typed_llm._errors import APITimeoutError, TypedLLMError, translate_openai_errors
+from typed_llm._errors import APITimeoutError, TypedLLMError
 from typed_llm._layers.pipeline import Outcome, Send
-from typed_llm._operation import RawResponse, Routing
+from typed_llm._providers.deadline import attempt_deadline, bound_attempts
+from typed_llm._providers.translate import translate_openai_errors
+from typed_llm._wire.operation import RawResponse, Routing
 
 if TYPE_CHECKING:
     import openai

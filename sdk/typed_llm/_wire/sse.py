@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 import attrs
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from typed_llm._errors import request_id_from
-from typed_llm._messages import FunctionCall, ToolCall
-from typed_llm._responses import (
+from typed_llm._models.messages import FunctionCall, ToolCall
+from typed_llm._models.responses import (
     AnyFinishReason,
     ChatResponse,
     Choice,
@@ -24,10 +23,13 @@ from typed_llm._responses import (
     Usage,
     _FilterResults,
 )
-from typed_llm._wire import RawResponse, malformed, report_unknown_values
+from typed_llm._wire.chat import report_unknown_values
+from typed_llm._wire.status import malformed, request_id_from
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from typed_llm._wire.operation import RawResponse
 
 __all__ = ["ChatChunk", "ChatStream", "iter_sse_data", "parse_chat_stream"]
 

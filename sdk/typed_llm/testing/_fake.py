@@ -31,91 +31,21 @@ import re
 import socket
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import parse_qs, urlsplit
 
-import attrs
+from typed_llm.testing._replies import _AZURE_VERDICTS, FakeReply, ReceivedRequest
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["FakeAPI", "FakeReply", "Fault", "ReceivedRequest"]
+__all__ = ["FakeAPI"]
+
 
 _EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z: "created" counts up from here, one second a call
-_SAFE = {"filtered": False, "severity": "safe"}
-_AZURE_VERDICTS = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
 _ROUTE = re.compile(
     r"^/(?:v1|openai/v1|openai/deployments/(?P<deployment>[^/]+))/(?P<kind>chat/completions|embeddings)$"
 )
-
-
-@attrs.frozen
-class ReceivedRequest:
-    """A request the fake received."""
-
-    method: str
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    """Header names lower-cased."""
-    body: bytes
-
-    def json(self) -> dict[str, object]:
-        """The body, decoded."""
-        decoded: dict[str, object] = json.loads(self.body)
-        return decoded
-
-
-Fault = Literal["drop", "truncate"]
-"""Transport faults a scripted reply can carry."""
-
-
-@attrs.frozen
-class FakeReply:
-    """A scripted answer: status, JSON body (or raw bytes) and extra headers."""
-
-    status: int
-    body: Mapping[str, object] | bytes
-    headers: Mapping[str, str] = attrs.field(factory=dict)
-    delay: float = 0.0
-    """Seconds to wait before answering (to make a client time out)."""
-    fault: Fault | None = None
-    """``drop``: close the connection without answering; ``truncate``: send the headers and half
-    the body, then close (the client sees a body shorter than its content-length)."""
-
-    @classmethod
-    def error(
-        cls,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        type: str | None = "invalid_request_error",  # noqa: A002  (the API's own name)
-        param: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> FakeReply:
-        """An error answer in OpenAI's shape: ``{"error": {message, type, param, code}}``."""
-        error = {"message": message, "type": type, "param": param, "code": code}
-        return cls(status=status, body={"error": error}, headers=headers or {})
-
-    @classmethod
-    def azure_prompt_filter(cls, category: str = "self_harm", severity: str = "medium") -> FakeReply:
-        """Azure's 400 for a prompt its content filter blocked, as the real service shapes it."""
-        verdicts: dict[str, object] = {**_AZURE_VERDICTS, "jailbreak": {"filtered": False, "detected": False}}
-        verdicts[category] = {"filtered": True, "severity": severity}
-        error = {
-            "message": "The response was filtered due to the prompt triggering Azure OpenAI's "
-            "content management policy. Please modify your prompt and retry.",
-            "type": None,
-            "param": "prompt",
-            "code": "content_filter",
-            "status": 400,
-            "innererror": {
-                "code": "ResponsibleAIPolicyViolation",
-                "content_filter_result": verdicts,
-            },
-        }
-        return cls(status=400, body={"error": error})
 
 
 def _text_of(content: object) -> str:

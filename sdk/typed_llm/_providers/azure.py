@@ -1,70 +1,28 @@
-"""Providers: credentials, endpoints, environment fallbacks and the openai client they build.
+"""An Azure OpenAI resource: classic deployment paths with ``api-version``, or the v1 API.
 
-A provider is everything that differs between OpenAI and Azure OpenAI; the adapter that uses it is
-the same for both. Each provider resolves its settings once, at construction, and refuses a
-configuration that cannot work with a ``ConfigurationError`` that says what to set.
+Credentials are a key, a token provider, or Entra ID through azure-identity (the ``azure`` extra).
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import attrs
-import httpx2
 import openai
 
 from typed_llm._errors import ConfigurationError
-from typed_llm._logging import register_secret
-from typed_llm._wire import Routing
+from typed_llm._providers.common import TokenProvider, _check_key, _check_url, _checked, _env
+from typed_llm._wire.operation import Routing
 
-__all__ = ["DEFAULT_AZURE_API_VERSION", "DEFAULT_TIMEOUT", "AzureProvider", "OpenAIProvider", "Provider"]
+__all__ = ["DEFAULT_AZURE_API_VERSION", "AzureProvider"]
 
-DEFAULT_TIMEOUT = 300.0
-"""Seconds one attempt may take, connect, headers and body together, before it fails with
-``APITimeoutError``: five minutes, half the default deadline of a whole call (openai-python allows
-600 s per read, four times over)."""
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 """Azure API version used when none is given: the GA version that every deployment accepts."""
 
 _ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
-
-TokenProvider = Callable[[], str]
-"""Returns a fresh Entra ID bearer token; called on every request."""
-
-
-def _env(*names: str) -> str | None:
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
-
-
-def _check_url(url: str, what: str) -> str:
-    try:
-        parsed = httpx2.URL(url)
-    except httpx2.InvalidURL as exc:
-        raise ConfigurationError(f"{what} is not a valid URL: {url!r} ({exc})") from exc
-    if parsed.scheme not in {"http", "https"} or not parsed.host:
-        raise ConfigurationError(f"{what} must be an http(s) URL with a host, got {url!r}")
-    return url.rstrip("/")
-
-
-_KEY_SHAPE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: what an HTTP header can carry
-
-
-def _check_key(key: str, what: str) -> str:
-    if not _KEY_SHAPE.fullmatch(key):
-        raise ConfigurationError(
-            f"{what} has characters an HTTP header cannot carry (spaces, line breaks or non-ASCII "
-            "such as a pasted smart quote); copy the key again"
-        )
-    register_secret(key)  # never in a log line, whatever its shape
-    return key
 
 
 _AZURE_SUFFIX = re.compile(r"/openai(/v1)?/*$")
@@ -73,117 +31,6 @@ _AZURE_SUFFIX = re.compile(r"/openai(/v1)?/*$")
 def _azure_endpoint(url: str) -> str:
     # Accept the resource URL in every form people paste: with /openai or /openai/v1 on the end.
     return _AZURE_SUFFIX.sub("", _check_url(url, "endpoint (AZURE_OPENAI_ENDPOINT)"))
-
-
-def _checked(provider: TokenProvider) -> TokenProvider:
-    """A token provider whose failures are typed: a ConfigurationError naming the cause, chained."""
-
-    def token() -> str:
-        try:
-            value: object = provider()
-        except Exception as exc:
-            raise ConfigurationError(f"the Azure token provider failed: {type(exc).__name__}: {exc}") from exc
-        return _check_token(value)
-
-    return token
-
-
-def _check_token(value: object) -> str:
-    """``value`` if it is a token an HTTP header can carry; else an error that never quotes it.
-
-    Checked before anything is sent, so a bad token is one ``ConfigurationError`` (not retried),
-    not a failed request retried as a connection error with the token in its message.
-    """
-    if isinstance(value, bytes | bytearray):
-        raise ConfigurationError(
-            "the Azure token provider returned bytes, not a str token: return token.decode('ascii')"
-        )
-    if not isinstance(value, str):
-        what = "None" if value is None else f"a {type(value).__name__}"
-        raise ConfigurationError(f"the Azure token provider returned {what}, not a str token")
-    if not value:
-        raise ConfigurationError("the Azure token provider returned an empty token")
-    register_secret(value)  # before any check that could fail: never in a log line, whatever its shape
-    if not _KEY_SHAPE.fullmatch(value):
-        raise ConfigurationError(
-            "the Azure token provider returned a token with characters an HTTP header cannot carry "
-            "(a line break, a space or non-ASCII): strip it before returning it"
-        )
-    return value
-
-
-@attrs.frozen
-class OpenAIProvider:
-    """OpenAI's API, or any server that speaks it (``base_url``)."""
-
-    api_key: str = attrs.field(repr=False)
-    base_url: str
-    organization: str | None
-    project: str | None
-    timeout: float
-    name: Literal["openai"] = "openai"
-
-    @classmethod
-    def resolve(
-        cls,
-        *,
-        api_key: str | None,
-        base_url: str | None,
-        organization: str | None,
-        project: str | None,
-        timeout: float,
-    ) -> OpenAIProvider:
-        """Fill unset settings from the environment, as the openai package does."""
-        # inf, nan or a negative pass a float annotation and then fail every call inside httpx;
-        # callers without a type checker may pass anything at all.
-        given: object = timeout
-        if isinstance(given, bool) or not isinstance(given, int | float) or not 0 < given < float("inf"):
-            raise ConfigurationError(f"timeout must be a positive, finite number of seconds, got {given!r}")
-        key = api_key or _env("OPENAI_API_KEY")
-        if not key:
-            raise ConfigurationError(
-                "no OpenAI API key: pass api_key=... or set the OPENAI_API_KEY environment variable"
-            )
-        url = base_url or _env("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        return cls(
-            api_key=_check_key(key, "the OpenAI API key"),
-            base_url=_check_url(url, "base_url (OPENAI_BASE_URL)"),
-            organization=organization or _env("OPENAI_ORG_ID"),
-            project=project or _env("OPENAI_PROJECT_ID"),
-            timeout=timeout,
-        )
-
-    @property
-    def routing(self) -> Routing:
-        """Model names go in the body; paths are the API's own."""
-        return Routing()
-
-    def namespace_of(self, model: str) -> str:  # noqa: ARG002  (the same signature as Azure's)
-        """What besides the request decides an answer: the server (cache keys include it)."""
-        return f"openai {self.base_url}"
-
-    def deployment_of(self, model: str) -> str | None:  # noqa: ARG002  (the same signature as Azure's)
-        """OpenAI has no deployments."""
-        return None
-
-    def _options(self) -> dict[str, Any]:
-        # What both openai clients are built with; their own retries off (the SDK's backoff decides).
-        return {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "organization": self.organization,
-            "project": self.project,
-            "timeout": self.timeout,
-            "max_retries": 0,
-        }
-
-    def build_sync(self) -> openai.OpenAI:
-        """The openai client, with its own retries off."""
-        return openai.OpenAI(**self._options())
-
-    def build_async(self) -> openai.AsyncOpenAI:
-        """The async openai client, with its own retries off."""
-        return openai.AsyncOpenAI(**self._options())
 
 
 def _entra_token_provider() -> TokenProvider:
@@ -322,7 +169,3 @@ class AzureProvider:
             return token_provider()
 
         return openai.AsyncOpenAI(api_key=credential, **self._v1())
-
-
-Provider = OpenAIProvider | AzureProvider
-"""Any provider."""

@@ -1,6 +1,6 @@
-"""Retrying: which failures are worth another attempt, how long to wait, and the one layer that does it.
+"""Backoff: which failures are worth another attempt, and how long to wait before it.
 
-Three parts, each in one place:
+Two parts, each in one place:
 
 - ``is_retryable`` is the retry table. Retried: 408, 409, 429 rate limits, 5xx, connection errors,
   timeouts, and a 200 whose body is not even JSON (cut short in transit). Never retried: other 4xx,

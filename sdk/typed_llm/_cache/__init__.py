@@ -1,0 +1,1 @@
+"""The response cache: the content-addressed key, the protocol and the backends."""

@@ -1,0 +1,1 @@
+"""Frozen values with no I/O: messages, requests, responses, Azure filter verdicts."""

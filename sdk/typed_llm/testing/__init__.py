@@ -1,0 +1,65 @@
+"""Replay testing for applications that use typed-llm: a pytest plugin, the loopback fake, a scanner.
+
+Installing typed-llm registers this module as a pytest plugin (entry point ``pytest11``). It gives
+a test suite:
+
+- ``llm_cassette``: wraps the test in a vcrpy cassette named after the test module and the test
+  (parametrized ids included), under ``llm_cassette_dir`` (an ini option, default ``cassettes``).
+  ``@pytest.mark.llm_cassette("name")`` names it explicitly. Requests match on method, path, query
+  and the JSON body in canonical form, never on host or port. Credentials are scrubbed before
+  anything is written, key-shaped strings in bodies included.
+- ``--llm-record-mode``: ``none`` (the default: replay only; an unrecorded request fails with the
+  request and the command that records it), ``once``, ``new_episodes``, ``all``.
+- ``llm_fake``: the loopback fake of the OpenAI and Azure APIs (``FakeAPI``), started for the test,
+  with scriptable faults (``FakeReply``: error statuses, Retry-After, dropped or cut connections,
+  slow answers) to test retry paths.
+- ``llm_base_url``: the fake's OpenAI base URL while recording, and a dead loopback URL while
+  replaying (nothing is contacted: the cassette answers).
+
+``typed-llm cassettes check DIR`` (and ``scan``) finds anything in cassettes that looks like a key.
+"""
+
+from __future__ import annotations
+
+from typed_llm.testing._fake import FakeAPI
+from typed_llm.testing._replies import FakeReply, Fault, ReceivedRequest
+from typed_llm.testing._vcr import RecordMode, make_vcr, record_command, scan
+
+__all__ = [
+    "FakeAPI",
+    "FakeReply",
+    "Fault",
+    "ReceivedRequest",
+    "RecordMode",
+    "cassette_name",
+    "make_vcr",
+    "record_command",
+    "scan",
+]
+
+# The plugin's hooks and fixtures live in this module's namespace, where pytest looks for them, but
+# only where pytest is installed: the fake, the recorder and the scanner (the CLI's
+# ``cassettes check``, the demo) work without it.
+try:
+    import pytest  # noqa: F401  (only whether it is there)
+except ImportError:
+    pass
+else:
+    from typed_llm.testing._plugin import (
+        cassette_name as cassette_name,
+    )
+    from typed_llm.testing._plugin import (
+        llm_base_url as llm_base_url,
+    )
+    from typed_llm.testing._plugin import (
+        llm_cassette as llm_cassette,
+    )
+    from typed_llm.testing._plugin import (
+        llm_fake as llm_fake,
+    )
+    from typed_llm.testing._plugin import (
+        pytest_addoption as pytest_addoption,
+    )
+    from typed_llm.testing._plugin import (
+        pytest_configure as pytest_configure,
+    )
