@@ -42,7 +42,8 @@ from typed_llm import (
     UserMessage,
 )
 from typed_llm._backoff import Backoff, ExponentialBackoff, NoRetry
-from typed_llm._layers.pipeline import Attempt, Call, Flow, Outcome, Pipeline, Terminal, run_sync
+from typed_llm._layers.drivers import run_sync
+from typed_llm._layers.pipeline import Attempt, Call, Flow, Outcome, Pipeline, Terminal
 from typed_llm._layers.retry import Retry
 from typed_llm._wire.chat import CHAT, parse_chat_response
 from typed_llm._wire.operation import RawResponse

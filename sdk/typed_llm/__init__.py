@@ -49,6 +49,7 @@ from typed_llm._errors import (
     RetriesExhaustedError,
     ServerError,
     SettingsError,
+    StreamInterruptedError,
     StrictSchemaError,
     TemplateVariableError,
     TypedLLMError,
@@ -137,10 +138,21 @@ from typed_llm._models.responses import (
     URLCitation,
     Usage,
 )
+from typed_llm._models.stream import (
+    ChoiceDone,
+    ContentFiltered,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallDone,
+    UsageReported,
+)
 from typed_llm._providers.azure import DEFAULT_AZURE_API_VERSION
 from typed_llm._providers.common import DEFAULT_TIMEOUT, TokenProvider
+from typed_llm._providers.transport import DEFAULT_IDLE_TIMEOUT
 from typed_llm._redaction import redact, register_secret
 from typed_llm._shell import AsyncCached, AsyncLogged, AsyncRetrying, Cached, Logged, Retrying
+from typed_llm._streaming import AsyncChatStream, ChatStream
 from typed_llm._structured import TypedTool, strict_schema
 from typed_llm._tokens import (
     ModelLimits,
@@ -153,6 +165,8 @@ from typed_llm._tokens import (
     model_limits,
 )
 from typed_llm._typing import AsyncClient, Client
+from typed_llm._wire.chat_stream import ChatStreamEvent
+from typed_llm._wire.sse import ChatChunk
 
 __version__ = "0.2.0"
 """This release (the distribution's version; a test keeps the two the same)."""
@@ -160,6 +174,7 @@ __version__ = "0.2.0"
 __all__ = [
     "DEFAULT_AZURE_API_VERSION",
     "DEFAULT_DEADLINE",
+    "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "RETRY_AFTER_CAP",
     "APIConnectionError",
@@ -175,6 +190,7 @@ __all__ = [
     "AssistantMessage",
     "AsyncAzureClient",
     "AsyncCached",
+    "AsyncChatStream",
     "AsyncClient",
     "AsyncLogged",
     "AsyncOpenAIClient",
@@ -191,15 +207,20 @@ __all__ = [
     "CacheError",
     "CacheStats",
     "Cached",
+    "ChatChunk",
     "ChatRequest",
     "ChatResponse",
+    "ChatStream",
+    "ChatStreamEvent",
     "Choice",
+    "ChoiceDone",
     "Client",
     "CompletionTokensDetails",
     "ConfigurationError",
     "ConflictError",
     "ContentFilterError",
     "ContentFilterResult",
+    "ContentFiltered",
     "ContentPart",
     "ContextWindowExceededError",
     "CustomCall",
@@ -255,6 +276,7 @@ __all__ = [
     "RateLimitError",
     "ReasoningEffort",
     "RedirectError",
+    "RefusalDelta",
     "RefusalError",
     "RefusalPart",
     "RequestTimeoutError",
@@ -270,15 +292,19 @@ __all__ = [
     "ServerError",
     "Settings",
     "SettingsError",
+    "StreamInterruptedError",
     "StreamOptions",
     "StrictSchemaError",
     "SystemMessage",
     "TemplateVariableError",
+    "TextDelta",
     "TextPart",
     "TokenCount",
     "TokenProvider",
     "Tool",
     "ToolCall",
+    "ToolCallDelta",
+    "ToolCallDone",
     "ToolChoice",
     "ToolMessage",
     "TypedLLMError",
@@ -290,6 +316,7 @@ __all__ = [
     "UnprocessableEntityError",
     "UnrecordedRequestError",
     "Usage",
+    "UsageReported",
     "UserLocation",
     "UserMessage",
     "WebSearchOptions",

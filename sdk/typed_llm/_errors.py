@@ -22,7 +22,8 @@ Grouped by what the caller can do about it::
     │   │   └── RedirectError             3xx: never followed (the key stays with its origin)
     │   ├── APIConnectionError        no answer: DNS, refused, reset (retryable)
     │   │   └── APITimeoutError       no answer in time (retryable)
-    │   └── MalformedResponseError    a success status whose body is not what the API documents
+    │   ├── MalformedResponseError    a success status whose body is not what the API documents
+    │   └── StreamInterruptedError    a stream broke after events reached the caller (partial)
     ├── RetriesExhaustedError         every attempt failed (attempts, last_error)
     ├── ContextWindowExceededError    the prompt cannot fit the model's window (pre-flight check)
     ├── RefusalError                  the model refused (refusal text)
@@ -51,40 +52,7 @@ if TYPE_CHECKING:
 
     from typed_llm._models.responses import ChatResponse, ContentFilterResult
 
-__all__ = [
-    "APIConnectionError",
-    "APIError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "CacheError",
-    "ConfigurationError",
-    "ConflictError",
-    "ContentFilterError",
-    "ContextWindowExceededError",
-    "MalformedResponseError",
-    "NoTextError",
-    "NotFoundError",
-    "OutputTruncatedError",
-    "OutputValidationError",
-    "PermissionDeniedError",
-    "QuotaExceededError",
-    "RateLimitError",
-    "RedirectError",
-    "RefusalError",
-    "RequestTimeoutError",
-    "RetriesExhaustedError",
-    "ServerError",
-    "SettingsError",
-    "StrictSchemaError",
-    "TemplateVariableError",
-    "TypedLLMError",
-    "UnknownAPITypeError",
-    "UnknownModelWarning",
-    "UnprocessableEntityError",
-    "UnrecordedRequestError",
-]
+# No __all__: every public name here is an exception class, and all of them are exported.
 
 
 def _rebuild(cls: type[TypedLLMError], args: tuple[object, ...], state: dict[str, object]) -> TypedLLMError:
@@ -280,6 +248,31 @@ class RedirectError(APIStatusError):
     ) -> None:
         super().__init__(message, status_code=status_code, body=body, request_id=request_id)
         self.location = location
+
+
+class StreamInterruptedError(APIError):
+    """A stream broke after events had reached the caller; not retried (the caller has seen part of it).
+
+    ``partial`` is what arrived, assembled (choices still under way have no ``finish_reason``);
+    ``__cause__`` is how it broke (a dropped connection, an idle timeout, a body cut short).
+    """
+
+    partial: ChatResponse | None
+    """What arrived before the stream broke."""
+    events: int
+    """How many events had reached the caller."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial: ChatResponse | None = None,
+        events: int = 0,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.partial = partial
+        self.events = events
 
 
 class APIConnectionError(APIError):

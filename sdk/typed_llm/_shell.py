@@ -19,11 +19,26 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel
 
 from typed_llm._layers.cache import Caching, namespace_function
+from typed_llm._layers.drivers import (
+    AsyncSender,
+    AsyncStreamRun,
+    SyncSender,
+    SyncStreamRun,
+    run_async,
+    run_sync,
+)
 from typed_llm._layers.log import Identity, Logging
-from typed_llm._layers.pipeline import AsyncSender, Delegate, Pipeline, SyncSender, run_async, run_sync
+from typed_llm._layers.pipeline import Delegate, Pipeline
 from typed_llm._layers.retry import Retry
-from typed_llm._structured import AsyncParseFromComplete, ParseFromComplete
+from typed_llm._streaming import AsyncChatStream, ChatStream
+from typed_llm._structured import (
+    AsyncParseFromComplete,
+    ParseFromComplete,
+    parse_completion,
+    structured_request,
+)
 from typed_llm._wire.chat import CHAT
+from typed_llm._wire.chat_stream import CHAT_STREAM
 from typed_llm._wire.embeddings import EMBEDDINGS
 
 if TYPE_CHECKING:
@@ -34,7 +49,7 @@ if TYPE_CHECKING:
     from typed_llm._layers.cache import Namespace
     from typed_llm._layers.pipeline import Layer
     from typed_llm._models.requests import ChatRequest, EmbeddingRequest
-    from typed_llm._models.responses import ChatResponse, EmbeddingResponse
+    from typed_llm._models.responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
     from typed_llm._typing import AsyncClient, Client
     from typed_llm._wire.operation import Operation
 
@@ -51,6 +66,11 @@ __all__ = [
 
 R = TypeVar("R", bound=BaseModel)
 S = TypeVar("S", bound=BaseModel)
+T = TypeVar("T", bound=BaseModel)
+
+
+def _whole(answer: ChatResponse) -> ChatResponse:
+    return answer
 
 
 def _check(operation: Operation[R, S], request: object) -> None:
@@ -79,6 +99,23 @@ class SyncShell(ParseFromComplete):
             TypedLLMError: a subclass that says what failed.
         """
         return self._call(EMBEDDINGS, request)
+
+    def stream(self, request: ChatRequest) -> ChatStream[ChatResponse]:
+        """Stream a chat completion: ``with client.stream(request) as stream: for event in stream``.
+
+        Nothing is sent until the first event is asked for; errors before it are those of
+        ``complete`` (and retried alike), after it a ``StreamInterruptedError``.
+        """
+        _check(CHAT_STREAM, request)
+        return ChatStream(SyncStreamRun(self._pipeline.flow(CHAT_STREAM, request), self._sender), _whole)
+
+    def stream_parse(self, request: ChatRequest, output_type: type[T]) -> ChatStream[ParsedChatResponse[T]]:
+        """``stream`` with ``output_type``'s strict schema; ``final_response()`` is the parsed answer."""
+        _check(CHAT_STREAM, request)
+        flow = self._pipeline.flow(CHAT_STREAM, structured_request(request, output_type))
+        return ChatStream(
+            SyncStreamRun(flow, self._sender), lambda answer: parse_completion(answer, output_type)
+        )
 
     def _call(self, operation: Operation[R, S], request: R) -> S:
         _check(operation, request)
@@ -112,6 +149,23 @@ class AsyncShell(AsyncParseFromComplete):
             TypedLLMError: a subclass that says what failed.
         """
         return await self._call(EMBEDDINGS, request)
+
+    def stream(self, request: ChatRequest) -> AsyncChatStream[ChatResponse]:
+        """Stream a chat completion: ``async with client.stream(request) as stream: async for ...``."""
+        _check(CHAT_STREAM, request)
+        return AsyncChatStream(
+            AsyncStreamRun(self._pipeline.flow(CHAT_STREAM, request), self._sender), _whole
+        )
+
+    def stream_parse(
+        self, request: ChatRequest, output_type: type[T]
+    ) -> AsyncChatStream[ParsedChatResponse[T]]:
+        """``stream`` with ``output_type``'s strict schema; ``await final_response()`` parses."""
+        _check(CHAT_STREAM, request)
+        flow = self._pipeline.flow(CHAT_STREAM, structured_request(request, output_type))
+        return AsyncChatStream(
+            AsyncStreamRun(flow, self._sender), lambda answer: parse_completion(answer, output_type)
+        )
 
     async def _call(self, operation: Operation[R, S], request: R) -> S:
         _check(operation, request)

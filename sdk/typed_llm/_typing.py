@@ -13,6 +13,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from typed_llm._models.requests import ChatRequest, EmbeddingRequest
     from typed_llm._models.responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
+    from typed_llm._streaming import AsyncChatStream, ChatStream
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -35,6 +36,14 @@ class Client(Protocol):
         """Complete the request with ``output_type``'s strict schema and validate the answer into it."""
         ...
 
+    def stream(self, request: ChatRequest) -> ChatStream[ChatResponse]:
+        """Stream the completion as typed events; ``final_response()`` is what ``complete`` returns."""
+        ...
+
+    def stream_parse(self, request: ChatRequest, output_type: type[T]) -> ChatStream[ParsedChatResponse[T]]:
+        """``stream`` with ``output_type``'s strict schema; ``final_response()`` is the parsed answer."""
+        ...
+
 
 @runtime_checkable
 class AsyncClient(Protocol):
@@ -50,4 +59,14 @@ class AsyncClient(Protocol):
 
     async def parse(self, request: ChatRequest, output_type: type[T]) -> ParsedChatResponse[T]:
         """Complete the request with ``output_type``'s strict schema and validate the answer into it."""
+        ...
+
+    def stream(self, request: ChatRequest) -> AsyncChatStream[ChatResponse]:
+        """Stream the completion as typed events (``async with``, ``async for``)."""
+        ...
+
+    def stream_parse(
+        self, request: ChatRequest, output_type: type[T]
+    ) -> AsyncChatStream[ParsedChatResponse[T]]:
+        """``stream`` with ``output_type``'s strict schema."""
         ...

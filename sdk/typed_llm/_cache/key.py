@@ -40,8 +40,9 @@ KEY_VERSION: Final = 2
 2: JSON Schemas keep their key order (version 1 sorted them, so schemas differing only in the
 order of ``properties`` shared a key and one got the other's answer). Every key changed."""
 
-_NOT_DECIDING: Final = frozenset({"user", "store", "service_tier"})
-"""Request fields that do not change the answer."""
+_NOT_DECIDING: Final = frozenset({"user", "store", "service_tier", "stream", "stream_options"})
+"""Request fields that do not change the answer (whether it streams is the verb's business: one
+entry serves ``complete()`` and ``stream()``)."""
 
 _CHAT_DEFAULTS: Final[Mapping[str, object]] = {
     "n": 1,

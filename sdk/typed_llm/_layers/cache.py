@@ -12,6 +12,7 @@ answer. A backend that fails to read or write (a locked or read-only file, a ful
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -19,11 +20,12 @@ import attrs
 from pydantic import BaseModel, ValidationError
 
 from typed_llm._cache.base import Cache
-from typed_llm._layers.pipeline import Outcome
+from typed_llm._layers.pipeline import Emit, Outcome
 from typed_llm._logging import emit
 
 if TYPE_CHECKING:
     from typed_llm._layers.pipeline import Attempt, Call, Flow, Next
+    from typed_llm._wire.operation import Streaming
 
 __all__ = ["Caching", "Namespace", "namespace_function"]
 
@@ -70,7 +72,9 @@ class Caching:
             model=model,
         )
         if hit is not None:
-            return Outcome(hit, attempt=0, cached=True)
+            if operation.streaming is None:
+                return Outcome(hit, attempt=0, cached=True)
+            return (yield from _replay(hit, operation.streaming))
         outcome = yield from inner(attempt)
         if operation.storable(outcome.value):
             self._keep(key, outcome.value)
@@ -102,3 +106,13 @@ class Caching:
             self.cache.set(key, value.model_dump_json().encode())
         except Exception as exc:  # noqa: BLE001  (a full disk or a locked file must not lose a paid answer)
             emit(logging.WARNING, "cache_error", request_key=key, operation="set", error=exc)
+
+
+def _replay(hit: S, streaming: Streaming[S]) -> Flow[Outcome[S]]:
+    """A stored answer handed to a stream's caller as the events of a stream."""
+    events, first = 0, None
+    for event in streaming.replay(hit):
+        first = first or time.perf_counter()
+        yield Emit(event)
+        events += 1
+    return Outcome(hit, attempt=0, cached=True, events=events, first_event_at=first)

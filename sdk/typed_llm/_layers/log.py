@@ -99,8 +99,17 @@ class Logging:
                 latency_ms=_since(started),
                 status_code=None if outcome.cached else 200,
                 **call.operation.summary(outcome.value),
+                **(_stream_fields(outcome, started) if call.operation.streaming is not None else {}),
             )
         return outcome
+
+
+def _stream_fields(outcome: Outcome[S], started: float) -> dict[str, object]:
+    first = outcome.first_event_at
+    return {
+        "events": outcome.events,
+        "time_to_first_event_ms": None if first is None else round((first - started) * 1000, 3),
+    }
 
 
 def _since(started: float) -> float:

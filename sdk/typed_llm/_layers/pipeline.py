@@ -7,8 +7,8 @@ its own, and delegate to ``inner`` (the rest of the pipeline) with ``yield from`
 the logging and the retry layers are each written once, for every operation, sync and async alike
 (httpx's auth flows work this way; stamina's retry iterator serves ``for`` and ``async for``).
 
-Two drivers perform the effects: ``run_sync`` with blocking calls, ``run_async`` with awaits.
-They are the only code that differs between sync and async.
+The drivers (``drivers``) perform the effects: ``run_sync`` with blocking calls, ``run_async``
+with awaits. They are the only code that differs between sync and async.
 
 What one layer tells another travels in the values they pass: downwards an ``Attempt`` (which
 attempt this is, and the instant by which it must end), upwards an ``Outcome`` (the result, how
@@ -18,12 +18,10 @@ says which attempt raised it.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import inspect
 import time
-from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
+from collections.abc import Callable, Generator, Mapping
+from typing import Generic, Protocol, TypeVar, cast, runtime_checkable
 
 import attrs
 from pydantic import BaseModel
@@ -31,24 +29,26 @@ from pydantic import BaseModel
 from typed_llm._errors import TypedLLMError
 from typed_llm._wire.operation import Operation, Routing, WireCall
 
-if TYPE_CHECKING:
-    from typed_llm._wire.operation import RawResponse
-
 __all__ = [
+    "END",
     "Attempt",
     "Call",
+    "Close",
     "Delegate",
     "Effect",
+    "Emit",
     "Flow",
     "Invoke",
     "Layer",
+    "Open",
     "Outcome",
     "Pipeline",
+    "Pull",
+    "Read",
     "Send",
     "Sleep",
+    "StreamHandle",
     "Terminal",
-    "run_async",
-    "run_sync",
 ]
 
 T = TypeVar("T")
@@ -79,14 +79,53 @@ class Sleep:
 
 @attrs.frozen
 class Invoke:
-    """Ask another client (one that is not a pipeline) to do the whole operation."""
+    """Call a method of another object (a client that is not a pipeline, or its stream)."""
 
     target: object
     method: str
-    request: object
+    args: tuple[object, ...]
 
 
-Effect = Send | Sleep | Invoke
+@attrs.frozen
+class Open:
+    """Make one HTTP attempt whose answer streams; the driver answers with a ``StreamHandle``."""
+
+    wire: WireCall
+    timeout: float | None
+
+
+@attrs.frozen
+class Read:
+    """The next bytes of an open stream (``b""`` at its end), or its ``TypedLLMError``."""
+
+    handle: StreamHandle
+
+
+@attrs.frozen
+class Close:
+    """Close an open stream (the driver closes any still open when a flow ends or is closed)."""
+
+    handle: StreamHandle
+
+
+@attrs.frozen
+class Pull:
+    """The next item of an iterator another client returned (``END`` after the last)."""
+
+    source: object
+
+
+@attrs.frozen
+class Emit:
+    """Hand one event to the caller of a stream; the driver resumes the flow when asked for more."""
+
+    event: object
+
+
+END: object = object()
+"""What ``Pull`` answers once the iterator is exhausted."""
+
+Effect = Send | Sleep | Invoke | Open | Read | Close | Pull | Emit
 Flow = Generator[Effect, object, T]
 """A call as data: yields effects, receives their results, returns its outcome."""
 
@@ -113,6 +152,10 @@ class Outcome(Generic[T]):
     attempt: int
     """The attempt that produced the value (0: none was made, it came from the cache)."""
     cached: bool = False
+    events: int = 0
+    """Events a stream handed to its caller."""
+    first_event_at: float | None = None
+    """``time.perf_counter()`` when a stream's first event was ready."""
 
 
 @attrs.define(eq=False)
@@ -166,11 +209,23 @@ class Delegate:
     def run(self, call: Call[R, S], attempt: Attempt) -> Flow[Outcome[S]]:
         """One ``target.<method>(request)``; its errors get the attempt's number."""
         try:
-            value = yield Invoke(self.target, call.operation.method, call.request)
+            if call.operation.streaming is not None:
+                return (yield from self._stream(call, attempt))
+            value = yield Invoke(self.target, call.operation.method, (call.request,))
         except TypedLLMError as error:
             error.attempt = attempt.number
             raise
         return Outcome(cast("S", value), attempt=attempt.number)
+
+    def _stream(self, call: Call[R, S], attempt: Attempt) -> Flow[Outcome[S]]:
+        stream = yield Invoke(self.target, call.operation.method, (call.request,))
+        events, first = 0, None
+        while (event := (yield Pull(stream))) is not END:
+            first = first or time.perf_counter()
+            yield Emit(event)
+            events += 1
+        value = yield Invoke(stream, "final_response", ())
+        return Outcome(cast("S", value), attempt=attempt.number, events=events, first_event_at=first)
 
 
 @attrs.frozen
@@ -197,70 +252,11 @@ class Pipeline:
 # --- the drivers: the only code that differs between sync and async ------------------------------
 
 
-class SyncSender(Protocol):
-    """Performs ``Send`` with blocking I/O (the openai client, in ``_transport``)."""
+@runtime_checkable
+class StreamHandle(Protocol):
+    """An open streamed answer, as a transport hands it out."""
 
-    def send(self, effect: Send) -> RawResponse:
-        """The answer of one attempt, or a ``TypedLLMError``."""
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The answer's headers."""
         ...
-
-
-class AsyncSender(Protocol):
-    """Performs ``Send`` with awaited I/O."""
-
-    async def send(self, effect: Send) -> RawResponse:
-        """The answer of one attempt, or a ``TypedLLMError``."""
-        ...
-
-
-def _step(flow: Flow[Outcome[T]], result: object, error: BaseException | None) -> Effect | Outcome[T]:
-    """Resume ``flow`` with the last effect's result (or its error): the next effect, or the end."""
-    try:
-        return flow.send(result) if error is None else flow.throw(error)
-    except StopIteration as done:
-        outcome: Outcome[T] = done.value
-        return outcome
-
-
-def _no_sender(effect: Send) -> RawResponse:
-    raise RuntimeError(f"this pipeline has no HTTP transport for {effect.wire.path}")
-
-
-def run_sync(flow: Flow[Outcome[T]], sender: SyncSender | None) -> Outcome[T]:
-    """Drive ``flow`` to its end with blocking I/O."""
-    result: object = None
-    error: BaseException | None = None
-    while not isinstance(step := _step(flow, result, error), Outcome):
-        result, error = None, None
-        try:
-            match step:
-                case Send():
-                    result = sender.send(step) if sender is not None else _no_sender(step)
-                case Sleep(seconds=seconds, sleep=sleep):
-                    (sleep or time.sleep)(seconds)
-                case Invoke(target=target, method=method, request=request):
-                    result = getattr(target, method)(request)
-        except BaseException as exc:  # noqa: BLE001  (thrown into the flow, which decides; re-raised there)
-            error = exc
-    return step
-
-
-async def run_async(flow: Flow[Outcome[T]], sender: AsyncSender | None) -> Outcome[T]:
-    """Drive ``flow`` to its end with awaited I/O."""
-    result: object = None
-    error: BaseException | None = None
-    while not isinstance(step := _step(flow, result, error), Outcome):
-        result, error = None, None
-        try:
-            match step:
-                case Send():
-                    result = await sender.send(step) if sender is not None else _no_sender(step)
-                case Sleep(seconds=seconds, sleep=sleep):
-                    waited = (sleep or asyncio.sleep)(seconds)
-                    if inspect.isawaitable(waited):
-                        await waited
-                case Invoke(target=target, method=method, request=request):
-                    result = await cast("Awaitable[object]", getattr(target, method)(request))
-        except BaseException as exc:  # noqa: BLE001  (thrown into the flow, which decides; re-raised there)
-            error = exc
-    return step

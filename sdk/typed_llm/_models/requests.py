@@ -393,8 +393,9 @@ class ChatRequest(_Frozen):
     """Whether OpenAI stores the completion."""
     user: StrictStr | None = None
     """A stable id of the end user, for abuse monitoring."""
-    stream: Literal[False] | None = None
-    """Accepted as ``false`` for wire compatibility; ``complete`` never streams."""
+    stream: StrictBool | None = None
+    """Accepted for wire compatibility (recorded bodies); the verb decides: ``complete`` never
+    streams, ``stream`` always does. Not part of the cache key."""
     stream_options: StreamOptions | None = None
     """Options of a streamed answer."""
     metadata: _Metadata | None = None

@@ -72,6 +72,11 @@ def translate_openai_errors() -> Iterator[None]:
         raise ConfigurationError(str(exc)) from exc
     except (httpx2.InvalidURL, UnicodeError) as exc:
         raise ConfigurationError(f"the request cannot be sent as configured: {exc}") from exc
+    except httpx2.TimeoutException as exc:
+        # Reading a streamed body happens after openai returned: its errors are httpx2's own.
+        raise APITimeoutError(f"the stream went silent for longer than its idle timeout ({exc})") from exc
+    except httpx2.TransportError as exc:
+        raise APIConnectionError(f"the stream broke ({type(exc).__name__}: {exc})") from exc
     except Exception as exc:
         # vcrpy's "no recording" passes through openai unwrapped: make it the SDK's own error.
         _raise_if_unrecorded(exc)

@@ -14,24 +14,30 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Final, TypeVar
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Final, TypeVar, cast
 
 import attrs
 import httpx2
 from pydantic import BaseModel
 
-from typed_llm._errors import APITimeoutError, TypedLLMError
-from typed_llm._layers.pipeline import Outcome, Send
+from typed_llm._backoff import is_retryable
+from typed_llm._errors import APITimeoutError, StreamInterruptedError, TypedLLMError
+from typed_llm._layers.pipeline import Close, Emit, Open, Outcome, Read, Send, StreamHandle
 from typed_llm._providers.deadline import attempt_deadline, bound_attempts
 from typed_llm._providers.translate import translate_openai_errors
-from typed_llm._wire.operation import RawResponse, Routing
+from typed_llm._wire.operation import Accumulator, RawResponse, Routing, Streaming
+from typed_llm._wire.status import request_id_from
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import openai
 
     from typed_llm._layers.pipeline import Attempt, Call, Flow
+    from typed_llm._models.responses import ChatResponse
 
-__all__ = ["HTTP", "AsyncTransport", "SyncTransport"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "HTTP", "AsyncTransport", "SyncTransport"]
 
 R = TypeVar("R", bound=BaseModel)
 S = TypeVar("S", bound=BaseModel)
@@ -54,7 +60,10 @@ class HTTP:
 
     def run(self, call: Call[R, S], attempt: Attempt) -> Flow[Outcome[S]]:
         """Send the call's request and read the answer; an error says which attempt it ended."""
+        streaming = call.operation.streaming
         try:
+            if streaming is not None:
+                return (yield from self._stream(call, attempt, streaming))
             raw = yield Send(call.wire(self.routing), self._budget(attempt.deadline))
             if not isinstance(raw, RawResponse):
                 raise TypeError(f"a transport answered {type(raw).__name__}, not a RawResponse")
@@ -63,6 +72,40 @@ class HTTP:
             error.attempt = attempt.number
             raise
         return Outcome(value, attempt=attempt.number)
+
+    def _stream(self, call: Call[R, S], attempt: Attempt, streaming: Streaming[S]) -> Flow[Outcome[S]]:
+        """Open the stream, hand each event on as it is decoded, assemble the answer at the end.
+
+        Until the first event reaches the caller a failure is the attempt's own (the retry layer
+        may make another); after it, a retryable failure is a ``StreamInterruptedError`` with what
+        arrived, which is not retried.
+        """
+        handle = yield Open(call.wire(self.routing), self._budget(attempt.deadline))
+        if not isinstance(handle, StreamHandle):
+            raise TypeError(f"a transport opened {type(handle).__name__}, not a stream")
+        accumulator = streaming.start(handle.headers, request_id_from(handle.headers))
+        events, first = 0, None
+        try:
+            while data := (yield Read(handle)):
+                for event in accumulator.feed(cast("bytes", data)):
+                    first = first or time.perf_counter()
+                    yield Emit(event)
+                    events += 1
+            value = accumulator.finish()
+        except TypedLLMError as error:
+            yield Close(handle)
+            if events and is_retryable(error):
+                interrupted = StreamInterruptedError(
+                    f"the stream broke after {events} events: {type(error).__name__}: {error}",
+                    # chat is the one streaming operation yet; the error names its answer type
+                    partial=cast("ChatResponse | None", _partial(accumulator)),
+                    events=events,
+                    request_id=request_id_from(handle.headers),
+                )
+                raise interrupted from error
+            raise
+        yield Close(handle)
+        return Outcome(value, attempt=attempt.number, events=events, first_event_at=first)
 
     def _budget(self, deadline: float | None) -> float | None:
         """This attempt's timeout when the deadline leaves less than the client's own, else None.
@@ -78,10 +121,49 @@ class HTTP:
         return budget if budget < self.timeout else None
 
 
-def _options(effect: Send) -> openai.RequestOptions:
+def _partial(accumulator: Accumulator[S]) -> S | None:
+    try:
+        return accumulator.partial()
+    except Exception:  # noqa: BLE001  (the error being raised matters more than a partial answer)
+        return None
+
+
+def _options(effect: Send | Open) -> openai.RequestOptions:
     if effect.timeout is None:
         return {"follow_redirects": False}
     return {"follow_redirects": False, "timeout": effect.timeout}
+
+
+DEFAULT_IDLE_TIMEOUT: Final = 120.0
+"""Seconds a stream may go without a byte before it ends as ``APITimeoutError`` (a stalled stream).
+
+Long enough for a reasoning model that thinks before its first token; the whole-attempt timeout
+bounds only connecting and the headers of a stream, whose body may rightly take longer."""
+
+
+def _stream_options(limit: float, idle: float) -> openai.RequestOptions:
+    # connect, write and pool within the attempt; each read within the idle timeout
+    return {"follow_redirects": False, "timeout": httpx2.Timeout(limit, read=idle)}
+
+
+@attrs.define(eq=False)
+class _SyncStream:
+    response: httpx2.Response
+    chunks: Iterator[bytes]
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.response.headers
+
+
+@attrs.define(eq=False)
+class _AsyncStream:
+    response: httpx2.Response
+    chunks: AsyncIterator[bytes]
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.response.headers
 
 
 def _raw(response: httpx2.Response) -> RawResponse:
@@ -95,11 +177,37 @@ class SyncTransport:
     headers and body together: the client's connection pools get deadline-bound sockets.
     """
 
-    def __init__(self, client: openai.OpenAI, timeout: float) -> None:
+    def __init__(
+        self, client: openai.OpenAI, timeout: float, idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    ) -> None:
         self.openai = client
         self.timeout = timeout
+        self.idle_timeout = idle_timeout
         self.bounded = bound_attempts(client)
         """Whether whole attempts are bounded (False under an HTTP client of another shape)."""
+
+    def open(self, effect: Open) -> _SyncStream:
+        """POST ``effect.wire`` and read the headers of its streamed answer, within the attempt's timeout."""
+        limit = self.timeout if effect.timeout is None else effect.timeout
+        with attempt_deadline(time.monotonic() + limit), translate_openai_errors():
+            response = self.openai.post(
+                effect.wire.path,
+                cast_to=httpx2.Response,
+                content=effect.wire.body,
+                options=_stream_options(limit, self.idle_timeout),
+                stream=True,
+            )
+        return _SyncStream(response, response.iter_bytes())
+
+    def read(self, handle: StreamHandle) -> bytes:
+        """The next bytes of the stream, ``b""`` at its end; a gap over the idle timeout is an error."""
+        stream = cast("_SyncStream", handle)
+        with translate_openai_errors():
+            return next(stream.chunks, b"")
+
+    def close(self, handle: StreamHandle) -> None:
+        """Close the stream's connection (the pool can reuse it, or drops it)."""
+        cast("_SyncStream", handle).response.close()
 
     def send(self, effect: Send) -> RawResponse:
         """One POST of ``effect.wire``, ended by its timeout."""
@@ -118,9 +226,40 @@ class AsyncTransport:
     headers and body together (``asyncio.timeout``).
     """
 
-    def __init__(self, client: openai.AsyncOpenAI, timeout: float) -> None:
+    def __init__(
+        self, client: openai.AsyncOpenAI, timeout: float, idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    ) -> None:
         self.openai = client
         self.timeout = timeout
+        self.idle_timeout = idle_timeout
+
+    async def open(self, effect: Open) -> _AsyncStream:
+        """POST ``effect.wire`` and read the headers of its streamed answer, within the attempt's timeout."""
+        limit = self.timeout if effect.timeout is None else effect.timeout
+        try:
+            async with asyncio.timeout(limit):
+                with translate_openai_errors():
+                    response = await self.openai.post(
+                        effect.wire.path,
+                        cast_to=httpx2.Response,
+                        content=effect.wire.body,
+                        options=_stream_options(limit, self.idle_timeout),
+                        stream=True,
+                    )
+        except TimeoutError as exc:
+            raise APITimeoutError(f"no answer's headers within the attempt's {limit:g} s") from exc
+        return _AsyncStream(response, response.aiter_bytes())
+
+    async def read(self, handle: StreamHandle) -> bytes:
+        """The next bytes of the stream, ``b""`` at its end; a gap over the idle timeout is an error."""
+        stream = cast("_AsyncStream", handle)
+        with translate_openai_errors():
+            return await anext(stream.chunks, b"")
+
+    async def close(self, handle: StreamHandle) -> None:
+        """Close the stream's connection."""
+        stream = cast("_AsyncStream", handle)
+        await stream.response.aclose()
 
     async def send(self, effect: Send) -> RawResponse:
         """One POST of ``effect.wire``, ended by its timeout."""

@@ -125,6 +125,13 @@ def report_unknown_values(response: ChatResponse) -> None:
 
 
 def _build_chat(request: ChatRequest, routing: Routing) -> WireCall:
+    if request.stream is not None or request.stream_options is not None:
+        request = request.model_copy(update={"stream": None, "stream_options": None})  # the verb decides
+    return build_for_model(request, routing)
+
+
+def build_for_model(request: ChatRequest, routing: Routing) -> WireCall:
+    """The HTTP call for ``request`` as its model takes it; a warning names the parameters left out."""
     adapted, dropped = adapt_for_model(request)
     if dropped:
         emit(

@@ -9,22 +9,52 @@ logging, retry) know nothing else about an operation, so adding one means writin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Generic, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import quote
 
 import attrs
 from pydantic import BaseModel
 
-__all__ = ["Operation", "RawResponse", "Routing", "WireCall"]
+__all__ = ["Accumulator", "Operation", "RawResponse", "Routing", "Streaming", "WireCall"]
 
 
 R = TypeVar("R", bound=BaseModel)
 S = TypeVar("S", bound=BaseModel)
+S_co = TypeVar("S_co", bound=BaseModel, covariant=True)
 
 
 def _always(_: object) -> bool:
     return True
+
+
+class Accumulator(Protocol[S_co]):
+    """The state of one streamed answer: bytes in, events out, the answer at the end."""
+
+    def feed(self, data: bytes) -> Sequence[object]:
+        """The events of the frames ``data`` completes (raises ``MalformedResponseError``)."""
+        ...
+
+    def finish(self) -> S_co:
+        """The whole answer (raises ``MalformedResponseError`` when the stream was cut short)."""
+        ...
+
+    def partial(self) -> S_co:
+        """What arrived so far, assembled."""
+        ...
+
+
+@attrs.frozen
+class Streaming(Generic[S]):
+    """How an operation's answer streams.
+
+    Attributes:
+        start: a fresh accumulator for an answer, given its headers and request id.
+        replay: a stored answer (a cache hit) as the events of a stream.
+    """
+
+    start: Callable[[Mapping[str, str], str | None], Accumulator[S]]
+    replay: Callable[[S], Sequence[object]]
 
 
 @attrs.frozen
@@ -44,6 +74,7 @@ class Operation(Generic[R, S]):
         contents: what the debug ``request`` event shows of the request.
         summary: what the ``response`` event says of an answer (usage, request id, model).
         check: the pre-flight check of a request, if it has one (the context window, for chat).
+        streaming: for an operation whose answer streams, how its events add up.
     """
 
     name: str
@@ -57,6 +88,8 @@ class Operation(Generic[R, S]):
     contents: Callable[[R], list[str]]
     storable: Callable[[S], bool] = _always
     check: Callable[[R], None] | None = None
+    streaming: Streaming[S] | None = None
+    """How the answer arrives when it streams (None: one body)."""
 
     def model_of(self, request: R) -> str:
         """The model a request names (every request has one)."""

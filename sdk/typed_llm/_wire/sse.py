@@ -27,11 +27,20 @@ from typed_llm._wire.chat import report_unknown_values
 from typed_llm._wire.status import malformed, request_id_from
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from typed_llm._wire.operation import RawResponse
 
-__all__ = ["ChatChunk", "ChatStream", "iter_sse_data", "parse_chat_stream"]
+__all__ = [
+    "ChatChunk",
+    "ChunkToolCall",
+    "FunctionDelta",
+    "ParsedStream",
+    "StreamIncompleteError",
+    "assemble",
+    "iter_sse_data",
+    "parse_chat_stream",
+]
 
 
 class _Chunked(BaseModel):
@@ -39,17 +48,17 @@ class _Chunked(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 
 
-class _FunctionDelta(_Chunked):
+class FunctionDelta(_Chunked):
     name: str | None = None
     arguments: str | None = None
 
 
-class ToolCallDelta(_Chunked):
+class ChunkToolCall(_Chunked):
     """A fragment of a tool call; fragments with the same ``index`` make one call."""
 
     index: int
     id: str | None = None
-    function: _FunctionDelta | None = None
+    function: FunctionDelta | None = None
 
 
 class Delta(_Chunked):
@@ -58,7 +67,7 @@ class Delta(_Chunked):
     role: str | None = None
     content: str | None = None
     refusal: str | None = None
-    tool_calls: tuple[ToolCallDelta, ...] | None = None
+    tool_calls: tuple[ChunkToolCall, ...] | None = None
 
 
 class ChunkChoice(_Chunked):
@@ -85,7 +94,7 @@ class ChatChunk(_Chunked):
 
 
 @attrs.frozen
-class ChatStream:
+class ParsedStream:
     """A parsed stream: its chunks, whether it ended with ``[DONE]``, and the assembled response."""
 
     chunks: tuple[ChatChunk, ...]
@@ -124,7 +133,7 @@ class _Building:
         self.finish_reason = choice.finish_reason or self.finish_reason
         self.filters = choice.content_filter_results or self.filters
 
-    def choice(self, index: int, finish_reason: AnyFinishReason) -> Choice:
+    def choice(self, index: int, finish_reason: AnyFinishReason | None) -> Choice:
         calls = tuple(
             ToolCall(id=parts[0], function=FunctionCall(name=parts[1], arguments=parts[2]))
             for _, parts in sorted(self.calls.items())
@@ -139,7 +148,56 @@ class _Building:
         )
 
 
-def parse_chat_stream(raw: RawResponse) -> ChatStream:
+class StreamIncompleteError(ValueError):
+    """What a stream lacks to add up to a whole answer (no completion chunk, no finish reason)."""
+
+
+def assemble(chunks: Sequence[ChatChunk], request_id: str | None, *, whole: bool = True) -> ChatResponse:
+    """The response ``chunks`` add up to: what the non-streamed call would have returned.
+
+    Args:
+        chunks: the stream's chunks so far, in order.
+        request_id: the HTTP answer's request id.
+        whole: require a whole answer (every choice finished); False assembles what arrived, a
+            choice that had not finished having no ``finish_reason``.
+
+    Raises:
+        StreamIncompleteError: ``whole`` and the chunks do not make a whole answer.
+    """
+    named = [chunk for chunk in chunks if chunk.id]
+    if not named and whole:
+        raise StreamIncompleteError("the stream has no completion chunk")
+    building: dict[int, _Building] = {}
+    usage: Usage | None = None
+    prompt_filters: tuple[PromptFilterResult, ...] = ()
+    for chunk in chunks:
+        for choice in chunk.choices:
+            building.setdefault(choice.index, _Building()).add(choice)
+        usage = chunk.usage or usage
+        prompt_filters = chunk.prompt_filter_results or prompt_filters
+    choices: list[Choice] = []
+    for index in sorted(building):
+        finish_reason = building[index].finish_reason
+        if finish_reason is None and whole:
+            raise StreamIncompleteError(f"the stream ended before choice {index} had a finish_reason")
+        choices.append(building[index].choice(index, finish_reason))
+    if not choices and whole:
+        raise StreamIncompleteError("the stream has no choices")
+    first = named[0] if named else None
+    return ChatResponse(
+        id=first.id if first else "",
+        created=first.created if first else 0,
+        model=first.model if first else "",
+        choices=tuple(choices),
+        usage=usage,
+        system_fingerprint=next((c.system_fingerprint for c in named if c.system_fingerprint), None),
+        service_tier=first.service_tier if first else None,
+        prompt_filter_results=prompt_filters,
+        request_id=request_id,
+    )
+
+
+def parse_chat_stream(raw: RawResponse) -> ParsedStream:
     """Parse a streamed chat completion body and assemble the response it adds up to.
 
     Raises:
@@ -156,36 +214,9 @@ def parse_chat_stream(raw: RawResponse) -> ChatStream:
             chunks.append(ChatChunk.model_validate_json(data))
     except (ValidationError, UnicodeDecodeError) as exc:
         raise malformed(raw, f"an event is not a chat completion chunk ({exc})") from exc
-    named = [chunk for chunk in chunks if chunk.id]
-    if not named:
-        raise malformed(raw, "the stream has no completion chunk")
-    building: dict[int, _Building] = {}
-    usage: Usage | None = None
-    prompt_filters: tuple[PromptFilterResult, ...] = ()
-    for chunk in chunks:
-        for choice in chunk.choices:
-            building.setdefault(choice.index, _Building()).add(choice)
-        usage = chunk.usage or usage
-        prompt_filters = chunk.prompt_filter_results or prompt_filters
-    choices: list[Choice] = []
-    for index in sorted(building):
-        finish_reason = building[index].finish_reason
-        if finish_reason is None:
-            raise malformed(raw, f"the stream ended before choice {index} had a finish_reason")
-        choices.append(building[index].choice(index, finish_reason))
-    if not choices:
-        raise malformed(raw, "the stream has no choices")
-    first = named[0]
-    response = ChatResponse(
-        id=first.id,
-        created=first.created,
-        model=first.model,
-        choices=tuple(choices),
-        usage=usage,
-        system_fingerprint=next((c.system_fingerprint for c in named if c.system_fingerprint), None),
-        service_tier=first.service_tier,
-        prompt_filter_results=prompt_filters,
-        request_id=request_id_from(raw.headers),
-    )
+    try:
+        response = assemble(chunks, request_id_from(raw.headers))
+    except StreamIncompleteError as exc:
+        raise malformed(raw, str(exc)) from exc
     report_unknown_values(response)
-    return ChatStream(chunks=tuple(chunks), done=done, response=response)
+    return ParsedStream(chunks=tuple(chunks), done=done, response=response)
