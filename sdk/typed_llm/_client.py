@@ -10,9 +10,11 @@ are written once in ``_layers``; the sync and async clients differ only in their
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Self
 
 from typed_llm._backoff import Backoff, ExponentialBackoff
+from typed_llm._errors import ConfigurationError
 from typed_llm._layers.cache import Caching
 from typed_llm._layers.log import Identity, Logging
 from typed_llm._layers.pipeline import Pipeline
@@ -21,7 +23,7 @@ from typed_llm._layers.retry import Retry
 from typed_llm._providers.azure import AzureProvider
 from typed_llm._providers.common import DEFAULT_TIMEOUT, TokenProvider
 from typed_llm._providers.openai import OpenAIProvider
-from typed_llm._providers.transport import HTTP, AsyncTransport, SyncTransport
+from typed_llm._providers.transport import DEFAULT_IDLE_TIMEOUT, HTTP, AsyncTransport, SyncTransport
 from typed_llm._shell import AsyncShell, SyncShell
 
 if TYPE_CHECKING:
@@ -50,8 +52,15 @@ def _pipeline(provider: Provider, backoff: Backoff, cache: Cache | None, *, pref
     return Pipeline(tuple(layers), HTTP(provider.routing, provider.timeout))
 
 
+def _positive(seconds: object, name: str) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < math.inf:
+        raise ConfigurationError(f"{name} must be a positive, finite number of seconds, got {seconds!r}")
+    return float(seconds)
+
+
 class _Base:
     _provider: Provider
+    _idle_timeout: float = DEFAULT_IDLE_TIMEOUT
 
     def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> None:
         self._provider = provider
@@ -70,7 +79,8 @@ class _SyncAdapter(_Base, SyncShell):
 
     def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> None:
         super()._attach(provider, backoff, cache, preflight=preflight)
-        self._sender = self._transport = SyncTransport(provider.build_sync(), provider.timeout)
+        transport = SyncTransport(provider.build_sync(), provider.timeout, self._idle_timeout)
+        self._sender = self._transport = transport
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -92,7 +102,8 @@ class _AsyncAdapter(_Base, AsyncShell):
 
     def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> None:
         super()._attach(provider, backoff, cache, preflight=preflight)
-        self._sender = self._transport = AsyncTransport(provider.build_async(), provider.timeout)
+        transport = AsyncTransport(provider.build_async(), provider.timeout, self._idle_timeout)
+        self._sender = self._transport = transport
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -119,6 +130,7 @@ class _OpenAISettings(_Base):
         backoff: Backoff = DEFAULT_BACKOFF,
         cache: Cache | None = None,
         preflight: bool = True,
+        stream_idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         """Resolve the settings and build the connection pool.
 
@@ -132,12 +144,15 @@ class _OpenAISettings(_Base):
             backoff: the retry strategy (``NoRetry()`` to switch retries off).
             cache: where to keep responses (``SQLiteCache(path)``, ``MemoryCache()``); None for
                 no caching. A hit is answered without a request and without the backoff.
+            stream_idle_timeout: seconds a stream may go silent before it ends as
+                ``APITimeoutError`` (default 120).
             preflight: count the prompt's tokens before sending and raise
                 ``ContextWindowExceededError`` when it cannot fit the model's known window.
 
         Raises:
             ConfigurationError: no key was given or found, or the base URL is not http(s).
         """
+        self._idle_timeout = _positive(stream_idle_timeout, "stream_idle_timeout")
         self._attach(
             OpenAIProvider.resolve(
                 api_key=api_key,
@@ -165,6 +180,7 @@ class _AzureSettings(_Base):
         backoff: Backoff = DEFAULT_BACKOFF,
         cache: Cache | None = None,
         preflight: bool = True,
+        stream_idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         """Resolve the settings and build the connection pool.
 
@@ -182,12 +198,15 @@ class _AzureSettings(_Base):
             backoff: the retry strategy (``NoRetry()`` to switch retries off).
             cache: where to keep responses (``SQLiteCache(path)``, ``MemoryCache()``); None for
                 no caching. A hit is answered without a request and without the backoff.
+            stream_idle_timeout: seconds a stream may go silent before it ends as
+                ``APITimeoutError`` (default 120).
             preflight: count the prompt's tokens before sending and raise
                 ``ContextWindowExceededError`` when it cannot fit the model's known window.
 
         Raises:
             ConfigurationError: no endpoint, or no credential, or both a key and a token provider.
         """
+        self._idle_timeout = _positive(stream_idle_timeout, "stream_idle_timeout")
         self._attach(
             AzureProvider.resolve(
                 endpoint=endpoint,

@@ -6,17 +6,24 @@ signature (to ``Any``, or to an optional) fails the type check in CI.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import assert_never, assert_type
 
 from pydantic import BaseModel
 
 from typed_llm import (
+    AsyncChatStream,
     AsyncClient,
     AsyncOpenAIClient,
     AzureClient,
+    ChatChunk,
     ChatRequest,
     ChatResponse,
+    ChatStream,
+    ChatStreamEvent,
+    ChoiceDone,
     Client,
+    ContentFiltered,
     ContentFilterError,
     ContentFilterResult,
     CustomToolCall,
@@ -26,10 +33,15 @@ from typed_llm import (
     OpenAIClient,
     ParsedChatResponse,
     RateLimitError,
+    RefusalDelta,
+    TextDelta,
     ToolCall,
+    ToolCallDelta,
+    ToolCallDone,
     TypedTool,
     UnknownFinishReason,
     Usage,
+    UsageReported,
     UserMessage,
 )
 
@@ -89,3 +101,45 @@ def structured(client: OpenAIClient, tool: TypedTool[City], call: ToolCall) -> N
     assert_type(tool.parse(call), City)
     as_protocol: Client = client
     assert_type(as_protocol.parse(request, City), ParsedChatResponse[City])
+
+
+def streams(client: OpenAIClient, protocol: Client) -> None:
+    request = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
+    with client.stream(request) as stream:
+        assert_type(stream, ChatStream[ChatResponse])
+        for event in stream:
+            assert_type(event, ChatStreamEvent)
+            match event:
+                case TextDelta(choice_index=index, text=text):
+                    assert_type(index, int)
+                    assert_type(text, str)
+                case ToolCallDone(call=call):
+                    assert_type(call, ToolCall | CustomToolCall)
+                case ChoiceDone(finish_reason=reason):
+                    assert_type(reason, FinishReason | UnknownFinishReason)
+                case UsageReported(usage=usage):
+                    assert_type(usage, Usage)
+                case ContentFiltered(results=results):
+                    assert_type(results, tuple[ContentFilterResult, ...])
+                case ChatChunk() | RefusalDelta() | ToolCallDelta():
+                    pass
+                case _:
+                    assert_never(event)
+        assert_type(stream.final_response(), ChatResponse)
+        assert_type(stream.text_stream, Iterator[str])
+    with client.stream_parse(request, City) as parsed:
+        assert_type(parsed.final_response(), ParsedChatResponse[City])
+        assert_type(parsed.final_response().parsed, City)
+    assert_type(protocol.stream(request), ChatStream[ChatResponse])
+
+
+async def async_streams(client: AsyncOpenAIClient, protocol: AsyncClient) -> None:
+    request = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
+    async with client.stream(request) as stream:
+        assert_type(stream, AsyncChatStream[ChatResponse])
+        async for event in stream:
+            assert_type(event, ChatStreamEvent)
+        assert_type(await stream.final_response(), ChatResponse)
+    async with client.stream_parse(request, City) as parsed:
+        assert_type((await parsed.final_response()).parsed, City)
+    assert_type(protocol.stream(request), AsyncChatStream[ChatResponse])

@@ -22,7 +22,7 @@ a test suite:
 from __future__ import annotations
 
 from typed_llm.testing._fake import FakeAPI
-from typed_llm.testing._replies import FakeReply, Fault, ReceivedRequest
+from typed_llm.testing._replies import FakeReply, Fault, ReceivedRequest, StreamScript
 from typed_llm.testing._vcr import RecordMode, make_vcr, record_command, scan
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Fault",
     "ReceivedRequest",
     "RecordMode",
+    "StreamScript",
     "cassette_name",
     "make_vcr",
     "record_command",

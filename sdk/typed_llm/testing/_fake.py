@@ -34,7 +34,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Self
 from urllib.parse import parse_qs, urlsplit
 
-from typed_llm.testing._replies import _AZURE_VERDICTS, FakeReply, ReceivedRequest
+from typed_llm.testing._fake_stream import sse_frames
+from typed_llm.testing._replies import _AZURE_VERDICTS, FakeReply, ReceivedRequest, StreamScript
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -145,6 +146,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if stopped or fault == "drop":
             self.close_connection = True
             return
+        script = reply.stream if reply is not None else None
+        if status == _OK and _asks_to_stream(request):
+            self._stream(request, payload, headers, script or StreamScript())
+            return
         try:
             self.send_response(status)
             for name, value in headers.items():
@@ -158,6 +163,48 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(payload)
         except ConnectionError:
             self.close_connection = True
+
+    def _stream(
+        self, request: ReceivedRequest, payload: bytes, headers: dict[str, str], script: StreamScript
+    ) -> None:
+        """Send the answer as server-sent events, paced and faulted as ``script`` says."""
+        fake = self.server.fake
+        frames = sse_frames(
+            json.loads(payload), request.json(), azure=request.path.startswith("/openai/"), script=script
+        )
+        self.close_connection = True
+        try:
+            self.send_response(200)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("connection", "close")
+            self.end_headers()
+            self.wfile.flush()
+            for number, frame in enumerate(frames):
+                if script.drop_after is not None and number >= script.drop_after:
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if script.stall_after is not None and number >= script.stall_after:
+                    fake._stopping.wait()  # noqa: SLF001  (until the fake stops: a stalled stream)
+                    return
+                if script.frame_delay and fake._stopping.wait(script.frame_delay):  # noqa: SLF001
+                    return
+                self.wfile.write(frame)
+                self.wfile.flush()
+        except ConnectionError:
+            return
+
+
+_OK = 200
+
+
+def _asks_to_stream(request: ReceivedRequest) -> bool:
+    try:
+        return request.json().get("stream") is True
+    except ValueError:
+        return False
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -281,6 +328,10 @@ class FakeAPI:
             scripted = self._next_scripted(request)
         azure = request.path.startswith("/openai/")
         headers = self._headers(number, azure=azure)
+        if scripted is not None and scripted.stream is not None:
+            headers.update(scripted.headers)
+            status, answer = self._route(request, number, azure=azure)
+            return status, json.dumps(answer).encode(), headers, scripted
         if scripted is not None:
             headers.update(scripted.headers)
             body = scripted.body

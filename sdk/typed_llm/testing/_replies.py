@@ -8,7 +8,12 @@ from typing import Literal
 
 import attrs
 
-__all__ = ["FakeReply", "Fault", "ReceivedRequest"]
+__all__ = [
+    "FakeReply",
+    "Fault",
+    "ReceivedRequest",
+    "StreamScript",
+]
 
 
 _SAFE = {"filtered": False, "severity": "safe"}
@@ -37,6 +42,23 @@ Fault = Literal["drop", "truncate"]
 
 
 @attrs.frozen
+class StreamScript:
+    """How the fake streams an answer: its pace, and the fault it ends with.
+
+    Attributes:
+        frame_delay: seconds between frames (a real model's pace, for time-to-first-event tests).
+        drop_after: close the connection after this many frames (a stream cut short).
+        stall_after: after this many frames, send nothing more until the fake stops (a stall).
+        filter_after: Azure's filter stops the completion after this many words.
+    """
+
+    frame_delay: float = 0.0
+    drop_after: int | None = None
+    stall_after: int | None = None
+    filter_after: int | None = None
+
+
+@attrs.frozen
 class FakeReply:
     """A scripted answer: status, JSON body (or raw bytes) and extra headers."""
 
@@ -48,6 +70,21 @@ class FakeReply:
     fault: Fault | None = None
     """``drop``: close the connection without answering; ``truncate``: send the headers and half
     the body, then close (the client sees a body shorter than its content-length)."""
+    stream: StreamScript | None = None
+    """Stream the normal answer to this request with this script (``FakeReply.streamed``)."""
+
+    @classmethod
+    def streamed(
+        cls,
+        *,
+        frame_delay: float = 0.0,
+        drop_after: int | None = None,
+        stall_after: int | None = None,
+        filter_after: int | None = None,
+    ) -> FakeReply:
+        """The normal answer, streamed with this pace or fault (the request must ask to stream)."""
+        script = StreamScript(frame_delay, drop_after, stall_after, filter_after)
+        return cls(status=200, body={}, stream=script)
 
     @classmethod
     def error(
