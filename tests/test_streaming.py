@@ -28,9 +28,11 @@ from typed_llm import (
     AsyncOpenAIClient,
     AuthenticationError,
     AzureClient,
+    Cached,
     ChatChunk,
     ChatRequest,
     ChatResponse,
+    ChatStream,
     ChatStreamEvent,
     ChoiceDone,
     ContentFiltered,
@@ -405,3 +407,32 @@ def test_the_async_stream_is_interrupted_and_closed_alike(fake: FakeAPI) -> None
             return (await client.complete(REQUEST)).text
 
     assert asyncio.run(run()) == "Echo: say four words please"
+
+
+class _ForeignClient:
+    """A client that is not a pipeline (a user's own double): it streams by delegating to a real one."""
+
+    def __init__(self, inner: OpenAIClient) -> None:
+        self.inner = inner
+        self.streams = 0
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        return self.inner.complete(request)
+
+    def stream(self, request: ChatRequest) -> ChatStream[ChatResponse]:
+        self.streams += 1
+        return self.inner.stream(request)
+
+
+def test_a_public_layer_around_a_foreign_client_streams_through_it(fake: FakeAPI) -> None:
+    """``Cached`` around a client of the user's own: its stream's events pass through, the answer is
+    stored, and the next ``stream()`` is replayed from the cache without asking the client again."""
+    foreign = _ForeignClient(_openai(fake))
+    cached = Cached(foreign, MemoryCache(), "foreign")  # type: ignore[arg-type]  # a partial double: no embed/parse
+    with cached.stream(REQUEST) as stream:
+        first = [event for event in stream if isinstance(event, TextDelta)]
+        answer = stream.final_response()
+    with cached.stream(REQUEST) as stream:
+        assert stream.final_response() == answer
+    assert "".join(e.text for e in first) == answer.text
+    assert foreign.streams == 1
