@@ -179,15 +179,44 @@ async def run_async(flow: Flow[Outcome[T]], sender: AsyncSender | None) -> Outco
     return step
 
 
-class SyncStreamRun(Generic[T]):
-    """Drives a streaming flow with blocking I/O, one event per ``next()``; ``outcome`` at the end."""
+class _StreamRun(Generic[T]):
+    """What both stream drivers share: the flow, its open streams, and how a step is taken."""
 
-    def __init__(self, flow: Flow[Outcome[T]], sender: SyncSender | None) -> None:
+    def __init__(self, flow: Flow[Outcome[T]]) -> None:
         self._flow = flow
-        self._sender = sender
         self._handles: list[StreamHandle] = []
         self.outcome: Outcome[T] | None = None
         self.closed = False
+
+    def _resume(self, result: object, error: BaseException | None) -> Effect | None:
+        """The flow's next effect (an ``Emit`` to hand out), or None once it is over or closed.
+
+        An exception the flow ends with propagates; the caller closes the run then.
+        """
+        if self.outcome is not None or self.closed:
+            return None
+        step = _step(self._flow, result, error)
+        if isinstance(step, Outcome):
+            self.outcome = step
+            return None
+        return step
+
+    def _end(self) -> list[StreamHandle]:
+        """Mark the run closed and end the flow; the streams still open, for the driver to close."""
+        if self.closed:
+            return []
+        self.closed = True
+        self._flow.close()
+        handles, self._handles = self._handles, []
+        return handles
+
+
+class SyncStreamRun(_StreamRun[T]):
+    """Drives a streaming flow with blocking I/O, one event per ``next()``; ``outcome`` at the end."""
+
+    def __init__(self, flow: Flow[Outcome[T]], sender: SyncSender | None) -> None:
+        super().__init__(flow)
+        self._sender = sender
 
     def __iter__(self) -> SyncStreamRun[T]:
         return self
@@ -195,45 +224,33 @@ class SyncStreamRun(Generic[T]):
     def __next__(self) -> object:
         result: object = None
         error: BaseException | None = None
-        while self.outcome is None and not self.closed:
-            try:
-                step = _step(self._flow, result, error)
-            except BaseException:
-                self.close()
-                raise
-            result, error = None, None
-            if isinstance(step, Outcome):
-                self.outcome = step
-                self.close()
-            elif isinstance(step, Emit):
-                return step.event
-            else:
+        try:
+            while (step := self._resume(result, error)) is not None:
+                if isinstance(step, Emit):
+                    return step.event
+                result, error = None, None
                 try:
                     result = _perform_sync(step, self._sender, self._handles)
                 except BaseException as exc:  # noqa: BLE001  (thrown into the flow, which decides)
                     error = exc
+        except BaseException:
+            self.close()
+            raise
+        self.close()
         raise StopIteration
 
     def close(self) -> None:
         """End the flow where it is and close its connection (idempotent)."""
-        if self.closed:
-            return
-        self.closed = True
-        self._flow.close()
-        for handle in self._handles:
+        for handle in self._end():
             _sender(self._sender, Close(handle)).close(handle)
-        self._handles.clear()
 
 
-class AsyncStreamRun(Generic[T]):
+class AsyncStreamRun(_StreamRun[T]):
     """Drives a streaming flow with awaited I/O, one event per ``__anext__``; ``outcome`` at the end."""
 
     def __init__(self, flow: Flow[Outcome[T]], sender: AsyncSender | None) -> None:
-        self._flow = flow
+        super().__init__(flow)
         self._sender = sender
-        self._handles: list[StreamHandle] = []
-        self.outcome: Outcome[T] | None = None
-        self.closed = False
 
     def __aiter__(self) -> AsyncStreamRun[T]:
         return self
@@ -241,31 +258,22 @@ class AsyncStreamRun(Generic[T]):
     async def __anext__(self) -> object:
         result: object = None
         error: BaseException | None = None
-        while self.outcome is None and not self.closed:
-            try:
-                step = _step(self._flow, result, error)
-            except BaseException:
-                await self.aclose()
-                raise
-            result, error = None, None
-            if isinstance(step, Outcome):
-                self.outcome = step
-                await self.aclose()
-            elif isinstance(step, Emit):
-                return step.event
-            else:
+        try:
+            while (step := self._resume(result, error)) is not None:
+                if isinstance(step, Emit):
+                    return step.event
+                result, error = None, None
                 try:
                     result = await _perform_async(step, self._sender, self._handles)
                 except BaseException as exc:  # noqa: BLE001  (thrown into the flow, which decides)
                     error = exc
+        except BaseException:
+            await self.aclose()
+            raise
+        await self.aclose()
         raise StopAsyncIteration
 
     async def aclose(self) -> None:
         """End the flow where it is and close its connection (idempotent)."""
-        if self.closed:
-            return
-        self.closed = True
-        self._flow.close()
-        for handle in self._handles:
+        for handle in self._end():
             await _sender(self._sender, Close(handle)).close(handle)
-        self._handles.clear()
