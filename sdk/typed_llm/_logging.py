@@ -37,7 +37,6 @@ import attrs
 import structlog
 from structlog.typing import Processor
 
-from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
 from typed_llm._redaction import (
     _CLEAN_MARK,
     _PLAIN,
@@ -60,7 +59,6 @@ __all__ = [
     "Later",
     "configure_logging",
     "emit",
-    "error_fields",
     "flush_logs",
     "set_max_content_length",
 ]
@@ -493,17 +491,3 @@ def flush_logs() -> None:
     if handler is not None:
         with contextlib.suppress(ValueError):  # a closed stream: nothing of it is left unwritten
             handler.flush()
-
-
-def error_fields(error: TypedLLMError) -> dict[str, object]:
-    """What an event says of an error: its class, and the status, code and request id it carries."""
-    cause = error.last_error if isinstance(error, RetriesExhaustedError) else error
-    fields: dict[str, object] = {"error_class": type(error).__name__}
-    if cause is not error:
-        fields["last_error_class"] = type(cause).__name__
-    if isinstance(cause, APIStatusError):
-        fields["status_code"] = cause.status_code
-        fields["code"] = cause.code
-    if isinstance(cause, APIError):
-        fields["request_id"] = cause.request_id
-    return fields

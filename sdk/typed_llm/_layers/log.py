@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 from pydantic import BaseModel
 
-from typed_llm._errors import TypedLLMError
-from typed_llm._logging import emit, enabled, error_fields
+from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
+from typed_llm._logging import emit, enabled
 
 if TYPE_CHECKING:
     from typed_llm._layers.pipeline import Attempt, Call, Flow, Next, Outcome
 
-__all__ = ["Identity", "Logging"]
+__all__ = ["Identity", "Logging", "error_fields"]
 
 R = TypeVar("R", bound=BaseModel)
 S = TypeVar("S", bound=BaseModel)
@@ -114,3 +114,17 @@ def _stream_fields(outcome: Outcome[S], started: float) -> dict[str, object]:
 
 def _since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
+
+
+def error_fields(error: TypedLLMError) -> dict[str, object]:
+    """What an event says of an error: its class, and the status, code and request id it carries."""
+    cause = error.last_error if isinstance(error, RetriesExhaustedError) else error
+    fields: dict[str, object] = {"error_class": type(error).__name__}
+    if cause is not error:
+        fields["last_error_class"] = type(cause).__name__
+    if isinstance(cause, APIStatusError):
+        fields["status_code"] = cause.status_code
+        fields["code"] = cause.code
+    if isinstance(cause, APIError):
+        fields["request_id"] = cause.request_id
+    return fields

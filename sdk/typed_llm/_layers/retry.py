@@ -24,9 +24,9 @@ from pydantic import BaseModel
 
 from typed_llm._backoff import Backoff, is_retryable, timeout_of
 from typed_llm._errors import RetriesExhaustedError, TypedLLMError
-from typed_llm._layers.log import Identity
+from typed_llm._layers.log import Identity, error_fields
 from typed_llm._layers.pipeline import Attempt, Sleep
-from typed_llm._logging import emit, enabled, error_fields
+from typed_llm._logging import emit, enabled
 
 if TYPE_CHECKING:
     from typed_llm._layers.pipeline import Call, Flow, Next, Outcome
