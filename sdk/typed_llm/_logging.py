@@ -145,41 +145,36 @@ _installed: _Direct | None = None
 """The pipeline the last ``configure_logging`` call installed."""
 
 
-_bound: tuple[tuple[tuple[Processor, ...], object, object], _Pipeline] | None = None
+_bound: tuple[tuple[object, ...], _Pipeline | None] | None = None
 
 
 def _pipeline_now() -> _Pipeline | None:
     """The structlog pipeline to use now (None: the stdlib logger).
 
     structlog is used when the application configured it, or while a test captures events. The
-    bound logger is cached until the configuration changes (structlog's own per-use binding costs
-    more than the rest of an event).
+    answer is cached until the configuration changes (structlog's own per-use binding costs more
+    than the rest of an event, and this runs a few times per call).
     """
     global _bound  # noqa: PLW0603  (a cache of one)
     config = structlog.get_config()
-    processors = config["processors"]
-    if not structlog.is_configured() and not any(
-        isinstance(p, structlog.testing.LogCapture) for p in processors
-    ):
-        return None
     # The processors themselves, not their list: structlog's capture_logs changes it in place.
-    chain = tuple(processors)
-    key = (chain, config["wrapper_class"], config["logger_factory"])
+    chain = tuple(config["processors"])
+    key = (chain, config["wrapper_class"], config["logger_factory"], structlog.is_configured())
     cached = _bound
-    if cached is None or cached[0] != key:
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    pipeline: _Pipeline | None = None
+    if key[-1] or any(isinstance(p, structlog.testing.LogCapture) for p in chain):
         installed = _installed
-        ours = (
-            installed is not None
-            and chain == installed.chain
-            and isinstance(config["logger_factory"], _Lines)
-        )
+        lines = isinstance(config["logger_factory"], _Lines)
+        ours = installed is not None and lines and chain == installed.chain
         pipeline = _Pipeline(
             logger=structlog.get_logger(LOGGER_NAME).bind(),
             redacting=redact in chain or any(isinstance(p, _Rendering) and redact in p.steps for p in chain),
             direct=installed if ours else None,
         )
-        cached = _bound = (key, pipeline)
-    return cached[1]
+    _bound = (key, pipeline)
+    return pipeline
 
 
 def _enabled_in(pipeline: _Pipeline | None, level: int) -> bool:
