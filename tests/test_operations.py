@@ -114,11 +114,12 @@ def test_a_new_operation_is_retried_cached_and_logged(fake: FakeAPI) -> None:
 
 
 def test_a_new_operation_has_its_own_preflight_check(fake: FakeAPI) -> None:
-    """The operation's check runs before anything is logged, cached or sent."""
-    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+    """The operation's check runs before anything is sent; the call is logged as its error."""
+    client = OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, cache=MemoryCache())
     with capture_logs() as logs, pytest.raises(BadRequestError, match="nothing to moderate"):
         client._call(MODERATIONS, REQUEST.model_copy(update={"input": "  "}))
-    assert logs == []
+    assert _events(logs) == ["request", "cache_miss", "error"]
+    assert logs[-1]["error_class"] == "BadRequestError"
     assert fake.received == []
 
 

@@ -1,7 +1,7 @@
 """The adapters: OpenAI and Azure OpenAI clients, sync and async, each one pipeline of the same layers.
 
-Every client is the same stack, whatever the provider: the pre-flight check, logging, the cache
-(when given one), retries, and the HTTP terminal, whose one POST per attempt goes through the
+Every client is the same stack, whatever the provider: logging, the cache (when given one), the
+pre-flight check, retries, and the HTTP terminal, whose one POST per attempt goes through the
 openai package with its own retries off (``_transport``). What an operation is (how its request is
 built, its answer read, its cache key computed) is described once in ``_operation``; the layers
 are written once in ``_layers``; the sync and async clients differ only in their driver
@@ -44,10 +44,11 @@ DEFAULT_BACKOFF = ExponentialBackoff()
 def _pipeline(provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> Pipeline:
     """The layers every client has, in their one order, in front of the provider's HTTP terminal."""
     identity = Identity(provider.name, provider.namespace_of, provider.deployment_of)
-    layers: list[Layer] = [Preflight()] if preflight else []
-    layers.append(Logging(identity))
+    layers: list[Layer] = [Logging(identity)]
     if cache is not None:
         layers.append(Caching(cache, provider.namespace_of, provider.name))
+    if preflight:  # inside the cache: a stored answer needs no check, nothing is sent for it
+        layers.append(Preflight())
     layers.append(Retry(backoff, identity=identity))
     return Pipeline(tuple(layers), HTTP(provider.routing, provider.timeout))
 

@@ -228,6 +228,10 @@ class Delegate:
         return Outcome(cast("S", value), attempt=attempt.number, events=events, first_event_at=first)
 
 
+_FIRST: Attempt = Attempt()
+"""The attempt every call starts with (a frozen value: one serves all)."""
+
+
 @attrs.frozen
 class Pipeline:
     """Layers, outermost first, in front of a terminal."""
@@ -241,7 +245,7 @@ class Pipeline:
 
     def flow(self, operation: Operation[R, S], request: R) -> Flow[Outcome[S]]:
         """The flow of one call of ``operation``."""
-        return self._at(0, Call(operation, request), Attempt())
+        return self._at(0, Call(operation, request), _FIRST)
 
     def _at(self, index: int, call: Call[R, S], attempt: Attempt) -> Flow[Outcome[S]]:
         if index == len(self.layers):

@@ -1,7 +1,8 @@
 """The pre-flight layer: the operation's own check of a request, before anything else happens.
 
 For chat, the check counts the prompt's tokens and raises ``ContextWindowExceededError`` when it
-cannot fit the model's known window: nothing is logged as a call, cached or sent.
+cannot fit the model's known window: nothing is sent (the logging layer, outside it, reports the
+call's error). It sits inside the cache layer: an answer from the cache needs no check.
 """
 
 from __future__ import annotations
