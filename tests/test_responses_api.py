@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from structlog.testing import capture_logs
 
 from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY, REAL_TRAFFIC
@@ -70,7 +70,7 @@ def _replay(entry: Entry, *, use_async: bool) -> tuple[list[ResponseStreamEvent]
     body = json.loads(_recorded(entry)["request"]["body"])
     request = ResponsesRequest.model_validate(body)  # a recorded body is a valid request
     path = REAL_TRAFFIC / entry["file"]
-    options = {"api_key": FAKE_OPENAI_KEY, "base_url": "https://api.openai.com/v1"}
+    options: dict[str, Any] = {"api_key": FAKE_OPENAI_KEY, "base_url": "https://api.openai.com/v1"}
     streamed = entry["kind"] == "responses_stream"
     with make_vcr(path.parent, "none", match_body=False).use_cassette(path.name, allow_playback_repeats=True):
         if not use_async:
@@ -216,7 +216,9 @@ class GetWeather(BaseModel):
 def test_a_function_tool_round_trip(fake: FakeAPI) -> None:
     """The call comes back typed; next_turn sends the call and its output; the second answer is text."""
     tool = TypedTool(GetWeather)
-    first = ResponsesRequest(model="gpt-4o-mini", input="weather in Paris?", tools=(ResponseFunctionTool.of(tool),))
+    first = ResponsesRequest(
+        model="gpt-4o-mini", input="weather in Paris?", tools=(ResponseFunctionTool.of(tool),)
+    )
     client = _openai(fake)
     response = client.respond(first)
     (call,) = response.function_calls
@@ -224,7 +226,7 @@ def test_a_function_tool_round_trip(fake: FakeAPI) -> None:
     second = first.next_turn(response, FunctionCallOutput(call_id=call.call_id, output="sunny"))
     answer = client.respond(second)
     assert answer.output_text == "Echo: sunny"
-    sent = fake.received[1].json()
+    sent: Any = fake.received[1].json()
     assert sent["input"] == [
         {"role": "user", "content": "weather in Paris?"},
         {
@@ -257,7 +259,7 @@ def test_a_store_false_reasoning_round_trip_sends_the_encrypted_content(fake: Fa
     (reasoning,) = response.reasoning
     assert reasoning.encrypted_content
     client.respond(first.next_turn(response, "and again"))
-    sent = fake.received[1].json()
+    sent: Any = fake.received[1].json()
     assert sent["store"] is False
     assert sent["include"] == ["reasoning.encrypted_content"]
     assert sent["input"][1] == {
@@ -293,7 +295,8 @@ def test_parse_sends_a_strict_text_format_and_validates(fake: FakeAPI) -> None:
     """parse(ResponsesRequest, T): text.format is T's strict schema; the answer is a T."""
     parsed = _openai(fake).parse(ResponsesRequest(model="gpt-4o-mini", input="a city"), City)
     assert parsed.parsed == City(name="Paris", population=3)
-    fmt = fake.received[0].json()["text"]["format"]
+    body: Any = fake.received[0].json()
+    fmt = body["text"]["format"]
     assert (fmt["type"], fmt["name"], fmt["strict"]) == ("json_schema", "City", True)
     assert fmt["schema"]["additionalProperties"] is False
 
@@ -382,7 +385,7 @@ def test_a_bad_request_fails_before_sending() -> None:
         {"model": "m", "input": "x", "temperature": 3.0},
         {"model": "m", "input": "x", "max_output_token": 5},
     ):
-        with pytest.raises(ValueError):  # pydantic.ValidationError is a ValueError
+        with pytest.raises(ValidationError):
             ResponsesRequest.model_validate(bad)
 
 

@@ -278,11 +278,10 @@ class StreamInterruptedError(APIError):
 
 
 class ResponseFailedError(APIError):
-    """A Responses answer with ``status: "failed"``, or a stream's ``error`` event: ``code`` is the
-    server's (``server_error``...), ``response`` the failed answer (None for a bare error event)."""
+    """A Responses answer with ``status: "failed"``, or a stream's ``error`` event.
 
-    code: str | None
-    response: Response | None
+    ``code`` is the server's (``server_error``...), ``response`` the failed answer (or None).
+    """
 
     def __init__(
         self,
@@ -293,7 +292,8 @@ class ResponseFailedError(APIError):
         request_id: str | None = None,
     ) -> None:
         super().__init__(message, request_id=request_id)
-        self.code, self.response = code, response
+        self.code: str | None = code
+        self.response: Response | None = response
 
 
 class APIConnectionError(APIError):

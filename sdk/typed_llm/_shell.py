@@ -126,7 +126,7 @@ class SyncShell(ParseFromComplete):
     def parse(
         self, request: ChatRequest | ResponsesRequest, output_type: type[T]
     ) -> ParsedChatResponse[T] | ParsedResponse[T]:
-        """Ask for ``output_type``'s strict schema (chat or Responses API); return the answer validated into it.
+        """Ask for ``output_type``'s strict schema (chat or Responses API); the answer validated into it.
 
         Raises:
             StrictSchemaError: ``output_type`` cannot be expressed in strict mode (nothing is sent).
@@ -145,7 +145,7 @@ class SyncShell(ParseFromComplete):
     def stream(
         self, request: ChatRequest | ResponsesRequest
     ) -> ChatStream[ChatResponse] | ResponseStream[Response]:
-        """Stream a chat completion or a response: ``with client.stream(request) as stream: for event in stream``.
+        """Stream a chat completion or a response: ``with client.stream(request) as stream: for ...``.
 
         Nothing is sent until the first event is asked for; errors before it are those of
         ``complete`` / ``respond`` (and retried alike), after it a ``StreamInterruptedError``.
@@ -229,7 +229,7 @@ class AsyncShell(AsyncParseFromComplete):
     async def parse(
         self, request: ChatRequest | ResponsesRequest, output_type: type[T]
     ) -> ParsedChatResponse[T] | ParsedResponse[T]:
-        """Ask for ``output_type``'s strict schema (chat or Responses API); return the answer validated into it."""
+        """Ask for ``output_type``'s strict schema (chat or Responses API); the answer validated into it."""
         if isinstance(request, ResponsesRequest):
             answer = await self.respond(structured_responses_request(request, output_type))
             return parse_response_output(answer, output_type)

@@ -119,8 +119,9 @@ class SummaryText(_Answer):
 
 
 class ReasoningItem(_Answer):
-    """The model's reasoning: its summary, and (``include=["reasoning.encrypted_content"]``) the
-    encrypted content that lets a ``store=False`` conversation send it back.
+    """The model's reasoning: its summary, and its encrypted content when asked for.
+
+    ``include=["reasoning.encrypted_content"]`` asks for it; a ``store=False`` conversation needs it.
     """
 
     type: Literal["reasoning"] = "reasoning"

@@ -9,14 +9,11 @@ newer than this SDK...) is a ``RawResponseEvent`` holding its JSON whole, so not
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 import attrs
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from typed_llm._models.responses_api import OutputItem, Response
+from typed_llm._models.responses_api import OutputItem, Response
 
 __all__ = [
     "FunctionCallArgumentsDelta",
@@ -104,7 +101,7 @@ class ResponseIncomplete:
 
 @attrs.frozen
 class ResponseFailed:
-    """The answer failed (``response.error`` says why); ``final_response()`` raises ``ResponseFailedError``."""
+    """The answer failed (``response.error`` says why); ``final_response()`` raises."""
 
     response: Response
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -65,6 +65,8 @@ __all__ = [
     "ResponsesTool",
     "TextConfig",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 _ENCRYPTED: Literal["reasoning.encrypted_content"] = "reasoning.encrypted_content"
 
@@ -152,7 +154,7 @@ class ResponseFunctionTool(_Frozen):
     strict: StrictBool | None = None
 
     @classmethod
-    def of(cls, tool: TypedTool[BaseModel]) -> ResponseFunctionTool:
+    def of(cls, tool: TypedTool[M]) -> ResponseFunctionTool:
         """The tool a ``TypedTool`` declares (its strict schema)."""
         function = tool.definition.function
         return cls(

@@ -313,9 +313,11 @@ class ResponseAccumulator:
 
     def _event(self, frame: dict[str, object]) -> ResponseStreamEvent:
         event = _typed(frame, self.request_id)
-        if isinstance(event, RawResponseEvent) and event.type not in _KNOWN:
-            if not event.type.startswith(_KNOWN_PREFIXES):
-                _report_once("unknown_event", "stream.type", event.type, request_id=self.request_id)
+        known = isinstance(event, RawResponseEvent) and (
+            event.type in _KNOWN or event.type.startswith(_KNOWN_PREFIXES)
+        )
+        if isinstance(event, RawResponseEvent) and not known:
+            _report_once("unknown_event", "stream.type", event.type, request_id=self.request_id)
         self.absorb(event)
         return event
 
@@ -371,7 +373,7 @@ def _str(frame: Mapping[str, object], name: str) -> str:
     return value
 
 
-def _typed(frame: Mapping[str, object], request_id: str | None) -> ResponseStreamEvent:  # noqa: PLR0911  (one return per event type)
+def _typed(frame: Mapping[str, object], request_id: str | None) -> ResponseStreamEvent:  # noqa: C901, PLR0911  (one branch per event type)
     """The typed event of one frame (its JSON), or the frame whole as a ``RawResponseEvent``."""
     kind = str(frame["type"])
     if kind == "response.output_text.delta":

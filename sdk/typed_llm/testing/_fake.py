@@ -362,7 +362,7 @@ class FakeAPI:
             headers["openai-version"] = "2020-10-01"
         return headers
 
-    def _route(self, request: ReceivedRequest, number: int, *, azure: bool) -> tuple[int, dict[str, object]]:
+    def _route(self, request: ReceivedRequest, number: int, *, azure: bool) -> tuple[int, dict[str, object]]:  # noqa: PLR0911  (one return per route and refusal)
         match = _ROUTE.match(request.path)
         if match is None:
             return 404, {

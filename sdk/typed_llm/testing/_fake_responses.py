@@ -54,7 +54,7 @@ def _not_found(item_id: str) -> tuple[int, dict[str, object]]:
     }
 
 
-def responses_answer(  # noqa: C901, PLR0912  (one branch per kind of answer the fake gives)
+def responses_answer(
     body: Mapping[str, object], model: str, number: int, *, example: Example
 ) -> tuple[int, dict[str, object]]:
     """The status and body of the fake's answer to one ``/responses`` request."""
