@@ -371,7 +371,7 @@ def test_azure_v1_puts_the_deployment_in_the_body(fake: FakeAPI) -> None:
 
 
 def test_azure_classic_refuses_before_sending(fake: FakeAPI) -> None:
-    """A classic (dated api-version) Azure client: ConfigurationError naming api_version="v1"; nothing sent."""
+    """A classic Azure client (a dated api-version): ConfigurationError naming api_version="v1"."""
     client = AzureClient(endpoint=fake.url, api_key=FAKE_AZURE_KEY, api_version="2024-10-21")
     with pytest.raises(ConfigurationError, match='api_version="v1"'):
         client.respond(ResponsesRequest(model="gpt-4o-mini", input="hi"))

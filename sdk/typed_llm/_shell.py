@@ -242,7 +242,7 @@ class AsyncShell(AsyncParseFromComplete):
     def stream(
         self, request: ChatRequest | ResponsesRequest
     ) -> AsyncChatStream[ChatResponse] | AsyncResponseStream[Response]:
-        """Stream a chat completion or a response: ``async with client.stream(request) as stream: async for ...``."""
+        """Stream a chat completion or a response: ``async with client.stream(request) as s: async for``."""
         if isinstance(request, ResponsesRequest):
             return self._response_stream(request, _as_is)
         _check(CHAT_STREAM, request)

@@ -74,7 +74,8 @@ def parse_response_output(response: Response, output_type: type[T]) -> ParsedRes
             if isinstance(part, OutputText)
         ]
         raise OutputTruncatedError(
-            f"the response is incomplete ({reason or 'no reason given'}) before {output_type.__name__} was complete",
+            f"the response is incomplete ({reason or 'no reason given'}) before "
+            f"{output_type.__name__} was complete",
             raw_text="".join(texts),
         )
     text = response.output_text
