@@ -23,6 +23,7 @@ Grouped by what the caller can do about it::
     │   ├── APIConnectionError        no answer: DNS, refused, reset (retryable)
     │   │   └── APITimeoutError       no answer in time (retryable)
     │   ├── MalformedResponseError    a success status whose body is not what the API documents
+    │   ├── ResponseFailedError       a Responses answer with status "failed" (code, response)
     │   └── StreamInterruptedError    a stream broke after events reached the caller (partial)
     ├── RetriesExhaustedError         every attempt failed (attempts, last_error)
     ├── ContextWindowExceededError    the prompt cannot fit the model's window (pre-flight check)
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from typed_llm._models.responses import ChatResponse, ContentFilterResult
+    from typed_llm._models.responses_api import Response
 
 # No __all__: every public name here is an exception class, and all of them are exported.
 
@@ -273,6 +275,25 @@ class StreamInterruptedError(APIError):
         super().__init__(message, request_id=request_id)
         self.partial = partial
         self.events = events
+
+
+class ResponseFailedError(APIError):
+    """A Responses answer with ``status: "failed"``, or a stream's ``error`` event.
+
+    ``code`` is the server's (``server_error``...), ``response`` the failed answer (or None).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        response: Response | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.code: str | None = code
+        self.response: Response | None = response
 
 
 class APIConnectionError(APIError):

@@ -14,7 +14,7 @@ around any other object with the ``Client`` methods they call those methods.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -30,6 +30,8 @@ from typed_llm._layers.drivers import (
 from typed_llm._layers.log import Identity, Logging
 from typed_llm._layers.pipeline import Delegate, Pipeline
 from typed_llm._layers.retry import Retry
+from typed_llm._models.responses_request import ResponsesRequest
+from typed_llm._responses_stream import AsyncResponseStream, ResponseStream
 from typed_llm._streaming import AsyncChatStream, ChatStream
 from typed_llm._structured import (
     AsyncParseFromComplete,
@@ -37,9 +39,11 @@ from typed_llm._structured import (
     parse_completion,
     structured_request,
 )
+from typed_llm._structured_responses import parse_response_output, structured_responses_request
 from typed_llm._wire.chat import CHAT
 from typed_llm._wire.chat_stream import CHAT_STREAM
 from typed_llm._wire.embeddings import EMBEDDINGS
+from typed_llm._wire.responses import RESPOND, RESPOND_STREAM, ResponseAccumulator
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -50,6 +54,7 @@ if TYPE_CHECKING:
     from typed_llm._layers.pipeline import Layer
     from typed_llm._models.requests import ChatRequest, EmbeddingRequest
     from typed_llm._models.responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
+    from typed_llm._models.responses_api import ParsedResponse, Response
     from typed_llm._typing import AsyncClient, Client
     from typed_llm._wire.operation import Operation
 
@@ -67,9 +72,14 @@ __all__ = [
 R = TypeVar("R", bound=BaseModel)
 S = TypeVar("S", bound=BaseModel)
 T = TypeVar("T", bound=BaseModel)
+U = TypeVar("U")
 
 
 def _whole(answer: ChatResponse) -> ChatResponse:
+    return answer
+
+
+def _as_is(answer: Response) -> Response:
     return answer
 
 
@@ -100,22 +110,80 @@ class SyncShell(ParseFromComplete):
         """
         return self._call(EMBEDDINGS, request)
 
-    def stream(self, request: ChatRequest) -> ChatStream[ChatResponse]:
-        """Stream a chat completion: ``with client.stream(request) as stream: for event in stream``.
+    def respond(self, request: ResponsesRequest) -> Response:
+        """Send a Responses API request and return the typed response.
+
+        Raises:
+            ResponseFailedError: the response's status is ``failed``.
+            TypedLLMError: a subclass that says what failed, as for ``complete``.
+        """
+        return self._call(RESPOND, request)
+
+    @overload
+    def parse(self, request: ChatRequest, output_type: type[T]) -> ParsedChatResponse[T]: ...
+    @overload
+    def parse(self, request: ResponsesRequest, output_type: type[T]) -> ParsedResponse[T]: ...
+    def parse(
+        self, request: ChatRequest | ResponsesRequest, output_type: type[T]
+    ) -> ParsedChatResponse[T] | ParsedResponse[T]:
+        """Ask for ``output_type``'s strict schema (chat or Responses API); the answer validated into it.
+
+        Raises:
+            StrictSchemaError: ``output_type`` cannot be expressed in strict mode (nothing is sent).
+            RefusalError, OutputTruncatedError, OutputValidationError: the answer is not the type;
+                and every error ``complete`` or ``respond`` raises.
+        """
+        if isinstance(request, ResponsesRequest):
+            answer = self.respond(structured_responses_request(request, output_type))
+            return parse_response_output(answer, output_type)
+        return super().parse(request, output_type)
+
+    @overload
+    def stream(self, request: ChatRequest) -> ChatStream[ChatResponse]: ...
+    @overload
+    def stream(self, request: ResponsesRequest) -> ResponseStream[Response]: ...
+    def stream(
+        self, request: ChatRequest | ResponsesRequest
+    ) -> ChatStream[ChatResponse] | ResponseStream[Response]:
+        """Stream a chat completion or a response: ``with client.stream(request) as stream: for ...``.
 
         Nothing is sent until the first event is asked for; errors before it are those of
-        ``complete`` (and retried alike), after it a ``StreamInterruptedError``.
+        ``complete`` / ``respond`` (and retried alike), after it a ``StreamInterruptedError``.
         """
+        if isinstance(request, ResponsesRequest):
+            return self._response_stream(request, _as_is)
         _check(CHAT_STREAM, request)
         return ChatStream(SyncStreamRun(self._pipeline.flow(CHAT_STREAM, request), self._sender), _whole)
 
-    def stream_parse(self, request: ChatRequest, output_type: type[T]) -> ChatStream[ParsedChatResponse[T]]:
+    @overload
+    def stream_parse(
+        self, request: ChatRequest, output_type: type[T]
+    ) -> ChatStream[ParsedChatResponse[T]]: ...
+    @overload
+    def stream_parse(
+        self, request: ResponsesRequest, output_type: type[T]
+    ) -> ResponseStream[ParsedResponse[T]]: ...
+    def stream_parse(
+        self, request: ChatRequest | ResponsesRequest, output_type: type[T]
+    ) -> ChatStream[ParsedChatResponse[T]] | ResponseStream[ParsedResponse[T]]:
         """``stream`` with ``output_type``'s strict schema; ``final_response()`` is the parsed answer."""
+        if isinstance(request, ResponsesRequest):
+            structured = structured_responses_request(request, output_type)
+            return self._response_stream(
+                structured, lambda answer: parse_response_output(answer, output_type)
+            )
         _check(CHAT_STREAM, request)
         flow = self._pipeline.flow(CHAT_STREAM, structured_request(request, output_type))
         return ChatStream(
             SyncStreamRun(flow, self._sender), lambda answer: parse_completion(answer, output_type)
         )
+
+    def _response_stream(
+        self, request: ResponsesRequest, finish: Callable[[Response], U]
+    ) -> ResponseStream[U]:
+        seen = ResponseAccumulator()  # what the caller saw: final_response() after close()
+        run = SyncStreamRun(self._pipeline.flow(RESPOND_STREAM, request), self._sender)
+        return ResponseStream(run, finish, seen.partial, seen.absorb)
 
     def _call(self, operation: Operation[R, S], request: R) -> S:
         _check(operation, request)
@@ -150,22 +218,67 @@ class AsyncShell(AsyncParseFromComplete):
         """
         return await self._call(EMBEDDINGS, request)
 
-    def stream(self, request: ChatRequest) -> AsyncChatStream[ChatResponse]:
-        """Stream a chat completion: ``async with client.stream(request) as stream: async for ...``."""
+    async def respond(self, request: ResponsesRequest) -> Response:
+        """Send a Responses API request and return the typed response (errors as ``SyncShell.respond``)."""
+        return await self._call(RESPOND, request)
+
+    @overload
+    async def parse(self, request: ChatRequest, output_type: type[T]) -> ParsedChatResponse[T]: ...
+    @overload
+    async def parse(self, request: ResponsesRequest, output_type: type[T]) -> ParsedResponse[T]: ...
+    async def parse(
+        self, request: ChatRequest | ResponsesRequest, output_type: type[T]
+    ) -> ParsedChatResponse[T] | ParsedResponse[T]:
+        """Ask for ``output_type``'s strict schema (chat or Responses API); the answer validated into it."""
+        if isinstance(request, ResponsesRequest):
+            answer = await self.respond(structured_responses_request(request, output_type))
+            return parse_response_output(answer, output_type)
+        return await super().parse(request, output_type)
+
+    @overload
+    def stream(self, request: ChatRequest) -> AsyncChatStream[ChatResponse]: ...
+    @overload
+    def stream(self, request: ResponsesRequest) -> AsyncResponseStream[Response]: ...
+    def stream(
+        self, request: ChatRequest | ResponsesRequest
+    ) -> AsyncChatStream[ChatResponse] | AsyncResponseStream[Response]:
+        """Stream a chat completion or a response: ``async with client.stream(request) as s: async for``."""
+        if isinstance(request, ResponsesRequest):
+            return self._response_stream(request, _as_is)
         _check(CHAT_STREAM, request)
         return AsyncChatStream(
             AsyncStreamRun(self._pipeline.flow(CHAT_STREAM, request), self._sender), _whole
         )
 
+    @overload
     def stream_parse(
         self, request: ChatRequest, output_type: type[T]
-    ) -> AsyncChatStream[ParsedChatResponse[T]]:
+    ) -> AsyncChatStream[ParsedChatResponse[T]]: ...
+    @overload
+    def stream_parse(
+        self, request: ResponsesRequest, output_type: type[T]
+    ) -> AsyncResponseStream[ParsedResponse[T]]: ...
+    def stream_parse(
+        self, request: ChatRequest | ResponsesRequest, output_type: type[T]
+    ) -> AsyncChatStream[ParsedChatResponse[T]] | AsyncResponseStream[ParsedResponse[T]]:
         """``stream`` with ``output_type``'s strict schema; ``await final_response()`` parses."""
+        if isinstance(request, ResponsesRequest):
+            structured = structured_responses_request(request, output_type)
+            return self._response_stream(
+                structured, lambda answer: parse_response_output(answer, output_type)
+            )
         _check(CHAT_STREAM, request)
         flow = self._pipeline.flow(CHAT_STREAM, structured_request(request, output_type))
         return AsyncChatStream(
             AsyncStreamRun(flow, self._sender), lambda answer: parse_completion(answer, output_type)
         )
+
+    def _response_stream(
+        self, request: ResponsesRequest, finish: Callable[[Response], U]
+    ) -> AsyncResponseStream[U]:
+        seen = ResponseAccumulator()  # what the caller saw: final_response() after close()
+        run = AsyncStreamRun(self._pipeline.flow(RESPOND_STREAM, request), self._sender)
+        return AsyncResponseStream(run, finish, seen.partial, seen.absorb)
 
     async def _call(self, operation: Operation[R, S], request: R) -> S:
         _check(operation, request)

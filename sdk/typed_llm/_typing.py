@@ -13,11 +13,14 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from typed_llm._models.requests import ChatRequest, EmbeddingRequest
     from typed_llm._models.responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
+    from typed_llm._models.responses_api import ParsedResponse, Response
+    from typed_llm._models.responses_request import ResponsesRequest
+    from typed_llm._responses_stream import AsyncResponseStream, ResponseStream
     from typed_llm._streaming import AsyncChatStream, ChatStream
 
 T = TypeVar("T", bound=BaseModel)
 
-__all__ = ["AsyncClient", "Client"]
+__all__ = ["AsyncClient", "AsyncResponsesClient", "Client", "ResponsesClient"]
 
 
 @runtime_checkable
@@ -69,4 +72,41 @@ class AsyncClient(Protocol):
         self, request: ChatRequest, output_type: type[T]
     ) -> AsyncChatStream[ParsedChatResponse[T]]:
         """``stream`` with ``output_type``'s strict schema."""
+        ...
+
+
+@runtime_checkable
+class ResponsesClient(Protocol):
+    """A synchronous client of the Responses API (every client and layer of this SDK is one).
+
+    A protocol of its own, so a chat-only test double is still a ``Client``.
+    """
+
+    def respond(self, request: ResponsesRequest) -> Response:
+        """Send a Responses request and return the typed response; raise a ``TypedLLMError`` on failure."""
+        ...
+
+    def parse(self, request: ResponsesRequest, output_type: type[T]) -> ParsedResponse[T]:
+        """Ask for ``output_type``'s strict schema as ``text.format`` and validate the answer into it."""
+        ...
+
+    def stream(self, request: ResponsesRequest) -> ResponseStream[Response]:
+        """Stream the response as typed events; ``final_response()`` is what ``respond`` returns."""
+        ...
+
+
+@runtime_checkable
+class AsyncResponsesClient(Protocol):
+    """The asynchronous twin of ``ResponsesClient``."""
+
+    async def respond(self, request: ResponsesRequest) -> Response:
+        """Send a Responses request and return the typed response."""
+        ...
+
+    async def parse(self, request: ResponsesRequest, output_type: type[T]) -> ParsedResponse[T]:
+        """Ask for ``output_type``'s strict schema and validate the answer into it."""
+        ...
+
+    def stream(self, request: ResponsesRequest) -> AsyncResponseStream[Response]:
+        """Stream the response as typed events (``async with``, ``async for``)."""
         ...

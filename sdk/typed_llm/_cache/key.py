@@ -28,11 +28,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from typed_llm._models.requests import ChatRequest, EmbeddingRequest
 
-__all__ = ["KEY_VERSION", "cache_key", "canonical_json", "canonical_request"]
+if TYPE_CHECKING:
+    from typed_llm._models.responses_request import ResponsesRequest
+
+__all__ = ["KEY_VERSION", "cache_key", "canonical_json", "canonical_request", "responses_cache_key"]
 
 KEY_VERSION: Final = 2
 """Written into every key's input; raised only by a release that changes keys on purpose.
@@ -139,3 +142,60 @@ def cache_key(request: ChatRequest | EmbeddingRequest, namespace: str) -> str:
             model-to-deployment mapping (the clients pass theirs).
     """
     return hashlib.sha256(canonical_request(request, namespace)).hexdigest()
+
+
+# --- the Responses API ------------------------------------------------------------------------------
+
+_RESPONSES_NOT_DECIDING: Final = frozenset(
+    {
+        "user",
+        "store",
+        "service_tier",
+        "stream",
+        "background",
+        "metadata",
+        "safety_identifier",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+    }
+)
+"""Responses fields that do not change the answer (where it is kept, who asks, how it is billed)."""
+
+_RESPONSES_DEFAULTS: Final[Mapping[str, object]] = {
+    "temperature": 1,
+    "top_p": 1,
+    "parallel_tool_calls": True,
+    "truncation": "disabled",
+    "text": {"format": {"type": "text"}},
+    "tool_choice": "auto",
+}
+"""The Responses API's documented defaults: given or not, they decide the same answer."""
+
+
+def responses_cache_key(request: ResponsesRequest, namespace: str) -> str:
+    """The hex SHA-256 content address of a Responses request within ``namespace``.
+
+    The same discipline as ``cache_key`` (its own ``kind``, so no chat request shares a key):
+    defaults left out, fields that do not decide the answer left out, and JSON Schemas (the
+    structured-output format, each function tool's parameters) hashed in their given key order.
+    """
+    body: dict[str, object] = request.model_dump(mode="json", exclude_none=True, by_alias=True)
+    for field in _RESPONSES_NOT_DECIDING:
+        body.pop(field, None)
+    for field, value in list(body.items()):
+        body[field] = _canonical(value)
+        if body[field] == _RESPONSES_DEFAULTS.get(field, body):
+            del body[field]
+    text = body.get("text")
+    fmt = text.get("format") if isinstance(text, dict) else None
+    if isinstance(fmt, dict) and "schema" in fmt:
+        fmt["schema"] = _dumps_in_order(fmt["schema"])
+    tools = body.get("tools")
+    if isinstance(tools, list):
+        for tool in tools:
+            if isinstance(tool, dict) and "parameters" in tool:
+                tool["parameters"] = _dumps_in_order(tool["parameters"])
+    canonical = (
+        f'{{"kind":"responses","namespace":{_dumps(namespace)},"request":{_dumps(body)},"v":{KEY_VERSION}}}'
+    ).encode()
+    return hashlib.sha256(canonical).hexdigest()

@@ -14,7 +14,7 @@ Routes::
     POST /openai/deployments/{deployment}/chat/completions  Azure classic (api-key or Bearer,
     POST /openai/deployments/{deployment}/embeddings         ?api-version= required)
     POST /openai/v1/chat/completions                        Azure v1 (api-key or Bearer)
-    POST /openai/v1/embeddings
+    POST /openai/v1/embeddings                              (and /responses: ``_fake_responses``)
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Self
 from urllib.parse import parse_qs, urlsplit
 
-from typed_llm.testing._fake_stream import sse_frames
+from typed_llm.testing._fake_responses import responses_answer, sse_frames
 from typed_llm.testing._replies import _AZURE_VERDICTS, FakeReply, ReceivedRequest, StreamScript
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ __all__ = ["FakeAPI"]
 
 _EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z: "created" counts up from here, one second a call
 _ROUTE = re.compile(
-    r"^/(?:v1|openai/v1|openai/deployments/(?P<deployment>[^/]+))/(?P<kind>chat/completions|embeddings)$"
+    r"^/(?:v1|openai/v1|openai/deployments/(?P<deployment>[^/]+))/(?P<kind>chat/completions|embeddings|responses)$"
 )
 
 
@@ -362,7 +362,7 @@ class FakeAPI:
             headers["openai-version"] = "2020-10-01"
         return headers
 
-    def _route(self, request: ReceivedRequest, number: int, *, azure: bool) -> tuple[int, dict[str, object]]:
+    def _route(self, request: ReceivedRequest, number: int, *, azure: bool) -> tuple[int, dict[str, object]]:  # noqa: PLR0911  (one return per route and refusal)
         match = _ROUTE.match(request.path)
         if match is None:
             return 404, {
@@ -398,6 +398,8 @@ class FakeAPI:
         model = str(match["deployment"] or body.get("model", ""))
         if match["kind"] == "embeddings":
             return 200, self._embeddings(body, model)
+        if match["kind"] == "responses":
+            return responses_answer(body, model, number, example=_example)
         return 200, self._chat(body, model, number, azure=azure)
 
     @staticmethod
