@@ -202,9 +202,8 @@ from typed_llm._providers.azure import DEFAULT_AZURE_API_VERSION
 from typed_llm._providers.common import DEFAULT_TIMEOUT, TokenProvider
 from typed_llm._providers.transport import DEFAULT_IDLE_TIMEOUT
 from typed_llm._redaction import redact, register_secret
-from typed_llm._responses_stream import AsyncResponseStream, ResponseStream
 from typed_llm._shell import AsyncCached, AsyncLogged, AsyncRetrying, Cached, Logged, Retrying
-from typed_llm._streaming import AsyncChatStream, ChatStream
+from typed_llm._streaming import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 from typed_llm._structured import TypedTool, strict_schema
 from typed_llm._tokens import (
     ModelLimits,

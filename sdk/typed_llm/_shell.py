@@ -31,8 +31,7 @@ from typed_llm._layers.log import Identity, Logging
 from typed_llm._layers.pipeline import Delegate, Pipeline
 from typed_llm._layers.retry import Retry
 from typed_llm._models.responses_request import ResponsesRequest
-from typed_llm._responses_stream import AsyncResponseStream, ResponseStream
-from typed_llm._streaming import AsyncChatStream, ChatStream
+from typed_llm._streaming import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 from typed_llm._structured import (
     AsyncParseFromComplete,
     ParseFromComplete,

@@ -1,16 +1,18 @@
-"""``ChatStream`` and ``AsyncChatStream``: a streamed chat completion as the caller holds it.
+"""Streams as the caller holds them: ``ChatStream``, ``ResponseStream`` and their async forms.
 
-The stream is a context manager and an iterator of typed events (``ChatStreamEvent``); nothing is
-sent until the first event is asked for. ``final_response()`` reads whatever the caller did not,
-and gives the answer ``complete()`` would have given (for ``stream_parse``, the parsed answer);
-after ``close()`` (leaving the ``with`` block, a ``break`` inside it) it gives what had arrived.
-Leaving the ``with`` block closes the connection at once.
+A stream is a context manager and an iterator of typed events; nothing is sent until the first
+event is asked for. ``final_response()`` reads whatever the caller did not, and gives the answer
+the unstreamed call would have given (for the parse forms, the parsed answer); after ``close()``
+(leaving the ``with`` block, a ``break`` inside it) it gives what had arrived. Leaving the ``with``
+block closes the connection at once. Both APIs' streams are the one ``EventStream`` here, told
+what their text events are and how to assemble what arrived.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generic, Self, TypeVar, cast
 
+from typed_llm._models.responses_events import OutputTextDelta
 from typed_llm._models.stream import TextDelta
 from typed_llm._wire.sse import ChatChunk, assemble
 
@@ -20,34 +22,60 @@ if TYPE_CHECKING:
 
     from typed_llm._layers.drivers import AsyncStreamRun, SyncStreamRun
     from typed_llm._models.responses import ChatResponse
+    from typed_llm._models.responses_api import Response
     from typed_llm._wire.chat_stream import ChatStreamEvent
+    from typed_llm._wire.responses import ResponseStreamEvent
 
-__all__ = ["AsyncChatStream", "ChatStream"]
+__all__ = [
+    "AsyncChatStream",
+    "AsyncEventStream",
+    "AsyncResponseStream",
+    "ChatStream",
+    "EventStream",
+    "ResponseStream",
+]
 
+E = TypeVar("E")
+A = TypeVar("A")
 R = TypeVar("R")
 
 
-class _Events(Generic[R]):
-    """What both forms keep: the chunks handed out, and how the answer becomes the result."""
+class _Seen(Generic[E, A, R]):
+    """What both forms keep: how the answer becomes the result, and what the caller has seen."""
 
-    def __init__(self, finish: Callable[[ChatResponse], R]) -> None:
+    def __init__(
+        self,
+        finish: Callable[[A], R],
+        partial: Callable[[], A],
+        seen: Callable[[E], None],
+        text_of: Callable[[E], str | None],
+    ) -> None:
         self._finish = finish
-        self._chunks: list[ChatChunk] = []
+        self._partial = partial
+        self._seen = seen
+        self._text_of = text_of
 
-    def _seen(self, event: object) -> ChatStreamEvent:
-        if isinstance(event, ChatChunk):
-            self._chunks.append(event)
-        return cast("ChatStreamEvent", event)
+    def _saw(self, event: object) -> E:
+        typed = cast("E", event)
+        self._seen(typed)
+        return typed
 
-    def _result(self, answer: ChatResponse | None) -> R:
-        return self._finish(answer if answer is not None else assemble(self._chunks, None, whole=False))
+    def _result(self, answer: A | None) -> R:
+        return self._finish(answer if answer is not None else self._partial())
 
 
-class ChatStream(_Events[R]):
-    """A streamed chat completion: ``with client.stream(request) as stream: for event in stream``."""
+class EventStream(_Seen[E, A, R]):
+    """A stream of events ``E`` adding up to an answer ``A``, finished into a result ``R``."""
 
-    def __init__(self, run: SyncStreamRun[ChatResponse], finish: Callable[[ChatResponse], R]) -> None:
-        super().__init__(finish)
+    def __init__(
+        self,
+        run: SyncStreamRun[A],
+        finish: Callable[[A], R],
+        partial: Callable[[], A],
+        seen: Callable[[E], None],
+        text_of: Callable[[E], str | None],
+    ) -> None:
+        super().__init__(finish, partial, seen, text_of)
         self._run = run
 
     def __enter__(self) -> Self:
@@ -61,19 +89,20 @@ class ChatStream(_Events[R]):
     def __iter__(self) -> Self:
         return self
 
-    def __next__(self) -> ChatStreamEvent:
+    def __next__(self) -> E:
         """The next event.
 
         Raises:
-            TypedLLMError: what ``complete()`` would raise before the first event; after it,
-                ``StreamInterruptedError`` (with what arrived) or ``ContentFilterError``.
+            TypedLLMError: what the unstreamed call would raise before the first event; after it,
+                ``StreamInterruptedError`` (with what arrived), ``ContentFilterError`` or, for a
+                failed response, ``ResponseFailedError``.
         """
-        return self._seen(next(self._run))
+        return self._saw(next(self._run))
 
     @property
     def text_stream(self) -> Iterator[str]:
-        """Only the text, delta by delta (every choice's; most calls have one)."""
-        return (event.text for event in self if isinstance(event, TextDelta))
+        """Only the text, delta by delta (every choice's or output's; most calls have one)."""
+        return (text for event in self if (text := self._text_of(event)) is not None)
 
     def final_response(self) -> R:
         """The answer: read to the end first, unless the stream was closed (then what arrived)."""
@@ -87,11 +116,18 @@ class ChatStream(_Events[R]):
         self._run.close()
 
 
-class AsyncChatStream(_Events[R]):
-    """A streamed chat completion: ``async with client.stream(request) as stream: async for ...``."""
+class AsyncEventStream(_Seen[E, A, R]):
+    """The async form of ``EventStream``: ``async with``, ``async for``, ``await final_response()``."""
 
-    def __init__(self, run: AsyncStreamRun[ChatResponse], finish: Callable[[ChatResponse], R]) -> None:
-        super().__init__(finish)
+    def __init__(
+        self,
+        run: AsyncStreamRun[A],
+        finish: Callable[[A], R],
+        partial: Callable[[], A],
+        seen: Callable[[E], None],
+        text_of: Callable[[E], str | None],
+    ) -> None:
+        super().__init__(finish, partial, seen, text_of)
         self._run = run
 
     async def __aenter__(self) -> Self:
@@ -105,16 +141,17 @@ class AsyncChatStream(_Events[R]):
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> ChatStreamEvent:
-        """The next event (the same errors as ``ChatStream.__next__``)."""
-        return self._seen(await anext(self._run))
+    async def __anext__(self) -> E:
+        """The next event (the same errors as ``EventStream.__next__``)."""
+        return self._saw(await anext(self._run))
 
     @property
     async def text_stream(self) -> AsyncIterator[str]:
         """Only the text, delta by delta."""
         async for event in self:
-            if isinstance(event, TextDelta):
-                yield event.text
+            text = self._text_of(event)
+            if text is not None:
+                yield text
 
     async def final_response(self) -> R:
         """The answer: read to the end first, unless the stream was closed (then what arrived)."""
@@ -126,3 +163,67 @@ class AsyncChatStream(_Events[R]):
     async def aclose(self) -> None:
         """Stop reading and close the connection (idempotent)."""
         await self._run.aclose()
+
+
+class _Chunks:
+    """A chat stream's chunks as the caller received them, to assemble what arrived."""
+
+    def __init__(self) -> None:
+        self.chunks: list[ChatChunk] = []
+
+    def seen(self, event: ChatStreamEvent) -> None:
+        if isinstance(event, ChatChunk):
+            self.chunks.append(event)
+
+    def partial(self) -> ChatResponse:
+        return assemble(self.chunks, None, whole=False)
+
+
+def _chat_text(event: ChatStreamEvent) -> str | None:
+    return event.text if isinstance(event, TextDelta) else None
+
+
+def _response_text(event: ResponseStreamEvent) -> str | None:
+    return event.text if isinstance(event, OutputTextDelta) else None
+
+
+class ChatStream(EventStream["ChatStreamEvent", "ChatResponse", R]):
+    """A streamed chat completion: ``with client.stream(request) as stream: for event in stream``."""
+
+    def __init__(self, run: SyncStreamRun[ChatResponse], finish: Callable[[ChatResponse], R]) -> None:
+        chunks = _Chunks()
+        super().__init__(run, finish, chunks.partial, chunks.seen, _chat_text)
+
+
+class AsyncChatStream(AsyncEventStream["ChatStreamEvent", "ChatResponse", R]):
+    """A streamed chat completion: ``async with client.stream(request) as stream: async for ...``."""
+
+    def __init__(self, run: AsyncStreamRun[ChatResponse], finish: Callable[[ChatResponse], R]) -> None:
+        chunks = _Chunks()
+        super().__init__(run, finish, chunks.partial, chunks.seen, _chat_text)
+
+
+class ResponseStream(EventStream["ResponseStreamEvent", "Response", R]):
+    """A streamed Responses API answer: ``with client.stream(request) as stream: for event in stream``."""
+
+    def __init__(
+        self,
+        run: SyncStreamRun[Response],
+        finish: Callable[[Response], R],
+        partial: Callable[[], Response],
+        seen: Callable[[ResponseStreamEvent], None],
+    ) -> None:
+        super().__init__(run, finish, partial, seen, _response_text)
+
+
+class AsyncResponseStream(AsyncEventStream["ResponseStreamEvent", "Response", R]):
+    """A streamed Responses API answer: ``async with client.stream(request) as stream: ...``."""
+
+    def __init__(
+        self,
+        run: AsyncStreamRun[Response],
+        finish: Callable[[Response], R],
+        partial: Callable[[], Response],
+        seen: Callable[[ResponseStreamEvent], None],
+    ) -> None:
+        super().__init__(run, finish, partial, seen, _response_text)

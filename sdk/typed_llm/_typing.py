@@ -15,8 +15,7 @@ if TYPE_CHECKING:
     from typed_llm._models.responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
     from typed_llm._models.responses_api import ParsedResponse, Response
     from typed_llm._models.responses_request import ResponsesRequest
-    from typed_llm._responses_stream import AsyncResponseStream, ResponseStream
-    from typed_llm._streaming import AsyncChatStream, ChatStream
+    from typed_llm._streaming import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 
 T = TypeVar("T", bound=BaseModel)
 
