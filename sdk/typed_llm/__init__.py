@@ -17,8 +17,11 @@ from typed_llm._backoff import (
     is_retryable,
 )
 from typed_llm._cache.base import Cache, CacheStats
+from typed_llm._cache.entry import Provenance
 from typed_llm._cache.key import cache_key
 from typed_llm._cache.memory import MemoryCache
+from typed_llm._cache.policy import CachePolicy
+from typed_llm._cache.redis import RedisCache
 from typed_llm._cache.sqlite import SQLiteCache
 from typed_llm._client import AsyncAzureClient, AsyncOpenAIClient, AzureClient, OpenAIClient
 from typed_llm._compat.llmcall import LLMCall
@@ -189,6 +192,7 @@ __all__ = [
     "Cache",
     "CacheBreakpoint",
     "CacheError",
+    "CachePolicy",
     "CacheStats",
     "Cached",
     "ChatRequest",
@@ -251,10 +255,12 @@ __all__ = [
     "PromptCacheOptions",
     "PromptFilterResult",
     "PromptTokensDetails",
+    "Provenance",
     "QuotaExceededError",
     "RateLimitError",
     "ReasoningEffort",
     "RedirectError",
+    "RedisCache",
     "RefusalError",
     "RefusalPart",
     "RequestTimeoutError",
