@@ -57,6 +57,11 @@ def _safe_location(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+_PUBLISHED_MS: Final = 5000
+"""Milliseconds a single-flight leader's published answer lives: long enough for its waiters to
+read it once woken; after that the cache holds it."""
+
+
 class RedisCache:
     """A cache in Redis, shared by processes and hosts; use it from sync and async clients alike.
 
@@ -95,6 +100,7 @@ class RedisCache:
         self.prefix = f"{prefix}:v{KEY_VERSION}"
         self.ttl_ms = None if ttl is None else max(1, round(ttl * 1000))
         self.lease_ms = max(1, round(lease * 1000))
+        self.published_ms = min(self.lease_ms, _PUBLISHED_MS)
         self.flight_wait = flight_wait
         self.timeout = timeout
         self._down_for = down_for
@@ -234,10 +240,10 @@ class RedisCache:
 
     # --- the whole namespace (sync: a command line's, an operator's) --------------------------------
 
-    def _names(self) -> Iterator[list[bytes]]:
+    def _names(self, match: str = "e:*") -> Iterator[list[bytes]]:
         """The entry keys under this prefix, in batches (SCAN, so the server never blocks)."""
         batch: list[bytes] = []
-        for name in self.client.scan_iter(match=f"{self.prefix}:e:*", count=_BATCH):
+        for name in self.client.scan_iter(match=f"{self.prefix}:{match}", count=_BATCH):
             batch.append(cast("bytes", name))
             if len(batch) == _BATCH:
                 yield batch
@@ -286,8 +292,15 @@ class RedisCache:
         def delete() -> None:
             for names in self._names():
                 self.client.unlink(*names)
+            self._drop_published()
 
         self.guarded("clear", delete)
+
+    def _drop_published(self) -> None:
+        # Answers single-flight leaders published for their waiters (seconds-lived): an entry
+        # removed on purpose must not come back through one of them.
+        for names in self._names("flight:*:done"):
+            self.client.unlink(*names)
 
     def invalidate(self, *, model: str | None = None, older_than: datetime | timedelta | None = None) -> int:
         """Remove the entries of ``model`` (``response.model``), or written before ``older_than``, or both.
@@ -309,6 +322,7 @@ class RedisCache:
             doomed = [name for name, value in self._values() if matches(value, model, cutoff)]
             for start in range(0, len(doomed), _BATCH):
                 self.client.unlink(*doomed[start : start + _BATCH])
+            self._drop_published()
             return len(doomed)
 
         return self.guarded("invalidate", delete)

@@ -85,7 +85,7 @@ class RedisFlights:
         return int(cast("bytes", data))
 
     def _end_args(self, token: str, value: bytes | None) -> list[str | bytes | int]:
-        return [token, value or b"", "1" if value is not None else "0", self.cache.lease_ms]
+        return [token, value or b"", "1" if value is not None else "0", self.cache.published_ms]
 
     @staticmethod
     def _nap(left: float, pttl: int) -> float:
