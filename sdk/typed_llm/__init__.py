@@ -17,8 +17,11 @@ from typed_llm._backoff import (
     is_retryable,
 )
 from typed_llm._cache.base import Cache, CacheStats
+from typed_llm._cache.entry import Provenance
 from typed_llm._cache.key import cache_key
 from typed_llm._cache.memory import MemoryCache
+from typed_llm._cache.policy import CachePolicy
+from typed_llm._cache.redis import RedisCache
 from typed_llm._cache.sqlite import SQLiteCache
 from typed_llm._client import AsyncAzureClient, AsyncOpenAIClient, AzureClient, OpenAIClient
 from typed_llm._compat.llmcall import LLMCall
@@ -259,6 +262,7 @@ __all__ = [
     "Cache",
     "CacheBreakpoint",
     "CacheError",
+    "CachePolicy",
     "CacheStats",
     "Cached",
     "ChatChunk",
@@ -349,6 +353,7 @@ __all__ = [
     "PromptFilterResult",
     "PromptReference",
     "PromptTokensDetails",
+    "Provenance",
     "QuotaExceededError",
     "RateLimitError",
     "RawResponseEvent",
@@ -357,6 +362,7 @@ __all__ = [
     "ReasoningItem",
     "ReasoningSummaryDelta",
     "RedirectError",
+    "RedisCache",
     "RefusalDelta",
     "RefusalError",
     "RefusalPart",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 __all__ = ["DEFAULT_CACHE_FILE", "main"]
@@ -31,9 +32,13 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="make real SDK calls answered offline by a bundled recording, and print the typed results",
     )
-    cache = commands.add_parser("cache", help="look at or empty an SQLite response cache")
+    cache = commands.add_parser("cache", help="look at, trim or empty a response cache (SQLite or Redis)")
     cache_commands = cache.add_subparsers(dest="cache_command", required=True)
-    for name, text in (("stats", "print what the cache holds"), ("clear", "remove every entry")):
+    for name, text in (
+        ("stats", "print what the cache holds, by model"),
+        ("clear", "remove every entry"),
+        ("invalidate", "remove the entries of a model snapshot, or older than an age"),
+    ):
         command = cache_commands.add_parser(name, help=text)
         command.add_argument(
             "--file",
@@ -41,6 +46,17 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help=f"the cache file (default: $TYPED_LLM_CACHE_FILE, else {DEFAULT_CACHE_FILE})",
         )
+        command.add_argument(
+            "--redis", metavar="URL", help="a Redis cache (redis://host:port/db) instead of a file"
+        )
+        command.add_argument(
+            "--prefix", default="typed-llm", help="the Redis cache's prefix (default typed-llm)"
+        )
+        if name == "invalidate":
+            command.add_argument(
+                "--model", help="the model snapshot, as the API named it (gpt-4o-2024-08-06)"
+            )
+            command.add_argument("--older-than", type=_age, metavar="AGE", help="an age: 90s, 30m, 12h or 7d")
     cassettes = commands.add_parser("cassettes", help="look after recorded cassettes")
     cassette_commands = cassettes.add_subparsers(dest="cassettes_command", required=True)
     check = cassette_commands.add_parser(
@@ -104,27 +120,56 @@ def _check_cassettes(folders: list[Path]) -> int:
     return 0
 
 
-def _cache(command: str, path: Path) -> int:
-    from typed_llm._cache.sqlite import SQLiteCache  # noqa: PLC0415  (keep --help fast)
-    from typed_llm._errors import CacheError  # noqa: PLC0415
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-    if not path.is_file():
+
+def _age(text: str) -> timedelta:
+    unit = _UNITS.get(text[-1:])
+    try:
+        amount = float(text[:-1] if unit else text)
+    except ValueError:
+        amount = float("nan")
+    if not 0 <= amount < float("inf"):
+        raise argparse.ArgumentTypeError(f"not an age: {text!r} (say 90s, 30m, 12h or 7d)")
+    return timedelta(seconds=amount * (unit or 1))
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from typed_llm._cache.redis import RedisCache  # noqa: PLC0415  (keep --help fast)
+    from typed_llm._cache.sqlite import SQLiteCache  # noqa: PLC0415
+    from typed_llm._errors import CacheError, ConfigurationError  # noqa: PLC0415
+
+    command = args.cache_command
+    if command == "invalidate" and args.model is None and args.older_than is None:
+        print(
+            "typed-llm: cache invalidate needs --model or --older-than (clear removes all)", file=sys.stderr
+        )
+        return 2
+    path = args.file or Path(os.environ.get("TYPED_LLM_CACHE_FILE") or DEFAULT_CACHE_FILE)
+    if args.redis is None and not path.is_file():
         print(f"typed-llm: no cache file at {path}", file=sys.stderr)
         return 1
     try:
-        cache = SQLiteCache(path)
+        cache = RedisCache(args.redis, prefix=args.prefix, timeout=5.0) if args.redis else SQLiteCache(path)
         if command == "clear":
             before = cache.stats().entries
             cache.clear()
-            print(f"cleared {before} entries from {path}")
+            print(f"cleared {before} entries from {cache.stats().location}")
+            return 0
+        if command == "invalidate":
+            removed = cache.invalidate(model=args.model, older_than=args.older_than)
+            print(f"removed {removed} entries from {cache.stats().location}")
             return 0
         stats = cache.stats()
-    except CacheError as exc:  # the message names the file and what to do
+        by_model = cache.entries_by_model()
+    except (CacheError, ConfigurationError) as exc:  # the message names the cache and what to do
         print(f"typed-llm: {exc}", file=sys.stderr)
         return 1
-    print(f"file     {stats.location}")
+    print(f"{'server' if args.redis else 'file'}     {stats.location}")
     print(f"entries  {stats.entries}")
     print(f"size     {stats.size_bytes} bytes")
+    for model, count in sorted(by_model.items(), key=lambda item: (-item[1], item[0])):
+        print(f"  {count:>8}  {model}")
     return 0
 
 
@@ -144,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "tokens":
         return _tokens(args.text, args.model, args.messages)
     elif args.command == "cache":
-        path = args.file or Path(os.environ.get("TYPED_LLM_CACHE_FILE") or DEFAULT_CACHE_FILE)
-        return _cache(args.cache_command, path)
+        return _cache(args)
     return 0
 
 

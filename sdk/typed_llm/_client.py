@@ -13,13 +13,18 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Self
 
+import attrs
+
 from typed_llm._backoff import Backoff, ExponentialBackoff
+from typed_llm._cache.base import Cache
+from typed_llm._cache.policy import DEFAULT_POLICY, CachePolicy
 from typed_llm._errors import ConfigurationError
 from typed_llm._layers.cache import Caching
 from typed_llm._layers.log import Identity, Logging
 from typed_llm._layers.pipeline import Pipeline
 from typed_llm._layers.preflight import Preflight
 from typed_llm._layers.retry import Retry
+from typed_llm._layers.singleflight import SingleFlight
 from typed_llm._providers.azure import AzureProvider
 from typed_llm._providers.common import DEFAULT_TIMEOUT, TokenProvider
 from typed_llm._providers.openai import OpenAIProvider
@@ -30,7 +35,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import TracebackType
 
-    from typed_llm._cache.base import Cache
     from typed_llm._layers.pipeline import Layer
     from typed_llm._providers import Provider
 
@@ -41,12 +45,24 @@ DEFAULT_BACKOFF = ExponentialBackoff()
 """The strategy clients use unless given one (see ``ExponentialBackoff`` for why these defaults)."""
 
 
-def _pipeline(provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> Pipeline:
+@attrs.frozen
+class _CacheSettings:
+    """What a client's constructor says about its cache, passed whole to ``_pipeline``."""
+
+    cache: Cache | None
+    policy: CachePolicy = DEFAULT_POLICY
+    single_flight: bool = True
+
+
+def _pipeline(provider: Provider, backoff: Backoff, caching: _CacheSettings, *, preflight: bool) -> Pipeline:
     """The layers every client has, in their one order, in front of the provider's HTTP terminal."""
     identity = Identity(provider.name, provider.namespace_of, provider.deployment_of)
     layers: list[Layer] = [Logging(identity)]
+    cache = caching.cache
     if cache is not None:
-        layers.append(Caching(cache, provider.namespace_of, provider.name))
+        layers.append(Caching(cache, provider.namespace_of, provider.name, caching.policy))
+        if caching.single_flight:
+            layers.append(SingleFlight.for_cache(cache, provider.namespace_of, caching.policy, provider.name))
     if preflight:  # inside the cache: a stored answer needs no check, nothing is sent for it
         layers.append(Preflight())
     layers.append(Retry(backoff, identity=identity))
@@ -63,7 +79,9 @@ class _Base:
     _provider: Provider
     _idle_timeout: float = DEFAULT_IDLE_TIMEOUT
 
-    def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> None:
+    def _attach(
+        self, provider: Provider, backoff: Backoff, cache: _CacheSettings, *, preflight: bool
+    ) -> None:
         self._provider = provider
         self._pipeline = _pipeline(provider, backoff, cache, preflight=preflight)
 
@@ -78,7 +96,9 @@ class _SyncAdapter(_Base, SyncShell):
 
     _transport: SyncTransport
 
-    def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> None:
+    def _attach(
+        self, provider: Provider, backoff: Backoff, cache: _CacheSettings, *, preflight: bool
+    ) -> None:
         super()._attach(provider, backoff, cache, preflight=preflight)
         transport = SyncTransport(provider.build_sync(), provider.timeout, self._idle_timeout)
         self._sender = self._transport = transport
@@ -101,7 +121,9 @@ class _AsyncAdapter(_Base, AsyncShell):
 
     _transport: AsyncTransport
 
-    def _attach(self, provider: Provider, backoff: Backoff, cache: Cache | None, *, preflight: bool) -> None:
+    def _attach(
+        self, provider: Provider, backoff: Backoff, cache: _CacheSettings, *, preflight: bool
+    ) -> None:
         super()._attach(provider, backoff, cache, preflight=preflight)
         transport = AsyncTransport(provider.build_async(), provider.timeout, self._idle_timeout)
         self._sender = self._transport = transport
@@ -130,6 +152,8 @@ class _OpenAISettings(_Base):
         timeout: float = DEFAULT_TIMEOUT,
         backoff: Backoff = DEFAULT_BACKOFF,
         cache: Cache | None = None,
+        cache_policy: CachePolicy = DEFAULT_POLICY,
+        single_flight: bool = True,
         preflight: bool = True,
         stream_idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
@@ -147,6 +171,10 @@ class _OpenAISettings(_Base):
                 no caching. A hit is answered without a request and without the backoff.
             stream_idle_timeout: seconds a stream may go silent before it ends as
                 ``APITimeoutError`` (default 120).
+            cache_policy: which calls the cache may answer; by default stochastic calls too
+                (``CachePolicy(stochastic="bypass")`` sends those to the API every time).
+            single_flight: with a cache, identical calls in flight at once make one API call
+                (across processes too with a ``RedisCache``); False: each makes its own.
             preflight: count the prompt's tokens before sending and raise
                 ``ContextWindowExceededError`` when it cannot fit the model's known window.
 
@@ -163,7 +191,7 @@ class _OpenAISettings(_Base):
                 timeout=timeout,
             ),
             backoff,
-            cache,
+            _CacheSettings(cache, cache_policy, single_flight),
             preflight=preflight,
         )
 
@@ -180,6 +208,8 @@ class _AzureSettings(_Base):
         timeout: float = DEFAULT_TIMEOUT,
         backoff: Backoff = DEFAULT_BACKOFF,
         cache: Cache | None = None,
+        cache_policy: CachePolicy = DEFAULT_POLICY,
+        single_flight: bool = True,
         preflight: bool = True,
         stream_idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
@@ -201,6 +231,10 @@ class _AzureSettings(_Base):
                 no caching. A hit is answered without a request and without the backoff.
             stream_idle_timeout: seconds a stream may go silent before it ends as
                 ``APITimeoutError`` (default 120).
+            cache_policy: which calls the cache may answer; by default stochastic calls too
+                (``CachePolicy(stochastic="bypass")`` sends those to the API every time).
+            single_flight: with a cache, identical calls in flight at once make one API call
+                (across processes too with a ``RedisCache``); False: each makes its own.
             preflight: count the prompt's tokens before sending and raise
                 ``ContextWindowExceededError`` when it cannot fit the model's known window.
 
@@ -218,7 +252,7 @@ class _AzureSettings(_Base):
                 timeout=timeout,
             ),
             backoff,
-            cache,
+            _CacheSettings(cache, cache_policy, single_flight),
             preflight=preflight,
         )
 

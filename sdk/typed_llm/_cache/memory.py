@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import collections
 import threading
+from typing import TYPE_CHECKING
 
 from typed_llm._cache.base import CacheStats
+from typed_llm._cache.entry import describe_entry, invalidation_cutoff, matches
+
+if TYPE_CHECKING:
+    from datetime import datetime, timedelta
 
 __all__ = ["MemoryCache"]
 
@@ -54,3 +59,36 @@ class MemoryCache:
         """Remove every entry."""
         with self._lock:
             self._entries.clear()
+
+    def discard(self, key: str) -> None:
+        """Remove the entry under ``key``."""
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def entries_by_model(self) -> dict[str, int]:
+        """How many entries each model snapshot answered (``"unknown"``: an unreadable entry)."""
+        with self._lock:
+            values = list(self._entries.values())
+        found: dict[str, int] = {}
+        for value in values:
+            model = describe_entry(value)[0] or "unknown"
+            found[model] = found.get(model, 0) + 1
+        return found
+
+    def invalidate(self, *, model: str | None = None, older_than: datetime | timedelta | None = None) -> int:
+        """Remove the entries of ``model`` (``response.model``), or written before ``older_than``, or both.
+
+        Entries stored before provenance was recorded count as older than any ``older_than``.
+
+        Returns:
+            How many entries were removed.
+
+        Raises:
+            ValueError: neither condition was given (``clear()`` removes everything).
+        """
+        cutoff = invalidation_cutoff(model, older_than)
+        with self._lock:
+            doomed = [key for key, value in self._entries.items() if matches(value, model, cutoff)]
+            for key in doomed:
+                del self._entries[key]
+        return len(doomed)

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from typed_llm._cache.base import CacheStats
+from typed_llm._cache.entry import invalidation_cutoff
 from typed_llm._errors import CacheError
 from typed_llm._logging import emit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from datetime import datetime, timedelta
 
 __all__ = ["SQLiteCache"]
 
@@ -50,6 +52,14 @@ CREATE TABLE IF NOT EXISTS entries (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
 """
+
+
+_MODEL: Final = (
+    "CASE WHEN json_valid(CAST(value AS TEXT)) THEN coalesce("
+    "json_extract(CAST(value AS TEXT), '$.provenance.model'), "
+    "json_extract(CAST(value AS TEXT), '$.model')) END"
+)
+"""The model snapshot of a stored entry (the envelope's provenance, else an older bare response's)."""
 
 
 class SQLiteCache:
@@ -302,6 +312,58 @@ class SQLiteCache:
             self._connection().execute("DELETE FROM entries")
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
+
+    def discard(self, key: str) -> None:
+        """Remove the entry under ``key``."""
+        try:
+            self._connection().execute("DELETE FROM entries WHERE key = ?", (key,))
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    def entries_by_model(self) -> dict[str, int]:
+        """How many entries each model snapshot answered (``"unknown"``: an unreadable entry)."""
+        try:
+            rows = (
+                self._connection()
+                .execute(f"SELECT {_MODEL} AS model, count(*) FROM entries GROUP BY model")  # noqa: S608  (fixed SQL)
+                .fetchall()
+            )
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        return {str(model) if model is not None else "unknown": int(count) for model, count in rows}
+
+    def invalidate(self, *, model: str | None = None, older_than: datetime | timedelta | None = None) -> int:
+        """Remove the entries of ``model`` (``response.model``), or written before ``older_than``, or both.
+
+        Args:
+            model: the model snapshot, as the API named it (``gpt-4o-2024-08-06``).
+            older_than: an aware ``datetime``, or a ``timedelta`` (an age); the row's write time
+                decides, so entries stored before provenance was recorded are dated too.
+
+        Returns:
+            How many entries were removed.
+
+        Raises:
+            ValueError: neither condition was given (``clear()`` removes everything).
+        """
+        cutoff = invalidation_cutoff(model, older_than)
+        conditions: list[str] = []
+        parameters: list[str | float] = []
+        if model is not None:
+            conditions.append(f"{_MODEL} = ?")
+            parameters.append(model)
+        if cutoff is not None:
+            conditions.append("created < ?")
+            parameters.append(cutoff)
+        try:
+            cursor = self._connection().execute(
+                # fixed SQL text, the values bound
+                f"DELETE FROM entries WHERE {' AND '.join(conditions)}",  # noqa: S608
+                parameters,
+            )
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        return cursor.rowcount
 
     def close(self) -> None:
         """Close this thread's connection."""

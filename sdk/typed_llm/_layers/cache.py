@@ -7,30 +7,59 @@ may not be (a completion Azure's content filter cut short). An entry that no lon
 an old or foreign schema) is a miss and a ``cache_damaged`` warning, never a crash and never a wrong
 answer. A backend that fails to read or write (a locked or read-only file, a full disk) is a
 ``cache_error`` warning: the call goes on without the cache, and a paid answer is never lost.
+
+Each entry is stored with its provenance (``_cache/entry.py``). The ``CachePolicy`` decides which
+calls the cache may answer at all (stochastic ones, by default, too). A backend with an async face
+(``RedisCache``: ``aget`` / ``aset``) is awaited when an async client drives the call: ``either``
+yields a ``Perform`` effect, which the sync driver does with the blocking call and the async one
+with the awaited one, since a layer cannot await by itself.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Awaitable, Callable, Generator
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast, runtime_checkable
 
 import attrs
 from pydantic import BaseModel, ValidationError
 
 from typed_llm._cache.base import Cache
-from typed_llm._layers.pipeline import Emit, Outcome
+from typed_llm._cache.entry import decode_entry, encode_entry
+from typed_llm._cache.policy import DEFAULT_POLICY, CachePolicy
+from typed_llm._layers.pipeline import Emit, Outcome, Perform
 from typed_llm._logging import emit
 
 if TYPE_CHECKING:
-    from typed_llm._layers.pipeline import Attempt, Call, Flow, Next
+    from typed_llm._layers.pipeline import Attempt, Call, Effect, Flow, Next
     from typed_llm._wire.operation import Streaming
 
-__all__ = ["Caching", "Namespace", "namespace_function"]
+__all__ = ["AsyncBackend", "Caching", "Namespace", "either", "namespace_function"]
 
 R = TypeVar("R", bound=BaseModel)
 S = TypeVar("S", bound=BaseModel)
+T = TypeVar("T")
+
+
+@runtime_checkable
+class AsyncBackend(Protocol):
+    """A backend with an async face, awaited under the async driver (``RedisCache``)."""
+
+    async def aget(self, key: str) -> bytes | None:
+        """The async ``get``."""
+        ...
+
+    async def aset(self, key: str, value: bytes) -> None:
+        """The async ``set``."""
+        ...
+
+
+def either(blocking: Callable[[], T], awaiting: Callable[[], Awaitable[T]]) -> Generator[Effect, object, T]:
+    """Do ``blocking()`` under the sync driver, ``await awaiting()`` under the async one."""
+    result = yield Perform(blocking, awaiting)
+    return cast("T", result)
+
 
 Namespace = str | Callable[[str], str]
 """A namespace, or a function from a request's model to its namespace (Azure: per deployment)."""
@@ -52,18 +81,29 @@ class Caching:
         namespace_of: what else decides an answer, as a function of the model (clients pass
             provider, endpoint and the model's deployment); different namespaces never share entries.
         provider: named in the cache events.
+        policy: which calls the cache may answer (stochastic ones too, by default).
     """
 
     cache: Cache
     namespace_of: Callable[[str], str]
     provider: str | None = None
+    policy: CachePolicy = DEFAULT_POLICY
+    _async: bool = attrs.field(init=False)
+
+    @_async.default
+    def _has_async_face(self) -> bool:
+        return isinstance(self.cache, AsyncBackend)
 
     def run(self, call: Call[R, S], attempt: Attempt, inner: Next[S]) -> Flow[Outcome[S]]:
         """The stored answer, or the rest of the pipeline's, stored."""
         operation = call.operation
         model = operation.model_of(call.request)
         key = call.key(self.namespace_of(model))
-        hit = self._load(key, operation.response_type)
+        if not self.policy.caches(call.request):
+            emit(logging.DEBUG, "cache_bypassed", request_key=key, provider=self.provider, model=model)
+            return (yield from inner(attempt))
+        raw = yield from self._get(key)
+        hit = self._decode(key, raw, operation.response_type)
         emit(
             logging.DEBUG if hit is None else logging.INFO,
             "cache_miss" if hit is None else "cache_hit",
@@ -76,20 +116,28 @@ class Caching:
                 return Outcome(hit, attempt=0, cached=True)
             return (yield from _replay(hit, operation.streaming))
         outcome = yield from inner(attempt)
-        if operation.storable(outcome.value):
-            self._keep(key, outcome.value)
+        # An answer shared by an identical call in flight (single-flight) was stored by its leader.
+        if not outcome.cached and operation.storable(outcome.value):
+            yield from self._keep(key, outcome.value, replace=raw is not None)
         return outcome
 
-    def _load(self, key: str, kind: type[S]) -> S | None:
+    def _get(self, key: str) -> Generator[Effect, object, bytes | None]:
+        cache = self.cache
         try:
-            raw = self.cache.get(key)
+            if self._async:
+                return (
+                    yield from either(lambda: cache.get(key), lambda: cast("AsyncBackend", cache).aget(key))
+                )
+            return cache.get(key)
         except Exception as exc:  # noqa: BLE001  (any backend failure: the call goes on without the cache)
             emit(logging.WARNING, "cache_error", request_key=key, operation="get", error=exc)
             return None
+
+    def _decode(self, key: str, raw: bytes | None, kind: type[S]) -> S | None:
         if raw is None:
             return None
         try:
-            value = kind.model_validate_json(raw)
+            value, _provenance = decode_entry(raw, kind)
         except ValidationError as exc:
             emit(
                 logging.WARNING,
@@ -101,9 +149,21 @@ class Caching:
             return None
         return value
 
-    def _keep(self, key: str, value: S) -> None:
+    def _keep(self, key: str, value: S, *, replace: bool) -> Generator[Effect, object, None]:
+        cache = self.cache
+        entry = encode_entry(value)
         try:
-            self.cache.set(key, value.model_dump_json().encode())
+            discard = getattr(cache, "discard", None)
+            if replace and callable(discard):
+                # A damaged entry was found: a backend whose writes keep what is there (Redis's
+                # SET NX) must drop it first, or the next good answer could never take its place.
+                discard(key)
+            if self._async:
+                yield from either(
+                    lambda: cache.set(key, entry), lambda: cast("AsyncBackend", cache).aset(key, entry)
+                )
+            else:
+                cache.set(key, entry)
         except Exception as exc:  # noqa: BLE001  (a full disk or a locked file must not lose a paid answer)
             emit(logging.WARNING, "cache_error", request_key=key, operation="set", error=exc)
 

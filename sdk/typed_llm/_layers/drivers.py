@@ -22,6 +22,7 @@ from typed_llm._layers.pipeline import (
     Invoke,
     Open,
     Outcome,
+    Perform,
     Pull,
     Read,
     Send,
@@ -94,7 +95,9 @@ def _sender(sender: SyncSender | AsyncSender | None, effect: Effect) -> Any:  # 
     return sender
 
 
-def _perform_sync(effect: Effect, sender: SyncSender | None, handles: list[StreamHandle]) -> object:
+def _perform_sync(  # noqa: C901, PLR0911  (one case per effect)
+    effect: Effect, sender: SyncSender | None, handles: list[StreamHandle]
+) -> object:
     """Do one effect with blocking calls."""
     match effect:
         case Send():
@@ -115,12 +118,14 @@ def _perform_sync(effect: Effect, sender: SyncSender | None, handles: list[Strea
                 _sender(sender, effect).close(handle)
         case Pull(source=source):
             return next(cast("Iterator[object]", source), END)
+        case Perform(blocking=blocking):
+            return blocking()
         case Emit():
             raise RuntimeError("a streaming operation was run as a call")
     return None
 
 
-async def _perform_async(  # noqa: C901  (one case per effect)
+async def _perform_async(  # noqa: C901, PLR0911  (one case per effect)
     effect: Effect, sender: AsyncSender | None, handles: list[StreamHandle]
 ) -> object:
     """Do one effect with awaits."""
@@ -146,6 +151,8 @@ async def _perform_async(  # noqa: C901  (one case per effect)
                 await _sender(sender, effect).close(handle)
         case Pull(source=source):
             return await anext(cast("AsyncIterator[object]", source), END)
+        case Perform(awaiting=awaiting):
+            return await awaiting()
         case Emit():
             raise RuntimeError("a streaming operation was run as a call")
     return None

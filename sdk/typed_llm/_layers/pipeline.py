@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Generic, Protocol, TypeVar, cast, runtime_checkable
 
 import attrs
@@ -42,6 +42,7 @@ __all__ = [
     "Layer",
     "Open",
     "Outcome",
+    "Perform",
     "Pipeline",
     "Pull",
     "Read",
@@ -116,6 +117,14 @@ class Pull:
 
 
 @attrs.frozen
+class Perform:
+    """One piece of I/O of a layer's own (a cache backend): blocking, or awaited, by the driver."""
+
+    blocking: Callable[[], object]
+    awaiting: Callable[[], Awaitable[object]]
+
+
+@attrs.frozen
 class Emit:
     """Hand one event to the caller of a stream; the driver resumes the flow when asked for more."""
 
@@ -125,7 +134,7 @@ class Emit:
 END: object = object()
 """What ``Pull`` answers once the iterator is exhausted."""
 
-Effect = Send | Sleep | Invoke | Open | Read | Close | Pull | Emit
+Effect = Send | Sleep | Invoke | Open | Read | Close | Pull | Perform | Emit
 Flow = Generator[Effect, object, T]
 """A call as data: yields effects, receives their results, returns its outcome."""
 

@@ -1,0 +1,158 @@
+"""One stored format for every backend: the response's JSON in an envelope saying where it came from.
+
+SQLite, memory and Redis store the same bytes, so an entry copied from one backend reads in any
+other: ``{"provenance": {...}, "response": {...}}``, the response being the model's own JSON dump.
+The provenance (when it was written, the model snapshot that answered, its ``system_fingerprint``,
+the request id, the SDK release and the key version) lets a user find and drop the entries of one
+model snapshot or of a bad day (``invalidate``) without guessing from keys. Entries written before
+the envelope existed (the bare response JSON) still read: they are hits with no provenance.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Final, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from typed_llm._cache.key import KEY_VERSION
+
+__all__ = [
+    "Provenance",
+    "decode_entry",
+    "describe_entry",
+    "encode_entry",
+    "invalidation_cutoff",
+    "matches",
+]
+
+S = TypeVar("S", bound=BaseModel)
+
+_ENVELOPE: Final = b'{"provenance":'
+"""How every enveloped entry starts (pydantic dumps fields in their declared order)."""
+
+
+class Provenance(BaseModel):
+    """Where a stored answer came from."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    written_at: float
+    """When it was stored: seconds since the epoch (UTC)."""
+    model: str | None = None
+    """The model snapshot that answered (``response.model``: ``gpt-4o-2024-08-06``, not ``gpt-4o``)."""
+    system_fingerprint: str | None = None
+    """The backend configuration that answered, when the API said."""
+    request_id: str | None = None
+    """The API's ``x-request-id`` of the call that paid for the answer."""
+    sdk_version: str
+    """The typed-llm release that stored it."""
+    key_version: int
+    """``KEY_VERSION`` of the key it is stored under."""
+
+
+class _Entry(BaseModel, Generic[S]):
+    model_config = ConfigDict(frozen=True)
+
+    provenance: Provenance
+    response: S
+
+
+@functools.cache
+def _sdk_version() -> str:
+    try:
+        return importlib.metadata.version("typed-llm")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _text(value: BaseModel, field: str) -> str | None:
+    found = getattr(value, field, None)
+    return found if isinstance(found, str) else None
+
+
+def encode_entry(value: BaseModel, *, now: float | None = None) -> bytes:
+    """The bytes every backend stores for the answer ``value``."""
+    provenance = Provenance(
+        written_at=time.time() if now is None else now,
+        model=_text(value, "model"),
+        system_fingerprint=_text(value, "system_fingerprint"),
+        request_id=_text(value, "request_id"),
+        sdk_version=_sdk_version(),
+        key_version=KEY_VERSION,
+    )
+    return b"".join(
+        (
+            _ENVELOPE,
+            provenance.model_dump_json().encode(),
+            b',"response":',
+            value.model_dump_json().encode(),
+            b"}",
+        )
+    )
+
+
+def decode_entry(raw: bytes, kind: type[S]) -> tuple[S, Provenance | None]:
+    """The answer stored in ``raw`` and its provenance (None for an entry older than the envelope).
+
+    Raises:
+        pydantic.ValidationError: the bytes are not such an entry (damaged, or another schema).
+    """
+    if raw.startswith(_ENVELOPE):
+        entry = _Entry[kind].model_validate_json(raw)  # type: ignore[valid-type]  # kind is a model class
+        return entry.response, entry.provenance
+    return kind.model_validate_json(raw), None
+
+
+def describe_entry(raw: bytes) -> tuple[str | None, float | None]:
+    """``(model, written_at)`` of a stored entry, for invalidation and stats; ``(None, None)`` if unreadable.
+
+    An entry older than the envelope has no ``written_at``; its model is the response's own.
+    """
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    provenance = data.get("provenance")
+    if isinstance(provenance, dict):
+        model, written = provenance.get("model"), provenance.get("written_at")
+        return (
+            model if isinstance(model, str) else None,
+            float(written) if isinstance(written, int | float) else None,
+        )
+    model = data.get("model")
+    return (model if isinstance(model, str) else None), None
+
+
+def _cutoff(older_than: datetime | timedelta | None) -> float | None:
+    if older_than is None:
+        return None
+    if isinstance(older_than, timedelta):
+        return time.time() - older_than.total_seconds()
+    if older_than.tzinfo is None:
+        raise ValueError("older_than must be an aware datetime (datetime.now(UTC) - ...) or a timedelta")
+    return older_than.astimezone(UTC).timestamp()
+
+
+def matches(raw: bytes, model: str | None, cutoff: float | None) -> bool:
+    """Whether a stored entry is one ``invalidate(model=..., older_than=...)`` removes.
+
+    An entry with no ``written_at`` (stored before provenance existed) counts as older than any cutoff.
+    """
+    found_model, written = describe_entry(raw)
+    if model is not None and found_model != model:
+        return False
+    return cutoff is None or written is None or written < cutoff
+
+
+def invalidation_cutoff(model: str | None, older_than: datetime | timedelta | None) -> float | None:
+    """The instant ``older_than`` names (epoch seconds); refuses an ``invalidate`` with no condition."""
+    if model is None and older_than is None:
+        raise ValueError("invalidate needs model= or older_than= (clear() removes every entry)")
+    return _cutoff(older_than)
