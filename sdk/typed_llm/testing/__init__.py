@@ -31,9 +31,9 @@ a test suite:
 
 from __future__ import annotations
 
+from typed_llm.testing._cassette import StaleRecordingWarning
 from typed_llm.testing._fake import FakeAPI
 from typed_llm.testing._replies import FakeReply, Fault, ReceivedRequest
-from typed_llm.testing._cassette import StaleRecordingWarning
 from typed_llm.testing._vcr import RecordMode, make_vcr, record_command, scan
 
 __all__ = [

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -31,11 +32,19 @@ from typed_llm._cache.key import canonical_json
 from typed_llm.testing._diff import Nearest, nearest, typed_view
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
     from vcr.request import Request as VCRRequest
 
-__all__ = ["CASSETTE_FORMAT", "Miss", "Settings", "StaleRecordingWarning", "TypedCassette", "request_key"]
+__all__ = [
+    "CASSETTE_FORMAT",
+    "Miss",
+    "Settings",
+    "StaleRecordingWarning",
+    "TypedCassette",
+    "request_key",
+    "shown_path",
+]
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
 
@@ -86,7 +95,7 @@ def vcr_mode(mode: RecordMode) -> str:
 _KEY_ATTR = "_typed_llm_key"
 
 
-def _shown_path(path: str) -> str:
+def shown_path(path: str) -> str:
     """``path`` relative to the working directory when it is under it (no machine path in messages)."""
     relative = os.path.relpath(path)
     return path if relative.startswith("..") else relative
@@ -204,7 +213,7 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
     def find_requests_with_most_matches(
         self, request: VCRRequest
     ) -> list[tuple[VCRRequest, list[str], list[tuple[str, str]]]]:
-        """vcrpy asks this when a request misses: answer with the typed nearest, and report the miss."""
+        """Called by vcrpy when a request misses: the typed nearest recording, and the miss reported."""
         method, path, query, _ = self._key(request)
         same_endpoint = [
             (i, typed_view(path, stored.body))
@@ -213,7 +222,7 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
         ]
         found = nearest(typed_view(path, self._scrub(_text(request.body))), same_endpoint)
         miss = Miss(
-            cassette=_shown_path(str(self._path)),
+            cassette=shown_path(str(self._path)),
             test=self._typed.test,
             request=f"{method} {path}",
             interactions=len(self.data),
@@ -256,7 +265,8 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
         if self.stale:
             warnings.warn(
                 StaleRecordingWarning(
-                    f"{self._path}: {len(self.stale)} recorded interaction(s) were neither played nor "
+                    f"{shown_path(str(self._path))}: {len(self.stale)} recorded interaction(s) were "
+                    "neither played nor "
                     f"re-recorded and are kept (interactions {', '.join(str(i) for i in self.stale)}); "
                     "--llm-record-mode=rewrite (record mode 'rewrite') saves only what the test sends"
                 ),

@@ -95,7 +95,7 @@ def _cut_pair(old: str, new: str) -> str:
 def typed_view(path: str, body: bytes | str | None) -> View:
     """The body as the typed request of its endpoint (dumped without unset fields), else as JSON or text."""
     raw = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else (body or "")
-    model: type[ChatRequest] | type[EmbeddingRequest] | None = None
+    model: type[ChatRequest | EmbeddingRequest] | None = None
     if path.endswith("/chat/completions"):
         model = ChatRequest
     elif path.endswith("/embeddings"):

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from typed_llm.testing._cassette import Miss
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from typed_llm.testing._cassette import Miss
 
 __all__ = ["DriftReport"]
 
@@ -76,8 +77,10 @@ class DriftReport:
             return "every request matched its recording: no drift"
         cassettes = {miss.cassette for miss in self.misses}
         lines = [
-            f"{len(self.misses)} request(s) missed in {len(cassettes)} cassette(s); "
-            f"{len(tests)} test(s) concerned"
+            (
+                f"{len(self.misses)} request(s) missed in {len(cassettes)} cassette(s); "
+                f"{len(tests)} test(s) concerned"
+            )
         ]
         for (path, change), sharing in self.changes():
             lines.append(f"- {path} changed in {len(sharing)} test(s): {change}")

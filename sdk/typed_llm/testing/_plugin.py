@@ -1,4 +1,4 @@
-"""The pytest plugin itself: options, the cassette fixture, the fake fixtures, the drift report (needs pytest)."""
+"""The pytest plugin itself: options, the cassette fixture, the fakes, the drift report (needs pytest)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, cast
 
 import pytest
 
+from typed_llm.testing._cassette import shown_path
 from typed_llm.testing._drift import DriftReport
 from typed_llm.testing._fake import FakeAPI
 from typed_llm.testing._vcr import RecordMode, make_vcr, record_command
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from vcr.cassette import Cassette
 
     from typed_llm.testing._cassette import TypedCassette
+
 
 __all__ = [
     "cassette_name",
@@ -134,7 +136,7 @@ def llm_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
             request.node.stash[_OPEN] = cassette
             yield cassette
         if cassette.stale:
-            drift.add_stale(nodeid, str(cassette.path), len(cassette.stale))
+            drift.add_stale(nodeid, shown_path(str(cassette.path)), len(cassette.stale))
     finally:
         record_command.reset(token)
         if _OPEN in request.node.stash:
@@ -156,10 +158,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     if cassette is not None and cassette.write_protected and not _allows_unplayed(item):
         unplayed = cassette.unplayed
         if unplayed:
-            item.config.stash[_DRIFT].add_unplayed(item.nodeid, str(cassette.path), len(unplayed))
+            item.config.stash[_DRIFT].add_unplayed(item.nodeid, shown_path(str(cassette.path)), len(unplayed))
             numbers = ", ".join(str(i + 1) for i in unplayed)
             pytest.fail(
-                f"cassette {cassette.path} has {len(unplayed)} recorded interaction(s) this test did not "
+                f"cassette {shown_path(str(cassette.path))} has {len(unplayed)} recorded interaction(s) "
+                "this test did not "
                 f"play (interaction {numbers} of {len(cassette)}): the test sends fewer requests than "
                 f"when it was recorded. Re-record it: {rewrite_command([item.nodeid])} "
                 "(or mark it @pytest.mark.llm_cassette(allow_unplayed=True))",

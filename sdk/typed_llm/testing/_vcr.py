@@ -106,13 +106,17 @@ def describe_miss(miss: Miss) -> str:
         lines = [head if miss.interactions else "  the cassette holds no interactions"]
     elif not found.changes:
         lines = [
-            f"  the same request is recorded (interaction {found.index + 1} of {miss.interactions}) "
-            "but was already played: the test sends it more often than when it was recorded"
+            (
+                f"  the same request is recorded (interaction {found.index + 1} of {miss.interactions}) "
+                "but was already played: the test sends it more often than when it was recorded"
+            )
         ]
     else:
         lines = [
-            f"  nearest recording: interaction {found.index + 1} of {miss.interactions}; "
-            f"{found.kind} fields that changed (recorded → sent):"
+            (
+                f"  nearest recording: interaction {found.index + 1} of {miss.interactions}; "
+                f"{found.kind} fields that changed (recorded → sent):"
+            )
         ]
         lines += [f"    {_scrub_text(change.render())}" for change in found.changes[:_CHANGES_SHOWN]]
         if len(found.changes) > _CHANGES_SHOWN:
