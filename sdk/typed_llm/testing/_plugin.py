@@ -37,8 +37,8 @@ __all__ = [
 _MODES: tuple[RecordMode, ...] = ("none", "once", "new_episodes", "all", "rewrite")
 _DEAD_URL = "http://127.0.0.1:9/v1"  # the discard port: replay never connects
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\[\]-]+")
-_OPEN = pytest.StashKey["TypedCassette"]()
-_DRIFT = pytest.StashKey[DriftReport]()
+_OPEN: pytest.StashKey[TypedCassette] = pytest.StashKey()
+_DRIFT: pytest.StashKey[DriftReport] = pytest.StashKey()
 
 
 def cassette_name(module: str, test: str) -> str:
