@@ -11,6 +11,8 @@ with ``-p typed_llm.testing``; one test checks the ``pytest11`` entry point that
 
 from __future__ import annotations
 
+import re
+import shlex
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
@@ -131,21 +133,50 @@ def test_seeded_key_never_reaches_the_cassette(suite: pytest.Pytester) -> None:
     assert "authorization" not in written.lower()
 
 
-def test_changed_prompt_fails_with_the_request_and_the_command(suite: pytest.Pytester) -> None:
-    """In mode none, a request with no recording fails naming the request and how to record it."""
+def test_changed_prompt_fails_with_the_request_the_change_and_the_command(suite: pytest.Pytester) -> None:
+    """In mode none, a request with no recording fails naming it, the typed field changed, and the fix."""
     run(suite, "--llm-record-mode=once").assert_outcomes(passed=3)
     (suite.path / "test_user.py").write_text(USER_SUITE.replace("PROMPT", "CHANGED PROMPT"))
     replayed = run(suite)
     replayed.assert_outcomes(passed=1, failed=2)
-    expected = (
-        "*UnrecordedRequestError: no recording of this request in the cassette: "
-        "POST /v1/chat/completions model='gpt-4o-mini' "
-        'last message="CHANGED PROMPT Lima and my key is sk-REDACTED". '
-        "If the request changed on purpose, record it: "
-        "pytest --llm-record-mode=once 'test_user.py::test_capital[[]Lima[]]'*"
+    replayed.stdout.fnmatch_lines(
+        [
+            (
+                "*UnrecordedRequestError: no recording of this request in the cassette: "
+                "POST /v1/chat/completions model='gpt-4o-mini' "
+                'last message="CHANGED PROMPT Lima and my key is sk-REDACTED"'
+            ),
+            "*nearest recording: interaction 1 of 1; ChatRequest fields that changed (recorded → sent):",
+            (
+                "*messages[[]0[]].content: 'PROMPT Lima and my key is sk-REDACTED' "
+                "→ 'CHANGED PROMPT Lima and my key is sk-RED…'"
+            ),
+            (
+                "*cassette: cassettes/test_user/test_capital[[]Lima[]].yaml. "
+                "If the request changed on purpose, "
+                "record it: pytest --llm-record-mode=rewrite 'test_user.py::test_capital[[]Lima[]]'"
+            ),
+        ]
     )
-    replayed.stdout.fnmatch_lines([expected])
+    assert "record it: pytest --llm-record-mode=once" not in replayed.stdout.str()
     assert "sk-test-plugin-0123456789abcdefghij" not in replayed.stdout.str().split("short test summary")[-1]
+
+
+def test_the_hinted_command_rerecords_and_the_suite_is_green(suite: pytest.Pytester) -> None:
+    """The command in the error re-records the test (``once``, the old hint, did not); then replay passes."""
+    run(suite, "--llm-record-mode=once").assert_outcomes(passed=3)
+    (suite.path / "test_user.py").write_text(USER_SUITE.replace("PROMPT", "CHANGED PROMPT"))
+    failed = run(suite, "test_user.py::test_capital[Lima]")
+    failed.assert_outcomes(failed=1)
+    hint = re.search(r"record it: pytest (.+)$", failed.stdout.str(), re.MULTILINE)
+    assert hint is not None
+    # The old hint: mode once writes nothing into an existing cassette, so the test still fails.
+    run(suite, "--llm-record-mode=once", "test_user.py::test_capital[Lima]").assert_outcomes(failed=1)
+    run(suite, *shlex.split(hint.group(1))).assert_outcomes(passed=1)
+    run(suite, "test_user.py::test_capital[Lima]").assert_outcomes(passed=1)
+    written = (suite.path / "cassettes/test_user/test_capital[Lima].yaml").read_text()
+    assert written.count("- request:") == 1
+    assert "CHANGED PROMPT Lima" in written
 
 
 def test_scanner_catches_a_planted_key_and_passes_clean_files(
@@ -168,6 +199,21 @@ def test_scanner_catches_a_planted_key_and_passes_clean_files(
     out = capsys.readouterr().out
     assert f"{planted}:4: a credential header or token" in out
     assert f"{planted}:5: an OpenAI-shaped key sk-proj…" in out
+
+
+@pytest.mark.parametrize("what", ["missing", "file"])
+def test_scanner_refuses_a_folder_that_is_not_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str
+) -> None:
+    """`typed-llm cassettes check` on a missing folder (or a file) exits 2 saying so, not "nothing found"."""
+    target = tmp_path / "no_such_dir"
+    if what == "file":
+        target.write_text("interactions: []\n")
+    assert main(["cassettes", "check", str(tmp_path), str(target)]) == 2
+    captured = capsys.readouterr()
+    expected = "is not a folder" if what == "file" else "does not exist"
+    assert f"typed-llm: {target} {expected}: nothing was checked there" in captured.err
+    assert "nothing that looks like a secret" not in captured.out
 
 
 def test_installing_typed_llm_registers_the_plugin() -> None:

@@ -109,6 +109,12 @@ def _tokens(text: str | None, model: str, messages: Path | None) -> int:
 def _check_cassettes(folders: list[Path]) -> int:
     from typed_llm.testing._vcr import scan  # noqa: PLC0415  (keep --help fast)
 
+    missing = [folder for folder in folders if not folder.is_dir()]
+    for folder in missing:
+        what = "is not a folder" if folder.exists() else "does not exist"
+        print(f"typed-llm: {folder} {what}: nothing was checked there", file=sys.stderr)
+    if missing:
+        return 2
     findings = [finding for folder in folders for finding in scan(folder)]
     for path, line, why in findings:
         print(f"{path}:{line}: {why}")

@@ -4,12 +4,22 @@ Installing typed-llm registers this module as a pytest plugin (entry point ``pyt
 a test suite:
 
 - ``llm_cassette``: wraps the test in a vcrpy cassette named after the test module and the test
-  (parametrized ids included), under ``llm_cassette_dir`` (an ini option, default ``cassettes``).
+  (parametrized ids included; an id with characters unsafe in a file name gets a short hash, so
+  no two ids share a file), under ``llm_cassette_dir`` (an ini option, default ``cassettes``).
   ``@pytest.mark.llm_cassette("name")`` names it explicitly. Requests match on method, path, query
-  and the JSON body in canonical form, never on host or port. Credentials are scrubbed before
-  anything is written, key-shaped strings in bodies included.
-- ``--llm-record-mode``: ``none`` (the default: replay only; an unrecorded request fails with the
-  request and the command that records it), ``once``, ``new_episodes``, ``all``.
+  and the JSON body in canonical form, never on host or port, looked up in an index (replay costs
+  the same from 1 or 1,000 interactions). Credentials are scrubbed before anything is written,
+  key-shaped strings in bodies included; so is what changes between two recordings (ports, dates,
+  Python and SDK versions), so re-recording the same test writes the same bytes. A replayed test
+  that leaves recorded interactions unplayed fails (ini ``llm_fail_on_unplayed``, default true;
+  ``@pytest.mark.llm_cassette(allow_unplayed=True)`` for one test).
+- ``--llm-record-mode``: ``none`` (the default: replay only; an unrecorded request fails naming the
+  nearest recording, the typed request fields that changed, and the command that re-records it),
+  ``once`` (record missing cassettes), ``new_episodes``, ``all`` (these two warn with
+  ``StaleRecordingWarning`` about interactions kept that the test no longer sends), and
+  ``rewrite``: replay what matches, record what misses, save exactly what the test used.
+- ``--llm-drift-report``: after the run, each change that made requests miss, how many tests share
+  it, and the one command that re-records them.
 - ``llm_fake``: the loopback fake of the OpenAI and Azure APIs (``FakeAPI``), started for the test,
   with scriptable faults (``FakeReply``: error statuses, Retry-After, dropped or cut connections,
   slow answers) to test retry paths.
@@ -21,6 +31,7 @@ a test suite:
 
 from __future__ import annotations
 
+from typed_llm.testing._cassette import StaleRecordingWarning
 from typed_llm.testing._fake import FakeAPI
 from typed_llm.testing._replies import FakeReply, Fault, ReceivedRequest, StreamScript
 from typed_llm.testing._vcr import RecordMode, make_vcr, record_command, scan
@@ -31,6 +42,7 @@ __all__ = [
     "Fault",
     "ReceivedRequest",
     "RecordMode",
+    "StaleRecordingWarning",
     "StreamScript",
     "cassette_name",
     "make_vcr",
@@ -63,4 +75,10 @@ else:
     )
     from typed_llm.testing._plugin import (
         pytest_configure as pytest_configure,
+    )
+    from typed_llm.testing._plugin import (
+        pytest_runtest_call as pytest_runtest_call,
+    )
+    from typed_llm.testing._plugin import (
+        pytest_terminal_summary as pytest_terminal_summary,
     )

@@ -7,6 +7,11 @@ log redaction uses) is replaced wherever it appears: a prompt, a server's echo, 
 So are strings shaped like an OpenAI key, an Azure key in Microsoft's 84-character form, or a JWT.
 Matching is on method, path, query (Azure's api-version) and the JSON body compared as data, never on host or
 port, so a cassette recorded against one fake port or Azure resource replays against another.
+
+Recordings are byte-stable: what changes from one recording run to the next without the test
+changing (a loopback port, the ``date`` and ``server`` headers, the user agent and the
+``x-stainless-*`` headers naming the Python, openai and OS versions) is not written. What a reviewer
+needs (the test, the format, what is matched) is in the cassette's ``metadata`` block.
 """
 
 from __future__ import annotations
@@ -14,21 +19,21 @@ from __future__ import annotations
 import contextvars
 import json
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import vcr
 
 from typed_llm._cache.key import canonical_json
 from typed_llm._redaction import scrub_registered
+from typed_llm.testing._cassette import Miss, RecordMode, Settings, TypedCassette, vcr_mode
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from vcr.request import Request as VCRRequest
 
-__all__ = ["SECRET_HEADERS", "RecordMode", "make_vcr"]
-
-RecordMode = Literal["none", "once", "new_episodes", "all"]
+__all__ = ["SECRET_HEADERS", "VOLATILE_HEADERS", "RecordMode", "make_vcr"]
 
 SECRET_HEADERS: tuple[str, ...] = (
     "authorization",
@@ -39,6 +44,11 @@ SECRET_HEADERS: tuple[str, ...] = (
     "openai-project",
 )
 """Headers never written to a cassette, in requests or responses."""
+
+VOLATILE_HEADERS: tuple[str, ...] = ("host", "user-agent", "date", "server")
+"""Headers not written because they change between recordings (with every ``x-stainless-*``)."""
+
+_LOOPBACK_PORT = re.compile(r"^(https?://(?:127\.0\.0\.1|localhost|\[::1\])):\d+")
 
 _SLASHES = re.compile(r"/{2,}")
 
@@ -52,7 +62,8 @@ def _path(request: VCRRequest) -> str:
 
 
 record_command: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "typed_llm_record_command", default=None
+    "typed_llm_record_command",
+    default="re-record the cassette with record mode 'rewrite' (pytest --llm-record-mode=rewrite)",
 )
 """The command that records the running test's cassette (set by the pytest fixture)."""
 
@@ -61,14 +72,19 @@ _SHOWN = 80
 
 
 def describe_unrecorded(request: VCRRequest | None) -> str:
-    """What a request that has no recording asked for: method, path, model, last message (cut)."""
+    """What a request that has no recording asked for, and what changed since the nearest recording.
+
+    The first line names the method, path, model and last message (cut); when the cassette was
+    searched, the following lines name the nearest recording and list the fields of the typed
+    request that differ (``messages[1].content: 'Summarise…' → 'Summarize…'``), then the cassette.
+    """
     if request is None:
         return "a request"
     summary = f"{request.method} {_path(request)}"
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
-        return summary
+        body = None
     if isinstance(body, dict):
         model = body.get("model")
         messages = body.get("messages")
@@ -78,7 +94,38 @@ def describe_unrecorded(request: VCRRequest | None) -> str:
         text = _scrub_text(text)
         cut = text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
         summary += f" model={model!r} last message={cut}"
-    return summary
+    miss: Miss | None = getattr(request, "_typed_llm_miss", None)
+    return summary if miss is None else summary + "\n" + describe_miss(miss)
+
+
+def describe_miss(miss: Miss) -> str:
+    """The nearest recording of a miss and the typed fields that changed, one per line, then the cassette."""
+    found = miss.nearest
+    if found is None:
+        head = "  no recording of the same method and endpoint to compare with"
+        lines = [head if miss.interactions else "  the cassette holds no interactions"]
+    elif not found.changes:
+        lines = [
+            (
+                f"  the same request is recorded (interaction {found.index + 1} of {miss.interactions}) "
+                "but was already played: the test sends it more often than when it was recorded"
+            )
+        ]
+    else:
+        lines = [
+            (
+                f"  nearest recording: interaction {found.index + 1} of {miss.interactions}; "
+                f"{found.kind} fields that changed (recorded → sent):"
+            )
+        ]
+        lines += [f"    {_scrub_text(change.render())}" for change in found.changes[:_CHANGES_SHOWN]]
+        if len(found.changes) > _CHANGES_SHOWN:
+            lines.append(f"    … and {len(found.changes) - _CHANGES_SHOWN} more")
+    lines.append(f"  cassette: {miss.cassette}")
+    return "\n".join(lines)
+
+
+_CHANGES_SHOWN = 12
 
 
 _DIGEST = "_typed_llm_body_digest"
@@ -145,10 +192,15 @@ def _scrub_text(text: str) -> str:
     return scrub_registered(text, _REPLACEMENT)
 
 
+def _volatile(name: str) -> bool:
+    lower = name.lower()
+    return lower in VOLATILE_HEADERS or lower.startswith("x-stainless-")
+
+
 def _scrub_headers(headers: dict[str, object]) -> None:
-    """Drop the credential headers; scrub the values of the others (a server may echo a key)."""
+    """Drop the credential and volatile headers; scrub the values of the others (a server may echo a key)."""
     for name in list(headers):
-        if str(name).lower() in SECRET_HEADERS:
+        if str(name).lower() in SECRET_HEADERS or _volatile(str(name)):
             del headers[name]
             continue
         value = headers[name]
@@ -161,10 +213,12 @@ def _scrub_headers(headers: dict[str, object]) -> None:
 def _scrub_request(request: VCRRequest) -> VCRRequest:
     headers = request.headers
     for name in list(headers):
-        if name.lower() in SECRET_HEADERS:
+        if name.lower() in SECRET_HEADERS or _volatile(name):
             del headers[name]
         elif isinstance(headers[name], str):
             headers[name] = _scrub_text(headers[name])
+    if _LOOPBACK_PORT.match(request.uri):
+        request.uri = _LOOPBACK_PORT.sub(r"\1", request.uri)  # the fake's port changes every run
     if "api-key=" in request.uri:
         request.uri = re.sub(r"([?&])api-key=[^&]*&?", r"\1", request.uri).rstrip("?&")
     scrubbed_uri = _scrub_text(request.uri)
@@ -239,26 +293,57 @@ def scan(folder: Path) -> list[tuple[Path, int, str]]:
     return findings
 
 
-def make_vcr(cassette_dir: Path, record_mode: RecordMode = "none", *, match_body: bool = True) -> vcr.VCR:
-    """A vcrpy configuration with the SDK's scrubbing and matching.
+class _VCR(vcr.VCR):  # type: ignore[misc]  # vcrpy is untyped: its VCR is Any
+    """vcrpy's configuration object, opening ``TypedCassette``s."""
+
+    def __init__(self, typed: Settings, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.typed = typed
+
+    def _use_cassette(self, with_current_defaults: bool = False, **kwargs: object) -> object:  # noqa: FBT001, FBT002  (vcrpy's signature)
+        typed = kwargs.pop("typed", self.typed)
+
+        def arguments() -> dict[str, object]:
+            return {**self.get_merged_config(**kwargs), "typed": typed, "scrub": _scrub_text}
+
+        if with_current_defaults:
+            fixed = arguments()
+            return TypedCassette.use_arg_getter(lambda: fixed)
+        return TypedCassette.use_arg_getter(arguments)
+
+
+def make_vcr(
+    cassette_dir: Path,
+    record_mode: RecordMode = "none",
+    *,
+    match_body: bool = True,
+    test: str | None = None,
+    on_miss: Callable[[Miss], None] | None = None,
+) -> vcr.VCR:
+    """A vcrpy configuration with the SDK's scrubbing, matching, index and miss reports.
 
     Args:
         cassette_dir: folder of the cassette files.
-        record_mode: vcrpy's record mode; ``none`` replays only and fails on an unrecorded request.
+        record_mode: ``none`` replays only and fails on an unrecorded request; ``once``,
+            ``new_episodes`` and ``all`` are vcrpy's; ``rewrite`` replays what matches, records
+            what does not, and saves exactly the interactions used, in order.
         match_body: also match on the JSON body (off for traffic recorded by other clients).
             Method, path (repeated slashes collapsed) and query are always matched.
+        test: the test id written in the metadata block and in each miss.
+        on_miss: called with each request a cassette could not answer.
     """
-    config = vcr.VCR(
+    config = _VCR(
+        Settings(mode=record_mode, match_body=match_body, test=test, on_miss=on_miss),
         cassette_library_dir=str(cassette_dir),
-        record_mode=record_mode,
+        record_mode=vcr_mode(record_mode),
         before_record_request=_scrub_request,
         before_record_response=_scrub_response,
         decode_compressed_response=True,
     )
     config.register_matcher("norm_path", match_path)
     config.register_matcher("json_body", match_json_body)
-    # The body first: it tells recorded requests apart, so a scan over many interactions fails
-    # fast on the cheapest comparison (a memoized string).
+    # Replay looks recordings up in TypedCassette's index; vcrpy's matchers still decide, at
+    # record time, which loaded interactions a new recording replaces.
     config.match_on = (
         ("json_body", "method", "norm_path", "query") if match_body else ("method", "norm_path", "query")
     )

@@ -1,0 +1,283 @@
+"""The cassette every SDK recording uses: indexed replay, typed misses, stale interactions flagged.
+
+vcrpy finds the recording of a request by scanning the cassette and running every matcher on each
+recorded request (and deep-copying and scrubbing the request three times per replay), so a replay
+from 1,000 interactions cost 61 times one from a single interaction. ``TypedCassette`` keeps the
+recorded requests in a dict keyed by what matching compares (method, path with repeated slashes
+collapsed, query, the scrubbed body in canonical JSON): a replay is one key computation and one
+lookup, whatever the cassette's size.
+
+It also adds what vcrpy lacks for drift: a miss names the nearest recording and the typed fields
+that changed (``_diff``); a ``rewrite`` record mode replays what still matches, records what
+misses and saves exactly the interactions the test used, in order (a test with no miss leaves its
+file untouched); loaded interactions that a test in ``new_episodes`` or ``all`` did not play are
+flagged with ``StaleRecordingWarning`` instead of being kept silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import attrs
+from vcr.cassette import Cassette
+from vcr.errors import UnhandledHTTPRequestError
+from vcr.record_mode import RecordMode as VCRRecordMode
+
+from typed_llm._cache.key import canonical_json
+from typed_llm.testing._diff import Nearest, nearest, typed_view
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from vcr.request import Request as VCRRequest
+
+__all__ = [
+    "CASSETTE_FORMAT",
+    "Miss",
+    "Settings",
+    "StaleRecordingWarning",
+    "TypedCassette",
+    "request_key",
+    "shown_path",
+]
+
+RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
+
+CASSETTE_FORMAT: Final = 1
+"""Written in each cassette's metadata; raised only when what a recording holds changes on purpose."""
+
+Key = tuple[str, str, tuple[tuple[str, str], ...], str]
+"""(method, path, query, canonical body): what two requests must share to match."""
+
+
+class StaleRecordingWarning(UserWarning):
+    """A re-recorded cassette keeps interactions the test no longer sends (``rewrite`` drops them)."""
+
+
+@attrs.frozen
+class Miss:
+    """A request a cassette could not answer, and why."""
+
+    cassette: str
+    """The cassette file."""
+    test: str | None
+    """The test that sent it (None outside the pytest plugin)."""
+    request: str
+    """Method and path."""
+    interactions: int
+    """How many interactions the cassette holds."""
+    nearest: Nearest | None
+    """The closest recording of the same method and endpoint, with the fields that changed."""
+
+
+@attrs.frozen
+class Settings:
+    """What the SDK's cassette needs beyond vcrpy's own arguments."""
+
+    mode: RecordMode = "none"
+    match_body: bool = True
+    test: str | None = None
+    """The test id recorded in the metadata block and in each miss."""
+    on_miss: Callable[[Miss], None] | None = None
+    """Told of each miss (the plugin's drift report)."""
+
+
+def vcr_mode(mode: RecordMode) -> str:
+    """The vcrpy record mode under ``mode`` (``rewrite`` records like ``new_episodes`` and saves itself)."""
+    return "new_episodes" if mode == "rewrite" else mode
+
+
+_KEY_ATTR = "_typed_llm_key"
+
+
+def shown_path(path: str) -> str:
+    """``path`` relative to the working directory when it is under it (no machine path in messages)."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def _text(body: object) -> str:
+    if body is None:
+        return ""
+    return body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
+
+
+def request_key(request: VCRRequest, *, match_body: bool, scrub: Callable[[str], str]) -> Key:
+    """The index key of ``request``, computed once per request object.
+
+    The body and URI are scrubbed as a recording is (``scrub``), so a request whose prompt holds a
+    key matches its scrubbed recording; an ``api-key`` query parameter is never part of it.
+    """
+    cached: Key | None = getattr(request, _KEY_ATTR, None)
+    if cached is not None:
+        return cached
+    split = urlsplit(scrub(str(request.uri)))
+    path = "/" + "/".join(part for part in split.path.split("/") if part)
+    query = tuple(sorted((k, v) for k, v in parse_qsl(split.query) if k != "api-key"))
+    body = ""
+    if match_body:
+        text = scrub(_text(request.body))
+        try:
+            body = canonical_json(json.loads(text)).decode() if text else ""
+        except ValueError:
+            body = text
+    key: Key = (str(request.method).upper(), path, query, body)
+    setattr(request, _KEY_ATTR, key)
+    return key
+
+
+class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Cassette is Any
+    """A vcrpy cassette with an index of its requests, typed miss reports and the ``rewrite`` mode."""
+
+    def __init__(self, *args: object, typed: Settings, scrub: Callable[[str], str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._typed = typed
+        self._scrub = scrub
+        self._index: dict[Key, list[int]] = {}
+        self._used: list[int] = []
+        self._loading = False
+        self.misses: list[Miss] = []
+        self.stale: tuple[int, ...] = ()
+        """Loaded interactions a recording run neither played nor replaced (set when saved)."""
+
+    # --- loading and the index ----------------------------------------------------------------
+
+    def _key(self, request: VCRRequest) -> Key:
+        return request_key(request, match_body=self._typed.match_body, scrub=self._scrub)
+
+    def _load(self) -> None:
+        self._loading = True
+        try:
+            super()._load()
+        finally:
+            self._loading = False
+
+    def append(self, request: VCRRequest, response: dict[str, object]) -> None:
+        """Record (or load) one interaction and index it."""
+        before = len(self.data)
+        super().append(request, response)
+        if len(self.data) > before:
+            self._index.setdefault(self._key(self.data[before][0]), []).append(before)
+            if not self._loading:
+                self._used.append(before)
+
+    # --- replay -------------------------------------------------------------------------------
+
+    def _playable(self, request: VCRRequest) -> int | None:
+        for index in self._index.get(self._key(request), ()):
+            if self.play_counts[index] == 0 or self.allow_playback_repeats:
+                return index
+        return None
+
+    def _responses(self, request: VCRRequest) -> Iterator[tuple[int, dict[str, object]]]:
+        for index in self._index.get(self._key(request), ()):
+            yield index, self.data[index][1]
+
+    def __contains__(self, request: VCRRequest) -> bool:
+        return self._playable(request) is not None
+
+    def can_play_response_for(self, request: VCRRequest) -> bool:
+        """Whether a recording answers ``request`` now (one index lookup)."""
+        return (
+            self.record_mode != VCRRecordMode.ALL
+            and (self.rewound or self.allow_playback_repeats)
+            and self._playable(request) is not None
+        )
+
+    def play_response(self, request: VCRRequest) -> dict[str, object]:
+        """The recorded response to ``request``, marked as played."""
+        index = self._playable(request)
+        if index is None:
+            raise UnhandledHTTPRequestError(
+                f"The cassette ({self._path!r}) doesn't contain the request asked for"
+            )
+        if self.play_counts[index] == 0 and index < self._loaded_count:
+            self._played_interactions.append(self.data[index])
+        self.play_counts[index] += 1
+        self._used.append(index)
+        response: dict[str, object] = self.data[index][1]
+        return response
+
+    @property
+    def unplayed(self) -> tuple[int, ...]:
+        """Interactions loaded from the file that were not played back."""
+        return tuple(i for i in range(self._loaded_count) if self.play_counts[i] == 0)
+
+    # --- a miss -------------------------------------------------------------------------------
+
+    def find_requests_with_most_matches(
+        self, request: VCRRequest
+    ) -> list[tuple[VCRRequest, list[str], list[tuple[str, str]]]]:
+        """Called by vcrpy when a request misses: the typed nearest recording, and the miss reported."""
+        method, path, query, _ = self._key(request)
+        same_endpoint = [
+            (i, typed_view(path, stored.body))
+            for i, (stored, _) in enumerate(self.data)
+            if self._key(stored)[:3] == (method, path, query)
+        ]
+        found = nearest(typed_view(path, self._scrub(_text(request.body))), same_endpoint)
+        miss = Miss(
+            cassette=shown_path(str(self._path)),
+            test=self._typed.test,
+            request=f"{method} {path}",
+            interactions=len(self.data),
+            nearest=found,
+        )
+        self.misses.append(miss)
+        setattr(request, "_typed_llm_miss", miss)  # noqa: B010  (vcrpy's Request has no slot for it)
+        if self._typed.on_miss is not None:
+            self._typed.on_miss(miss)
+        if found is None:
+            return []
+        failed = (
+            [("json_body", "; ".join(change.render() for change in found.changes))] if found.changes else []
+        )
+        return [(self.data[found.index][0], ["method", "norm_path", "query"], failed)]
+
+    # --- saving -------------------------------------------------------------------------------
+
+    def _find_stale(self) -> tuple[int, ...]:
+        if self._typed.mode == "new_episodes":
+            return self.unplayed
+        if self._typed.mode == "all":
+            recorded = {self._key(request) for request, _ in self.data[self._loaded_count :]}
+            return tuple(i for i in range(self._loaded_count) if self._key(self.data[i][0]) not in recorded)
+        return ()
+
+    def _persist(self, cassette_dict: dict[str, object]) -> None:
+        # What a reviewer needs, and nothing that changes between two recordings of the same test.
+        self._metadata = {
+            "typed_llm": {
+                "format": CASSETTE_FORMAT,
+                "recorded_by": self._typed.test or "typed_llm.testing.make_vcr",
+                "match_on": "method, path, query" + (", JSON body" if self._typed.match_body else ""),
+            }
+        }
+        super()._persist(cassette_dict)
+
+    def _save(self, force: bool = False) -> None:  # noqa: FBT001, FBT002  (vcrpy's signature)
+        self.stale = self._find_stale()
+        if self.stale:
+            warnings.warn(
+                StaleRecordingWarning(
+                    f"{shown_path(str(self._path))}: {len(self.stale)} recorded interaction(s) were "
+                    "neither played nor "
+                    f"re-recorded and are kept (interactions {', '.join(str(i) for i in self.stale)}); "
+                    "--llm-record-mode=rewrite (record mode 'rewrite') saves only what the test sends"
+                ),
+                stacklevel=2,
+            )
+        if self._typed.mode != "rewrite":
+            super()._save(force)
+            return
+        order = list(dict.fromkeys(self._used))
+        if order == list(range(self._loaded_count)) and not force:
+            return  # every recording played, in order, nothing new: the file stays byte for byte
+        kept = [self.data[i] for i in order]
+        self._persist({"requests": [r for r, _ in kept], "responses": [r for _, r in kept]})
+        self.dirty = False
