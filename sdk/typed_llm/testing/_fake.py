@@ -208,9 +208,9 @@ def _asks_to_stream(request: ReceivedRequest) -> bool:
 
 
 class _Server(http.server.ThreadingHTTPServer):
-    # Handler threads are joined by ``server_close`` (not daemons), so no answer outlives the
-    # fake and writes into a later test's output.
+    # Handler threads are joined by server_close: no answer outlives the fake into a later test.
     daemon_threads = False
+    request_queue_size = 128  # stdlib's 5 resets some of 20 clients connecting at once
     block_on_close = True
     fake: FakeAPI
 
