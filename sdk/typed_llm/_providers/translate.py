@@ -34,7 +34,7 @@ def _raise_if_unrecorded(exc: BaseException) -> None:
 
     cause = exc if isinstance(exc, CannotOverwriteExistingCassetteException) else exc.__cause__
     if isinstance(cause, CannotOverwriteExistingCassetteException):
-        command = record_command.get() or "re-record it: pytest --llm-record-mode=rewrite"
+        command = record_command.get() or "rerun with pytest --llm-record-mode=rewrite"
         raise UnrecordedRequestError(
             describe_unrecorded(getattr(cause, "failed_request", None)), command
         ) from exc
