@@ -75,7 +75,7 @@ def sse_frames(
         )
     logprobs = choice.get("logprobs")
     tokens = (logprobs.get("content") or []) if isinstance(logprobs, dict) else None
-    first = {} if tokens is None else {"logprobs": {"content": [], "refusal": None}}
+    first: dict[str, object] = {} if tokens is None else {"logprobs": {"content": [], "refusal": None}}
     built.delta({"role": "assistant", "content": "", "refusal": None}, None, first)
     finish: str | None = str(choice.get("finish_reason") or "stop")
     for number, word in enumerate(fake_tokens(message.get("content") or "")):
