@@ -64,6 +64,8 @@ from typed_llm._errors import (
 )
 from typed_llm._json import JSONObject, JSONValue
 from typed_llm._logging import configure_logging, flush_logs, set_max_content_length
+from typed_llm._models.changes import ChatRequestChanges, EmbeddingRequestChanges, ResponsesRequestChanges
+from typed_llm._models.logprobs import ChoiceLogprobs, TokenLogprob, TopLogprob
 from typed_llm._models.messages import (
     AnyToolCall,
     AssistantAudio,
@@ -267,11 +269,13 @@ __all__ = [
     "Cached",
     "ChatChunk",
     "ChatRequest",
+    "ChatRequestChanges",
     "ChatResponse",
     "ChatStream",
     "ChatStreamEvent",
     "Choice",
     "ChoiceDone",
+    "ChoiceLogprobs",
     "Client",
     "CompletionTokensDetails",
     "ConfigurationError",
@@ -291,6 +295,7 @@ __all__ = [
     "CustomToolTextFormat",
     "DeveloperMessage",
     "EmbeddingRequest",
+    "EmbeddingRequestChanges",
     "EmbeddingResponse",
     "EmbeddingUsage",
     "ExponentialBackoff",
@@ -388,6 +393,7 @@ __all__ = [
     "ResponseUsage",
     "ResponsesClient",
     "ResponsesRequest",
+    "ResponsesRequestChanges",
     "ResponsesTool",
     "RetriesExhaustedError",
     "Retrying",
@@ -406,6 +412,7 @@ __all__ = [
     "TextDelta",
     "TextPart",
     "TokenCount",
+    "TokenLogprob",
     "TokenProvider",
     "Tool",
     "ToolCall",
@@ -413,6 +420,7 @@ __all__ = [
     "ToolCallDone",
     "ToolChoice",
     "ToolMessage",
+    "TopLogprob",
     "TypedLLMError",
     "TypedTool",
     "URLCitation",
