@@ -44,8 +44,8 @@ ASKING = ChatRequest(
 )
 
 
-def _client(fake: FakeAPI, **options: MemoryCache) -> OpenAIClient:
-    return OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, **options)
+def _client(fake: FakeAPI, cache: MemoryCache | None = None) -> OpenAIClient:
+    return OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url, cache=cache)
 
 
 def _check_tokens(tokens: tuple[TokenLogprob, ...], text: str, top: int) -> None:
