@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import pydantic
+import pytest
 import yaml
 from pydantic import BaseModel
 
@@ -218,3 +220,19 @@ def test_a_streamed_answer_goes_back_the_same_way(fake: FakeAPI) -> None:
         "role": "assistant",
         "tool_calls": [{"id": call.id, "type": "function", "function": call.function.model_dump()}],
     }
+
+
+def test_an_answer_with_nothing_to_send_back_is_refused_clearly() -> None:
+    """Azure's filter stopped it before any text: no assistant message can say nothing."""
+    from typed_llm import ChatResponse  # noqa: PLC0415  (kept next to its one use)
+
+    filtered = ChatResponse.model_validate(
+        {
+            "id": "x",
+            "created": 1,
+            "model": "gpt-4o",
+            "choices": [{"index": 0, "finish_reason": "content_filter"}],
+        }
+    )
+    with pytest.raises(pydantic.ValidationError, match="needs content, refusal or tool_calls"):
+        filtered.choices[0].to_message()
