@@ -11,10 +11,19 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from typed_llm import ChatRequest, EmbeddingRequest, OpenAIClient, ToolCall, TypedTool, UserMessage
+from typed_llm import (
+    ChatRequest,
+    EmbeddingRequest,
+    OpenAIClient,
+    ResponsesRequest,
+    ToolCall,
+    TypedTool,
+    UserMessage,
+)
 
 REQUEST = ChatRequest(model="m", messages=(UserMessage(content="x"),))
 EMBEDDING = EmbeddingRequest(model="m", input=("x",))
+RESPONSES = ResponsesRequest(model="m", input="x")
 
 
 class City(BaseModel):
@@ -43,4 +52,5 @@ def replace_is_checked() -> None:
     REQUEST.replace(temperature="0.2")  # type: ignore[arg-type]  # typed as the constructor types them
     REQUEST.replace(messages=("x",))  # type: ignore[arg-type]  # a message is a typed value, not a str
     EMBEDDING.replace(messages=REQUEST.messages)  # type: ignore[call-arg]  # each model takes its own fields
+    RESPONSES.replace(max_tokens=5)  # type: ignore[call-arg]  # Responses calls it max_output_tokens
     _ = REQUEST.replace(model="m").input  # type: ignore[attr-defined]  # replace returns the request's own type
