@@ -63,7 +63,8 @@ from typed_llm._errors import (
     UnrecordedRequestError,
 )
 from typed_llm._json import JSONObject, JSONValue
-from typed_llm._logging import configure_logging, flush_logs, set_max_content_length
+from typed_llm._log_setup import configure_logging, flush_logs
+from typed_llm._logging import set_max_content_length
 from typed_llm._models.changes import ChatRequestChanges, EmbeddingRequestChanges, ResponsesRequestChanges
 from typed_llm._models.logprobs import ChoiceLogprobs, TokenLogprob, TopLogprob
 from typed_llm._models.messages import (

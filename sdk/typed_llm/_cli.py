@@ -182,7 +182,7 @@ def _cache(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
-    from typed_llm._logging import configure_logging  # noqa: PLC0415  (keep --help fast)
+    from typed_llm._log_setup import configure_logging  # noqa: PLC0415  (keep --help fast)
 
     # Written at once: a command's log lines and its printed output keep their order.
     configure_logging(json=args.log_json, level=args.log_level)
