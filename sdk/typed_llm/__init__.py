@@ -65,6 +65,8 @@ from typed_llm._errors import (
 from typed_llm._json import JSONObject, JSONValue
 from typed_llm._log_setup import configure_logging, flush_logs
 from typed_llm._logging import set_max_content_length
+from typed_llm._models.changes import ChatRequestChanges, EmbeddingRequestChanges, ResponsesRequestChanges
+from typed_llm._models.logprobs import ChoiceLogprobs, TokenLogprob, TopLogprob
 from typed_llm._models.messages import (
     AnyToolCall,
     AssistantAudio,
@@ -268,11 +270,13 @@ __all__ = [
     "Cached",
     "ChatChunk",
     "ChatRequest",
+    "ChatRequestChanges",
     "ChatResponse",
     "ChatStream",
     "ChatStreamEvent",
     "Choice",
     "ChoiceDone",
+    "ChoiceLogprobs",
     "Client",
     "CompletionTokensDetails",
     "ConfigurationError",
@@ -292,6 +296,7 @@ __all__ = [
     "CustomToolTextFormat",
     "DeveloperMessage",
     "EmbeddingRequest",
+    "EmbeddingRequestChanges",
     "EmbeddingResponse",
     "EmbeddingUsage",
     "ExponentialBackoff",
@@ -389,6 +394,7 @@ __all__ = [
     "ResponseUsage",
     "ResponsesClient",
     "ResponsesRequest",
+    "ResponsesRequestChanges",
     "ResponsesTool",
     "RetriesExhaustedError",
     "Retrying",
@@ -407,6 +413,7 @@ __all__ = [
     "TextDelta",
     "TextPart",
     "TokenCount",
+    "TokenLogprob",
     "TokenProvider",
     "Tool",
     "ToolCall",
@@ -414,6 +421,7 @@ __all__ = [
     "ToolCallDone",
     "ToolChoice",
     "ToolMessage",
+    "TopLogprob",
     "TypedLLMError",
     "TypedTool",
     "URLCitation",

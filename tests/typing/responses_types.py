@@ -60,6 +60,8 @@ RESPONSES = ResponsesRequest(model="gpt-4o-mini", input="a city")
 
 def sync_client(client: OpenAIClient) -> None:
     assert_type(client.respond(RESPONSES), Response)
+    assert_type(client.respond(RESPONSES.replace(temperature=0.3)), Response)
+    assert_type(RESPONSES.replace(input="another city"), ResponsesRequest)
     assert_type(client.parse(CHAT, City), ParsedChatResponse[City])
     assert_type(client.parse(RESPONSES, City), ParsedResponse[City])
     assert_type(client.parse(RESPONSES, City).parsed, City)

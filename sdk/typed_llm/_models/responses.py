@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
-from typed_llm._models.messages import AnyToolCall
+from typed_llm._models.logprobs import ChoiceLogprobs
+from typed_llm._models.messages import AnyToolCall, AssistantAudio, AssistantMessage, FunctionCall
 
 if TYPE_CHECKING:
     import builtins
@@ -295,6 +296,33 @@ class ResponseMessage(_Answer):
     """Notes on the text, such as the web pages it cites."""
     audio: ResponseAudio | None = Field(default=None, exclude_if=_is_none)
     """The spoken answer, when audio output was asked for."""
+    function_call: FunctionCall | None = Field(default=None, exclude_if=_is_none)
+    """Deprecated: the legacy single function call (``functions`` in the request)."""
+
+    def to_message(self) -> AssistantMessage:
+        """This answer as the next request's ``AssistantMessage``: the tool loop's step.
+
+        Content, refusal, tool calls, annotations, the audio's id and a legacy function call go
+        back as the API sent them, so ``(*request.messages, message.to_message(), ToolMessage(...))``
+        is the conversation the API expects (the wire body repeats the answer's JSON).
+
+        Raises:
+            pydantic.ValidationError: the answer holds nothing to send back (a completion Azure's
+                filter stopped before any text).
+        """
+        annotations = self.annotations
+        return AssistantMessage(
+            content=self.content,
+            refusal=self.refusal,
+            tool_calls=self.tool_calls or None,
+            audio=AssistantAudio(id=self.audio.id) if self.audio is not None else None,
+            annotations=(
+                None
+                if annotations is None
+                else tuple(a.model_dump(mode="json", exclude_none=True) for a in annotations)
+            ),
+            function_call=self.function_call,
+        )
 
 
 class Choice(_Answer):
@@ -309,6 +337,12 @@ class Choice(_Answer):
     than this SDK, logged once as ``unknown_value``), or None when the server sent null."""
     content_filter_results: _FilterResults = ()
     """Azure only: the filter's verdict on this completion, per category."""
+    logprobs: ChoiceLogprobs | None = None
+    """The tokens' log probabilities, when the request asked for them (``logprobs=True``)."""
+
+    def to_message(self) -> AssistantMessage:
+        """The answer as the next request's ``AssistantMessage`` (see ``ResponseMessage.to_message``)."""
+        return self.message.to_message()
 
     @model_validator(mode="before")
     @classmethod
