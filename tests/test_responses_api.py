@@ -47,7 +47,8 @@ from typed_llm import (
     strict_schema,
 )
 from typed_llm._wire.operation import RawResponse
-from typed_llm._wire.responses import ResponseAccumulator, parse_response
+from typed_llm._wire.responses_answer import parse_response
+from typed_llm._wire.responses_stream import ResponseAccumulator
 from typed_llm.testing import FakeReply
 from typed_llm.testing._vcr import make_vcr
 
@@ -324,15 +325,6 @@ def test_the_cache_serves_respond_and_stream_from_one_entry(fake: FakeAPI) -> No
     assert "".join(e.text for e in events if isinstance(e, OutputTextDelta)) == first.output_text
     assert stream.final_response() == first
     assert len(fake.received) == 1
-
-
-def test_a_call_on_a_stored_response_is_not_cached(fake: FakeAPI) -> None:
-    """previous_response_id depends on server state: never answered from the cache."""
-    client = _openai(fake, cache=MemoryCache())
-    request = ResponsesRequest(model="gpt-4o-mini", input="hello", previous_response_id="resp_earlier")
-    client.respond(request)
-    client.respond(request)
-    assert len(fake.received) == 2
 
 
 def test_retries_and_one_log_event_apply(fake: FakeAPI) -> None:

@@ -43,6 +43,8 @@ __all__ = [
     "StaleRecordingWarning",
     "TypedCassette",
     "request_key",
+    "server_state",
+    "server_state_key",
     "shown_path",
 ]
 
@@ -126,9 +128,37 @@ def request_key(request: VCRRequest, *, match_body: bool, scrub: Callable[[str],
             body = canonical_json(json.loads(text)).decode() if text else ""
         except ValueError:
             body = text
+    else:
+        body = server_state_key(scrub(_text(request.body)))
     key: Key = (str(request.method).upper(), path, query, body)
     setattr(request, _KEY_ATTR, key)
     return key
+
+
+SERVER_STATE_FIELDS: Final = ("previous_response_id", "conversation")
+"""Request fields naming state kept on the server: a recording answers only the same state."""
+
+
+def server_state(body: object) -> dict[str, str]:
+    """The server state a request body continues (its ``previous_response_id``, ``conversation``)."""
+    try:
+        data = json.loads(body) if isinstance(body, str | bytes) and body else body
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {name: str(data[name]) for name in SERVER_STATE_FIELDS if data.get(name) is not None}
+
+
+def server_state_key(text: str) -> str:
+    """What matching compares of a body when bodies are not matched: the server state it continues.
+
+    A recording of another client's traffic (``match_body=False``) may answer a request whatever
+    its prompt, but a call continuing a stored response is answered only by a recording of a call
+    continuing the same one.
+    """
+    state = server_state(text)
+    return canonical_json(state).decode() if state else ""
 
 
 class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Cassette is Any
