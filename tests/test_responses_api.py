@@ -342,11 +342,11 @@ def test_retries_and_one_log_event_apply(fake: FakeAPI) -> None:
 def test_a_failed_status_is_a_typed_error(fake: FakeAPI) -> None:
     """A 200 with status "failed" is a ResponseFailedError with the server's code and the answer."""
     body = _recorded_body("responses_basic_gpt55.yaml")
-    body.update(status="failed", output=[], error={"code": "server_error", "message": "it broke"})
+    body.update(status="failed", output=[], error={"code": "invalid_prompt", "message": "it broke"})
     fake.enqueue(FakeReply(status=200, body=body))
     with pytest.raises(ResponseFailedError) as caught:
         _openai(fake).respond(ResponsesRequest(model="gpt-5.5", input="hi"))
-    assert caught.value.code == "server_error"
+    assert caught.value.code == "invalid_prompt"
     assert caught.value.response is not None
     assert caught.value.response.id == body["id"]
 
