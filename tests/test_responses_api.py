@@ -35,6 +35,7 @@ from typed_llm import (
     OutputTextDelta,
     RawResponseEvent,
     ReasoningItem,
+    RefusalError,
     Response,
     ResponseCompleted,
     ResponseFailedError,
@@ -360,6 +361,37 @@ def test_azure_v1_puts_the_deployment_in_the_body(fake: FakeAPI) -> None:
     assert isinstance(response.output[0], OutputMessage)
     assert fake.received[0].path == "/openai/v1/responses"
     assert fake.received[0].json()["model"] == "my-mini"
+
+
+def test_azure_v1_with_an_entra_token(fake: FakeAPI) -> None:
+    """Azure v1 with a token provider: the bearer on /openai/v1/responses, no api-key, called per request."""
+    tokens = iter(["entra-1", "entra-2"])
+    client = AzureClient(endpoint=fake.url, api_version="v1", token_provider=lambda: next(tokens))
+    assert client.respond(ResponsesRequest(model="gpt-4o-mini", input="hi")).output_text == "Echo: hi"
+    with client.stream(ResponsesRequest(model="gpt-4o-mini", input="again")) as stream:
+        assert stream.final_response().output_text == "Echo: again"
+    for sent, token in zip(fake.received, ("entra-1", "entra-2"), strict=True):
+        assert (sent.path, sent.query) == ("/openai/v1/responses", {})
+        assert sent.headers["authorization"] == f"Bearer {token}"
+        assert "api-key" not in sent.headers
+
+
+def test_a_refusal_carries_the_response() -> None:
+    """output_text on a refusal: RefusalError with the refusal text and the whole Response."""
+    response = Response.model_validate(
+        {
+            "id": "resp_1",
+            "created_at": 0,
+            "model": "gpt-4o-mini",
+            "output": [
+                {"type": "message", "id": "msg_1", "content": [{"type": "refusal", "refusal": "No."}]}
+            ],
+        }
+    )
+    with pytest.raises(RefusalError) as caught:
+        _ = response.output_text
+    assert caught.value.refusal == "No."
+    assert caught.value.response is response
 
 
 def test_azure_classic_refuses_before_sending(fake: FakeAPI) -> None:
