@@ -160,15 +160,14 @@ def count_responses_tokens(request: ResponsesRequest) -> TokenCount:
     exact = True
     if request.instructions is not None:
         total += _TOKENS_PER_MESSAGE + encode("developer") + encode(request.instructions)
-    given = request.input
-    items: tuple[InputItem, ...] = (
-        (InputMessage(role="user", content=given),) if isinstance(given, str) else given
-    )
     call_names: dict[str, str] = {}
-    for item in items:
-        tokens, item_exact = _item(item, encode, call_names)
-        total += tokens
-        exact = exact and item_exact
+    if isinstance(request.input, str):  # a user message
+        total += _TOKENS_PER_MESSAGE + encode("user") + encode(request.input)
+    else:
+        for item in request.input:
+            tokens, item_exact = _item(item, encode, call_names)
+            total += tokens
+            exact = exact and item_exact
     if request.tools:
         exact = False
         total += _tools(request, encode)
