@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 from helpers import FAKE_OPENAI_KEY
 from typed_llm import CachePolicy, MemoryCache, OpenAIClient, ResponsesRequest, UnrecordedRequestError
-from typed_llm.testing import FakeReply
+from typed_llm.testing import FakeReply, ServerStateWarning
 from typed_llm.testing._fake import FakeAPI
 from typed_llm.testing._vcr import make_vcr
 
@@ -117,3 +117,18 @@ def test_without_body_matching_a_continuation_needs_the_same_stored_response(tmp
     message = str(caught.value)
     assert "it continues state kept on the server (previous_response_id='resp_someone_else')" in message
     assert "re-record the whole test, not this call alone" in message
+
+
+def test_recording_a_call_on_state_the_cassette_did_not_create_warns(tmp_path: Path) -> None:
+    """A continuation of a response recorded elsewhere: ServerStateWarning; a chain in one cassette: none."""
+    _record_chain(tmp_path, match_body=True)  # warnings are errors here: the chain warns of nothing
+    with (
+        FakeAPI() as fake,
+        make_vcr(tmp_path, "once").use_cassette("alone.yaml"),
+        pytest.warns(ServerStateWarning, match="previous_response_id='resp_from_yesterday'") as caught,
+    ):
+        _openai(fake.openai_base_url).respond(
+            ResponsesRequest(model="gpt-4o-mini", input="go on", previous_response_id="resp_from_yesterday")
+        )
+    assert "record the call that creates it in the same test" in str(caught[0].message)
+    assert "alone.yaml" in str(caught[0].message)
