@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -> None:
-    """`typed-llm demo` replays: a chat, an embedding summary, a retried 429 and a typed quota error."""
+    """`typed-llm demo` replays: chat, embedding, parse, a Responses call, a retried 429, a quota error."""
     assert main(["demo"]) == 0
     out, err = capsys.readouterr()
     assert "model=gpt-4o-mini-2026-01-01 finish_reason=stop" in out
@@ -28,6 +28,8 @@ def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -
     assert "vectors=3 dimension=8" in out
     assert "City: City(name='Paris', country='Paris', population=3) (strict json_schema, validated)" in out
     assert "norms 1.000, 1.000, 1.000" in out
+    assert "respond model=gpt-4o-mini-2026-01-01 status=completed output=['message']" in out
+    assert "output_text='Echo: Name one reason to use the Responses API.'" in out
     assert "429 rate_limit_exceeded, retried after the wait the server asked for" in out
     assert "text='Echo: One call too many'" in out
     assert "QuotaExceededError: HTTP 429 (insufficient_quota)" in out
@@ -35,6 +37,7 @@ def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -
     assert events == [
         "response",
         "cache_hit",
+        "response",
         "response",
         "response",
         "response",

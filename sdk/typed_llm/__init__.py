@@ -221,6 +221,7 @@ from typed_llm._tokens import (
     encoding_for_model,
     model_limits,
 )
+from typed_llm._tokens_responses import count_responses_tokens
 from typed_llm._typing import AsyncClient, AsyncResponsesClient, Client, ResponsesClient
 from typed_llm._wire.chat_stream import ChatStreamEvent
 from typed_llm._wire.responses import ResponseStreamEvent
@@ -443,6 +444,7 @@ __all__ = [
     "configure_logging",
     "count_message_tokens",
     "count_request_tokens",
+    "count_responses_tokens",
     "count_tokens",
     "encoding_for_model",
     "flush_logs",

@@ -8,6 +8,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from typed_llm._cli_respond import add_respond_parser, respond
+
 __all__ = ["DEFAULT_CACHE_FILE", "main"]
 
 DEFAULT_CACHE_FILE = "typed_llm_cache.sqlite3"
@@ -32,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="make real SDK calls answered offline by a bundled recording, and print the typed results",
     )
+    add_respond_parser(commands)
     cache = commands.add_parser("cache", help="look at, trim or empty a response cache (SQLite or Redis)")
     cache_commands = cache.add_subparsers(dest="cache_command", required=True)
     for name, text in (
@@ -196,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         return _tokens(args.text, args.model, args.messages)
     elif args.command == "cache":
         return _cache(args)
+    elif args.command == "respond":
+        return respond(args)
     return 0
 
 

@@ -259,8 +259,8 @@ class StreamInterruptedError(APIError):
     ``__cause__`` is how it broke (a dropped connection, an idle timeout, a body cut short).
     """
 
-    partial: ChatResponse | None
-    """What arrived before the stream broke."""
+    partial: ChatResponse | Response | None
+    """What arrived before the stream broke (a ``Response`` for a Responses API stream)."""
     events: int
     """How many events had reached the caller."""
 
@@ -268,7 +268,7 @@ class StreamInterruptedError(APIError):
         self,
         message: str,
         *,
-        partial: ChatResponse | None = None,
+        partial: ChatResponse | Response | None = None,
         events: int = 0,
         request_id: str | None = None,
     ) -> None:
@@ -377,10 +377,10 @@ class RefusalError(TypedLLMError):
 
     refusal: str
     """The refusal text."""
-    response: ChatResponse | None
-    """The response that carried the refusal."""
+    response: ChatResponse | Response | None
+    """The response that carried the refusal (a ``Response`` for the Responses API)."""
 
-    def __init__(self, refusal: str, *, response: ChatResponse | None = None) -> None:
+    def __init__(self, refusal: str, *, response: ChatResponse | Response | None = None) -> None:
         super().__init__(f"the model refused: {refusal}")
         self.refusal = refusal
         self.response = response

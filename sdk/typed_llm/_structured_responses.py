@@ -63,7 +63,7 @@ def parse_response_output(response: Response, output_type: type[T]) -> ParsedRes
         if isinstance(item, OutputMessage):
             for part in item.content:
                 if isinstance(part, OutputRefusal):
-                    raise RefusalError(part.refusal)
+                    raise RefusalError(part.refusal, response=response)
     if response.status == "incomplete":
         reason = response.incomplete_details.reason if response.incomplete_details else None
         texts = [

@@ -255,7 +255,7 @@ class Response(_Answer):
         if texts:
             return "".join(texts)
         if refusals:
-            raise RefusalError("".join(refusals))
+            raise RefusalError("".join(refusals), response=self)
         kinds = ", ".join(item.type for item in self.output) or "nothing"
         raise NoTextError(f"the response has no output text: its output holds {kinds}")
 
