@@ -63,6 +63,7 @@ from typed_llm._errors import (
     UnrecordedRequestError,
 )
 from typed_llm._json import JSONObject, JSONValue
+from typed_llm._ledger import Attempt, AttemptKind, WaitSource
 from typed_llm._logging import configure_logging, flush_logs, set_max_content_length
 from typed_llm._models.messages import (
     AnyToolCall,
@@ -252,6 +253,8 @@ __all__ = [
     "AsyncResponseStream",
     "AsyncResponsesClient",
     "AsyncRetrying",
+    "Attempt",
+    "AttemptKind",
     "AudioOutput",
     "AudioPart",
     "AudioVoice",
@@ -426,6 +429,7 @@ __all__ = [
     "UsageReported",
     "UserLocation",
     "UserMessage",
+    "WaitSource",
     "WebSearchCall",
     "WebSearchOptions",
     "__version__",

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
+from typed_llm._ledger import Attempt, CallFacts
 from typed_llm._models.messages import AnyToolCall
 
 if TYPE_CHECKING:
@@ -324,9 +325,12 @@ class Choice(_Answer):
         return data
 
 
-class _HasRequestId(_Answer):
+class _HasRequestId(CallFacts, _Answer):
     request_id: str | None = None
     """``x-request-id`` (or Azure's ``apim-request-id``) of the answer; not part of the API's body."""
+    attempts: tuple[Attempt, ...] = Field(default=(), exclude=True)
+    """How this call went, attempt by attempt (``Attempt``): not part of the answer, so never
+    cached nor compared."""
 
 
 class ChatResponse(_HasRequestId):
