@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,6 +43,8 @@ class Clock(Protocol):
         ...
 
 
+C = TypeVar("C", bound=Clock)
+
 _LOCK = threading.Lock()
 _STACK: list[Clock] = []
 
@@ -53,7 +55,7 @@ def installed_clock() -> Clock | None:
 
 
 @contextlib.contextmanager
-def installed(clock: Clock) -> Iterator[Clock]:
+def installed(clock: C) -> Iterator[C]:
     """Install ``clock`` for the retry layers of the process while the block runs."""
     with _LOCK:
         _STACK.append(clock)

@@ -42,7 +42,8 @@ The package imports nothing of typed_llm outside itself (the types of ``response
 named for the type checker only), so every other module can use it: the root is in ``base``, the
 API's errors here, the others (pre-flight, structured output, replay, cache, settings) in
 ``usage``. Foreign exceptions (openai, httpx2) become these at one boundary,
-``_providers.translate``; the class of an error answer is chosen by one pure function, ``_wire.status.status_error``, from the status, the headers and the body alone.
+``_providers.translate``; the class of an error answer is chosen by one pure function,
+``_wire.status.status_error``, from the status, the headers and the body alone.
 """
 
 from __future__ import annotations
