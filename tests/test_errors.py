@@ -18,10 +18,10 @@ import pytest
 
 from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY, replay
 from typed_llm import (
-    Attempt,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    Attempt,
     AuthenticationError,
     AzureClient,
     BadRequestError,

@@ -56,7 +56,7 @@ def test_no_import_circle() -> None:
 
 
 def test_errors_is_a_leaf() -> None:
-    """``_errors`` (the exception classes, a package) imports nothing of the package outside itself at run time."""
+    """``_errors`` (the exception classes, a package) imports nothing outside itself at run time."""
     errors = {name: imports for name, imports in GRAPH.items() if name.startswith("typed_llm._errors")}
     assert len(errors) > 1
     for imports in errors.values():

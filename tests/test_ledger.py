@@ -20,8 +20,8 @@ from structlog.testing import capture_logs
 
 from helpers import FAKE_OPENAI_KEY
 from typed_llm import (
-    Attempt,
     AsyncOpenAIClient,
+    Attempt,
     ChatRequest,
     EmbeddingRequest,
     ExponentialBackoff,
@@ -37,6 +37,7 @@ from typed_llm import (
 from typed_llm.testing import FakeReply
 
 if TYPE_CHECKING:
+    from typed_llm import ChatResponse
     from typed_llm.testing import FakeAPI, VirtualClock
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="count my attempts"),))
@@ -271,8 +272,8 @@ def test_a_cache_hit_is_one_attempt_of_kind_cache(fake: FakeAPI, llm_clock: Virt
     )
     assert attempt.request_id == first.request_id is not None  # the call that paid for the answer
     assert hit == first  # the same answer: the ledger is not part of it
-    stored = b"".join(value for value in cache._entries.values())  # noqa: SLF001  (what the cache holds)
-    assert b"\"attempts\"" not in stored  # (the echoed prompt says "attempts" too)
+    stored = b"".join(value for value in cache._entries.values())
+    assert b'"attempts"' not in stored  # (the echoed prompt says "attempts" too)
     assert len(fake.received) == 2
     assert llm_clock.waits == [1.0]
     with client.stream(REQUEST) as stream:
@@ -284,7 +285,7 @@ def test_a_single_flight_follower_says_it_got_the_leaders_answer(fake: FakeAPI) 
     """Two identical calls at once: the leader's ledger is HTTP, the follower's one ``single-flight``."""
     fake.enqueue(FakeReply(status=200, body=json.loads(_chat_body()), delay=0.5))
     client = _client(fake, cache=MemoryCache())
-    results: list[object] = [None, None]
+    results: list[ChatResponse | None] = [None, None]
     barrier = threading.Barrier(2)
 
     def call(index: int) -> None:
@@ -296,13 +297,14 @@ def test_a_single_flight_follower_says_it_got_the_leaders_answer(fake: FakeAPI) 
         thread.start()
     for thread in threads:
         thread.join()
-    kinds = sorted(a.kind for r in results for a in getattr(r, "attempts", ()))
-    assert kinds == ["http", "single-flight"]
-    follower = next(r for r in results if getattr(r, "attempts", ())[0].kind == "single-flight")
-    leader = next(r for r in results if r is not follower)
-    (shared,) = getattr(follower, "attempts", ())
+    answers = [r for r in results if r is not None]
+    assert sorted(a.kind for r in answers for a in r.attempts) == ["http", "single-flight"]
+    (follower,) = [r for r in answers if r.attempts[0].kind == "single-flight"]
+    (leader,) = [r for r in answers if r is not follower]
+    (shared,) = follower.attempts
     assert shared.outcome == "shared"
-    assert shared.request_id == getattr(leader, "request_id", None) is not None
+    assert shared.request_id == leader.request_id is not None
+    assert follower == leader
     assert len(fake.received) == 1
 
 
@@ -360,6 +362,7 @@ def test_nested_retry_layers_give_one_ledger(fake: FakeAPI, llm_clock: VirtualCl
     attempts = Retrying(inner, BACKOFF).complete(REQUEST).attempts
     assert _steps(attempts) == [(429, 1.0, "retry-after"), (503, 1.0, "backoff"), OK]
     assert [(a.number, a.offset) for a in attempts] == [(1, 0.0), (2, 1.0), (3, 2.0)]
+    assert llm_clock.waits == [1.0, 1.0]
 
 
 def test_the_log_event_carries_the_ledger(fake: FakeAPI, llm_clock: VirtualClock) -> None:
