@@ -35,3 +35,12 @@ def complete_is_not_parse(client: OpenAIClient) -> None:
 def requests_are_checked() -> None:
     ChatRequest(model="m", messages=("x",))  # type: ignore[arg-type]  # a message is a typed value, not a str
     ChatRequest(model="m", messages=(), temprature=0.2)  # type: ignore[call-arg]  # a misspelt option is refused
+
+
+def ledger_values(client: OpenAIClient) -> None:
+    attempts = client.complete(REQUEST).attempts
+    count: int = attempts  # type: ignore[assignment]  # the ledger is a tuple of Attempt, not a count
+    del count
+    wait: float = attempts[0].wait  # type: ignore[assignment]  # no wait after the last attempt: None
+    del wait
+    attempts[0].wait = 1.0  # type: ignore[misc]  # an Attempt is frozen

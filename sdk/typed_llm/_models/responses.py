@@ -375,7 +375,7 @@ class ChatResponse(_HasRequestId):
         """
         choice = self.choices[0]
         if choice.finish_reason == "content_filter":
-            raise ContentFilterError(
+            stopped = ContentFilterError(
                 "the completion was stopped by the content filter",
                 stage="completion",
                 results=choice.content_filter_results,
@@ -383,6 +383,8 @@ class ChatResponse(_HasRequestId):
                 status_code=200,
                 request_id=self.request_id,
             )
+            stopped.attempts = self.attempts
+            raise stopped
         message = choice.message
         if message.content is not None:
             return message.content
