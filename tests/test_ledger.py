@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 import pytest
+from pydantic import BaseModel
 from structlog.testing import capture_logs
 
 from helpers import FAKE_OPENAI_KEY
@@ -23,21 +24,23 @@ from typed_llm import (
     AsyncOpenAIClient,
     Attempt,
     ChatRequest,
+    ChatResponse,
     EmbeddingRequest,
     ExponentialBackoff,
     MemoryCache,
     NoRetry,
     OpenAIClient,
+    OutputValidationError,
     ResponsesRequest,
     RetriesExhaustedError,
     Retrying,
     TypedLLMError,
     UserMessage,
 )
+from typed_llm._structured import parse_completion
 from typed_llm.testing import FakeReply
 
 if TYPE_CHECKING:
-    from typed_llm import ChatResponse
     from typed_llm.testing import FakeAPI, VirtualClock
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="count my attempts"),))
@@ -47,6 +50,10 @@ BACKOFF = ExponentialBackoff(
 NOT_JSON = FakeReply(status=200, body=b'{"id": "chatcmpl-1", "object": "chat.comp')
 WRONG_SHAPE = FakeReply(status=200, body={"id": "x", "object": "chat.completion", "created": 1, "model": "m"})
 OK = (200, None, None)
+
+
+class City(BaseModel):
+    name: str
 
 
 def err(status: int, code: str | None = None, **headers: str) -> FakeReply:
@@ -393,3 +400,50 @@ def test_the_log_event_carries_the_ledger(fake: FakeAPI, llm_clock: VirtualClock
     assert [(a["outcome"], a["wait_source"]) for a in error["attempts"]] == [(404, "not-retryable")]
     assert len(caught.value.attempts) == 1
     assert llm_clock.waits == [1.0]
+
+
+def test_structured_answers_and_their_errors_carry_the_ledger(fake: FakeAPI, llm_clock: VirtualClock) -> None:
+    """``parse`` keeps the call's ledger; an answer that does not validate raises with it."""
+    fake.enqueue(FakeReply.rate_limited(1))
+    parsed = _client(fake).parse(REQUEST, City)
+    assert _steps(parsed.attempts) == [(429, 1.0, "retry-after"), OK]
+    answer = ChatResponse.model_validate_json(_chat_body()).model_copy(update={"attempts": parsed.attempts})
+    with pytest.raises(OutputValidationError) as caught:
+        parse_completion(answer, City)  # its text, "one", is not a City
+    assert caught.value.attempts == parsed.attempts
+    assert llm_clock.waits == [1.0]
+
+
+def test_a_responses_stream_carries_the_ledger(fake: FakeAPI, llm_clock: VirtualClock) -> None:
+    """A Responses API stream's ``final_response()`` has the ledger of the call that streamed it."""
+    fake.enqueue(FakeReply.unavailable(retry_after=2))
+    with _client(fake).stream(ResponsesRequest(model="gpt-4o-mini", input="hi")) as stream:
+        final = stream.final_response()
+    assert _steps(final.attempts) == [(503, 2.0, "retry-after"), OK]
+    assert llm_clock.waits == [2.0]
+
+
+def test_a_single_flight_follower_of_a_failed_call(fake: FakeAPI) -> None:
+    """The leader's error reaches the follower with a ledger that says it was shared, not sent."""
+    fake.enqueue(attrs.evolve(err(404, "model_not_found"), delay=0.5))
+    client = _client(fake, cache=MemoryCache())
+    errors: list[TypedLLMError | None] = [None, None]
+    barrier = threading.Barrier(2)
+
+    def call(index: int) -> None:
+        barrier.wait()
+        try:
+            client.complete(REQUEST)
+        except TypedLLMError as error:
+            errors[index] = error
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ledgers = sorted(
+        ((a.kind, a.outcome) for e in errors if e is not None for a in e.attempts), key=lambda step: step[0]
+    )
+    assert ledgers == [("http", 404), ("single-flight", 404)]
+    assert len(fake.received) == 1
