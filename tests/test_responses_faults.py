@@ -157,7 +157,7 @@ def test_server_errors_every_time_exhaust_the_retries(fake: FakeAPI) -> None:
     with pytest.raises(RetriesExhaustedError) as caught:
         _openai(fake, backoff=QUICK).respond(REQUEST)
     assert isinstance(caught.value.last_error, ResponseFailedError)
-    assert len(fake.received) == caught.value.attempts
+    assert len(fake.received) == len(caught.value.attempts)
 
 
 def test_a_streamed_response_failed_event(fake: FakeAPI) -> None:

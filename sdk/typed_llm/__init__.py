@@ -63,6 +63,7 @@ from typed_llm._errors import (
     UnrecordedRequestError,
 )
 from typed_llm._json import JSONObject, JSONValue
+from typed_llm._ledger import Attempt, AttemptKind, WaitSource
 from typed_llm._log_setup import configure_logging, flush_logs
 from typed_llm._logging import set_max_content_length
 from typed_llm._models.changes import ChatRequestChanges, EmbeddingRequestChanges, ResponsesRequestChanges
@@ -256,6 +257,8 @@ __all__ = [
     "AsyncResponseStream",
     "AsyncResponsesClient",
     "AsyncRetrying",
+    "Attempt",
+    "AttemptKind",
     "AudioOutput",
     "AudioPart",
     "AudioVoice",
@@ -436,6 +439,7 @@ __all__ = [
     "UsageReported",
     "UserLocation",
     "UserMessage",
+    "WaitSource",
     "WebSearchCall",
     "WebSearchOptions",
     "__version__",

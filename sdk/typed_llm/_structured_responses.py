@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from typed_llm._errors import OutputTruncatedError, OutputValidationError, RefusalError
+from typed_llm._errors import OutputTruncatedError, OutputValidationError, RefusalError, TypedLLMError
 from typed_llm._models.responses_api import (
     OutputMessage,
     OutputRefusal,
@@ -59,6 +59,14 @@ def parse_response_output(response: Response, output_type: type[T]) -> ParsedRes
         OutputValidationError: the text is not valid JSON of the type.
         NoTextError: the answer has no text at all (it only called tools).
     """
+    try:
+        return _parsed_output(response, output_type)
+    except TypedLLMError as error:  # the call succeeded: the error tells how it went, as the answer would
+        error.attempts = response.attempts
+        raise
+
+
+def _parsed_output(response: Response, output_type: type[T]) -> ParsedResponse[T]:
     for item in response.output:
         if isinstance(item, OutputMessage):
             for part in item.content:

@@ -54,3 +54,12 @@ def replace_is_checked() -> None:
     EMBEDDING.replace(messages=REQUEST.messages)  # type: ignore[call-arg]  # each model takes its own fields
     RESPONSES.replace(max_tokens=5)  # type: ignore[call-arg]  # Responses calls it max_output_tokens
     _ = REQUEST.replace(model="m").input  # type: ignore[attr-defined]  # replace returns the request's own type
+
+
+def ledger_values(client: OpenAIClient) -> None:
+    attempts = client.complete(REQUEST).attempts
+    count: int = attempts  # type: ignore[assignment]  # the ledger is a tuple of Attempt, not a count
+    del count
+    wait: float = attempts[0].wait  # type: ignore[assignment]  # no wait after the last attempt: None
+    del wait
+    attempts[0].wait = 1.0  # type: ignore[misc]  # an Attempt is frozen

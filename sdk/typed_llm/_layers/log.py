@@ -19,10 +19,11 @@ import attrs
 from pydantic import BaseModel
 
 from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
+from typed_llm._ledger import log_form
 from typed_llm._logging import emit, enabled
 
 if TYPE_CHECKING:
-    from typed_llm._layers.pipeline import Attempt, Call, Flow, Next, Outcome
+    from typed_llm._layers.pipeline import AttemptContext, Call, Flow, Next, Outcome
 
 __all__ = ["Identity", "Logging", "error_fields"]
 
@@ -64,7 +65,7 @@ class Logging:
 
     identity: Identity
 
-    def run(self, call: Call[R, S], attempt: Attempt, inner: Next[S]) -> Flow[Outcome[S]]:
+    def run(self, call: Call[R, S], attempt: AttemptContext, inner: Next[S]) -> Flow[Outcome[S]]:
         """The rest of the pipeline, logged."""
         # The fields every event of the call shares (the request key among them) are worked out
         # before the request goes out, while the CPU is busy anyway: the same work right after the
@@ -88,6 +89,7 @@ class Logging:
                     "error",
                     **(fields or self.identity.fields(call)),
                     attempt=error.attempt,
+                    attempts=log_form(error.attempts),
                     latency_ms=_since(started),
                     **error_fields(error),
                 )
@@ -98,6 +100,7 @@ class Logging:
                 "response",
                 **fields,
                 attempt=outcome.attempt,
+                attempts=log_form(outcome.attempts),
                 cache_hit=outcome.cached,
                 latency_ms=_since(started),
                 status_code=None if outcome.cached else 200,

@@ -13,7 +13,7 @@ import attrs
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from typed_llm._layers.pipeline import Attempt, Call, Flow, Next, Outcome
+    from typed_llm._layers.pipeline import AttemptContext, Call, Flow, Next, Outcome
 
 __all__ = ["Preflight"]
 
@@ -25,7 +25,7 @@ S = TypeVar("S", bound=BaseModel)
 class Preflight:
     """Runs ``operation.check`` on the request, then the rest of the pipeline."""
 
-    def run(self, call: Call[R, S], attempt: Attempt, inner: Next[S]) -> Flow[Outcome[S]]:
+    def run(self, call: Call[R, S], attempt: AttemptContext, inner: Next[S]) -> Flow[Outcome[S]]:
         """The check, then ``inner``."""
         check = call.operation.check
         if check is not None:

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
+from typed_llm._ledger import Attempt, CallFacts
 from typed_llm._models.logprobs import ChoiceLogprobs
 from typed_llm._models.messages import AnyToolCall, AssistantAudio, AssistantMessage, FunctionCall
 
@@ -358,9 +359,12 @@ class Choice(_Answer):
         return data
 
 
-class _HasRequestId(_Answer):
+class _HasRequestId(CallFacts, _Answer):
     request_id: str | None = None
     """``x-request-id`` (or Azure's ``apim-request-id``) of the answer; not part of the API's body."""
+    attempts: tuple[Attempt, ...] = Field(default=(), exclude=True)
+    """How this call went, attempt by attempt (``Attempt``): not part of the answer, so never
+    cached nor compared."""
 
 
 class ChatResponse(_HasRequestId):
@@ -405,7 +409,7 @@ class ChatResponse(_HasRequestId):
         """
         choice = self.choices[0]
         if choice.finish_reason == "content_filter":
-            raise ContentFilterError(
+            stopped = ContentFilterError(
                 "the completion was stopped by the content filter",
                 stage="completion",
                 results=choice.content_filter_results,
@@ -413,6 +417,8 @@ class ChatResponse(_HasRequestId):
                 status_code=200,
                 request_id=self.request_id,
             )
+            stopped.attempts = self.attempts
+            raise stopped
         message = choice.message
         if message.content is not None:
             return message.content

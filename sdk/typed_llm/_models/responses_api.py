@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from typed_llm._errors import NoTextError, RefusalError
 from typed_llm._json import JSONObject
+from typed_llm._ledger import Attempt, CallFacts
 from typed_llm._models.messages import FunctionCall, ToolCall
 
 __all__ = [
@@ -218,7 +219,7 @@ class ResponseErrorDetail(_Answer):
     message: str = ""
 
 
-class Response(_Answer):
+class Response(CallFacts, _Answer):
     """An answer of the Responses API."""
 
     id: str
@@ -235,6 +236,9 @@ class Response(_Answer):
     store: bool | None = None
     request_id: str | None = None
     """The HTTP answer's ``x-request-id`` (not part of the body)."""
+    attempts: tuple[Attempt, ...] = Field(default=(), exclude=True)
+    """How this call went, attempt by attempt (``Attempt``): not part of the answer, so never
+    cached nor compared."""
 
     @property
     def output_text(self) -> str:

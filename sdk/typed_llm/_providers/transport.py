@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     import openai
 
-    from typed_llm._layers.pipeline import Attempt, Call, Flow
+    from typed_llm._layers.pipeline import AttemptContext, Call, Flow
     from typed_llm._models.responses import ChatResponse
     from typed_llm._models.responses_api import Response
 
@@ -59,7 +59,7 @@ class HTTP:
     routing: Routing
     timeout: float
 
-    def run(self, call: Call[R, S], attempt: Attempt) -> Flow[Outcome[S]]:
+    def run(self, call: Call[R, S], attempt: AttemptContext) -> Flow[Outcome[S]]:
         """Send the call's request and read the answer; an error says which attempt it ended."""
         streaming = call.operation.streaming
         try:
@@ -72,9 +72,9 @@ class HTTP:
         except TypedLLMError as error:
             error.attempt = attempt.number
             raise
-        return Outcome(value, attempt=attempt.number)
+        return Outcome(value, attempt=attempt.number, status=raw.status_code)
 
-    def _stream(self, call: Call[R, S], attempt: Attempt, streaming: Streaming[S]) -> Flow[Outcome[S]]:
+    def _stream(self, call: Call[R, S], attempt: AttemptContext, streaming: Streaming[S]) -> Flow[Outcome[S]]:
         """Open the stream, hand each event on as it is decoded, assemble the answer at the end.
 
         Until the first event reaches the caller a failure is the attempt's own (the retry layer

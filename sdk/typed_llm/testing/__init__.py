@@ -27,18 +27,24 @@ a test suite:
   slow answers) to test retry paths.
 - ``llm_base_url``: the fake's OpenAI base URL while recording, and a dead loopback URL while
   replaying (nothing is contacted: the cassette answers).
+- ``llm_clock``: virtual time (``VirtualClock``): the retry layers wait on it without sleeping, so
+  a recorded 429 → 429 → 200 replays in no time with its exact waits in ``response.attempts``; the
+  retry strategy is written into the cassette's metadata and a replay under another one warns
+  (``BackoffChangedWarning``).
 
 ``typed-llm cassettes check DIR`` (and ``scan``) finds anything in cassettes that looks like a key.
 """
 
 from __future__ import annotations
 
-from typed_llm.testing._cassette import ServerStateWarning, StaleRecordingWarning
+from typed_llm.testing._cassette import BackoffChangedWarning, ServerStateWarning, StaleRecordingWarning
+from typed_llm.testing._clock import VirtualClock
 from typed_llm.testing._fake import FakeAPI
 from typed_llm.testing._replies import FakeReply, Fault, ReceivedRequest, StreamScript
 from typed_llm.testing._vcr import RecordMode, make_vcr, record_command, scan
 
 __all__ = [
+    "BackoffChangedWarning",
     "FakeAPI",
     "FakeReply",
     "Fault",
@@ -47,6 +53,7 @@ __all__ = [
     "ServerStateWarning",
     "StaleRecordingWarning",
     "StreamScript",
+    "VirtualClock",
     "cassette_name",
     "make_vcr",
     "record_command",
@@ -69,6 +76,9 @@ else:
     )
     from typed_llm.testing._plugin import (
         llm_cassette as llm_cassette,
+    )
+    from typed_llm.testing._plugin import (
+        llm_clock as llm_clock,
     )
     from typed_llm.testing._plugin import (
         llm_fake as llm_fake,

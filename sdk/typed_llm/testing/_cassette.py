@@ -12,6 +12,9 @@ that changed (``_diff``); a ``rewrite`` record mode replays what still matches, 
 misses and saves exactly the interactions the test used, in order (a test with no miss leaves its
 file untouched); loaded interactions that a test in ``new_episodes`` or ``all`` did not play are
 flagged with ``StaleRecordingWarning`` instead of being kept silently.
+
+The metadata block also records the retry strategies the test ran with (``note_backoff``, from the
+plugin's ``llm_clock``): a replay under another strategy warns with ``BackoffChangedWarning``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CASSETTE_FORMAT",
+    "BackoffChangedWarning",
     "Miss",
     "ServerStateWarning",
     "Settings",
@@ -67,6 +71,16 @@ class ServerStateWarning(UserWarning):
 
     It replays, but recording it again needs the server to still hold that state (a stored
     response, a conversation): record the call that creates it in the same test.
+    """
+
+
+class BackoffChangedWarning(UserWarning):
+    """A cassette replayed under another retry strategy than the one it was recorded with.
+
+    The replay goes on: the recorded answers (and their ``Retry-After`` headers) are played to the
+    strategy under test, whose waits the ledger shows. If it makes fewer or more attempts than were
+    recorded, the replay fails as any changed test does (unplayed interactions, or a request with no
+    recording). Re-record (``--llm-record-mode=rewrite``) to make the new strategy the recorded one.
     """
 
 
@@ -188,6 +202,8 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
         self.misses: list[Miss] = []
         self.stale: tuple[int, ...] = ()
         """Loaded interactions a recording run neither played nor replaced (set when saved)."""
+        self.backoff: list[dict[str, object]] | None = None
+        """The retry strategies the test ran with (``note_backoff``), written in the metadata."""
 
     # --- loading and the index ----------------------------------------------------------------
 
@@ -299,6 +315,32 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
         )
         return [(self.data[found.index][0], ["method", "norm_path", "query"], failed)]
 
+    # --- the retry strategy ---------------------------------------------------------------------
+
+    @property
+    def recorded_backoff(self) -> list[dict[str, object]] | None:
+        """The retry strategies the loaded recording was made with (None: not recorded, or new)."""
+        metadata: object = self._metadata
+        meta = metadata.get("typed_llm") if isinstance(metadata, dict) else None
+        found = meta.get("backoff") if isinstance(meta, dict) else None
+        return found if isinstance(found, list) else None
+
+    def note_backoff(self, strategies: list[dict[str, object]]) -> None:
+        """The strategies the test ran with (``describe``d): saved in the metadata when recording;
+        compared with the recorded ones when replaying (``BackoffChangedWarning`` if they differ).
+        """  # noqa: D205  (the summary names both cases)
+        recorded = self.recorded_backoff
+        self.backoff = strategies
+        if recorded is not None and self.write_protected and recorded != strategies:
+            warnings.warn(
+                BackoffChangedWarning(
+                    f"{shown_path(str(self._path))} was recorded under the retry strategy {recorded} "
+                    f"and is replayed under {strategies}: the waits are the new strategy's; re-record "
+                    "(--llm-record-mode=rewrite) to make it the recorded one"
+                ),
+                stacklevel=2,
+            )
+
     # --- saving -------------------------------------------------------------------------------
 
     def _find_stale(self) -> tuple[int, ...]:
@@ -318,6 +360,8 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
                 "match_on": "method, path, query" + (", JSON body" if self._typed.match_body else ""),
             }
         }
+        if self.backoff:
+            self._metadata["typed_llm"]["backoff"] = self.backoff
         super()._persist(cassette_dict)
 
     def _save(self, force: bool = False) -> None:  # noqa: FBT001, FBT002  (vcrpy's signature)

@@ -106,6 +106,40 @@ class FakeReply:
         return cls(status=status, body={"error": error}, headers=headers or {})
 
     @classmethod
+    def rate_limited(
+        cls, retry_after: float | str | None = None, *, retry_after_ms: int | None = None
+    ) -> FakeReply:
+        """A 429 rate limit as OpenAI shapes it, asking to wait ``retry_after`` seconds (a number, or
+        an HTTP date as a string) and/or ``retry_after_ms`` milliseconds; neither: no header.
+
+        Enqueue a sequence to script a retry story: ``fake.enqueue(FakeReply.rate_limited(1),
+        FakeReply.rate_limited(2))`` answers 429, 429, then the normal 200.
+        """  # noqa: D205  (the summary names both headers)
+        headers: dict[str, str] = {}
+        if retry_after is not None:
+            headers["retry-after"] = retry_after if isinstance(retry_after, str) else f"{retry_after:g}"
+        if retry_after_ms is not None:
+            headers["retry-after-ms"] = str(retry_after_ms)
+        return cls.error(
+            429,
+            "Rate limit reached for requests. Please try again later.",
+            code="rate_limit_exceeded",
+            type="requests",
+            headers=headers,
+        )
+
+    @classmethod
+    def unavailable(cls, retry_after: float | None = None) -> FakeReply:
+        """A 503 (the service is overloaded), optionally with a ``Retry-After`` in seconds."""
+        headers = {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
+        return cls.error(
+            503,
+            "The server is overloaded or not ready yet.",
+            type="server_error",
+            headers=headers,
+        )
+
+    @classmethod
     def azure_prompt_filter(cls, category: str = "self_harm", severity: str = "medium") -> FakeReply:
         """Azure's 400 for a prompt its content filter blocked, as the real service shapes it."""
         verdicts: dict[str, object] = {**_AZURE_VERDICTS, "jailbreak": {"filtered": False, "detected": False}}
