@@ -64,6 +64,7 @@ from typed_llm._errors import (
 )
 from typed_llm._json import JSONObject, JSONValue
 from typed_llm._logging import configure_logging, flush_logs, set_max_content_length
+from typed_llm._models.cost import Cost, ModelPrice
 from typed_llm._models.messages import (
     AnyToolCall,
     AssistantAudio,
@@ -209,16 +210,14 @@ from typed_llm._shell import AsyncCached, AsyncLogged, AsyncRetrying, Cached, Lo
 from typed_llm._streaming import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 from typed_llm._structured import TypedTool, strict_schema
 from typed_llm._tokens import (
-    ModelLimits,
     TokenCount,
-    check_context_window,
     count_message_tokens,
     count_request_tokens,
     count_tokens,
     encoding_for_model,
-    model_limits,
 )
 from typed_llm._typing import AsyncClient, AsyncResponsesClient, Client, ResponsesClient
+from typed_llm._window import ModelLimits, check_context_window, model_limits
 from typed_llm._wire.chat_stream import ChatStreamEvent
 from typed_llm._wire.responses import ResponseStreamEvent
 from typed_llm._wire.sse import ChatChunk
@@ -281,6 +280,7 @@ __all__ = [
     "ContentFiltered",
     "ContentPart",
     "ContextWindowExceededError",
+    "Cost",
     "CustomCall",
     "CustomTool",
     "CustomToolCall",
@@ -326,6 +326,7 @@ __all__ = [
     "MemoryCache",
     "Message",
     "ModelLimits",
+    "ModelPrice",
     "Moderation",
     "ModerationMode",
     "ModerationPolicy",

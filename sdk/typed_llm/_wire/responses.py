@@ -97,9 +97,9 @@ def _body(request: ResponsesRequest, routing: Routing, *, stream: bool) -> WireC
     return WireCall(path="/responses", body=body.encode())
 
 
-def _check(request: ResponsesRequest) -> None:
-    # Nothing to count against a window the SDK knows for every model; what can be refused before
-    # sending is: a string input must not be blank.
+def _check(request: ResponsesRequest, _model: str) -> None:
+    # Nothing to count against a window the SDK knows for every model (no estimate, so no drift
+    # either); what can be refused before sending is: a string input must not be blank.
     if isinstance(request.input, str) and not request.input.strip():
         raise ConfigurationError("input is blank: give the text the model should answer")
 
