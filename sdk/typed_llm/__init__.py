@@ -26,6 +26,7 @@ from typed_llm._cache.sqlite import SQLiteCache
 from typed_llm._client import AsyncAzureClient, AsyncOpenAIClient, AzureClient, OpenAIClient
 from typed_llm._compat.llmcall import LLMCall
 from typed_llm._compat.settings import Settings
+from typed_llm._cost import Cost, ModelPrice
 from typed_llm._errors import (
     APIConnectionError,
     APIError,
@@ -64,7 +65,6 @@ from typed_llm._errors import (
 )
 from typed_llm._json import JSONObject, JSONValue
 from typed_llm._logging import configure_logging, flush_logs, set_max_content_length
-from typed_llm._models.cost import Cost, ModelPrice
 from typed_llm._models.messages import (
     AnyToolCall,
     AssistantAudio,

@@ -19,6 +19,7 @@ import attrs
 from typed_llm._backoff import Backoff, ExponentialBackoff
 from typed_llm._cache.base import Cache
 from typed_llm._cache.policy import DEFAULT_POLICY, CachePolicy
+from typed_llm._cost import ModelPrice
 from typed_llm._errors import ConfigurationError
 from typed_llm._layers.cache import Caching
 from typed_llm._layers.log import Identity, Logging
@@ -27,7 +28,6 @@ from typed_llm._layers.preflight import Preflight
 from typed_llm._layers.pricing import Pricing
 from typed_llm._layers.retry import Retry
 from typed_llm._layers.singleflight import SingleFlight
-from typed_llm._models.cost import ModelPrice
 from typed_llm._prices import check_prices
 from typed_llm._providers.azure import AzureProvider
 from typed_llm._providers.common import DEFAULT_TIMEOUT, TokenProvider

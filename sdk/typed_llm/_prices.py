@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
+from typed_llm._cost import Cost, ModelPrice
 from typed_llm._errors import ConfigurationError
-from typed_llm._models.cost import Cost, ModelPrice
 
 if TYPE_CHECKING:
     from genai_prices.types import TieredPrices
 
-    from typed_llm._models.cost import BilledTokens
+    from typed_llm._cost import BilledTokens
 
 __all__ = ["OVERRIDE", "PriceTag", "check_prices", "prices_version"]
 

@@ -21,8 +21,8 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from typed_llm._cost import carry_price_tag
 from typed_llm._errors import OutputTruncatedError, OutputValidationError, RefusalError, StrictSchemaError
-from typed_llm._models.cost import carry_price_tag
 from typed_llm._models.messages import CustomToolCall, ToolCall
 from typed_llm._models.requests import (
     ChatRequest,

@@ -13,8 +13,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from typed_llm._cost import carry_price_tag
 from typed_llm._errors import OutputTruncatedError, OutputValidationError, RefusalError
-from typed_llm._models.cost import carry_price_tag
 from typed_llm._models.responses_api import (
     OutputMessage,
     OutputRefusal,

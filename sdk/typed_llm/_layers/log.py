@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 from pydantic import BaseModel
 
+from typed_llm._cost import Cost, explain_cost
 from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
 from typed_llm._logging import emit, enabled
-from typed_llm._models.cost import Cost, explain_cost
 
 if TYPE_CHECKING:
     from typed_llm._layers.pipeline import Attempt, Call, Flow, Next, Outcome, TokenDrift

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Final, TypeVar
 import attrs
 from pydantic import BaseModel
 
+from typed_llm._cost import billed_tokens
 from typed_llm._layers.pipeline import TokenDrift
-from typed_llm._models.cost import billed_tokens
 
 if TYPE_CHECKING:
     from typed_llm._layers.pipeline import Attempt, Call, Flow, Next, Outcome

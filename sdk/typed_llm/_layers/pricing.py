@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 from pydantic import BaseModel
 
-from typed_llm._models.cost import ModelPrice, price_tag, tag_price
+from typed_llm._cost import ModelPrice, price_tag, tag_price
 from typed_llm._prices import PriceTag
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from typed_llm._cost import BilledTokens, Priced, utc_time
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
-from typed_llm._models.cost import BilledTokens, Priced, utc_time
 from typed_llm._models.messages import AnyToolCall
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag
 
+from typed_llm._cost import BilledTokens, Priced, utc_time
 from typed_llm._errors import NoTextError, RefusalError
 from typed_llm._json import JSONObject
-from typed_llm._models.cost import BilledTokens, Priced, utc_time
 from typed_llm._models.messages import FunctionCall, ToolCall
 
 if TYPE_CHECKING:
