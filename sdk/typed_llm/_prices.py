@@ -130,12 +130,13 @@ def _cost(tokens: BilledTokens, rates: ModelPrice, source: str, model: str, prov
     input_cost = Decimal(uncached) * (rates.input or zero) / _MILLION
     cached_cost = Decimal(tokens.cached_input) * (cached_rate or zero) / _MILLION
     output_cost = Decimal(tokens.output) * (rates.output or zero) / _MILLION
+    # Exact (28 significant digits hold any real call); normalized, so 0.000 reads as 0.
     return Cost(
-        input=input_cost,
-        cached_input=cached_cost,
-        output=output_cost,
-        reasoning=Decimal(tokens.reasoning) * (rates.output or zero) / _MILLION,
-        total=input_cost + cached_cost + output_cost,
+        input=input_cost.normalize(),
+        cached_input=cached_cost.normalize(),
+        output=output_cost.normalize(),
+        reasoning=(Decimal(tokens.reasoning) * (rates.output or zero) / _MILLION).normalize(),
+        total=(input_cost + cached_cost + output_cost).normalize(),
         prices_version=source,
         model=model,
         provider=provider,
