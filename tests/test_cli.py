@@ -23,6 +23,12 @@ def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -
     assert "model=gpt-4o-mini-2026-01-01 finish_reason=stop" in out
     assert "text='Echo: Name one reason to type-check LLM calls.'" in out
     assert "usage: prompt=21 completion=8 total=29" in out
+    # gpt-4o-mini at OpenAI's published $0.15 / $0.60 per million tokens: 21 in, 8 out.
+    assert (
+        "cost: $0.00000795 (input $0.00000315, cached $0, output $0.0000048; gpt-4o-mini at genai-prices"
+        in out
+    )
+    assert "cost: $0.00000006 (input $0.00000006" in out  # 3 tokens of text-embedding-3-small at $0.02
     assert "the same call again: the same response from the cache" in out
     assert "0 HTTP requests" in out
     assert "vectors=3 dimension=8" in out
@@ -40,7 +46,9 @@ def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -
         "response",
         "response",
         "response",
+        "token_drift",  # the fake counts words: its prompt_tokens for a json_schema call is far off
         "response",
+        "token_drift",  # and for the Responses call's instructions and input
         "retry_scheduled",
         "response",
         "error",

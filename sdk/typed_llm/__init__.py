@@ -26,6 +26,7 @@ from typed_llm._cache.sqlite import SQLiteCache
 from typed_llm._client import AsyncAzureClient, AsyncOpenAIClient, AzureClient, OpenAIClient
 from typed_llm._compat.llmcall import LLMCall
 from typed_llm._compat.settings import Settings
+from typed_llm._cost import Cost, ModelPrice
 from typed_llm._errors import (
     APIConnectionError,
     APIError,
@@ -213,17 +214,15 @@ from typed_llm._shell import AsyncCached, AsyncLogged, AsyncRetrying, Cached, Lo
 from typed_llm._streaming import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 from typed_llm._structured import TypedTool, strict_schema
 from typed_llm._tokens import (
-    ModelLimits,
     TokenCount,
-    check_context_window,
     count_message_tokens,
     count_request_tokens,
     count_tokens,
     encoding_for_model,
-    model_limits,
 )
 from typed_llm._tokens_responses import count_responses_tokens
 from typed_llm._typing import AsyncClient, AsyncResponsesClient, Client, ResponsesClient
+from typed_llm._window import ModelLimits, check_context_window, model_limits
 from typed_llm._wire.chat_stream import ChatStreamEvent
 from typed_llm._wire.responses import ResponseStreamEvent
 from typed_llm._wire.sse import ChatChunk
@@ -290,6 +289,7 @@ __all__ = [
     "ContentFiltered",
     "ContentPart",
     "ContextWindowExceededError",
+    "Cost",
     "CustomCall",
     "CustomTool",
     "CustomToolCall",
@@ -336,6 +336,7 @@ __all__ = [
     "MemoryCache",
     "Message",
     "ModelLimits",
+    "ModelPrice",
     "Moderation",
     "ModerationMode",
     "ModerationPolicy",

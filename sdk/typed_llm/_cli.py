@@ -84,7 +84,8 @@ def _tokens(text: str | None, model: str, messages: Path | None) -> int:
 
     from typed_llm._models.messages import Message  # noqa: PLC0415
     from typed_llm._models.requests import FunctionTool  # noqa: PLC0415
-    from typed_llm._tokens import count_message_tokens, count_tokens, encoding_for_model, model_limits  # noqa: PLC0415
+    from typed_llm._tokens import count_message_tokens, count_tokens, encoding_for_model  # noqa: PLC0415
+    from typed_llm._window import model_limits  # noqa: PLC0415
 
     if (text is None) == (messages is None):
         print("typed-llm: give either TEXT or --messages FILE", file=sys.stderr)

@@ -142,6 +142,7 @@ def run(out: TextIO) -> None:
             f"total={usage.total_tokens} cached={usage.cached_tokens} reasoning={usage.reasoning_tokens}",
             file=out,
         )
+    print("      ", _cost_line(chat), file=out)
     print("      ", f"request_id={chat.request_id}", file=out)
     same = "the same response" if results.cached == chat else "A DIFFERENT RESPONSE"
     print(
@@ -161,6 +162,7 @@ def run(out: TextIO) -> None:
         f"first vector starts {[round(x, 4) for x in embedding.vectors[0][:3]]}; norms {norms}",
         file=out,
     )
+    print("      ", _cost_line(embedding), file=out)
     city = results.city
     print(
         "parse ", f"{type(city.parsed).__name__}: {city.parsed!r} (strict json_schema, validated)", file=out
@@ -182,6 +184,17 @@ def run(out: TextIO) -> None:
     quota = results.quota
     print("error ", f"{type(quota).__name__}: {quota}", file=out)
     print("      ", "not retried: waiting does not buy credit", file=out)
+
+
+def _cost_line(response: ChatResponse | EmbeddingResponse) -> str:
+    """What the call cost, part by part, and whose prices say so (or why it is not known)."""
+    cost = response.cost
+    if cost is None:
+        return f"cost: unknown ({response.cost_unknown})"
+    return (
+        f"cost: ${cost.total:f} (input ${cost.input:f}, cached ${cost.cached_input:f}, "
+        f"output ${cost.output:f}; {cost.model} at {cost.prices_version})"
+    )
 
 
 def record() -> None:

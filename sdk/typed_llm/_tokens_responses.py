@@ -57,8 +57,8 @@ from typed_llm._tokens import (
     _response_format_tokens,
     _tool_tokens,
     encoding_for_model,
-    model_limits,
 )
+from typed_llm._window import model_limits
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -143,7 +143,7 @@ def _has_system_message(request: ResponsesRequest) -> bool:
     return any(isinstance(i, InputMessage) and i.role in {"system", "developer"} for i in request.input)
 
 
-def count_responses_tokens(request: ResponsesRequest) -> TokenCount:
+def count_responses_tokens(request: ResponsesRequest, model: str | None = None) -> TokenCount:
     """Input tokens of a Responses request (instructions, input items, tools, text format).
 
     Returns:
@@ -151,12 +151,13 @@ def count_responses_tokens(request: ResponsesRequest) -> TokenCount:
         docstring for what is estimated). For a request on server state (``previous_response_id``,
         ``conversation``, a stored ``prompt``) it counts what the request itself carries.
     """
-    encoding = encoding_for_model(request.model)
+    model = model or request.model  # an Azure deployment's model, when the client knows it
+    encoding = encoding_for_model(model)
 
     def encode(text: str) -> int:
         return len(encoding.encode(text, disallowed_special=()))
 
-    total = _REPLY_PRIMING - (1 if _primes_one_less(request.model) else 0)
+    total = _REPLY_PRIMING - (1 if _primes_one_less(model) else 0)
     exact = True
     if request.instructions is not None:
         total += _TOKENS_PER_MESSAGE + encode("developer") + encode(request.instructions)
@@ -180,8 +181,12 @@ def count_responses_tokens(request: ResponsesRequest) -> TokenCount:
     return TokenCount(value=total, exact=exact)
 
 
-def check_responses_window(request: ResponsesRequest) -> None:
+def check_responses_window(request: ResponsesRequest, model: str | None = None) -> int | None:
     """Raise before sending when the counted input plus ``max_output_tokens`` cannot fit.
+
+    Returns:
+        The input tokens counted (set against the reported usage), or None when nothing was
+        counted.
 
     Models without known limits are not checked, nor is a request with ``truncation="auto"`` (the
     server drops the oldest items to fit).
@@ -189,21 +194,24 @@ def check_responses_window(request: ResponsesRequest) -> None:
     Raises:
         ContextWindowExceededError: it cannot fit (with the counts).
     """
-    limits = model_limits(request.model)
+    model = model or request.model
+    limits = model_limits(model)
     if limits is None or request.truncation == "auto":
-        return
+        return None
     output = request.max_output_tokens or 0
-    counted = count_responses_tokens(request).value
+    counted = count_responses_tokens(request, model).value
     if counted + output > limits.context_window:
         more = " (and more on the server: this is a lower bound)" if _on_server_state(request) else ""
         raise ContextWindowExceededError(
-            f"{request.model} reads at most {limits.context_window} tokens; this input has {counted}{more} "
+            f"{model} reads at most {limits.context_window} tokens; this input has {counted}{more} "
             f"and asks room for {output} more",
-            model=request.model,
+            model=model,
             prompt_tokens=counted,
             max_output_tokens=output,
             context_window=limits.context_window,
         )
+    # On server state the count is a lower bound: no estimate to hold the reported usage against.
+    return None if _on_server_state(request) else counted
 
 
 def _on_server_state(request: ResponsesRequest) -> bool:

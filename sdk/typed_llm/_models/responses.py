@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from typed_llm._cost import BilledTokens, Priced, utc_time
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
 from typed_llm._ledger import Attempt, CallFacts
 from typed_llm._models.logprobs import ChoiceLogprobs
@@ -28,6 +29,7 @@ from typed_llm._models.messages import AnyToolCall, AssistantAudio, AssistantMes
 
 if TYPE_CHECKING:
     import builtins
+    from datetime import datetime
 
 __all__ = [
     "Annotation",
@@ -367,8 +369,8 @@ class _HasRequestId(CallFacts, _Answer):
     cached nor compared."""
 
 
-class ChatResponse(_HasRequestId):
-    """A chat completion."""
+class ChatResponse(_HasRequestId, Priced):
+    """A chat completion; ``cost`` says what it cost (None when that cannot be known)."""
 
     id: str
     """The completion's id."""
@@ -396,6 +398,26 @@ class ChatResponse(_HasRequestId):
         if isinstance(data, Mapping) and "prompt_annotations" in data and "prompt_filter_results" not in data:
             return {**data, "prompt_filter_results": data["prompt_annotations"]}
         return data
+
+    def _billed_tokens(self) -> BilledTokens | None:
+        usage = self.usage
+        if usage is None:
+            return None
+        prompt, completion = usage.prompt_tokens_details, usage.completion_tokens_details
+        return BilledTokens(
+            input=usage.prompt_tokens,
+            cached_input=usage.cached_tokens or 0,
+            output=usage.completion_tokens,
+            reasoning=usage.reasoning_tokens or 0,
+            audio=((prompt.audio_tokens or 0) if prompt else 0)
+            + ((completion.audio_tokens or 0) if completion else 0),
+        )
+
+    def _priced_at(self) -> datetime | None:
+        return utc_time(self.created)
+
+    def _service_tier(self) -> str | None:
+        return self.service_tier
 
     @property
     def text(self) -> str:
@@ -443,8 +465,8 @@ class EmbeddingUsage(_Answer):
     """Same as prompt_tokens for embeddings."""
 
 
-class EmbeddingResponse(_HasRequestId):
-    """Embedding vectors, one per input, in input order."""
+class EmbeddingResponse(_HasRequestId, Priced):
+    """Embedding vectors, one per input, in input order; ``cost`` says what they cost."""
 
     model: str
     """The model that answered."""
@@ -452,6 +474,9 @@ class EmbeddingResponse(_HasRequestId):
     """One vector per input string, in the order of the request's inputs."""
     usage: EmbeddingUsage | None = None
     """Token usage."""
+
+    def _billed_tokens(self) -> BilledTokens | None:
+        return None if self.usage is None else BilledTokens(input=self.usage.prompt_tokens)
 
     @property
     def dimension(self) -> int:

@@ -49,11 +49,14 @@ def _body(request: ResponsesRequest, routing: Routing, *, stream: bool) -> WireC
     return WireCall(path="/responses", body=body.encode())
 
 
-def _check(request: ResponsesRequest) -> None:
-    """Refuse before sending what cannot succeed: a blank input, or one too long for the window."""
+def _check(request: ResponsesRequest, model: str) -> int | None:
+    """Refuse before sending what cannot succeed: a blank input, or one too long for the window.
+
+    Returns the input tokens counted for ``model`` (the model an Azure deployment serves), or None.
+    """
     if isinstance(request.input, str) and not request.input.strip():
         raise ConfigurationError("input is blank: give the text the model should answer")
-    check_responses_window(request)
+    return check_responses_window(request, model)
 
 
 def _contents(request: ResponsesRequest) -> list[str]:
