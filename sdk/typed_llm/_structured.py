@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, Unpack
 
 from pydantic import BaseModel, ValidationError
 
 from typed_llm._errors import OutputTruncatedError, OutputValidationError, RefusalError, StrictSchemaError
+from typed_llm._models.http import attach_http
 from typed_llm._models.messages import CustomToolCall, ToolCall
 from typed_llm._models.requests import (
     ChatRequest,
@@ -31,6 +32,9 @@ from typed_llm._models.requests import (
     ResponseFormatJSONSchema,
 )
 from typed_llm._models.responses import ChatResponse, ParsedChatResponse
+
+if TYPE_CHECKING:
+    from typed_llm._wire.options import CallOptions
 
 __all__ = [
     "AsyncParseFromComplete",
@@ -167,7 +171,8 @@ def parse_completion(response: ChatResponse, output_type: type[T]) -> ParsedChat
             response=response,
         ) from exc
     fields = {name: getattr(response, name) for name in type(response).model_fields}
-    return ParsedChatResponse[output_type].model_construct(**fields, parsed=parsed)  # type: ignore[valid-type]  # a runtime parametrization
+    result = ParsedChatResponse[output_type].model_construct(**fields, parsed=parsed)  # type: ignore[valid-type]  # a runtime parametrization
+    return attach_http(result, response.http)
 
 
 class TypedTool(Generic[T]):
@@ -216,11 +221,11 @@ class TypedTool(Generic[T]):
 
 
 class _Completes(Protocol):
-    def complete(self, request: ChatRequest) -> ChatResponse: ...
+    def complete(self, request: ChatRequest, **options: Unpack[CallOptions]) -> ChatResponse: ...
 
 
 class _CompletesAsync(Protocol):
-    async def complete(self, request: ChatRequest) -> ChatResponse: ...
+    async def complete(self, request: ChatRequest, **options: Unpack[CallOptions]) -> ChatResponse: ...
 
 
 class ParseFromComplete:
@@ -230,7 +235,9 @@ class ParseFromComplete:
     and logged exactly as a plain one (it is one).
     """
 
-    def parse(self: _Completes, request: ChatRequest, output_type: type[T]) -> ParsedChatResponse[T]:
+    def parse(
+        self: _Completes, request: ChatRequest, output_type: type[T], **options: Unpack[CallOptions]
+    ) -> ParsedChatResponse[T]:
         """Complete ``request`` with ``output_type``'s strict schema; return the answer validated into it.
 
         Raises:
@@ -238,14 +245,17 @@ class ParseFromComplete:
             RefusalError, OutputTruncatedError, OutputValidationError, ContentFilterError: see
                 ``parse_completion``; and every error ``complete`` raises.
         """
-        return parse_completion(self.complete(structured_request(request, output_type)), output_type)
+        return parse_completion(
+            self.complete(structured_request(request, output_type), **options), output_type
+        )
 
 
 class AsyncParseFromComplete:
     """The async twin of ``ParseFromComplete``."""
 
     async def parse(
-        self: _CompletesAsync, request: ChatRequest, output_type: type[T]
+        self: _CompletesAsync, request: ChatRequest, output_type: type[T], **options: Unpack[CallOptions]
     ) -> ParsedChatResponse[T]:
         """Complete ``request`` with ``output_type``'s strict schema; return the answer validated into it."""
-        return parse_completion(await self.complete(structured_request(request, output_type)), output_type)
+        answer = await self.complete(structured_request(request, output_type), **options)
+        return parse_completion(answer, output_type)

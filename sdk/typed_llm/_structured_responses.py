@@ -14,6 +14,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from typed_llm._errors import OutputTruncatedError, OutputValidationError, RefusalError
+from typed_llm._models.http import attach_http
 from typed_llm._models.responses_api import (
     OutputMessage,
     OutputRefusal,
@@ -88,6 +89,7 @@ def parse_response_output(response: Response, output_type: type[T]) -> ParsedRes
             errors=tuple(exc.errors(include_url=False)),
         ) from exc
     fields = {name: getattr(response, name) for name in type(response).model_fields}
-    return ParsedResponse[output_type].model_construct(  # type: ignore[valid-type]  # a runtime parametrization
+    result = ParsedResponse[output_type].model_construct(  # type: ignore[valid-type]  # a runtime parametrization
         **fields, **(response.model_extra or {}), parsed=parsed
     )
+    return attach_http(result, response.http)

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
+from typed_llm._models.http import WithHTTP
 from typed_llm._models.messages import AnyToolCall
 
 if TYPE_CHECKING:
@@ -324,9 +325,10 @@ class Choice(_Answer):
         return data
 
 
-class _HasRequestId(_Answer):
+class _HasRequestId(_Answer, WithHTTP):
     request_id: str | None = None
     """``x-request-id`` (or Azure's ``apim-request-id``) of the answer; not part of the API's body."""
+    # ``http`` (status, headers): a property of ``WithHTTP``, not a field (see ``_models/http.py``).
 
 
 class ChatResponse(_HasRequestId):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Tag
 
 from typed_llm._errors import NoTextError, RefusalError
 from typed_llm._json import JSONObject
+from typed_llm._models.http import WithHTTP
 from typed_llm._models.messages import FunctionCall, ToolCall
 
 __all__ = [
@@ -218,8 +219,8 @@ class ResponseErrorDetail(_Answer):
     message: str = ""
 
 
-class Response(_Answer):
-    """An answer of the Responses API."""
+class Response(_Answer, WithHTTP):
+    """An answer of the Responses API (``http``: the status and headers it came with)."""
 
     id: str
     object: Literal["response"] = "response"
