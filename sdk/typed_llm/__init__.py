@@ -64,6 +64,7 @@ from typed_llm._errors import (
 )
 from typed_llm._json import JSONObject, JSONValue
 from typed_llm._logging import configure_logging, flush_logs, set_max_content_length
+from typed_llm._models.http import HTTPInfo, ResponseHeaders
 from typed_llm._models.messages import (
     AnyToolCall,
     AssistantAudio,
@@ -220,6 +221,7 @@ from typed_llm._tokens import (
 )
 from typed_llm._typing import AsyncClient, AsyncResponsesClient, Client, ResponsesClient
 from typed_llm._wire.chat_stream import ChatStreamEvent
+from typed_llm._wire.options import CallOptions
 from typed_llm._wire.responses import ResponseStreamEvent
 from typed_llm._wire.sse import ChatChunk
 
@@ -265,6 +267,7 @@ __all__ = [
     "CachePolicy",
     "CacheStats",
     "Cached",
+    "CallOptions",
     "ChatChunk",
     "ChatRequest",
     "ChatResponse",
@@ -304,6 +307,7 @@ __all__ = [
     "FunctionCallOutput",
     "FunctionDefinition",
     "FunctionTool",
+    "HTTPInfo",
     "HostedTool",
     "HostedToolChoice",
     "ImagePart",
@@ -381,6 +385,7 @@ __all__ = [
     "ResponseFormatText",
     "ResponseFunctionCall",
     "ResponseFunctionTool",
+    "ResponseHeaders",
     "ResponseIncomplete",
     "ResponseMessage",
     "ResponseStream",

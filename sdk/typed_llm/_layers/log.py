@@ -74,6 +74,7 @@ class Logging:
                 kind=call.operation.name,
                 contents=call.operation.contents(call.request),
                 **fields(call),
+                **call.options.log_fields(),
             )
         started = time.perf_counter()
         try:
@@ -87,6 +88,7 @@ class Logging:
                     attempt=error.attempt,
                     latency_ms=_since(started),
                     **error_fields(error),
+                    **call.options.log_fields(),
                 )
             raise
         if enabled(logging.INFO):
@@ -100,6 +102,7 @@ class Logging:
                 status_code=None if outcome.cached else 200,
                 **call.operation.summary(outcome.value),
                 **(_stream_fields(outcome, started) if call.operation.streaming is not None else {}),
+                **call.options.log_fields(),
             )
         return outcome
 

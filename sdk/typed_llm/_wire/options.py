@@ -124,16 +124,16 @@ class Options(BaseModel):
     @field_validator("extra_body")
     @classmethod
     def _not_a_field(cls, value: Mapping[str, JSONValue], info: ValidationInfo) -> Mapping[str, JSONValue]:
-        fields = (info.context or {}).get("fields", frozenset())
+        context = info.context or {}
+        fields, kind = context.get("fields", frozenset()), context.get("kind", "the request")
         for key in value:
+            if key in SDK_KEYS:
+                raise ValueError(f"extra_body sets {key!r}, which the SDK decides (to stream: stream())")
             if key in fields:
                 raise ValueError(
-                    f"extra_body sets {key!r}, a field of the request: set it on the request "
-                    f"(request.model_copy(update=...) skips validation; build it anew), extra_body is "
-                    "for parameters the request models do not have"
+                    f"extra_body sets {key!r}, a field of {kind}: set the field on the request instead "
+                    "(it is validated there); extra_body is for parameters the models do not have yet"
                 )
-            if key in SDK_KEYS:
-                raise ValueError(f"extra_body sets {key!r}, which the SDK decides itself (stream(): streams)")
         return value
 
     @classmethod
@@ -154,7 +154,7 @@ class Options(BaseModel):
         }
         # a keyword no verb takes (from a caller without a type checker): refused by extra="forbid"
         merged.update({name: value for name, value in given.items() if name not in merged})
-        return cls.model_validate(merged, context={"fields": fields})
+        return cls.model_validate(merged, context={"fields": fields, "kind": type(request).__name__})
 
     @property
     def keyed(self) -> bool:
