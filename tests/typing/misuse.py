@@ -9,6 +9,7 @@ starts mypy again.
 
 from __future__ import annotations
 
+import httpx2
 from pydantic import BaseModel
 
 from typed_llm import ChatRequest, OpenAIClient, ToolCall, TypedTool, UserMessage
@@ -35,3 +36,10 @@ def complete_is_not_parse(client: OpenAIClient) -> None:
 def requests_are_checked() -> None:
     ChatRequest(model="m", messages=("x",))  # type: ignore[arg-type]  # a message is a typed value, not a str
     ChatRequest(model="m", messages=(), temprature=0.2)  # type: ignore[call-arg]  # a misspelt option is refused
+
+
+def options_are_checked(client: OpenAIClient) -> None:
+    client.complete(REQUEST, timeout="5")  # type: ignore[arg-type]  # a timeout is a number of seconds
+    client.complete(REQUEST, extra_header={"x": "1"})  # type: ignore[call-arg]  # a misspelt option is refused
+    client.complete(REQUEST, extra_headers={"x": 1})  # type: ignore[dict-item]  # header values are text
+    OpenAIClient(http_client=httpx2.AsyncClient())  # type: ignore[arg-type]  # the sync client takes an httpx2.Client
