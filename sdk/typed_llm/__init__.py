@@ -68,6 +68,7 @@ from typed_llm._ledger import Attempt, AttemptKind, WaitSource
 from typed_llm._log_setup import configure_logging, flush_logs
 from typed_llm._logging import set_max_content_length
 from typed_llm._models.changes import ChatRequestChanges, EmbeddingRequestChanges, ResponsesRequestChanges
+from typed_llm._models.http import HTTPInfo, ResponseHeaders
 from typed_llm._models.logprobs import ChoiceLogprobs, TokenLogprob, TopLogprob
 from typed_llm._models.messages import (
     AnyToolCall,
@@ -224,6 +225,7 @@ from typed_llm._tokens_responses import count_responses_tokens
 from typed_llm._typing import AsyncClient, AsyncResponsesClient, Client, ResponsesClient
 from typed_llm._window import ModelLimits, check_context_window, model_limits
 from typed_llm._wire.chat_stream import ChatStreamEvent
+from typed_llm._wire.options import CallOptions
 from typed_llm._wire.responses import ResponseStreamEvent
 from typed_llm._wire.sse import ChatChunk
 
@@ -271,6 +273,7 @@ __all__ = [
     "CachePolicy",
     "CacheStats",
     "Cached",
+    "CallOptions",
     "ChatChunk",
     "ChatRequest",
     "ChatRequestChanges",
@@ -314,6 +317,7 @@ __all__ = [
     "FunctionCallOutput",
     "FunctionDefinition",
     "FunctionTool",
+    "HTTPInfo",
     "HostedTool",
     "HostedToolChoice",
     "ImagePart",
@@ -392,6 +396,7 @@ __all__ = [
     "ResponseFormatText",
     "ResponseFunctionCall",
     "ResponseFunctionTool",
+    "ResponseHeaders",
     "ResponseIncomplete",
     "ResponseMessage",
     "ResponseStream",

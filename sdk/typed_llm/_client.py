@@ -10,11 +10,13 @@ are written once in ``_layers``; the sync and async clients differ only in their
 
 from __future__ import annotations
 
+import copy as _copy
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Generic, Self, TypeVar
 
 import attrs
+import httpx2
 
 from typed_llm._backoff import Backoff, ExponentialBackoff
 from typed_llm._cache.base import Cache
@@ -34,15 +36,20 @@ from typed_llm._providers.common import DEFAULT_TIMEOUT, TokenProvider
 from typed_llm._providers.openai import OpenAIProvider
 from typed_llm._providers.transport import DEFAULT_IDLE_TIMEOUT, HTTP, AsyncTransport, SyncTransport
 from typed_llm._shell import AsyncShell, SyncShell
+from typed_llm._wire.options import NO_OPTIONS, Options, thaw_body
 
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from typed_llm._json import JSONValue
     from typed_llm._layers.pipeline import Layer
     from typed_llm._providers import Provider
 
 __all__ = ["AsyncAzureClient", "AsyncOpenAIClient", "AzureClient", "OpenAIClient"]
 
+
+H = TypeVar("H", httpx2.Client, httpx2.AsyncClient)
+"""The kind of HTTP client a client takes: ``httpx2.Client`` (sync) or ``httpx2.AsyncClient`` (async)."""
 
 DEFAULT_BACKOFF = ExponentialBackoff()
 """The strategy clients use unless given one (see ``ExponentialBackoff`` for why these defaults)."""
@@ -83,6 +90,30 @@ def _pipeline(provider: Provider, backoff: Backoff, caching: _Settings, *, prefl
     return Pipeline(tuple(layers), HTTP(provider.routing, provider.timeout))
 
 
+def _with_backoff(pipeline: Pipeline, backoff: Backoff) -> Pipeline:
+    """``pipeline`` with the client's own retry layer using ``backoff``; every other layer shared."""
+    layers = tuple(
+        attrs.evolve(layer, backoff=backoff) if isinstance(layer, Retry) else layer
+        for layer in pipeline.layers
+    )
+    return Pipeline(layers, pipeline.terminal)
+
+
+def _own_client(given: object, kind: type[httpx2.Client | httpx2.AsyncClient], client: str) -> None:
+    """Refuse an HTTP client of the wrong kind at construction, saying which one fits."""
+    if given is None or isinstance(given, kind):
+        return
+    hint = ""
+    if isinstance(given, httpx2.AsyncClient):
+        hint = f"; an httpx2.AsyncClient goes to Async{client}"
+    elif isinstance(given, httpx2.Client):
+        hint = f"; an httpx2.Client goes to {client.removeprefix('Async')}"
+    raise ConfigurationError(
+        f"{client} takes an httpx2.{kind.__name__} as http_client (openai 3 is built on httpx2), "
+        f"got {type(given).__module__}.{type(given).__qualname__}{hint}"
+    )
+
+
 def _positive(seconds: object, name: str) -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < math.inf:
         raise ConfigurationError(f"{name} must be a positive, finite number of seconds, got {seconds!r}")
@@ -92,6 +123,10 @@ def _positive(seconds: object, name: str) -> float:
 class _Base:
     _provider: Provider
     _idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    _pipeline: Pipeline
+    _defaults: Options
+    _http_client: httpx2.Client | httpx2.AsyncClient | None = None
+    """The caller's own HTTP client, if one was given: used, never closed, by this client."""
 
     def _attach(self, provider: Provider, backoff: Backoff, cache: _Settings, *, preflight: bool) -> None:
         self._provider = provider
@@ -102,6 +137,44 @@ class _Base:
         """``openai`` or ``azure``."""
         return self._provider.name
 
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        backoff: Backoff | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, JSONValue] | None = None,
+    ) -> Self:
+        """A copy of this client whose every call has these options (the ones not given stay as they are).
+
+        The copy shares this client's connection pool, cache and single-flight (nothing is rebuilt;
+        options travel with each call), so it is cheap to make per task; closing either closes the
+        pool of both. A call's own options go on top of these (``client.complete(r, timeout=...)``).
+
+        Args:
+            timeout: seconds each attempt may take, instead of the client's ``timeout``.
+            backoff: the retry strategy instead of the client's (``NoRetry()``: no retries).
+            extra_headers: headers added to every call (after the client's own, so they win).
+            extra_query: query parameters added to every call (part of the cache key).
+            extra_body: keys added to every call's JSON body (part of the cache key).
+
+        Raises:
+            pydantic.ValidationError: an option is not valid (a header with a line break, a
+                timeout that is not a positive number, a body that is not JSON).
+        """
+        given: dict[str, object] = {
+            "timeout": self._defaults.timeout if timeout is None else timeout,
+            "extra_headers": {**self._defaults.extra_headers, **(extra_headers or {})},
+            "extra_query": {**self._defaults.extra_query, **(extra_query or {})},
+            "extra_body": {**thaw_body(self._defaults.extra_body), **(extra_body or {})},
+        }
+        copy = _copy.copy(self)
+        copy._defaults = Options.model_validate(given)  # noqa: SLF001  (a copy of this very client)
+        if backoff is not None:
+            copy._pipeline = _with_backoff(self._pipeline, backoff)  # noqa: SLF001  (the same)
+        return copy
+
 
 class _SyncAdapter(_Base, SyncShell):
     """A provider's pipeline, driven with blocking I/O."""
@@ -110,12 +183,16 @@ class _SyncAdapter(_Base, SyncShell):
 
     def _attach(self, provider: Provider, backoff: Backoff, cache: _Settings, *, preflight: bool) -> None:
         super()._attach(provider, backoff, cache, preflight=preflight)
-        transport = SyncTransport(provider.build_sync(), provider.timeout, self._idle_timeout)
+        given = self._http_client
+        _own_client(given, httpx2.Client, type(self).__name__)
+        http_client = given if isinstance(given, httpx2.Client) else None
+        transport = SyncTransport(provider.build_sync(http_client), provider.timeout, self._idle_timeout)
         self._sender = self._transport = transport
 
     def close(self) -> None:
-        """Close the connection pool."""
-        self._transport.openai.close()
+        """Close the connection pool (not an ``http_client`` the caller gave: the caller closes that)."""
+        if self._http_client is None:
+            self._transport.openai.close()
 
     def __enter__(self) -> Self:
         return self
@@ -133,12 +210,16 @@ class _AsyncAdapter(_Base, AsyncShell):
 
     def _attach(self, provider: Provider, backoff: Backoff, cache: _Settings, *, preflight: bool) -> None:
         super()._attach(provider, backoff, cache, preflight=preflight)
-        transport = AsyncTransport(provider.build_async(), provider.timeout, self._idle_timeout)
+        given = self._http_client
+        _own_client(given, httpx2.AsyncClient, type(self).__name__)
+        http_client = given if isinstance(given, httpx2.AsyncClient) else None
+        transport = AsyncTransport(provider.build_async(http_client), provider.timeout, self._idle_timeout)
         self._sender = self._transport = transport
 
     async def close(self) -> None:
-        """Close the connection pool."""
-        await self._transport.openai.close()
+        """Close the connection pool (not an ``http_client`` the caller gave: the caller closes that)."""
+        if self._http_client is None:
+            await self._transport.openai.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -149,7 +230,7 @@ class _AsyncAdapter(_Base, AsyncShell):
         await self.close()
 
 
-class _OpenAISettings(_Base):
+class _OpenAISettings(_Base, Generic[H]):
     def __init__(
         self,
         api_key: str | None = None,
@@ -165,6 +246,7 @@ class _OpenAISettings(_Base):
         preflight: bool = True,
         stream_idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         prices: Mapping[str, ModelPrice] | None = None,
+        http_client: H | None = None,
     ) -> None:
         """Resolve the settings and build the connection pool.
 
@@ -189,11 +271,18 @@ class _OpenAISettings(_Base):
                 count is set against the reported usage (a ``token_drift`` warning when far off).
             prices: model name -> ``ModelPrice``, for ``response.cost`` of models the bundled
                 price data does not know or prices otherwise (fine-tunes, negotiated rates).
+                ``ContextWindowExceededError`` when it cannot fit the model's known window.
+            http_client: your own ``httpx2.Client`` (``httpx2.AsyncClient`` for the async clients),
+                for proxies, certificates, event hooks or limits. It is used as given (its
+                ``follow_redirects`` and ``timeout`` aside: every request goes out with the SDK's);
+                ``close()`` leaves it open, you close it. None: the openai package's own.
 
         Raises:
             ConfigurationError: no key was given or found, or the base URL is not http(s).
         """
         self._idle_timeout = _positive(stream_idle_timeout, "stream_idle_timeout")
+        self._defaults = NO_OPTIONS
+        self._http_client = http_client
         self._attach(
             OpenAIProvider.resolve(
                 api_key=api_key,
@@ -208,7 +297,7 @@ class _OpenAISettings(_Base):
         )
 
 
-class _AzureSettings(_Base):
+class _AzureSettings(_Base, Generic[H]):
     def __init__(
         self,
         endpoint: str | None = None,
@@ -225,6 +314,7 @@ class _AzureSettings(_Base):
         preflight: bool = True,
         stream_idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         prices: Mapping[str, ModelPrice] | None = None,
+        http_client: H | None = None,
     ) -> None:
         """Resolve the settings and build the connection pool.
 
@@ -257,11 +347,18 @@ class _AzureSettings(_Base):
                 count is set against the reported usage (a ``token_drift`` warning when far off).
             prices: model name -> ``ModelPrice``, for ``response.cost`` of models the bundled
                 price data does not know or prices otherwise (fine-tunes, negotiated rates).
+                ``ContextWindowExceededError`` when it cannot fit the model's known window.
+            http_client: your own ``httpx2.Client`` (``httpx2.AsyncClient`` for the async clients),
+                for proxies, certificates, event hooks or limits. It is used as given (its
+                ``follow_redirects`` and ``timeout`` aside: every request goes out with the SDK's);
+                ``close()`` leaves it open, you close it. None: the openai package's own.
 
         Raises:
             ConfigurationError: no endpoint, or no credential, or both a key and a token provider.
         """
         self._idle_timeout = _positive(stream_idle_timeout, "stream_idle_timeout")
+        self._defaults = NO_OPTIONS
+        self._http_client = http_client
         self._attach(
             AzureProvider.resolve(
                 endpoint=endpoint,
@@ -277,20 +374,20 @@ class _AzureSettings(_Base):
         )
 
 
-class OpenAIClient(_OpenAISettings, _SyncAdapter):
+class OpenAIClient(_OpenAISettings[httpx2.Client], _SyncAdapter):
     """A client of OpenAI's API, or of any server that speaks it (``base_url``).
 
     Build it once and reuse it (it holds a connection pool); close it, or use it in ``with``.
     """
 
 
-class AsyncOpenAIClient(_OpenAISettings, _AsyncAdapter):
+class AsyncOpenAIClient(_OpenAISettings[httpx2.AsyncClient], _AsyncAdapter):
     """The async twin of ``OpenAIClient``: ``await client.complete(request)``; ``async with``."""
 
 
-class AzureClient(_AzureSettings, _SyncAdapter):
+class AzureClient(_AzureSettings[httpx2.Client], _SyncAdapter):
     """A client of an Azure OpenAI resource: classic deployment paths, or the v1 API."""
 
 
-class AsyncAzureClient(_AzureSettings, _AsyncAdapter):
+class AsyncAzureClient(_AzureSettings[httpx2.AsyncClient], _AsyncAdapter):
     """The async twin of ``AzureClient``."""

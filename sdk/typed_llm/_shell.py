@@ -13,7 +13,7 @@ around any other object with the ``Client`` methods they call those methods.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar, overload
+from typing import TYPE_CHECKING, TypeVar, Unpack, overload
 
 from pydantic import BaseModel
 
@@ -41,6 +41,7 @@ from typed_llm._structured_responses import parse_response_output, structured_re
 from typed_llm._wire.chat import CHAT
 from typed_llm._wire.chat_stream import CHAT_STREAM
 from typed_llm._wire.embeddings import EMBEDDINGS
+from typed_llm._wire.options import NO_OPTIONS, Options
 from typed_llm._wire.responses import RESPOND, RESPOND_STREAM, ResponseAccumulator
 
 if TYPE_CHECKING:
@@ -49,12 +50,13 @@ if TYPE_CHECKING:
     from typed_llm._backoff import Backoff
     from typed_llm._cache.base import Cache
     from typed_llm._layers.cache import Namespace
-    from typed_llm._layers.pipeline import Layer
+    from typed_llm._layers.pipeline import Flow, Layer, Outcome
     from typed_llm._models.requests import ChatRequest, EmbeddingRequest
     from typed_llm._models.responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
     from typed_llm._models.responses_api import ParsedResponse, Response
     from typed_llm._typing import AsyncClient, Client
     from typed_llm._wire.operation import Operation
+    from typed_llm._wire.options import CallOptions
 
 __all__ = [
     "AsyncCached",
@@ -86,43 +88,67 @@ def _check(operation: Operation[R, S], request: object) -> None:
         raise TypeError(f"expected a {operation.request_type.__name__}, got {type(request).__name__}")
 
 
-class SyncShell(ParseFromComplete):
-    """A client whose every operation runs through one pipeline with the blocking driver."""
+class _Pipelined:
+    """What both shells share: the pipeline, the options every call has, and how a call's flow starts."""
 
     _pipeline: Pipeline
+    _defaults: Options = NO_OPTIONS
+    """Options every call of this client has (``with_options``); a call's own go on top."""
+
+    def _flow(
+        self, operation: Operation[R, S], request: R, options: CallOptions | None = None
+    ) -> Flow[Outcome[S]]:
+        """The flow of one call; the request's type and the options are checked first (nothing is sent)."""
+        _check(operation, request)
+        return self._pipeline.flow(operation, request, Options.of(options or {}, request, self._defaults))
+
+
+class SyncShell(ParseFromComplete, _Pipelined):
+    """A client whose every operation runs through one pipeline with the blocking driver."""
+
     _sender: SyncSender | None = None
 
-    def complete(self, request: ChatRequest) -> ChatResponse:
+    def complete(self, request: ChatRequest, **options: Unpack[CallOptions]) -> ChatResponse:
         """Send a chat request and return the typed completion.
+
+        Args:
+            request: the request.
+            **options: this call's ``timeout``, ``extra_headers``, ``extra_query``, ``extra_body``
+                (``CallOptions``; every verb takes them).
 
         Raises:
             TypedLLMError: a subclass that says what failed (see the error tree in the docs).
+            pydantic.ValidationError: an option is not valid (nothing is sent).
         """
-        return self._call(CHAT, request)
+        return self._call(CHAT, request, options)
 
-    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+    def embed(self, request: EmbeddingRequest, **options: Unpack[CallOptions]) -> EmbeddingResponse:
         """Embed the request's inputs; one vector per input, in input order.
 
         Raises:
             TypedLLMError: a subclass that says what failed.
         """
-        return self._call(EMBEDDINGS, request)
+        return self._call(EMBEDDINGS, request, options)
 
-    def respond(self, request: ResponsesRequest) -> Response:
+    def respond(self, request: ResponsesRequest, **options: Unpack[CallOptions]) -> Response:
         """Send a Responses API request and return the typed response.
 
         Raises:
             ResponseFailedError: the response's status is ``failed``.
             TypedLLMError: a subclass that says what failed, as for ``complete``.
         """
-        return self._call(RESPOND, request)
+        return self._call(RESPOND, request, options)
 
     @overload
-    def parse(self, request: ChatRequest, output_type: type[T]) -> ParsedChatResponse[T]: ...
-    @overload
-    def parse(self, request: ResponsesRequest, output_type: type[T]) -> ParsedResponse[T]: ...
     def parse(
-        self, request: ChatRequest | ResponsesRequest, output_type: type[T]
+        self, request: ChatRequest, output_type: type[T], **options: Unpack[CallOptions]
+    ) -> ParsedChatResponse[T]: ...
+    @overload
+    def parse(
+        self, request: ResponsesRequest, output_type: type[T], **options: Unpack[CallOptions]
+    ) -> ParsedResponse[T]: ...
+    def parse(
+        self, request: ChatRequest | ResponsesRequest, output_type: type[T], **options: Unpack[CallOptions]
     ) -> ParsedChatResponse[T] | ParsedResponse[T]:
         """Ask for ``output_type``'s strict schema (chat or Responses API); the answer validated into it.
 
@@ -132,16 +158,18 @@ class SyncShell(ParseFromComplete):
                 and every error ``complete`` or ``respond`` raises.
         """
         if isinstance(request, ResponsesRequest):
-            answer = self.respond(structured_responses_request(request, output_type))
+            answer = self.respond(structured_responses_request(request, output_type), **options)
             return parse_response_output(answer, output_type)
-        return super().parse(request, output_type)
+        return super().parse(request, output_type, **options)
 
     @overload
-    def stream(self, request: ChatRequest) -> ChatStream[ChatResponse]: ...
+    def stream(self, request: ChatRequest, **options: Unpack[CallOptions]) -> ChatStream[ChatResponse]: ...
     @overload
-    def stream(self, request: ResponsesRequest) -> ResponseStream[Response]: ...
     def stream(
-        self, request: ChatRequest | ResponsesRequest
+        self, request: ResponsesRequest, **options: Unpack[CallOptions]
+    ) -> ResponseStream[Response]: ...
+    def stream(
+        self, request: ChatRequest | ResponsesRequest, **options: Unpack[CallOptions]
     ) -> ChatStream[ChatResponse] | ResponseStream[Response]:
         """Stream a chat completion or a response: ``with client.stream(request) as stream: for ...``.
 
@@ -149,43 +177,42 @@ class SyncShell(ParseFromComplete):
         ``complete`` / ``respond`` (and retried alike), after it a ``StreamInterruptedError``.
         """
         if isinstance(request, ResponsesRequest):
-            return self._response_stream(request, _as_is)
-        _check(CHAT_STREAM, request)
-        return ChatStream(SyncStreamRun(self._pipeline.flow(CHAT_STREAM, request), self._sender), _whole)
+            return self._response_stream(request, _as_is, options)
+        flow = self._flow(CHAT_STREAM, request, options)
+        return ChatStream(SyncStreamRun(flow, self._sender), _whole)
 
     @overload
     def stream_parse(
-        self, request: ChatRequest, output_type: type[T]
+        self, request: ChatRequest, output_type: type[T], **options: Unpack[CallOptions]
     ) -> ChatStream[ParsedChatResponse[T]]: ...
     @overload
     def stream_parse(
-        self, request: ResponsesRequest, output_type: type[T]
+        self, request: ResponsesRequest, output_type: type[T], **options: Unpack[CallOptions]
     ) -> ResponseStream[ParsedResponse[T]]: ...
     def stream_parse(
-        self, request: ChatRequest | ResponsesRequest, output_type: type[T]
+        self, request: ChatRequest | ResponsesRequest, output_type: type[T], **options: Unpack[CallOptions]
     ) -> ChatStream[ParsedChatResponse[T]] | ResponseStream[ParsedResponse[T]]:
         """``stream`` with ``output_type``'s strict schema; ``final_response()`` is the parsed answer."""
         if isinstance(request, ResponsesRequest):
             structured = structured_responses_request(request, output_type)
             return self._response_stream(
-                structured, lambda answer: parse_response_output(answer, output_type)
+                structured, lambda answer: parse_response_output(answer, output_type), options
             )
         _check(CHAT_STREAM, request)
-        flow = self._pipeline.flow(CHAT_STREAM, structured_request(request, output_type))
+        flow = self._flow(CHAT_STREAM, structured_request(request, output_type), options)
         return ChatStream(
             SyncStreamRun(flow, self._sender), lambda answer: parse_completion(answer, output_type)
         )
 
     def _response_stream(
-        self, request: ResponsesRequest, finish: Callable[[Response], U]
+        self, request: ResponsesRequest, finish: Callable[[Response], U], options: CallOptions
     ) -> ResponseStream[U]:
         seen = ResponseAccumulator()  # what the caller saw: final_response() after close()
-        run = SyncStreamRun(self._pipeline.flow(RESPOND_STREAM, request), self._sender)
+        run = SyncStreamRun(self._flow(RESPOND_STREAM, request, options), self._sender)
         return ResponseStream(run, finish, seen.partial, seen.absorb)
 
-    def _call(self, operation: Operation[R, S], request: R) -> S:
-        _check(operation, request)
-        return run_sync(self._pipeline.flow(operation, request), self._sender).value
+    def _call(self, operation: Operation[R, S], request: R, options: CallOptions | None = None) -> S:
+        return run_sync(self._flow(operation, request, options), self._sender).value
 
     def _wrap(self, inner: object, layer: Layer) -> None:
         if isinstance(inner, SyncShell):
@@ -194,93 +221,97 @@ class SyncShell(ParseFromComplete):
             self._pipeline, self._sender = Pipeline((layer,), Delegate(inner)), None
 
 
-class AsyncShell(AsyncParseFromComplete):
+class AsyncShell(AsyncParseFromComplete, _Pipelined):
     """A client whose every operation runs through one pipeline with the async driver."""
 
-    _pipeline: Pipeline
     _sender: AsyncSender | None = None
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        """Send a chat request and return the typed completion.
+    async def complete(self, request: ChatRequest, **options: Unpack[CallOptions]) -> ChatResponse:
+        """Send a chat request and return the typed completion (options as ``SyncShell.complete``).
 
         Raises:
             TypedLLMError: a subclass that says what failed (see the error tree in the docs).
         """
-        return await self._call(CHAT, request)
+        return await self._call(CHAT, request, options)
 
-    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+    async def embed(self, request: EmbeddingRequest, **options: Unpack[CallOptions]) -> EmbeddingResponse:
         """Embed the request's inputs; one vector per input, in input order.
 
         Raises:
             TypedLLMError: a subclass that says what failed.
         """
-        return await self._call(EMBEDDINGS, request)
+        return await self._call(EMBEDDINGS, request, options)
 
-    async def respond(self, request: ResponsesRequest) -> Response:
+    async def respond(self, request: ResponsesRequest, **options: Unpack[CallOptions]) -> Response:
         """Send a Responses API request and return the typed response (errors as ``SyncShell.respond``)."""
-        return await self._call(RESPOND, request)
+        return await self._call(RESPOND, request, options)
 
     @overload
-    async def parse(self, request: ChatRequest, output_type: type[T]) -> ParsedChatResponse[T]: ...
-    @overload
-    async def parse(self, request: ResponsesRequest, output_type: type[T]) -> ParsedResponse[T]: ...
     async def parse(
-        self, request: ChatRequest | ResponsesRequest, output_type: type[T]
+        self, request: ChatRequest, output_type: type[T], **options: Unpack[CallOptions]
+    ) -> ParsedChatResponse[T]: ...
+    @overload
+    async def parse(
+        self, request: ResponsesRequest, output_type: type[T], **options: Unpack[CallOptions]
+    ) -> ParsedResponse[T]: ...
+    async def parse(
+        self, request: ChatRequest | ResponsesRequest, output_type: type[T], **options: Unpack[CallOptions]
     ) -> ParsedChatResponse[T] | ParsedResponse[T]:
         """Ask for ``output_type``'s strict schema (chat or Responses API); the answer validated into it."""
         if isinstance(request, ResponsesRequest):
-            answer = await self.respond(structured_responses_request(request, output_type))
+            answer = await self.respond(structured_responses_request(request, output_type), **options)
             return parse_response_output(answer, output_type)
-        return await super().parse(request, output_type)
+        return await super().parse(request, output_type, **options)
 
     @overload
-    def stream(self, request: ChatRequest) -> AsyncChatStream[ChatResponse]: ...
-    @overload
-    def stream(self, request: ResponsesRequest) -> AsyncResponseStream[Response]: ...
     def stream(
-        self, request: ChatRequest | ResponsesRequest
+        self, request: ChatRequest, **options: Unpack[CallOptions]
+    ) -> AsyncChatStream[ChatResponse]: ...
+    @overload
+    def stream(
+        self, request: ResponsesRequest, **options: Unpack[CallOptions]
+    ) -> AsyncResponseStream[Response]: ...
+    def stream(
+        self, request: ChatRequest | ResponsesRequest, **options: Unpack[CallOptions]
     ) -> AsyncChatStream[ChatResponse] | AsyncResponseStream[Response]:
         """Stream a chat completion or a response: ``async with client.stream(request) as s: async for``."""
         if isinstance(request, ResponsesRequest):
-            return self._response_stream(request, _as_is)
-        _check(CHAT_STREAM, request)
-        return AsyncChatStream(
-            AsyncStreamRun(self._pipeline.flow(CHAT_STREAM, request), self._sender), _whole
-        )
+            return self._response_stream(request, _as_is, options)
+        flow = self._flow(CHAT_STREAM, request, options)
+        return AsyncChatStream(AsyncStreamRun(flow, self._sender), _whole)
 
     @overload
     def stream_parse(
-        self, request: ChatRequest, output_type: type[T]
+        self, request: ChatRequest, output_type: type[T], **options: Unpack[CallOptions]
     ) -> AsyncChatStream[ParsedChatResponse[T]]: ...
     @overload
     def stream_parse(
-        self, request: ResponsesRequest, output_type: type[T]
+        self, request: ResponsesRequest, output_type: type[T], **options: Unpack[CallOptions]
     ) -> AsyncResponseStream[ParsedResponse[T]]: ...
     def stream_parse(
-        self, request: ChatRequest | ResponsesRequest, output_type: type[T]
+        self, request: ChatRequest | ResponsesRequest, output_type: type[T], **options: Unpack[CallOptions]
     ) -> AsyncChatStream[ParsedChatResponse[T]] | AsyncResponseStream[ParsedResponse[T]]:
         """``stream`` with ``output_type``'s strict schema; ``await final_response()`` parses."""
         if isinstance(request, ResponsesRequest):
             structured = structured_responses_request(request, output_type)
             return self._response_stream(
-                structured, lambda answer: parse_response_output(answer, output_type)
+                structured, lambda answer: parse_response_output(answer, output_type), options
             )
         _check(CHAT_STREAM, request)
-        flow = self._pipeline.flow(CHAT_STREAM, structured_request(request, output_type))
+        flow = self._flow(CHAT_STREAM, structured_request(request, output_type), options)
         return AsyncChatStream(
             AsyncStreamRun(flow, self._sender), lambda answer: parse_completion(answer, output_type)
         )
 
     def _response_stream(
-        self, request: ResponsesRequest, finish: Callable[[Response], U]
+        self, request: ResponsesRequest, finish: Callable[[Response], U], options: CallOptions
     ) -> AsyncResponseStream[U]:
         seen = ResponseAccumulator()  # what the caller saw: final_response() after close()
-        run = AsyncStreamRun(self._pipeline.flow(RESPOND_STREAM, request), self._sender)
+        run = AsyncStreamRun(self._flow(RESPOND_STREAM, request, options), self._sender)
         return AsyncResponseStream(run, finish, seen.partial, seen.absorb)
 
-    async def _call(self, operation: Operation[R, S], request: R) -> S:
-        _check(operation, request)
-        return (await run_async(self._pipeline.flow(operation, request), self._sender)).value
+    async def _call(self, operation: Operation[R, S], request: R, options: CallOptions | None = None) -> S:
+        return (await run_async(self._flow(operation, request, options), self._sender)).value
 
     def _wrap(self, inner: object, layer: Layer) -> None:
         if isinstance(inner, AsyncShell):

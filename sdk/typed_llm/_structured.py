@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, Unpack
 
 from pydantic import BaseModel, ValidationError
 
@@ -29,6 +29,7 @@ from typed_llm._errors import (
     StrictSchemaError,
     TypedLLMError,
 )
+from typed_llm._models.http import attach_http
 from typed_llm._models.messages import CustomToolCall, ToolCall
 from typed_llm._models.requests import (
     ChatRequest,
@@ -38,6 +39,9 @@ from typed_llm._models.requests import (
     ResponseFormatJSONSchema,
 )
 from typed_llm._models.responses import ChatResponse, ParsedChatResponse
+
+if TYPE_CHECKING:
+    from typed_llm._wire.options import CallOptions
 
 __all__ = [
     "AsyncParseFromComplete",
@@ -184,7 +188,7 @@ def _parsed_completion(response: ChatResponse, output_type: type[T]) -> ParsedCh
     fields = {name: getattr(response, name) for name in type(response).model_fields}
     result = ParsedChatResponse[output_type].model_construct(**fields, parsed=parsed)  # type: ignore[valid-type]  # a runtime parametrization
     carry_price_tag(response, result)
-    return result
+    return attach_http(result, response.http)
 
 
 class TypedTool(Generic[T]):
@@ -233,11 +237,11 @@ class TypedTool(Generic[T]):
 
 
 class _Completes(Protocol):
-    def complete(self, request: ChatRequest) -> ChatResponse: ...
+    def complete(self, request: ChatRequest, **options: Unpack[CallOptions]) -> ChatResponse: ...
 
 
 class _CompletesAsync(Protocol):
-    async def complete(self, request: ChatRequest) -> ChatResponse: ...
+    async def complete(self, request: ChatRequest, **options: Unpack[CallOptions]) -> ChatResponse: ...
 
 
 class ParseFromComplete:
@@ -247,7 +251,9 @@ class ParseFromComplete:
     and logged exactly as a plain one (it is one).
     """
 
-    def parse(self: _Completes, request: ChatRequest, output_type: type[T]) -> ParsedChatResponse[T]:
+    def parse(
+        self: _Completes, request: ChatRequest, output_type: type[T], **options: Unpack[CallOptions]
+    ) -> ParsedChatResponse[T]:
         """Complete ``request`` with ``output_type``'s strict schema; return the answer validated into it.
 
         Raises:
@@ -255,14 +261,17 @@ class ParseFromComplete:
             RefusalError, OutputTruncatedError, OutputValidationError, ContentFilterError: see
                 ``parse_completion``; and every error ``complete`` raises.
         """
-        return parse_completion(self.complete(structured_request(request, output_type)), output_type)
+        return parse_completion(
+            self.complete(structured_request(request, output_type), **options), output_type
+        )
 
 
 class AsyncParseFromComplete:
     """The async twin of ``ParseFromComplete``."""
 
     async def parse(
-        self: _CompletesAsync, request: ChatRequest, output_type: type[T]
+        self: _CompletesAsync, request: ChatRequest, output_type: type[T], **options: Unpack[CallOptions]
     ) -> ParsedChatResponse[T]:
         """Complete ``request`` with ``output_type``'s strict schema; return the answer validated into it."""
-        return parse_completion(await self.complete(structured_request(request, output_type)), output_type)
+        answer = await self.complete(structured_request(request, output_type), **options)
+        return parse_completion(answer, output_type)

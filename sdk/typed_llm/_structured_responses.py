@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from typed_llm._cost import carry_price_tag
 from typed_llm._errors import OutputTruncatedError, OutputValidationError, RefusalError, TypedLLMError
+from typed_llm._models.http import attach_http
 from typed_llm._models.responses_api import (
     OutputMessage,
     OutputRefusal,
@@ -101,4 +102,4 @@ def _parsed_output(response: Response, output_type: type[T]) -> ParsedResponse[T
         **fields, **(response.model_extra or {}), parsed=parsed
     )
     carry_price_tag(response, result)
-    return result
+    return attach_http(result, response.http)

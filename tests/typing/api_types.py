@@ -17,6 +17,7 @@ from typed_llm import (
     AsyncClient,
     AsyncOpenAIClient,
     AzureClient,
+    CallOptions,
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -32,10 +33,12 @@ from typed_llm import (
     EmbeddingRequest,
     EmbeddingResponse,
     FinishReason,
+    HTTPInfo,
     OpenAIClient,
     ParsedChatResponse,
     RateLimitError,
     RefusalDelta,
+    ResponseHeaders,
     TextDelta,
     TokenLogprob,
     ToolCall,
@@ -151,3 +154,19 @@ async def async_streams(client: AsyncOpenAIClient, protocol: AsyncClient) -> Non
     async with client.stream_parse(request, City) as parsed:
         assert_type((await parsed.final_response()).parsed, City)
     assert_type(protocol.stream(request), AsyncChatStream[ChatResponse])
+
+
+def per_call_options_and_http(client: OpenAIClient, azure: AzureClient, aclient: AsyncOpenAIClient) -> None:
+    request = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
+    assert_type(client.with_options(timeout=5), OpenAIClient)
+    assert_type(azure.with_options(extra_headers={"x-tenant": "a"}), AzureClient)
+    assert_type(aclient.with_options(extra_body={"hint": 1}), AsyncOpenAIClient)
+    answer = client.complete(request, timeout=5, extra_headers={"x": "1"}, extra_query={"q": "1"})
+    assert_type(answer.http, HTTPInfo | None)
+    if answer.http is not None:
+        assert_type(answer.http.status_code, int)
+        assert_type(answer.http.headers, ResponseHeaders)
+        assert_type(answer.http.remaining_tokens, int | None)
+        assert_type(answer.http.processing_ms, float | None)
+    options: CallOptions = {"timeout": 5.0}
+    assert_type(client.parse(request, City, **options), ParsedChatResponse[City])

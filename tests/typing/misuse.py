@@ -9,6 +9,7 @@ starts mypy again.
 
 from __future__ import annotations
 
+import httpx2
 from pydantic import BaseModel
 
 from typed_llm import (
@@ -63,3 +64,10 @@ def ledger_values(client: OpenAIClient) -> None:
     wait: float = attempts[0].wait  # type: ignore[assignment]  # no wait after the last attempt: None
     del wait
     attempts[0].wait = 1.0  # type: ignore[misc]  # an Attempt is frozen
+
+
+def options_are_checked(client: OpenAIClient) -> None:
+    client.complete(REQUEST, timeout="5")  # type: ignore[arg-type]  # a timeout is a number of seconds
+    client.complete(REQUEST, extra_header={"x": "1"})  # type: ignore[call-arg]  # a misspelt option is refused
+    client.complete(REQUEST, extra_headers={"x": 1})  # type: ignore[dict-item]  # header values are text
+    OpenAIClient(http_client=httpx2.AsyncClient())  # type: ignore[arg-type]  # the sync client takes an httpx2.Client

@@ -104,8 +104,8 @@ def _perform_sync(  # noqa: C901, PLR0911  (one case per effect)
             return _sender(sender, effect).send(effect)
         case Sleep(seconds=seconds, sleep=sleep):
             (sleep or time.sleep)(seconds)
-        case Invoke(target=target, method=method, args=args):
-            return getattr(target, method)(*args)
+        case Invoke(target=target, method=method, args=args, kwargs=kwargs):
+            return getattr(target, method)(*args, **kwargs)
         case Open():
             handle: StreamHandle = _sender(sender, effect).open(effect)
             handles.append(handle)
@@ -136,8 +136,8 @@ async def _perform_async(  # noqa: C901, PLR0911  (one case per effect)
             waited = (sleep or asyncio.sleep)(seconds)
             if inspect.isawaitable(waited):
                 await waited
-        case Invoke(target=target, method=method, args=args):
-            result = getattr(target, method)(*args)
+        case Invoke(target=target, method=method, args=args, kwargs=kwargs):
+            result = getattr(target, method)(*args, **kwargs)
             return await result if inspect.isawaitable(result) else result
         case Open():
             handle: StreamHandle = await _sender(sender, effect).open(effect)

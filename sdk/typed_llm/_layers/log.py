@@ -84,6 +84,7 @@ class Logging:
                 kind=call.operation.name,
                 contents=call.operation.contents(call.request),
                 **fields,
+                **call.options.log_fields(),
             )
         started = time.perf_counter()
         try:
@@ -98,6 +99,7 @@ class Logging:
                     attempts=log_form(error.attempts),
                     latency_ms=_since(started),
                     **error_fields(error),
+                    **call.options.log_fields(),
                 )
             raise
         drift = outcome.drift
@@ -115,6 +117,7 @@ class Logging:
                 **(_stream_fields(outcome, started) if call.operation.streaming is not None else {}),
                 **_cost_fields(outcome.value),
                 **_drift_fields(drift),
+                **call.options.log_fields(),
             )
         if drift is not None and drift.beyond_tolerance and enabled(logging.WARNING):
             emit(

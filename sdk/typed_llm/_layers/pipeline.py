@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from typed_llm._errors import TypedLLMError
 from typed_llm._ledger import Attempt, ledger_of, stamp
 from typed_llm._wire.operation import Operation, Routing, WireCall
+from typed_llm._wire.options import NO_OPTIONS, Options
 
 __all__ = [
     "END",
@@ -69,7 +70,7 @@ class Send:
 
     wire: WireCall
     timeout: float | None
-    """Seconds this attempt may take, when shorter than the client's own timeout; None: the client's."""
+    """Seconds this attempt may take (a deadline's budget, or the call's own timeout); None: the client's."""
 
 
 @attrs.frozen
@@ -88,6 +89,8 @@ class Invoke:
     target: object
     method: str
     args: tuple[object, ...]
+    kwargs: Mapping[str, object] = attrs.field(factory=dict)
+    """Keywords of the call (a call's options, for a client that is not a pipeline)."""
 
 
 @attrs.frozen
@@ -209,20 +212,25 @@ class Call(Generic[R, S]):
 
     operation: Operation[R, S]
     request: R
+    options: Options = NO_OPTIONS
+    """The call's own timeout and extra headers, query and body (``CallOptions``)."""
     _keys: dict[str, str] = attrs.field(factory=dict, repr=False)
     _wire: tuple[Routing, WireCall] | None = attrs.field(default=None, repr=False)
 
     def key(self, namespace: str) -> str:
-        """The cache key of the request in ``namespace`` (also the ``request_key`` of log events)."""
+        """The cache key of the call in ``namespace`` (also the ``request_key`` of log events).
+
+        The request's key, unless extra body or query parameters change the answer too.
+        """
         key = self._keys.get(namespace)
         if key is None:
-            key = self._keys[namespace] = self.operation.key(self.request, namespace)
+            key = self._keys[namespace] = self.options.key(self.operation.key(self.request, namespace))
         return key
 
     def wire(self, routing: Routing) -> WireCall:
         """The HTTP request for ``routing``, built on the first attempt and sent as is on the others."""
         if self._wire is None or self._wire[0] is not routing:
-            self._wire = (routing, self.operation.build(self.request, routing))
+            self._wire = (routing, self.options.apply(self.operation.build(self.request, routing)))
         return self._wire[1]
 
 
@@ -256,14 +264,16 @@ class Delegate:
         try:
             if call.operation.streaming is not None:
                 return (yield from self._stream(call, attempt))
-            value = yield Invoke(self.target, call.operation.method, (call.request,))
+            value = yield Invoke(
+                self.target, call.operation.method, (call.request,), call.options.as_kwargs()
+            )
         except TypedLLMError as error:
             error.attempt = attempt.number
             raise
         return Outcome(cast("S", value), attempt=attempt.number, attempts=ledger_of(value))
 
     def _stream(self, call: Call[R, S], attempt: AttemptContext) -> Flow[Outcome[S]]:
-        stream = yield Invoke(self.target, call.operation.method, (call.request,))
+        stream = yield Invoke(self.target, call.operation.method, (call.request,), call.options.as_kwargs())
         events, first = 0, None
         while (event := (yield Pull(stream))) is not END:
             first = first or time.perf_counter()
@@ -294,9 +304,9 @@ class Pipeline:
         """This pipeline with ``layer`` in front of it."""
         return Pipeline((layer, *self.layers), self.terminal)
 
-    def flow(self, operation: Operation[R, S], request: R) -> Flow[Outcome[S]]:
-        """The flow of one call of ``operation``; its answer carries the call's ledger."""
-        return _stamped(self._at(0, Call(operation, request), _FIRST))
+    def flow(self, operation: Operation[R, S], request: R, options: Options = NO_OPTIONS) -> Flow[Outcome[S]]:
+        """The flow of one call of ``operation`` (with the call's own ``options``), ledger stamped."""
+        return _stamped(self._at(0, Call(operation, request, options), _FIRST))
 
     def _at(self, index: int, call: Call[R, S], attempt: AttemptContext) -> Flow[Outcome[S]]:
         if index == len(self.layers):

@@ -24,6 +24,7 @@ from pydantic import (
 from typed_llm._cost import BilledTokens, Priced, utc_time
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
 from typed_llm._ledger import Attempt, CallFacts
+from typed_llm._models.http import WithHTTP
 from typed_llm._models.logprobs import ChoiceLogprobs
 from typed_llm._models.messages import AnyToolCall, AssistantAudio, AssistantMessage, FunctionCall
 
@@ -361,12 +362,13 @@ class Choice(_Answer):
         return data
 
 
-class _HasRequestId(CallFacts, _Answer):
+class _HasRequestId(CallFacts, _Answer, WithHTTP):
     request_id: str | None = None
     """``x-request-id`` (or Azure's ``apim-request-id``) of the answer; not part of the API's body."""
     attempts: tuple[Attempt, ...] = Field(default=(), exclude=True)
     """How this call went, attempt by attempt (``Attempt``): not part of the answer, so never
     cached nor compared."""
+    # ``http`` (status, headers): a property of ``WithHTTP``, not a field (see ``_models/http.py``).
 
 
 class ChatResponse(_HasRequestId, Priced):

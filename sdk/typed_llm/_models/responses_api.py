@@ -19,6 +19,7 @@ from typed_llm._cost import BilledTokens, Priced, utc_time
 from typed_llm._errors import NoTextError, RefusalError
 from typed_llm._json import JSONObject
 from typed_llm._ledger import Attempt, CallFacts
+from typed_llm._models.http import WithHTTP
 from typed_llm._models.messages import FunctionCall, ToolCall
 
 if TYPE_CHECKING:
@@ -223,8 +224,8 @@ class ResponseErrorDetail(_Answer):
     message: str = ""
 
 
-class Response(CallFacts, _Answer, Priced):
-    """An answer of the Responses API; ``cost`` says what it cost (None when that cannot be known)."""
+class Response(CallFacts, _Answer, Priced, WithHTTP):
+    """An answer of the Responses API: ``cost`` what it cost (None if unknown), ``http`` its headers."""
 
     id: str
     object: Literal["response"] = "response"

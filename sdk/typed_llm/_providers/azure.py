@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import openai
@@ -16,6 +16,9 @@ from typed_llm._errors import ConfigurationError
 from typed_llm._providers.common import TokenProvider, _check_key, _check_url, _checked, _env
 from typed_llm._providers.registry import Registry, Served
 from typed_llm._wire.operation import Routing
+
+if TYPE_CHECKING:
+    import httpx2
 
 __all__ = ["DEFAULT_AZURE_API_VERSION", "AzureProvider"]
 
@@ -166,21 +169,22 @@ class AzureProvider:
         # the key in Azure's api-key header (and as the bearer), or an Entra token as the bearer.
         return {**self._shared(), "base_url": f"{self.endpoint}/openai/v1", "default_query": self._v1_query}
 
-    def build_sync(self) -> openai.OpenAI:
-        """The openai client for this resource, with its own retries off."""
+    def build_sync(self, http_client: httpx2.Client | None = None) -> openai.OpenAI:
+        """The openai client for this resource, with its own retries off (on the caller's HTTP client)."""
         if self.is_v1:
-            return openai.OpenAI(api_key=self.api_key or self.token_provider or "", **self._v1())
-        return openai.AzureOpenAI(**self._classic())
+            key = self.api_key or self.token_provider or ""
+            return openai.OpenAI(api_key=key, **self._v1(), http_client=http_client)
+        return openai.AzureOpenAI(**self._classic(), http_client=http_client)
 
-    def build_async(self) -> openai.AsyncOpenAI:
-        """The async openai client for this resource, with its own retries off."""
+    def build_async(self, http_client: httpx2.AsyncClient | None = None) -> openai.AsyncOpenAI:
+        """The async openai client for this resource, its own retries off (on the caller's HTTP client)."""
         if not self.is_v1:
-            return openai.AsyncAzureOpenAI(**self._classic())
+            return openai.AsyncAzureOpenAI(**self._classic(), http_client=http_client)
         token_provider = self.token_provider
         if token_provider is None:
-            return openai.AsyncOpenAI(api_key=self.api_key or "", **self._v1())
+            return openai.AsyncOpenAI(api_key=self.api_key or "", **self._v1(), http_client=http_client)
 
         async def credential() -> str:  # the async client wants an awaitable provider
             return token_provider()
 
-        return openai.AsyncOpenAI(api_key=credential, **self._v1())
+        return openai.AsyncOpenAI(api_key=credential, **self._v1(), http_client=http_client)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import openai
@@ -11,6 +11,9 @@ from typed_llm._errors import ConfigurationError
 from typed_llm._providers.common import _check_key, _check_url, _env
 from typed_llm._providers.registry import Registry, Served
 from typed_llm._wire.operation import Routing
+
+if TYPE_CHECKING:
+    import httpx2
 
 __all__ = ["OpenAIProvider"]
 
@@ -90,10 +93,10 @@ class OpenAIProvider:
             "max_retries": 0,
         }
 
-    def build_sync(self) -> openai.OpenAI:
-        """The openai client, with its own retries off."""
-        return openai.OpenAI(**self._options())
+    def build_sync(self, http_client: httpx2.Client | None = None) -> openai.OpenAI:
+        """The openai client, with its own retries off (on the caller's HTTP client, if given)."""
+        return openai.OpenAI(**self._options(), http_client=http_client)
 
-    def build_async(self) -> openai.AsyncOpenAI:
-        """The async openai client, with its own retries off."""
-        return openai.AsyncOpenAI(**self._options())
+    def build_async(self, http_client: httpx2.AsyncClient | None = None) -> openai.AsyncOpenAI:
+        """The async openai client, with its own retries off (on the caller's HTTP client, if given)."""
+        return openai.AsyncOpenAI(**self._options(), http_client=http_client)

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from typed_llm._backoff import is_retryable
 from typed_llm._errors import APITimeoutError, StreamInterruptedError, TypedLLMError
 from typed_llm._layers.pipeline import Close, Emit, Open, Outcome, Read, Send, StreamHandle
+from typed_llm._models.http import HTTPInfo, attach_http
 from typed_llm._providers.deadline import attempt_deadline, bound_attempts
 from typed_llm._providers.translate import translate_openai_errors
 from typed_llm._wire.operation import Accumulator, RawResponse, Routing, Streaming
@@ -65,10 +66,12 @@ class HTTP:
         try:
             if streaming is not None:
                 return (yield from self._stream(call, attempt, streaming))
-            raw = yield Send(call.wire(self.routing), self._budget(attempt.deadline))
+            raw = yield Send(call.wire(self.routing), self._budget(attempt.deadline, call.options.timeout))
             if not isinstance(raw, RawResponse):
                 raise TypeError(f"a transport answered {type(raw).__name__}, not a RawResponse")
-            value = call.operation.parse(call.request, raw)
+            value = attach_http(
+                call.operation.parse(call.request, raw), HTTPInfo(raw.status_code, raw.headers)
+            )
         except TypedLLMError as error:
             error.attempt = attempt.number
             raise
@@ -81,7 +84,7 @@ class HTTP:
         may make another); after it, a retryable failure is a ``StreamInterruptedError`` with what
         arrived, which is not retried.
         """
-        handle = yield Open(call.wire(self.routing), self._budget(attempt.deadline))
+        handle = yield Open(call.wire(self.routing), self._budget(attempt.deadline, call.options.timeout))
         if not isinstance(handle, StreamHandle):
             raise TypeError(f"a transport opened {type(handle).__name__}, not a stream")
         accumulator = streaming.start(handle.headers, request_id_from(handle.headers))
@@ -106,20 +109,22 @@ class HTTP:
                 raise interrupted from error
             raise
         yield Close(handle)
+        value = attach_http(value, HTTPInfo(getattr(handle, "status_code", 200), handle.headers))
         return Outcome(value, attempt=attempt.number, events=events, first_event_at=first)
 
-    def _budget(self, deadline: float | None) -> float | None:
-        """This attempt's timeout when the deadline leaves less than the client's own, else None.
+    def _budget(self, deadline: float | None, own: float | None) -> float | None:
+        """The call's ``own`` timeout (else the client's) cut to the deadline; None: the client's.
 
         Raises:
             APITimeoutError: the deadline leaves no time for this attempt (nothing is sent).
         """
+        limit = self.timeout if own is None else own
         if deadline is None:
-            return None
+            return own
         budget = deadline - time.monotonic()
         if budget < _LEAST_BUDGET:
             raise APITimeoutError("the retry deadline passed before this attempt could be made")
-        return budget if budget < self.timeout else None
+        return budget if budget < limit else own
 
 
 def _partial(accumulator: Accumulator[S]) -> S | None:
@@ -130,9 +135,19 @@ def _partial(accumulator: Accumulator[S]) -> S | None:
 
 
 def _options(effect: Send | Open) -> openai.RequestOptions:
-    if effect.timeout is None:
-        return {"follow_redirects": False}
-    return {"follow_redirects": False, "timeout": effect.timeout}
+    options: openai.RequestOptions = {"follow_redirects": False}
+    if effect.timeout is not None:
+        options["timeout"] = effect.timeout
+    return _extras(options, effect)
+
+
+def _extras(options: openai.RequestOptions, effect: Send | Open) -> openai.RequestOptions:
+    """``options`` with the call's extra headers and query (openai puts them after its own)."""
+    if effect.wire.headers:
+        options["headers"] = dict(effect.wire.headers)
+    if effect.wire.query:
+        options["params"] = dict(effect.wire.query)
+    return options
 
 
 DEFAULT_IDLE_TIMEOUT: Final = 120.0
@@ -156,6 +171,10 @@ class _SyncStream:
     def headers(self) -> Mapping[str, str]:
         return self.response.headers
 
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
+
 
 @attrs.define(eq=False)
 class _AsyncStream:
@@ -165,6 +184,10 @@ class _AsyncStream:
     @property
     def headers(self) -> Mapping[str, str]:
         return self.response.headers
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
 
 
 def _raw(response: httpx2.Response) -> RawResponse:
@@ -195,7 +218,7 @@ class SyncTransport:
                 effect.wire.path,
                 cast_to=httpx2.Response,
                 content=effect.wire.body,
-                options=_stream_options(limit, self.idle_timeout),
+                options=_extras(_stream_options(limit, self.idle_timeout), effect),
                 stream=True,
             )
         return _SyncStream(response, response.iter_bytes())
@@ -244,7 +267,7 @@ class AsyncTransport:
                         effect.wire.path,
                         cast_to=httpx2.Response,
                         content=effect.wire.body,
-                        options=_stream_options(limit, self.idle_timeout),
+                        options=_extras(_stream_options(limit, self.idle_timeout), effect),
                         stream=True,
                     )
         except TimeoutError as exc:

@@ -133,6 +133,10 @@ class WireCall:
     """Path relative to the provider's base URL."""
     body: bytes
     """The JSON body."""
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    """Headers of this call, sent after the client's own (a call's ``extra_headers``)."""
+    query: Mapping[str, str] = attrs.field(factory=dict)
+    """Query parameters of this call (a call's ``extra_query``)."""
 
 
 @attrs.frozen
