@@ -6,8 +6,9 @@ today's: what a user's existing cache file holds is what these tests open.
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -142,17 +143,22 @@ def test_a_file_from_a_newer_sdk_is_refused(tmp_path: Path) -> None:
     assert _table_sql(path) == ("CREATE TABLE entries (key TEXT, stuff BLOB)", 3)
 
 
-def _open_and_count(path: str) -> int:
-    return SQLiteCache(path).stats().entries
+OPEN_AND_COUNT = (
+    "import sys; from typed_llm import SQLiteCache; print(SQLiteCache(sys.argv[1]).stats().entries)"
+)
 
 
 def test_processes_opening_an_old_file_at_once_migrate_it_once(tmp_path: Path) -> None:
     """Four processes starting on one schema-1 file: each sees every entry, none fails."""
     path = tmp_path / "old.sqlite3"
     rows = _old_file(path, 2000)
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        counts = pool.map(_open_and_count, [str(path)] * 4)
-    assert counts == [2000] * 4
+    workers = [
+        subprocess.Popen([sys.executable, "-c", OPEN_AND_COUNT, str(path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    counts = [worker.communicate(timeout=120)[0].strip() for worker in workers]
+    assert counts == ["2000"] * 4
+    assert [worker.returncode for worker in workers] == [0] * 4
     cache = SQLiteCache(path)
     assert _table_sql(path)[1] == 2
     assert all(cache.get(key) == value for key, value in list(rows.items())[::97])
