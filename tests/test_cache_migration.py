@@ -6,9 +6,11 @@ today's: what a user's existing cache file holds is what these tests open.
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -182,3 +184,30 @@ def test_a_client_answers_from_a_migrated_file(tmp_path: Path, fake: FakeAPI) ->
     assert again.complete(request) == answer
     assert len(fake.received) == 1
     again.close()
+
+
+def test_a_migration_killed_half_way_loses_nothing(tmp_path: Path) -> None:
+    """SIGKILL while the entries move (the WAL growing): the file is still whole, and migrates later."""
+    path = tmp_path / "old.sqlite3"
+    rows = _old_file(path, 12_000)
+    wal = path.with_name(path.name + "-wal")
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    worker = subprocess.Popen([sys.executable, "-c", OPEN_AND_COUNT, str(path)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (wal.exists() and wal.stat().st_size > 1_500_000) and worker.poll() is None:
+            assert time.monotonic() < deadline, "the migration never started writing"
+            time.sleep(0.001)
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait(timeout=60)
+    with sqlite3.connect(path) as raw:
+        (version,) = raw.execute("PRAGMA user_version").fetchone()
+        found = dict(raw.execute("SELECT key, value FROM entries").fetchall())
+    assert found == rows  # schema 1 untouched (killed in the transaction) or schema 2 complete
+    assert version in {0, 2}
+    cache = SQLiteCache(path)
+    assert _table_sql(path)[1] == 2
+    assert cache.stats().entries == 12_000
+    assert all(cache.get(key) == value for key, value in list(rows.items())[::499])
