@@ -21,6 +21,7 @@ from typed_llm import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    Attempt,
     AuthenticationError,
     AzureClient,
     BadRequestError,
@@ -309,7 +310,13 @@ def _examples() -> list[TypedLLMError]:
         status_error(400, {}, b'{"error": {"message": "filtered", "code": "content_filter"}}'),
         APITimeoutError("late", request_id="r"),
         MalformedResponseError("bad", status_code=200, body_excerpt="{", request_id="r"),
-        RetriesExhaustedError("gave up", attempts=3, last_error=rate),
+        RetriesExhaustedError(
+            "gave up",
+            attempts=(
+                Attempt(number=1, offset=0.0, duration=0.1, outcome=429, wait=2.0, wait_source="retry-after"),
+            ),
+            last_error=rate,
+        ),
         ContextWindowExceededError(
             "too long", model="gpt-4", prompt_tokens=9000, max_output_tokens=100, context_window=8192
         ),

@@ -55,7 +55,7 @@ class ModerationResponse(BaseModel):
     request_id: str | None = None
 
 
-def _check(request: ModerationRequest) -> None:
+def _check(request: ModerationRequest, _model: str) -> None:
     if not request.input.strip():
         raise BadRequestError("nothing to moderate", status_code=400)
 
@@ -137,7 +137,7 @@ def test_a_new_operation_runs_async_and_exhausts_retries_alike(fake: FakeAPI) ->
 
     with pytest.raises(RetriesExhaustedError) as caught:
         asyncio.run(call())
-    assert (caught.value.attempts, caught.value.attempt, len(fake.received)) == (2, 2, 2)
+    assert (len(caught.value.attempts), caught.value.attempt, len(fake.received)) == (2, 2, 2)
 
 
 def test_a_public_layer_wraps_a_new_operation_too(fake: FakeAPI) -> None:

@@ -43,7 +43,7 @@ from typed_llm import (
 )
 from typed_llm._backoff import Backoff, ExponentialBackoff, NoRetry
 from typed_llm._layers.drivers import run_sync
-from typed_llm._layers.pipeline import Attempt, Call, Flow, Outcome, Pipeline, Terminal
+from typed_llm._layers.pipeline import AttemptContext, Call, Flow, Outcome, Pipeline, Terminal
 from typed_llm._layers.retry import Retry
 from typed_llm._wire.chat import CHAT, parse_chat_response
 from typed_llm._wire.operation import RawResponse
@@ -179,7 +179,7 @@ def test_exhausted_error_carries_count_and_last_error(fake: FakeAPI) -> None:
     with pytest.raises(RetriesExhaustedError) as caught:
         client.complete(REQUEST)
     error = caught.value
-    assert error.attempts == 3
+    assert len(error.attempts) == 3
     assert isinstance(error.last_error, ServerError)
     assert error.last_error.status_code == 503
     assert error.__cause__ is error.last_error
@@ -220,7 +220,7 @@ def test_deadline_stops_before_a_wait_would_pass_it(fake: FakeAPI) -> None:
     client = _retrying(fake, clock, attrs.evolve(BACKOFF, timeout=2.0))
     with pytest.raises(RetriesExhaustedError) as caught:
         client.complete(REQUEST)
-    assert (caught.value.attempts, clock.waits, len(fake.received)) == (3, [0.5, 1.0], 3)
+    assert (len(caught.value.attempts), clock.waits, len(fake.received)) == (3, [0.5, 1.0], 3)
 
 
 def test_deadline_cuts_an_attempt_in_flight(fake: FakeAPI) -> None:
@@ -235,7 +235,7 @@ def test_deadline_cuts_an_attempt_in_flight(fake: FakeAPI) -> None:
         client.complete(REQUEST)
     took = time.monotonic() - started
     assert isinstance(caught.value.last_error, APITimeoutError)
-    assert (caught.value.attempts, len(fake.received)) == (2, 2)
+    assert (len(caught.value.attempts), len(fake.received)) == (2, 2)
     assert 1.3 < took < 10, f"the call took {took:.2f} s against a 1.5 s deadline"
 
 
@@ -266,7 +266,9 @@ class _Recorder:
     attempts: int
     budgets: list[float | None] = attrs.field(factory=list)
 
-    def run(self, call: Call[ChatRequest, ChatResponse], attempt: Attempt) -> Flow[Outcome[ChatResponse]]:
+    def run(
+        self, call: Call[ChatRequest, ChatResponse], attempt: AttemptContext
+    ) -> Flow[Outcome[ChatResponse]]:
         deadline = attempt.deadline
         self.budgets.append(None if deadline is None else deadline - time.monotonic())
         self.clock.now += 0.25
@@ -330,7 +332,7 @@ def test_a_users_own_strategy_with_a_timeout_cuts_the_attempt_too(fake: FakeAPI)
         Retrying(inner, _OneQuickRetry()).complete(REQUEST)
     assert time.monotonic() - started < 10
     assert isinstance(caught.value.last_error, APITimeoutError)
-    assert (caught.value.attempts, len(fake.received)) == (2, 2)
+    assert (len(caught.value.attempts), len(fake.received)) == (2, 2)
 
 
 def test_no_attempt_is_made_when_the_deadline_has_passed(fake: FakeAPI) -> None:
@@ -344,7 +346,7 @@ def test_no_attempt_is_made_when_the_deadline_has_passed(fake: FakeAPI) -> None:
         Retrying(inner, backoff, sleep=lambda seconds: time.sleep(seconds + 0.3)).complete(REQUEST)
     assert isinstance(caught.value.last_error, APITimeoutError)
     assert "deadline passed" in str(caught.value.last_error)
-    assert (caught.value.attempts, len(fake.received)) == (2, 1)
+    assert (len(caught.value.attempts), len(fake.received)) == (2, 1)
 
 
 def test_wait_max_caps_the_growth(fake: FakeAPI) -> None:

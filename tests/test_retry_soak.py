@@ -164,7 +164,7 @@ def test_soak_every_call_ends_in_its_answer_or_a_documented_error(calls: int) ->
                 assert not isinstance(expected, str), f"{plan.prompt}: expected an answer, got {error!r}"
                 assert type(error) is expected, f"{plan.prompt}: {plan.faults} gave {error!r}"
                 if isinstance(error, RetriesExhaustedError):
-                    assert error.attempts == ATTEMPTS
+                    assert len(error.attempts) == ATTEMPTS
                     assert type(error.last_error) is plan.faults[-1].error
                 outcomes[expected.__name__] += 1
             else:

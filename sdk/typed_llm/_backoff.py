@@ -6,10 +6,18 @@ Two parts, each in one place:
   timeouts, and a 200 whose body is not even JSON (cut short in transit). Never retried: other 4xx,
   content-filter errors, 429 ``insufficient_quota`` (waiting does not buy credit) and a 200 whose
   JSON has the wrong shape (a retry would get the same). The server's ``x-should-retry`` header
-  overrides the status either way, except for quota and content-filter errors.
+  overrides the status either way, except for quota and content-filter errors. A Responses
+  answer that failed (a 200 with ``status: "failed"``, or a stream's ``error`` event) is retried
+  when its code is a transient one (``server_error`` as a 5xx, ``rate_limit_exceeded`` as a 429,
+  ``vector_store_timeout`` as a timeout), not when it names the input (``invalid_prompt``,
+  ``invalid_image``...).
 - A backoff strategy answers one question with no I/O: after attempt *k* failed with this error,
   ``elapsed`` seconds after the first attempt began, wait how long, or stop? ``ExponentialBackoff``
   and ``NoRetry`` are two; anything with the same ``wait`` method is a ``Backoff``.
+- ``decide`` answers the same question with the reason (a ``Decision``): which header or rule set
+  the wait, or what stopped. The retry layer writes it into the call's ledger (``Attempt.wait`` and
+  ``wait_source``). A strategy with a ``decide`` method gives its own reasons; for any other the
+  reason is read from the error and the wait.
 
 The layer that asks the strategy, sleeps and makes another attempt is ``_layers/retry.py``; the
 public ``Retrying`` / ``AsyncRetrying`` wrappers put it around any client.
@@ -33,16 +41,21 @@ from typed_llm._errors import (
     QuotaExceededError,
     RateLimitError,
     RequestTimeoutError,
+    ResponseFailedError,
     ServerError,
     TypedLLMError,
 )
+from typed_llm._ledger import WaitSource
 
 __all__ = [
     "DEFAULT_DEADLINE",
     "RETRY_AFTER_CAP",
     "Backoff",
+    "Decision",
     "ExponentialBackoff",
     "NoRetry",
+    "decide",
+    "describe",
     "is_retryable",
     "timeout_of",
 ]
@@ -59,17 +72,83 @@ raised (with its ``retry_after``) for the caller to decide.
 """
 
 
+RETRYABLE_FAILURE_CODES = frozenset({"server_error", "rate_limit_exceeded", "vector_store_timeout"})
+"""Codes of a failed Responses answer that another attempt may not meet (the rest name the input)."""
+
+
 def is_retryable(error: TypedLLMError) -> bool:
     """Whether another attempt could succeed where this one failed (the retry table)."""
     if isinstance(error, QuotaExceededError | ContentFilterError):
         return False
+    if isinstance(error, ResponseFailedError):
+        return error.code in RETRYABLE_FAILURE_CODES
     if isinstance(error, APIStatusError) and error.should_retry is not None:
         return error.should_retry
+    return _by_table(error)
+
+
+def _by_table(error: TypedLLMError) -> bool:
+    """The table's verdict on the status or failure alone, before ``x-should-retry``."""
     if isinstance(error, RequestTimeoutError | ConflictError | RateLimitError | ServerError):
         return True
     if isinstance(error, MalformedResponseError):
         return error.incomplete
     return isinstance(error, APIConnectionError)
+
+
+def _overridden(error: TypedLLMError) -> bool:
+    """Whether the server's ``x-should-retry`` turned the table's verdict around."""
+    return is_retryable(error) != _by_table(error) and not isinstance(
+        error, QuotaExceededError | ContentFilterError
+    )
+
+
+@attrs.frozen
+class Decision:
+    """What a strategy chose after a failed attempt, and why (the ledger's ``wait`` and ``wait_source``)."""
+
+    wait: float | None
+    """Seconds to wait before the next attempt; None: stop."""
+    source: WaitSource
+    """What set the wait, or what stopped (see ``WaitSource``)."""
+
+
+def _refused(error: TypedLLMError) -> Decision:
+    return Decision(None, "x-should-retry" if _overridden(error) else "not-retryable")
+
+
+def decide(backoff: Backoff, attempt: int, error: TypedLLMError, elapsed: float) -> Decision:
+    """``backoff.wait(...)`` with its reason: the strategy's own ``decide`` if it has one."""
+    own = getattr(backoff, "decide", None)
+    if callable(own):
+        decision = own(attempt, error, elapsed)
+        if isinstance(decision, Decision):
+            return decision
+    wait = backoff.wait(attempt, error, elapsed)
+    if wait is None:
+        return _refused(error) if not is_retryable(error) else Decision(None, "strategy")
+    asked = error.retry_after if isinstance(error, APIStatusError) else None
+    if asked is not None and asked > 0 and wait == asked and isinstance(error, APIStatusError):
+        return Decision(wait, error.retry_after_header or "retry-after")
+    return Decision(wait, "x-should-retry" if _overridden(error) else "backoff")
+
+
+def describe(backoff: Backoff) -> dict[str, object]:
+    """The strategy as plain data, for a cassette's metadata: its class and compared parameters.
+
+    An attrs strategy (``ExponentialBackoff``, ``NoRetry``) gives each field that takes part in
+    equality (not the jitter's random source); any other strategy its ``repr``.
+    """
+    kind = type(backoff)
+    described: dict[str, object] = {"strategy": f"{kind.__module__}.{kind.__qualname__}"}
+    if attrs.has(kind):
+        for field in attrs.fields(kind):
+            if field.eq:
+                value = getattr(backoff, field.name)
+                described[field.name] = value if isinstance(value, int | float | str | None) else repr(value)
+    else:
+        described["repr"] = repr(backoff)
+    return described
 
 
 def timeout_of(backoff: Backoff) -> float | None:
@@ -186,19 +265,27 @@ class ExponentialBackoff:
 
     def wait(self, attempt: int, error: TypedLLMError, elapsed: float) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or None to stop."""
-        if attempt >= self.attempts or not is_retryable(error):
-            return None
+        return self.decide(attempt, error, elapsed).wait
+
+    def decide(self, attempt: int, error: TypedLLMError, elapsed: float) -> Decision:
+        """``wait``, with what set the wait or stopped the call (the ledger's ``wait_source``)."""
+        if not is_retryable(error):
+            return _refused(error)
+        if attempt >= self.attempts:
+            return Decision(None, "attempts")
         asked = error.retry_after if isinstance(error, APIStatusError) else None
-        if asked is not None and asked > 0:
+        source: WaitSource
+        if asked is not None and asked > 0 and isinstance(error, APIStatusError):
             if asked > self.retry_after_cap:
-                return None
-            delay = asked
+                return Decision(None, "cap")
+            delay, source = asked, error.retry_after_header or "retry-after"
         else:  # no wait asked, or 0 / a date already past (clock skew): our own backoff
             try:
                 grown = self.wait_initial * self.wait_exp_base ** (attempt - 1)
             except OverflowError:
                 grown = self.wait_max
             delay = min(self.wait_max, grown + self.random() * self.wait_jitter)
+            source = "x-should-retry" if _overridden(error) else "backoff"
         if self.timeout is not None and elapsed + delay > self.timeout:
-            return None
-        return delay
+            return Decision(None, "deadline")
+        return Decision(delay, source)

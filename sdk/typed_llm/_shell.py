@@ -13,7 +13,6 @@ around any other object with the ``Client`` methods they call those methods.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, TypeVar, overload
 
 from pydantic import BaseModel
@@ -299,8 +298,8 @@ class Retrying(SyncShell):
     Args:
         inner: the client to call.
         backoff: the strategy.
-        sleep: how to wait (``time.sleep``; a recorder in tests).
-        clock: seconds on a monotonic clock (``time.monotonic``).
+        sleep: how to wait (None: ``time.sleep``, or the test clock ``llm_clock`` installed).
+        clock: seconds on a monotonic clock (None: ``time.monotonic``, or the installed test clock).
     """
 
     def __init__(
@@ -308,8 +307,8 @@ class Retrying(SyncShell):
         inner: Client,
         backoff: Backoff,
         *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._wrap(inner, Retry(backoff, sleep, clock))
 
@@ -323,7 +322,7 @@ class AsyncRetrying(AsyncShell):
         backoff: Backoff,
         *,
         sleep: Callable[[float], Awaitable[None]] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._wrap(inner, Retry(backoff, sleep, clock))
 

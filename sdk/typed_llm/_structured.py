@@ -21,7 +21,14 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from typed_llm._errors import OutputTruncatedError, OutputValidationError, RefusalError, StrictSchemaError
+from typed_llm._cost import carry_price_tag
+from typed_llm._errors import (
+    OutputTruncatedError,
+    OutputValidationError,
+    RefusalError,
+    StrictSchemaError,
+    TypedLLMError,
+)
 from typed_llm._models.messages import CustomToolCall, ToolCall
 from typed_llm._models.requests import (
     ChatRequest,
@@ -147,6 +154,14 @@ def parse_completion(response: ChatResponse, output_type: type[T]) -> ParsedChat
         OutputTruncatedError: the token limit cut the JSON off (finish_reason ``length``).
         OutputValidationError: the text is not valid JSON of the type (raw text and errors kept).
     """
+    try:
+        return _parsed_completion(response, output_type)
+    except TypedLLMError as error:  # the call succeeded: the error tells how it went, as the answer would
+        error.attempts = response.attempts
+        raise
+
+
+def _parsed_completion(response: ChatResponse, output_type: type[T]) -> ParsedChatResponse[T]:
     choice = response.choices[0]
     if choice.message.refusal is not None:
         raise RefusalError(choice.message.refusal, response=response)
@@ -167,7 +182,9 @@ def parse_completion(response: ChatResponse, output_type: type[T]) -> ParsedChat
             response=response,
         ) from exc
     fields = {name: getattr(response, name) for name in type(response).model_fields}
-    return ParsedChatResponse[output_type].model_construct(**fields, parsed=parsed)  # type: ignore[valid-type]  # a runtime parametrization
+    result = ParsedChatResponse[output_type].model_construct(**fields, parsed=parsed)  # type: ignore[valid-type]  # a runtime parametrization
+    carry_price_tag(response, result)
+    return result
 
 
 class TypedTool(Generic[T]):

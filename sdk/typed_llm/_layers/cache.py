@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Protocol, TypeVar, cast, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, cast, runtime_checkable
 
 import attrs
 from pydantic import BaseModel, ValidationError
@@ -29,13 +29,14 @@ from typed_llm._cache.base import Cache
 from typed_llm._cache.entry import decode_entry, encode_entry
 from typed_llm._cache.policy import DEFAULT_POLICY, CachePolicy
 from typed_llm._layers.pipeline import Emit, Outcome, Perform
+from typed_llm._ledger import Attempt
 from typed_llm._logging import emit
 
 if TYPE_CHECKING:
-    from typed_llm._layers.pipeline import Attempt, Call, Effect, Flow, Next
+    from typed_llm._layers.pipeline import AttemptContext, Call, Effect, Flow, Next
     from typed_llm._wire.operation import Streaming
 
-__all__ = ["AsyncBackend", "Caching", "Namespace", "either", "namespace_function"]
+__all__ = ["AsyncBackend", "Caching", "Namespace", "answered_without_http", "either", "namespace_function"]
 
 R = TypeVar("R", bound=BaseModel)
 S = TypeVar("S", bound=BaseModel)
@@ -94,7 +95,7 @@ class Caching:
     def _has_async_face(self) -> bool:
         return isinstance(self.cache, AsyncBackend)
 
-    def run(self, call: Call[R, S], attempt: Attempt, inner: Next[S]) -> Flow[Outcome[S]]:
+    def run(self, call: Call[R, S], attempt: AttemptContext, inner: Next[S]) -> Flow[Outcome[S]]:
         """The stored answer, or the rest of the pipeline's, stored."""
         operation = call.operation
         model = operation.model_of(call.request)
@@ -102,6 +103,7 @@ class Caching:
         if not self.policy.caches(call.request):
             emit(logging.DEBUG, "cache_bypassed", request_key=key, provider=self.provider, model=model)
             return (yield from inner(attempt))
+        began = time.perf_counter()
         raw = yield from self._get(key)
         hit = self._decode(key, raw, operation.response_type)
         emit(
@@ -112,9 +114,10 @@ class Caching:
             model=model,
         )
         if hit is not None:
+            ledger = (answered_without_http("cache", hit, time.perf_counter() - began),)
             if operation.streaming is None:
-                return Outcome(hit, attempt=0, cached=True)
-            return (yield from _replay(hit, operation.streaming))
+                return Outcome(hit, attempt=0, cached=True, attempts=ledger)
+            return (yield from _replay(hit, operation.streaming, ledger))
         outcome = yield from inner(attempt)
         # An answer shared by an identical call in flight (single-flight) was stored by its leader.
         if not outcome.cached and operation.storable(outcome.value):
@@ -168,11 +171,27 @@ class Caching:
             emit(logging.WARNING, "cache_error", request_key=key, operation="set", error=exc)
 
 
-def _replay(hit: S, streaming: Streaming[S]) -> Flow[Outcome[S]]:
+def _replay(hit: S, streaming: Streaming[S], ledger: tuple[Attempt, ...]) -> Flow[Outcome[S]]:
     """A stored answer handed to a stream's caller as the events of a stream."""
     events, first = 0, None
     for event in streaming.replay(hit):
         first = first or time.perf_counter()
         yield Emit(event)
         events += 1
-    return Outcome(hit, attempt=0, cached=True, events=events, first_event_at=first)
+    return Outcome(hit, attempt=0, cached=True, events=events, first_event_at=first, attempts=ledger)
+
+
+def answered_without_http(kind: Literal["cache", "single-flight"], value: object, took: float) -> Attempt:
+    """The one attempt of a call the cache (``hit``) or a single-flight leader (``shared``) answered.
+
+    Its request id is the answer's own: that of the call that paid for it.
+    """
+    request_id = getattr(value, "request_id", None)
+    return Attempt(
+        number=1,
+        kind=kind,
+        offset=0.0,
+        duration=took,
+        outcome="hit" if kind == "cache" else "shared",
+        request_id=request_id if isinstance(request_id, str) else None,
+    )

@@ -10,10 +10,11 @@ the logging and the retry layers are each written once, for every operation, syn
 The drivers (``drivers``) perform the effects: ``run_sync`` with blocking calls, ``run_async``
 with awaits. They are the only code that differs between sync and async.
 
-What one layer tells another travels in the values they pass: downwards an ``Attempt`` (which
-attempt this is, and the instant by which it must end), upwards an ``Outcome`` (the result, how
-many attempts it took, whether it came from the cache) or a ``TypedLLMError`` whose ``attempt``
-says which attempt raised it.
+What one layer tells another travels in the values they pass: downwards an ``AttemptContext``
+(which attempt this is, and the instant by which it must end), upwards an ``Outcome`` (the result,
+how many attempts it took, whether it came from the cache, the ledger of its attempts) or a
+``TypedLLMError`` whose ``attempt`` says which attempt raised it and whose ``attempts`` is the
+ledger. As the call leaves the pipeline its ledger is stamped on the answer (``_ledger.stamp``).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ import attrs
 from pydantic import BaseModel
 
 from typed_llm._errors import TypedLLMError
+from typed_llm._ledger import Attempt, ledger_of, stamp
 from typed_llm._wire.operation import Operation, Routing, WireCall
 
 __all__ = [
     "END",
-    "Attempt",
+    "AttemptContext",
     "Call",
     "Close",
     "Delegate",
@@ -50,6 +52,7 @@ __all__ = [
     "Sleep",
     "StreamHandle",
     "Terminal",
+    "TokenDrift",
 ]
 
 T = TypeVar("T")
@@ -143,14 +146,40 @@ Flow = Generator[Effect, object, T]
 
 
 @attrs.frozen
-class Attempt:
-    """What a layer tells the layers inside it about the attempt they are making."""
+class AttemptContext:
+    """What a layer tells the layers inside it about the attempt they are making.
+
+    (The public ``Attempt`` is the ledger's record of an attempt once made, ``_ledger``.)
+    """
 
     number: int = 1
     """1 for the first attempt; a retry layer counts up."""
     deadline: float | None = None
     """The ``time.monotonic()`` instant by which the attempt must end; None for no deadline. Nested
     retry layers only ever make it earlier."""
+
+
+@attrs.frozen
+class TokenDrift:
+    """The pre-flight estimate of a prompt's tokens, set against the count the API reported."""
+
+    estimate: int
+    """What the pre-flight layer counted before sending (the context-window check's count)."""
+    reported: int | None
+    """The answer's ``prompt_tokens`` (None: it reported no usage)."""
+    tolerance: int
+    """How far apart they may be before it is news (see ``preflight.drift_tolerance``)."""
+
+    @property
+    def difference(self) -> int | None:
+        """``reported - estimate``: positive when the API counted more than the estimate."""
+        return None if self.reported is None else self.reported - self.estimate
+
+    @property
+    def beyond_tolerance(self) -> bool:
+        """Whether the two differ by more than ``tolerance`` (a ``token_drift`` warning)."""
+        difference = self.difference
+        return difference is not None and abs(difference) > self.tolerance
 
 
 @attrs.frozen
@@ -165,6 +194,13 @@ class Outcome(Generic[T]):
     """Events a stream handed to its caller."""
     first_event_at: float | None = None
     """``time.perf_counter()`` when a stream's first event was ready."""
+    attempts: tuple[Attempt, ...] = ()
+    """The ledger so far: set by the retry layer, the cache (a hit) and single-flight (a follower)."""
+    status: int = 200
+    """The HTTP status of the answer, for the ledger (the terminal's)."""
+    drift: TokenDrift | None = None
+    """The pre-flight token estimate against the reported count (None: nothing was estimated,
+    e.g. an answer from the cache, a model without a known window, an API the SDK does not count)."""
 
 
 @attrs.define(eq=False)
@@ -190,13 +226,13 @@ class Call(Generic[R, S]):
         return self._wire[1]
 
 
-Next = Callable[[Attempt], "Flow[Outcome[S]]"]
+Next = Callable[[AttemptContext], "Flow[Outcome[S]]"]
 
 
 class Layer(Protocol):
     """Something every call passes through on its way to the terminal (cache, logging, retry...)."""
 
-    def run(self, call: Call[R, S], attempt: Attempt, inner: Next[S]) -> Flow[Outcome[S]]:
+    def run(self, call: Call[R, S], attempt: AttemptContext, inner: Next[S]) -> Flow[Outcome[S]]:
         """The call, as this layer handles it; ``inner(attempt)`` is the rest of the pipeline."""
         ...
 
@@ -204,7 +240,7 @@ class Layer(Protocol):
 class Terminal(Protocol):
     """Where a call ends: an HTTP request, or another client."""
 
-    def run(self, call: Call[R, S], attempt: Attempt) -> Flow[Outcome[S]]:
+    def run(self, call: Call[R, S], attempt: AttemptContext) -> Flow[Outcome[S]]:
         """Make one attempt of the call."""
         ...
 
@@ -215,7 +251,7 @@ class Delegate:
 
     target: object
 
-    def run(self, call: Call[R, S], attempt: Attempt) -> Flow[Outcome[S]]:
+    def run(self, call: Call[R, S], attempt: AttemptContext) -> Flow[Outcome[S]]:
         """One ``target.<method>(request)``; its errors get the attempt's number."""
         try:
             if call.operation.streaming is not None:
@@ -224,9 +260,9 @@ class Delegate:
         except TypedLLMError as error:
             error.attempt = attempt.number
             raise
-        return Outcome(cast("S", value), attempt=attempt.number)
+        return Outcome(cast("S", value), attempt=attempt.number, attempts=ledger_of(value))
 
-    def _stream(self, call: Call[R, S], attempt: Attempt) -> Flow[Outcome[S]]:
+    def _stream(self, call: Call[R, S], attempt: AttemptContext) -> Flow[Outcome[S]]:
         stream = yield Invoke(self.target, call.operation.method, (call.request,))
         events, first = 0, None
         while (event := (yield Pull(stream))) is not END:
@@ -234,10 +270,16 @@ class Delegate:
             yield Emit(event)
             events += 1
         value = yield Invoke(stream, "final_response", ())
-        return Outcome(cast("S", value), attempt=attempt.number, events=events, first_event_at=first)
+        return Outcome(
+            cast("S", value),
+            attempt=attempt.number,
+            events=events,
+            first_event_at=first,
+            attempts=ledger_of(value),
+        )
 
 
-_FIRST: Attempt = Attempt()
+_FIRST: AttemptContext = AttemptContext()
 """The attempt every call starts with (a frozen value: one serves all)."""
 
 
@@ -253,13 +295,21 @@ class Pipeline:
         return Pipeline((layer, *self.layers), self.terminal)
 
     def flow(self, operation: Operation[R, S], request: R) -> Flow[Outcome[S]]:
-        """The flow of one call of ``operation``."""
-        return self._at(0, Call(operation, request), _FIRST)
+        """The flow of one call of ``operation``; its answer carries the call's ledger."""
+        return _stamped(self._at(0, Call(operation, request), _FIRST))
 
-    def _at(self, index: int, call: Call[R, S], attempt: Attempt) -> Flow[Outcome[S]]:
+    def _at(self, index: int, call: Call[R, S], attempt: AttemptContext) -> Flow[Outcome[S]]:
         if index == len(self.layers):
             return self.terminal.run(call, attempt)
         return self.layers[index].run(call, attempt, functools.partial(self._at, index + 1, call))
+
+
+def _stamped(flow: Flow[Outcome[S]]) -> Flow[Outcome[S]]:
+    """``flow``, whose answer gets the ledger its outcome carries (errors carry theirs already)."""
+    outcome = yield from flow
+    if outcome.attempts:
+        return attrs.evolve(outcome, value=stamp(outcome.value, outcome.attempts))
+    return outcome
 
 
 # --- the drivers: the only code that differs between sync and async ------------------------------

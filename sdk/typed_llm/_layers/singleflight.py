@@ -44,15 +44,16 @@ from typed_llm._cache.policy import DEFAULT_POLICY, CachePolicy
 from typed_llm._cache.redis import RedisCache
 from typed_llm._cache.redis_flight import RedisFlights
 from typed_llm._errors import TypedLLMError
-from typed_llm._layers.cache import either
+from typed_llm._layers.cache import answered_without_http, either
 from typed_llm._layers.pipeline import Outcome
+from typed_llm._ledger import Attempt
 from typed_llm._logging import emit
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
     from typed_llm._cache.base import Cache
-    from typed_llm._layers.pipeline import Attempt, Call, Effect, Flow, Next
+    from typed_llm._layers.pipeline import AttemptContext, Call, Effect, Flow, Next
 
 __all__ = ["PROCESS_FLIGHTS", "Flights", "SingleFlight"]
 
@@ -137,6 +138,24 @@ async def _wait_awaiting(flight: concurrent.futures.Future[object], bound: float
     return _shared(flight)
 
 
+def _follower(answer: object, started: float) -> Attempt:
+    """A follower's one attempt: the leader's answer (or its error's class) after ``started``."""
+    took = time.perf_counter() - started
+    if isinstance(answer, TypedLLMError):
+        status = getattr(answer, "status_code", None)
+        outcome = status if isinstance(status, int) else type(answer).__name__
+        request_id = getattr(answer, "request_id", None)
+        return Attempt(
+            number=1,
+            kind="single-flight",
+            offset=0.0,
+            duration=took,
+            outcome=outcome,
+            request_id=request_id if isinstance(request_id, str) else None,
+        )
+    return answered_without_http("single-flight", answer, took)
+
+
 @attrs.frozen
 class SingleFlight:
     """Makes identical concurrent calls one call; see the module docstring.
@@ -169,7 +188,7 @@ class SingleFlight:
         remote = RedisFlights(cache) if isinstance(cache, RedisCache) else None
         return cls(namespace_of, policy, remote, provider=provider)
 
-    def run(self, call: Call[R, S], attempt: Attempt, inner: Next[S]) -> Flow[Outcome[S]]:
+    def run(self, call: Call[R, S], attempt: AttemptContext, inner: Next[S]) -> Flow[Outcome[S]]:
         """The leader's call, or its answer shared."""
         if call.operation.streaming is not None or not self.policy.caches(call.request):
             return (yield from inner(attempt))  # a stream's events reach only its own caller
@@ -178,14 +197,18 @@ class SingleFlight:
         if not leader:
             started = time.perf_counter()
             bound = self.wait
-            shared = yield from either(
-                lambda: _wait_blocking(flight, bound), lambda: _wait_awaiting(flight, bound)
-            )
+            try:
+                shared = yield from either(
+                    lambda: _wait_blocking(flight, bound), lambda: _wait_awaiting(flight, bound)
+                )
+            except TypedLLMError as error:  # the leader's, copied: this call made no attempt of its own
+                error.attempts = (_follower(error, started),)
+                raise
             if isinstance(shared, _Gone):
                 emit(logging.WARNING, "single_flight_gave_up", request_key=key, provider=self.provider)
                 return (yield from inner(attempt))
             self._shared(key, "process", started)
-            return Outcome(cast("S", shared), attempt=0, cached=True)
+            return Outcome(cast("S", shared), attempt=0, cached=True, attempts=(_follower(shared, started),))
         try:
             outcome = yield from self._lead(call, key, attempt, inner)
         except TypedLLMError as error:
@@ -207,7 +230,7 @@ class SingleFlight:
             waited_ms=round((time.perf_counter() - started) * 1000, 3),
         )
 
-    def _lead(self, call: Call[R, S], key: str, attempt: Attempt, inner: Next[S]) -> Flow[Outcome[S]]:
+    def _lead(self, call: Call[R, S], key: str, attempt: AttemptContext, inner: Next[S]) -> Flow[Outcome[S]]:
         """This process's leader: the call, or (with Redis) another process's answer to it."""
         remote = self.remote
         if remote is None:
@@ -230,7 +253,7 @@ class SingleFlight:
             except ValidationError:  # another release's schema: ask for ourselves
                 return (yield from inner(attempt))
             self._shared(key, "redis", started)
-            return Outcome(value, attempt=0, cached=True)
+            return Outcome(value, attempt=0, cached=True, attempts=(_follower(value, started),))
         try:
             outcome = yield from inner(attempt)
         except GeneratorExit:  # the flow was closed: nothing more may be yielded; the lease expires

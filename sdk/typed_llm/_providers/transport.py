@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 
     import openai
 
-    from typed_llm._layers.pipeline import Attempt, Call, Flow
+    from typed_llm._layers.pipeline import AttemptContext, Call, Flow
     from typed_llm._models.responses import ChatResponse
+    from typed_llm._models.responses_api import Response
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "HTTP", "AsyncTransport", "SyncTransport"]
 
@@ -58,7 +59,7 @@ class HTTP:
     routing: Routing
     timeout: float
 
-    def run(self, call: Call[R, S], attempt: Attempt) -> Flow[Outcome[S]]:
+    def run(self, call: Call[R, S], attempt: AttemptContext) -> Flow[Outcome[S]]:
         """Send the call's request and read the answer; an error says which attempt it ended."""
         streaming = call.operation.streaming
         try:
@@ -71,9 +72,9 @@ class HTTP:
         except TypedLLMError as error:
             error.attempt = attempt.number
             raise
-        return Outcome(value, attempt=attempt.number)
+        return Outcome(value, attempt=attempt.number, status=raw.status_code)
 
-    def _stream(self, call: Call[R, S], attempt: Attempt, streaming: Streaming[S]) -> Flow[Outcome[S]]:
+    def _stream(self, call: Call[R, S], attempt: AttemptContext, streaming: Streaming[S]) -> Flow[Outcome[S]]:
         """Open the stream, hand each event on as it is decoded, assemble the answer at the end.
 
         Until the first event reaches the caller a failure is the attempt's own (the retry layer
@@ -97,8 +98,8 @@ class HTTP:
             if events and is_retryable(error):
                 interrupted = StreamInterruptedError(
                     f"the stream broke after {events} events: {type(error).__name__}: {error}",
-                    # chat is the one streaming operation yet; the error names its answer type
-                    partial=cast("ChatResponse | None", _partial(accumulator)),
+                    # the streaming operations' answers are the two the error names
+                    partial=cast("ChatResponse | Response | None", _partial(accumulator)),
                     events=events,
                     request_id=request_id_from(handle.headers),
                 )

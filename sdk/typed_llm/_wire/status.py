@@ -15,7 +15,7 @@ import email.utils
 import json
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import httpx2
 from pydantic import BaseModel, ValidationError
@@ -125,21 +125,31 @@ def retry_after_from(headers: Mapping[str, str], *, now: float | None = None) ->
 
     Returns None when neither header is there or parses; a wait in the past is 0.
     """
+    return retry_after_with_header(headers, now=now)[0]
+
+
+RetryAfterHeader = Literal["retry-after-ms", "retry-after"]
+
+
+def retry_after_with_header(
+    headers: Mapping[str, str], *, now: float | None = None
+) -> tuple[float | None, RetryAfterHeader | None]:
+    """``retry_after_from``, and which of the two headers gave it (None with no wait)."""
     millis = _header(headers, "retry-after-ms")
     if millis is not None:
         with contextlib.suppress(ValueError):
-            return max(0.0, float(millis) / 1000.0)
+            return max(0.0, float(millis) / 1000.0), "retry-after-ms"
     value = _header(headers, "retry-after")
     if value is None:
-        return None
+        return None, None
     with contextlib.suppress(ValueError):
-        return max(0.0, float(value))
+        return max(0.0, float(value)), "retry-after"
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
-        return None
+        return None, None
     current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    return max(0.0, when.timestamp() - current), "retry-after"
 
 
 def _decode_body(content: bytes) -> object:
@@ -210,6 +220,7 @@ def status_error(status_code: int, headers: Mapping[str, str], content: bytes) -
         cls = ServerError
     else:
         cls = _BY_STATUS.get(status_code, APIStatusError)
+    retry_after, retry_after_header = retry_after_with_header(headers)
     return cls(
         message,
         status_code=status_code,
@@ -218,8 +229,9 @@ def status_error(status_code: int, headers: Mapping[str, str], content: bytes) -
         type=kind,
         body=body,
         request_id=request_id,
-        retry_after=retry_after_from(headers),
+        retry_after=retry_after,
         should_retry=_should_retry(headers),
+        retry_after_header=retry_after_header,
     )
 
 

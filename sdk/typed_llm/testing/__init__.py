@@ -18,6 +18,8 @@ a test suite:
   ``once`` (record missing cassettes), ``new_episodes``, ``all`` (these two warn with
   ``StaleRecordingWarning`` about interactions kept that the test no longer sends), and
   ``rewrite``: replay what matches, record what misses, save exactly what the test used.
+  Recording a Responses call on a stored response or conversation that no earlier interaction of
+  the cassette created warns with ``ServerStateWarning`` (re-recording it would need the server).
 - ``--llm-drift-report``: after the run, each change that made requests miss, how many tests share
   it, and the one command that re-records them.
 - ``llm_fake``: the loopback fake of the OpenAI and Azure APIs (``FakeAPI``), started for the test,
@@ -25,25 +27,33 @@ a test suite:
   slow answers) to test retry paths.
 - ``llm_base_url``: the fake's OpenAI base URL while recording, and a dead loopback URL while
   replaying (nothing is contacted: the cassette answers).
+- ``llm_clock``: virtual time (``VirtualClock``): the retry layers wait on it without sleeping, so
+  a recorded 429 → 429 → 200 replays in no time with its exact waits in ``response.attempts``; the
+  retry strategy is written into the cassette's metadata and a replay under another one warns
+  (``BackoffChangedWarning``).
 
 ``typed-llm cassettes check DIR`` (and ``scan``) finds anything in cassettes that looks like a key.
 """
 
 from __future__ import annotations
 
-from typed_llm.testing._cassette import StaleRecordingWarning
+from typed_llm.testing._cassette import BackoffChangedWarning, ServerStateWarning, StaleRecordingWarning
+from typed_llm.testing._clock import VirtualClock
 from typed_llm.testing._fake import FakeAPI
 from typed_llm.testing._replies import FakeReply, Fault, ReceivedRequest, StreamScript
 from typed_llm.testing._vcr import RecordMode, make_vcr, record_command, scan
 
 __all__ = [
+    "BackoffChangedWarning",
     "FakeAPI",
     "FakeReply",
     "Fault",
     "ReceivedRequest",
     "RecordMode",
+    "ServerStateWarning",
     "StaleRecordingWarning",
     "StreamScript",
+    "VirtualClock",
     "cassette_name",
     "make_vcr",
     "record_command",
@@ -66,6 +76,9 @@ else:
     )
     from typed_llm.testing._plugin import (
         llm_cassette as llm_cassette,
+    )
+    from typed_llm.testing._plugin import (
+        llm_clock as llm_clock,
     )
     from typed_llm.testing._plugin import (
         llm_fake as llm_fake,

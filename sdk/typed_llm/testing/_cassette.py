@@ -12,6 +12,9 @@ that changed (``_diff``); a ``rewrite`` record mode replays what still matches, 
 misses and saves exactly the interactions the test used, in order (a test with no miss leaves its
 file untouched); loaded interactions that a test in ``new_episodes`` or ``all`` did not play are
 flagged with ``StaleRecordingWarning`` instead of being kept silently.
+
+The metadata block also records the retry strategies the test ran with (``note_backoff``, from the
+plugin's ``llm_clock``): a replay under another strategy warns with ``BackoffChangedWarning``.
 """
 
 from __future__ import annotations
@@ -38,11 +41,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CASSETTE_FORMAT",
+    "BackoffChangedWarning",
     "Miss",
+    "ServerStateWarning",
     "Settings",
     "StaleRecordingWarning",
     "TypedCassette",
     "request_key",
+    "server_state",
+    "server_state_key",
     "shown_path",
 ]
 
@@ -57,6 +64,24 @@ Key = tuple[str, str, tuple[tuple[str, str], ...], str]
 
 class StaleRecordingWarning(UserWarning):
     """A re-recorded cassette keeps interactions the test no longer sends (``rewrite`` drops them)."""
+
+
+class ServerStateWarning(UserWarning):
+    """A call was recorded that continues server state no earlier interaction of its cassette created.
+
+    It replays, but recording it again needs the server to still hold that state (a stored
+    response, a conversation): record the call that creates it in the same test.
+    """
+
+
+class BackoffChangedWarning(UserWarning):
+    """A cassette replayed under another retry strategy than the one it was recorded with.
+
+    The replay goes on: the recorded answers (and their ``Retry-After`` headers) are played to the
+    strategy under test, whose waits the ledger shows. If it makes fewer or more attempts than were
+    recorded, the replay fails as any changed test does (unplayed interactions, or a request with no
+    recording). Re-record (``--llm-record-mode=rewrite``) to make the new strategy the recorded one.
+    """
 
 
 @attrs.frozen
@@ -107,6 +132,11 @@ def _text(body: object) -> str:
     return body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
 
 
+def _body_of(answer: object) -> object:
+    body = answer.get("body") if isinstance(answer, dict) else None
+    return body.get("string") if isinstance(body, dict) else body
+
+
 def request_key(request: VCRRequest, *, match_body: bool, scrub: Callable[[str], str]) -> Key:
     """The index key of ``request``, computed once per request object.
 
@@ -126,9 +156,37 @@ def request_key(request: VCRRequest, *, match_body: bool, scrub: Callable[[str],
             body = canonical_json(json.loads(text)).decode() if text else ""
         except ValueError:
             body = text
+    else:
+        body = server_state_key(scrub(_text(request.body)))
     key: Key = (str(request.method).upper(), path, query, body)
     setattr(request, _KEY_ATTR, key)
     return key
+
+
+SERVER_STATE_FIELDS: Final = ("previous_response_id", "conversation")
+"""Request fields naming state kept on the server: a recording answers only the same state."""
+
+
+def server_state(body: object) -> dict[str, str]:
+    """The server state a request body continues (its ``previous_response_id``, ``conversation``)."""
+    try:
+        data = json.loads(body) if isinstance(body, str | bytes) and body else body
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {name: str(data[name]) for name in SERVER_STATE_FIELDS if data.get(name) is not None}
+
+
+def server_state_key(text: str) -> str:
+    """What matching compares of a body when bodies are not matched: the server state it continues.
+
+    A recording of another client's traffic (``match_body=False``) may answer a request whatever
+    its prompt, but a call continuing a stored response is answered only by a recording of a call
+    continuing the same one.
+    """
+    state = server_state(text)
+    return canonical_json(state).decode() if state else ""
 
 
 class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Cassette is Any
@@ -144,6 +202,8 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
         self.misses: list[Miss] = []
         self.stale: tuple[int, ...] = ()
         """Loaded interactions a recording run neither played nor replaced (set when saved)."""
+        self.backoff: list[dict[str, object]] | None = None
+        """The retry strategies the test ran with (``note_backoff``), written in the metadata."""
 
     # --- loading and the index ----------------------------------------------------------------
 
@@ -159,12 +219,28 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
 
     def append(self, request: VCRRequest, response: dict[str, object]) -> None:
         """Record (or load) one interaction and index it."""
+        if not self._loading:
+            self._check_server_state(request)
         before = len(self.data)
         super().append(request, response)
         if len(self.data) > before:
             self._index.setdefault(self._key(self.data[before][0]), []).append(before)
             if not self._loading:
                 self._used.append(before)
+
+    def _check_server_state(self, request: VCRRequest) -> None:
+        """Warn when ``request`` continues state that no earlier answer in this cassette names."""
+        for name, value in server_state(_text(request.body)).items():
+            answers = (_text(_body_of(answer)) for _, answer in self.data)
+            if not any(value in answer for answer in answers):
+                warnings.warn(
+                    ServerStateWarning(
+                        f"recorded a call with {name}={value!r}, which no earlier interaction of "
+                        f"{shown_path(str(self._path))} created: it replays, but re-recording it needs "
+                        "the server to still hold it; record the call that creates it in the same test"
+                    ),
+                    stacklevel=2,
+                )
 
     # --- replay -------------------------------------------------------------------------------
 
@@ -239,6 +315,32 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
         )
         return [(self.data[found.index][0], ["method", "norm_path", "query"], failed)]
 
+    # --- the retry strategy ---------------------------------------------------------------------
+
+    @property
+    def recorded_backoff(self) -> list[dict[str, object]] | None:
+        """The retry strategies the loaded recording was made with (None: not recorded, or new)."""
+        metadata: object = self._metadata
+        meta = metadata.get("typed_llm") if isinstance(metadata, dict) else None
+        found = meta.get("backoff") if isinstance(meta, dict) else None
+        return found if isinstance(found, list) else None
+
+    def note_backoff(self, strategies: list[dict[str, object]]) -> None:
+        """The strategies the test ran with (``describe``d): saved in the metadata when recording;
+        compared with the recorded ones when replaying (``BackoffChangedWarning`` if they differ).
+        """  # noqa: D205  (the summary names both cases)
+        recorded = self.recorded_backoff
+        self.backoff = strategies
+        if recorded is not None and self.write_protected and recorded != strategies:
+            warnings.warn(
+                BackoffChangedWarning(
+                    f"{shown_path(str(self._path))} was recorded under the retry strategy {recorded} "
+                    f"and is replayed under {strategies}: the waits are the new strategy's; re-record "
+                    "(--llm-record-mode=rewrite) to make it the recorded one"
+                ),
+                stacklevel=2,
+            )
+
     # --- saving -------------------------------------------------------------------------------
 
     def _find_stale(self) -> tuple[int, ...]:
@@ -258,6 +360,8 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
                 "match_on": "method, path, query" + (", JSON body" if self._typed.match_body else ""),
             }
         }
+        if self.backoff:
+            self._metadata["typed_llm"]["backoff"] = self.backoff
         super()._persist(cassette_dict)
 
     def _save(self, force: bool = False) -> None:  # noqa: FBT001, FBT002  (vcrpy's signature)

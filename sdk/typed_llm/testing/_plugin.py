@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, cast
 
 import pytest
 
+from typed_llm._backoff import describe
 from typed_llm.testing._cassette import shown_path
+from typed_llm.testing._clock import VirtualClock
 from typed_llm.testing._drift import DriftReport
 from typed_llm.testing._fake import FakeAPI
 from typed_llm.testing._vcr import RecordMode, make_vcr, record_command
@@ -27,6 +29,7 @@ __all__ = [
     "cassette_name",
     "llm_base_url",
     "llm_cassette",
+    "llm_clock",
     "llm_fake",
     "pytest_addoption",
     "pytest_configure",
@@ -39,6 +42,7 @@ _DEAD_URL = "http://127.0.0.1:9/v1"  # the discard port: replay never connects
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\[\]-]+")
 _OPEN: pytest.StashKey[TypedCassette] = pytest.StashKey()
 _DRIFT: pytest.StashKey[DriftReport] = pytest.StashKey()
+_CLOCK: pytest.StashKey[VirtualClock] = pytest.StashKey()
 
 
 def cassette_name(module: str, test: str) -> str:
@@ -135,6 +139,9 @@ def llm_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
         with recorder.use_cassette(f"{_name(request)}.yaml") as cassette:
             request.node.stash[_OPEN] = cassette
             yield cassette
+            clock = request.node.stash.get(_CLOCK, None)
+            if clock is not None and clock.strategies:
+                cassette.note_backoff([describe(strategy) for strategy in clock.strategies])
         if cassette.stale:
             drift.add_stale(nodeid, shown_path(str(cassette.path)), len(cassette.stale))
     finally:
@@ -178,6 +185,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.section("typed-llm drift report")
     for line in config.stash[_DRIFT].render(rewrite_command).splitlines():
         terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def llm_clock(request: pytest.FixtureRequest) -> Iterator[VirtualClock]:
+    """Virtual time for the test: every retry layer without a clock of its own waits on it, at once.
+
+    Its ``waits`` are the waits asked for; the responses' ``attempts`` carry exact virtual offsets
+    and waits. With ``llm_cassette``, the retry strategies that ran are written into the cassette's
+    metadata when recording, and compared when replaying (``BackoffChangedWarning``).
+    """
+    clock = VirtualClock()
+    request.node.stash[_CLOCK] = clock
+    with clock.installed():
+        yield clock
 
 
 @pytest.fixture

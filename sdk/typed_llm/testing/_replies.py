@@ -50,12 +50,15 @@ class StreamScript:
         drop_after: close the connection after this many frames (a stream cut short).
         stall_after: after this many frames, send nothing more until the fake stops (a stall).
         filter_after: Azure's filter stops the completion after this many words.
+        error_after: a Responses stream: after this many frames, the server's ``error`` event
+            (code ``server_error``), and the stream ends.
     """
 
     frame_delay: float = 0.0
     drop_after: int | None = None
     stall_after: int | None = None
     filter_after: int | None = None
+    error_after: int | None = None
 
 
 @attrs.frozen
@@ -81,9 +84,10 @@ class FakeReply:
         drop_after: int | None = None,
         stall_after: int | None = None,
         filter_after: int | None = None,
+        error_after: int | None = None,
     ) -> FakeReply:
         """The normal answer, streamed with this pace or fault (the request must ask to stream)."""
-        script = StreamScript(frame_delay, drop_after, stall_after, filter_after)
+        script = StreamScript(frame_delay, drop_after, stall_after, filter_after, error_after)
         return cls(status=200, body={}, stream=script)
 
     @classmethod
@@ -100,6 +104,40 @@ class FakeReply:
         """An error answer in OpenAI's shape: ``{"error": {message, type, param, code}}``."""
         error = {"message": message, "type": type, "param": param, "code": code}
         return cls(status=status, body={"error": error}, headers=headers or {})
+
+    @classmethod
+    def rate_limited(
+        cls, retry_after: float | str | None = None, *, retry_after_ms: int | None = None
+    ) -> FakeReply:
+        """A 429 rate limit as OpenAI shapes it, asking to wait ``retry_after`` seconds (a number, or
+        an HTTP date as a string) and/or ``retry_after_ms`` milliseconds; neither: no header.
+
+        Enqueue a sequence to script a retry story: ``fake.enqueue(FakeReply.rate_limited(1),
+        FakeReply.rate_limited(2))`` answers 429, 429, then the normal 200.
+        """  # noqa: D205  (the summary names both headers)
+        headers: dict[str, str] = {}
+        if retry_after is not None:
+            headers["retry-after"] = retry_after if isinstance(retry_after, str) else f"{retry_after:g}"
+        if retry_after_ms is not None:
+            headers["retry-after-ms"] = str(retry_after_ms)
+        return cls.error(
+            429,
+            "Rate limit reached for requests. Please try again later.",
+            code="rate_limit_exceeded",
+            type="requests",
+            headers=headers,
+        )
+
+    @classmethod
+    def unavailable(cls, retry_after: float | None = None) -> FakeReply:
+        """A 503 (the service is overloaded), optionally with a ``Retry-After`` in seconds."""
+        headers = {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
+        return cls.error(
+            503,
+            "The server is overloaded or not ready yet.",
+            type="server_error",
+            headers=headers,
+        )
 
     @classmethod
     def azure_prompt_filter(cls, category: str = "self_harm", severity: str = "medium") -> FakeReply:

@@ -38,53 +38,39 @@ Grouped by what the caller can do about it::
 
 One warning, not an error: ``UnknownModelWarning`` (a model whose encoding or limits are unknown).
 
-The module imports nothing of the package (the types of ``response`` attributes are named for the
-type checker only), so every other module can use it. Foreign exceptions (openai, httpx2) become
-these at one boundary, ``_providers.translate``; the class of an error answer is chosen by one pure
-function, ``_wire.status.status_error``, from the status, the headers and the body alone.
+The package imports nothing of typed_llm outside itself (the types of ``response`` attributes are
+named for the type checker only), so every other module can use it: the root is in ``base``, the
+API's errors here, the others (pre-flight, structured output, replay, cache, settings) in
+``usage``. Foreign exceptions (openai, httpx2) become these at one boundary,
+``_providers.translate``; the class of an error answer is chosen by one pure function,
+``_wire.status.status_error``, from the status, the headers and the body alone.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
+from typed_llm._errors.base import ConfigurationError as ConfigurationError
+from typed_llm._errors.base import TypedLLMError as TypedLLMError
+from typed_llm._errors.usage import CacheError as CacheError
+from typed_llm._errors.usage import ContextWindowExceededError as ContextWindowExceededError
+from typed_llm._errors.usage import NoTextError as NoTextError
+from typed_llm._errors.usage import OutputTruncatedError as OutputTruncatedError
+from typed_llm._errors.usage import OutputValidationError as OutputValidationError
+from typed_llm._errors.usage import RefusalError as RefusalError
+from typed_llm._errors.usage import SettingsError as SettingsError
+from typed_llm._errors.usage import StrictSchemaError as StrictSchemaError
+from typed_llm._errors.usage import TemplateVariableError as TemplateVariableError
+from typed_llm._errors.usage import UnknownAPITypeError as UnknownAPITypeError
+from typed_llm._errors.usage import UnknownModelWarning as UnknownModelWarning
+from typed_llm._errors.usage import UnrecordedRequestError as UnrecordedRequestError
 
+if TYPE_CHECKING:
+    from typed_llm._ledger import Attempt
     from typed_llm._models.responses import ChatResponse, ContentFilterResult
     from typed_llm._models.responses_api import Response
 
 # No __all__: every public name here is an exception class, and all of them are exported.
-
-
-def _rebuild(cls: type[TypedLLMError], args: tuple[object, ...], state: dict[str, object]) -> TypedLLMError:
-    error = cls.__new__(cls)
-    error.args = args
-    error.__dict__.update(state)
-    return error
-
-
-class TypedLLMError(Exception):
-    """Root of every error the SDK raises."""
-
-    message: str
-    """What went wrong, for a person."""
-    attempt: int | None = None
-    """Which attempt of the call ended in this error (1 for the first; for ``RetriesExhaustedError``
-    the last), set by the client's layers; None when no attempt was under way (a bad setting, a
-    pre-flight check)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # Subclasses take keyword-only data; rebuild from the instance dict so errors cross processes.
-        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
-
-
-class ConfigurationError(TypedLLMError):
-    """The client cannot be built or used as configured; the message says what to set."""
 
 
 class APIError(TypedLLMError):
@@ -113,6 +99,8 @@ class APIStatusError(APIError):
     """The decoded JSON body (or its text when it was not JSON)."""
     retry_after: float | None
     """Seconds the server asked to wait (``retry-after-ms`` or ``Retry-After``), if it asked."""
+    retry_after_header: Literal["retry-after-ms", "retry-after"] | None
+    """Which header ``retry_after`` came from (the ledger's ``wait_source``), if any."""
     should_retry: bool | None
     """The server's ``x-should-retry`` verdict, if it gave one."""
 
@@ -128,6 +116,7 @@ class APIStatusError(APIError):
         request_id: str | None = None,
         retry_after: float | None = None,
         should_retry: bool | None = None,
+        retry_after_header: Literal["retry-after-ms", "retry-after"] | None = None,
     ) -> None:
         super().__init__(message, request_id=request_id)
         self.status_code = status_code
@@ -137,6 +126,7 @@ class APIStatusError(APIError):
         self.body = body
         self.retry_after = retry_after
         self.should_retry = should_retry
+        self.retry_after_header = retry_after_header
 
     def __str__(self) -> str:
         code = f" ({self.code})" if self.code else ""
@@ -259,8 +249,8 @@ class StreamInterruptedError(APIError):
     ``__cause__`` is how it broke (a dropped connection, an idle timeout, a body cut short).
     """
 
-    partial: ChatResponse | None
-    """What arrived before the stream broke."""
+    partial: ChatResponse | Response | None
+    """What arrived before the stream broke (a ``Response`` for a Responses API stream)."""
     events: int
     """How many events had reached the caller."""
 
@@ -268,7 +258,7 @@ class StreamInterruptedError(APIError):
         self,
         message: str,
         *,
-        partial: ChatResponse | None = None,
+        partial: ChatResponse | Response | None = None,
         events: int = 0,
         request_id: str | None = None,
     ) -> None:
@@ -333,168 +323,14 @@ class MalformedResponseError(APIError):
 class RetriesExhaustedError(TypedLLMError):
     """Every allowed attempt failed, or the deadline passed; ``last_error`` says how the last one did."""
 
-    attempts: int
-    """How many attempts were made."""
+    attempts: tuple[Attempt, ...]
+    """Every attempt made (``len(error.attempts)`` of them), as for any error: see ``Attempt``."""
     last_error: TypedLLMError
     """The error of the last attempt (also chained as ``__cause__``)."""
 
-    def __init__(self, message: str, *, attempts: int, last_error: TypedLLMError) -> None:
+    def __init__(
+        self, message: str, *, attempts: tuple[Attempt, ...] = (), last_error: TypedLLMError
+    ) -> None:
         super().__init__(message)
         self.attempts = attempts
         self.last_error = last_error
-
-
-class ContextWindowExceededError(TypedLLMError):
-    """The counted prompt plus the requested output cannot fit the model's context window."""
-
-    model: str
-    """The model checked."""
-    prompt_tokens: int
-    """Tokens counted in the prompt."""
-    max_output_tokens: int
-    """Output tokens the request asked room for."""
-    context_window: int
-    """The model's context window."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        model: str,
-        prompt_tokens: int,
-        max_output_tokens: int,
-        context_window: int,
-    ) -> None:
-        super().__init__(message)
-        self.model = model
-        self.prompt_tokens = prompt_tokens
-        self.max_output_tokens = max_output_tokens
-        self.context_window = context_window
-
-
-class RefusalError(TypedLLMError):
-    """The model refused to answer; ``refusal`` is what it said, ``response`` the whole answer."""
-
-    refusal: str
-    """The refusal text."""
-    response: ChatResponse | None
-    """The response that carried the refusal."""
-
-    def __init__(self, refusal: str, *, response: ChatResponse | None = None) -> None:
-        super().__init__(f"the model refused: {refusal}")
-        self.refusal = refusal
-        self.response = response
-
-
-class UnrecordedRequestError(TypedLLMError):
-    """Replaying a cassette, the SDK sent a request the cassette does not hold (record mode ``none``)."""
-
-    request_summary: str
-    """What the request asked for (method, path, model, last message)."""
-    command: str
-    """The command that records it."""
-
-    def __init__(self, request_summary: str, command: str) -> None:
-        super().__init__(
-            f"no recording of this request in the cassette: {request_summary}. "
-            f"If the request changed on purpose, record it: {command}"
-        )
-        self.request_summary = request_summary
-        self.command = command
-
-
-class NoTextError(TypedLLMError):
-    """``ChatResponse.text`` was asked of a choice that has no text: it only called tools."""
-
-
-class OutputValidationError(TypedLLMError):
-    """Structured output did not validate into the requested type."""
-
-    raw_text: str
-    """The text the model produced."""
-    errors: tuple[Mapping[str, object], ...]
-    """pydantic's errors, as ``ValidationError.errors()`` gives them."""
-    response: ChatResponse | None
-    """The whole response."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        raw_text: str,
-        errors: tuple[Mapping[str, object], ...] = (),
-        response: ChatResponse | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.raw_text = raw_text
-        self.errors = errors
-        self.response = response
-
-
-class CacheError(TypedLLMError):
-    """A cache file cannot be used: ``path`` names it, and the message says what to do.
-
-    Raised when a cache is built, and by ``stats`` and ``clear``; the caching layer treats a
-    failing ``get`` or ``set`` as a miss with a ``cache_error`` warning.
-    """
-
-    path: str
-    """The cache file."""
-
-    def __init__(self, message: str, *, path: str) -> None:
-        super().__init__(message)
-        self.path = path
-
-
-class TemplateVariableError(TypedLLMError):
-    """A template uses variables the call did not give; ``missing`` names them."""
-
-    missing: tuple[str, ...]
-
-    def __init__(self, missing: tuple[str, ...]) -> None:
-        super().__init__(f"the template needs {', '.join(missing)}, which the call did not give")
-        self.missing = missing
-
-
-class UnknownAPITypeError(ConfigurationError):
-    """``client()`` was asked for an API type nobody registered; ``registered`` lists those that are."""
-
-    registered: tuple[str, ...]
-
-    def __init__(self, api_type: str, registered: tuple[str, ...]) -> None:
-        super().__init__(
-            f"no client is registered for API type {api_type!r}; registered: {', '.join(registered)}"
-        )
-        self.registered = registered
-
-
-class SettingsError(ConfigurationError):
-    """One or more settings are invalid; ``problems`` lists each (key, source, what was expected)."""
-
-    problems: tuple[tuple[str, str, str], ...]
-
-    def __init__(self, problems: tuple[tuple[str, str, str], ...]) -> None:
-        lines = "\n".join(f"  {key} (from {source}): {expected}" for key, source, expected in problems)
-        super().__init__(f"{len(problems)} invalid setting(s):\n{lines}")
-        self.problems = problems
-
-
-class StrictSchemaError(TypedLLMError):
-    """A type that OpenAI's strict mode cannot express; ``path`` says where in the schema."""
-
-    path: str
-
-    def __init__(self, message: str, *, path: str) -> None:
-        super().__init__(f"{message} (at {path})")
-        self.path = path
-
-
-class OutputTruncatedError(OutputValidationError):
-    """Structured output was cut off by the token limit (finish_reason ``length``): raise max_tokens."""
-
-
-# --- warnings ----------------------------------------------------------------------------------
-
-
-class UnknownModelWarning(UserWarning):
-    """A model this package does not know: its tokens are counted with the fallback encoding."""
