@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 import attrs
-import tiktoken
 
 from typed_llm._errors import ConfigurationError, UnknownModelWarning
 from typed_llm._json import JSONValue, thaw
@@ -48,6 +47,8 @@ from typed_llm._models.messages import (
 from typed_llm._models.requests import FunctionTool, ResponseFormatJSONSchema
 
 if TYPE_CHECKING:
+    import tiktoken
+
     from typed_llm._models.messages import CustomToolCall
     from typed_llm._models.requests import ChatRequest, CustomTool, ResponseFormat
 
@@ -164,6 +165,10 @@ def _load(name: EncodingName) -> tiktoken.Encoding:
         raise ConfigurationError(f"{path} is damaged or not {name} (SHA-256 {digest}). {how_to_fix}")
     lines = (line.split() for line in contents.splitlines() if line)
     ranks = {base64.b64decode(token): int(rank) for token, rank in lines}
+    # Imported here, with the first encoding: a process whose calls are all cache hits never
+    # counts a token, so it need not carry tiktoken (its extension and its regex engine) either.
+    import tiktoken  # noqa: PLC0415
+
     return tiktoken.Encoding(
         name=name, pat_str=_PATTERNS[name], mergeable_ranks=ranks, special_tokens=dict(_SPECIAL[name])
     )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 from typed_llm._cache.base import CacheStats
 from typed_llm._cache.entry import invalidation_cutoff
+from typed_llm._cache.sqlite_schema import migrate, needs_preparing
 from typed_llm._errors import CacheError
 from typed_llm._logging import emit
 
@@ -44,22 +45,19 @@ def _code(exc: sqlite3.Error) -> int:
     return (exc.sqlite_errorcode or 0) & 0xFF
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    key TEXT PRIMARY KEY NOT NULL,
-    value BLOB NOT NULL,
-    created REAL NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
-"""
-
-
 _MODEL: Final = (
     "CASE WHEN json_valid(CAST(value AS TEXT)) THEN coalesce("
     "json_extract(CAST(value AS TEXT), '$.provenance.model'), "
     "json_extract(CAST(value AS TEXT), '$.model')) END"
 )
 """The model snapshot of a stored entry (the envelope's provenance, else an older bare response's)."""
+
+_SELECT: Final = "SELECT value, created FROM entries WHERE key = ?"
+_UPSERT: Final = (
+    "INSERT INTO entries (key, value, created) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, created = excluded.created"
+)
+"""A new key takes the next id; a known one keeps its row (its index entry is not rewritten)."""
 
 
 class SQLiteCache:
@@ -124,7 +122,7 @@ class SQLiteCache:
         except OSError as exc:
             raise self._error(exc) from exc
 
-    def _open_file(self) -> None:
+    def _open_file(self, *, locked: bool = False) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Create the file readable by its owner only before SQLite opens it; SQLite gives its
         # -wal and -shm files the same permissions as the database file.
@@ -132,7 +130,12 @@ class SQLiteCache:
         os.close(descriptor)
         connection = self._connect()
         try:
-            connection.executescript(_SCHEMA)
+            if needs_preparing(connection, str(self.path)):  # a new file, or one in an older schema
+                if locked:
+                    migrate(connection, str(self.path))
+                else:
+                    with _folder_lock(self.path.parent):
+                        migrate(connection, str(self.path))
         except BaseException:
             connection.close()
             raise
@@ -143,7 +146,7 @@ class SQLiteCache:
         """Move a damaged database aside and start empty, once, whoever else starts on it too."""
         with _folder_lock(self.path.parent):
             try:  # another process may have moved it aside while this one waited for the lock
-                self._open_file()
+                self._open_file(locked=True)
             except sqlite3.DatabaseError as exc:
                 if _code(exc) not in _DAMAGED:
                     raise self._error(exc) from exc
@@ -162,7 +165,7 @@ class SQLiteCache:
                     moved_to=str(aside),
                     error=str(damage),
                 )
-                self._open_file()
+                self._open_file(locked=True)
             except (OSError, sqlite3.Error) as exc:
                 raise self._error(exc) from exc
 
@@ -247,11 +250,7 @@ class SQLiteCache:
             CacheError: SQLite failed (a damaged page, a lost file); the caching layer makes it a miss.
         """
         try:
-            row = (
-                self._connection()
-                .execute("SELECT value, created FROM entries WHERE key = ?", (key,))
-                .fetchone()
-            )
+            row = self._connection().execute(_SELECT, (key,)).fetchone()
         except sqlite3.Error as exc:  # a page damaged after the start, a lost file: typed, with advice
             raise self._error(exc) from exc
         fresh = row is not None and (self._ttl is None or time.time() - row[1] <= self._ttl)
@@ -266,10 +265,7 @@ class SQLiteCache:
         """Store ``value`` under ``key`` in one transaction; evict the oldest past ``max_entries``."""
         connection = self._connection()
         try:
-            connection.execute(
-                "INSERT OR REPLACE INTO entries (key, value, created) VALUES (?, ?, ?)",
-                (key, value, time.time()),
-            )
+            connection.execute(_UPSERT, (key, value, time.time()))
             with self._counts_lock:
                 self._writes += 1
                 check = (self._max is not None or self._ttl is not None) and self._writes % 64 == 1
@@ -288,7 +284,7 @@ class SQLiteCache:
         (count,) = connection.execute("SELECT count(*) FROM entries").fetchone()
         if count > self._max:
             connection.execute(
-                "DELETE FROM entries WHERE key IN (SELECT key FROM entries ORDER BY created LIMIT ?)",
+                "DELETE FROM entries WHERE id IN (SELECT id FROM entries ORDER BY created LIMIT ?)",
                 (count - self._max,),
             )
 
