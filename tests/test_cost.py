@@ -354,7 +354,9 @@ AT = datetime(2026, 11, 1, tzinfo=UTC)
 def test_a_hand_built_answer_has_no_cost() -> None:
     answer = ChatResponse(id="x", created=1, model="gpt-4o-mini", choices=())
     assert answer.cost is None
-    assert answer.cost_unknown == "not priced: the answer did not come through a typed-llm client"
+    assert answer.cost_unknown == (
+        "not priced: no price tag (an answer built by hand, or a hit of a Cached wrapper's cache)"
+    )
 
 
 def test_cached_input_and_reasoning_are_priced_at_their_rates() -> None:

@@ -183,7 +183,7 @@ class Priced:
     def _cost(self) -> Cost | str:
         tag = price_tag(self)
         if tag is None:
-            return "not priced: the answer did not come through a typed-llm client"
+            return "not priced: no price tag (an answer built by hand, or a hit of a Cached wrapper's cache)"
         tokens = self._billed_tokens()
         if tokens is None:
             return "the answer reports no usage (a stream asked without usage, or a server that omits it)"
