@@ -58,6 +58,7 @@ def test_no_import_circle() -> None:
 def test_errors_is_a_leaf() -> None:
     """``_errors`` (the exception classes) imports nothing of the package at run time."""
     assert GRAPH["typed_llm._errors"] == set()
+    assert GRAPH["typed_llm._errors_replay"] == {"typed_llm._errors"}  # replay's errors: the second leaf
 
 
 def test_no_module_is_over_500_lines() -> None:

@@ -62,6 +62,7 @@ from typed_llm._errors import (
     UnprocessableEntityError,
     UnrecordedRequestError,
 )
+from typed_llm._errors_replay import CacheMissError, CassetteError, CassetteValidationError
 from typed_llm._json import JSONObject, JSONValue
 from typed_llm._logging import configure_logging, flush_logs, set_max_content_length
 from typed_llm._models.messages import (
@@ -262,9 +263,12 @@ __all__ = [
     "Cache",
     "CacheBreakpoint",
     "CacheError",
+    "CacheMissError",
     "CachePolicy",
     "CacheStats",
     "Cached",
+    "CassetteError",
+    "CassetteValidationError",
     "ChatChunk",
     "ChatRequest",
     "ChatResponse",

@@ -29,7 +29,9 @@ from vcr.errors import UnhandledHTTPRequestError
 from vcr.record_mode import RecordMode as VCRRecordMode
 
 from typed_llm._cache.key import canonical_json
+from typed_llm._errors_replay import CassetteValidationError
 from typed_llm.testing._diff import Nearest, nearest, typed_view
+from typed_llm.testing._validate import problem_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -85,6 +87,8 @@ class Settings:
     """The test id recorded in the metadata block and in each miss."""
     on_miss: Callable[[Miss], None] | None = None
     """Told of each miss (the plugin's drift report)."""
+    validate: bool = True
+    """Read every recorded answer into its typed model when the cassette loads (``_validate``)."""
 
 
 def vcr_mode(mode: RecordMode) -> str:
@@ -156,6 +160,43 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
             super()._load()
         finally:
             self._loading = False
+        self._validate()
+
+    def _own_metadata(self) -> dict[str, object]:
+        """The ``typed_llm`` block of the metadata read from the file ({} when there is none)."""
+        metadata: object = self.__dict__.get("_metadata")
+        own = metadata.get("typed_llm") if isinstance(metadata, dict) else None
+        return own if isinstance(own, dict) else {}
+
+    def _validates(self) -> bool:
+        opted_out = self._own_metadata().get("validate") is False
+        return self._typed.validate and not opted_out and self._typed.mode in {"none", "once", "rewrite"}
+
+    def _validate(self) -> None:
+        """Read each loaded answer into its typed model: fail naming it, or (``rewrite``) re-record it.
+
+        In replay (``none``, ``once`` with the file there) an answer that no longer fits raises
+        ``CassetteValidationError`` before the test runs; ``rewrite`` leaves it out of the index, so
+        the test's request misses, is recorded afresh and replaces it.
+        """
+        if not self._validates():
+            return
+        for index, (request, response) in enumerate(self.data[: self._loaded_count]):
+            path = self._key(request)[1]
+            found = problem_of(path, request.body, response)
+            if found is None:
+                continue
+            if self._typed.mode == "rewrite":
+                self._index[self._key(request)].remove(index)
+                continue
+            model, problem = found
+            raise CassetteValidationError(
+                cassette=shown_path(str(self._path)),
+                interaction=index + 1,
+                request=f"{request.method} {path}",
+                model=model,
+                problem=problem,
+            )
 
     def append(self, request: VCRRequest, response: dict[str, object]) -> None:
         """Record (or load) one interaction and index it."""
@@ -251,13 +292,14 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
 
     def _persist(self, cassette_dict: dict[str, object]) -> None:
         # What a reviewer needs, and nothing that changes between two recordings of the same test.
-        self._metadata = {
-            "typed_llm": {
-                "format": CASSETTE_FORMAT,
-                "recorded_by": self._typed.test or "typed_llm.testing.make_vcr",
-                "match_on": "method, path, query" + (", JSON body" if self._typed.match_body else ""),
-            }
+        own: dict[str, object] = {
+            "format": CASSETTE_FORMAT,
+            "recorded_by": self._typed.test or "typed_llm.testing.make_vcr",
+            "match_on": "method, path, query" + (", JSON body" if self._typed.match_body else ""),
         }
+        if self._own_metadata().get("validate") is False:
+            own["validate"] = False  # a cassette that opted out of validation stays opted out
+        self._metadata = {"typed_llm": own}
         super()._persist(cassette_dict)
 
     def _save(self, force: bool = False) -> None:  # noqa: FBT001, FBT002  (vcrpy's signature)

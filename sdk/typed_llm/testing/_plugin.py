@@ -86,8 +86,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the ``llm_cassette`` marker and start the run's drift report."""
     config.addinivalue_line(
         "markers",
-        "llm_cassette(name=None, *, allow_unplayed=False): name the test's typed-llm cassette "
-        "explicitly; allow_unplayed=True lets it leave recorded interactions unplayed",
+        "llm_cassette(name=None, *, allow_unplayed=False, validate=True): name the test's typed-llm "
+        "cassette explicitly; allow_unplayed=True lets it leave recorded interactions unplayed; "
+        "validate=False loads it without reading each recorded answer into its typed model",
     )
     config.stash[_DRIFT] = DriftReport()
 
@@ -124,12 +125,17 @@ def llm_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
 
     In replay (mode ``none``, or ``once`` with the cassette present) the test fails when it leaves
     recorded interactions unplayed, unless the ini option ``llm_fail_on_unplayed`` is false or the
-    test is marked ``@pytest.mark.llm_cassette(allow_unplayed=True)``.
+    test is marked ``@pytest.mark.llm_cassette(allow_unplayed=True)``. Every recorded answer is read
+    into its typed model as the cassette loads: one that no longer fits fails the test's set-up with
+    ``CassetteValidationError`` naming the file and interaction (``validate=False`` on the marker,
+    or ``typed_llm: {validate: false}`` in a recorded response, opts out).
     """
     folder = _folder(request.config)
     drift = request.config.stash[_DRIFT]
     nodeid = request.node.nodeid
-    recorder = make_vcr(folder, _mode(request.config), test=nodeid, on_miss=drift.add_miss)
+    marker = request.node.get_closest_marker("llm_cassette")
+    validate = marker is None or bool(marker.kwargs.get("validate", True))
+    recorder = make_vcr(folder, _mode(request.config), test=nodeid, on_miss=drift.add_miss, validate=validate)
     token = record_command.set(rewrite_command([nodeid]))
     try:
         with recorder.use_cassette(f"{_name(request)}.yaml") as cassette:

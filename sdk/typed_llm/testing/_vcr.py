@@ -319,6 +319,7 @@ def make_vcr(
     match_body: bool = True,
     test: str | None = None,
     on_miss: Callable[[Miss], None] | None = None,
+    validate: bool = True,
 ) -> vcr.VCR:
     """A vcrpy configuration with the SDK's scrubbing, matching, index and miss reports.
 
@@ -331,9 +332,12 @@ def make_vcr(
             Method, path (repeated slashes collapsed) and query are always matched.
         test: the test id written in the metadata block and in each miss.
         on_miss: called with each request a cassette could not answer.
+        validate: read every recorded answer into its typed model when a cassette loads, and
+            raise ``CassetteValidationError`` naming the file and interaction if one does not
+            fit (``rewrite`` re-records it instead); False for cassettes of malformed answers.
     """
     config = _VCR(
-        Settings(mode=record_mode, match_body=match_body, test=test, on_miss=on_miss),
+        Settings(mode=record_mode, match_body=match_body, test=test, on_miss=on_miss, validate=validate),
         cassette_library_dir=str(cassette_dir),
         record_mode=vcr_mode(record_mode),
         before_record_request=_scrub_request,
