@@ -61,5 +61,14 @@ class CacheMissError(UnrecordedRequestError):
     """A cache in replay-only mode (``CachePolicy(replay_only=True)``) holds no answer for a request.
 
     ``request_summary`` names the request, the nearest stored request and the typed fields that
-    changed, as a cassette's miss does.
+    changed, as a cassette's miss does; ``command`` says how to store the missing answer.
     """
+
+    def __init__(self, request_summary: str, command: str) -> None:
+        TypedLLMError.__init__(
+            self,
+            f"the replay-only cache holds no answer for this request: {request_summary}\n"
+            f"If the request changed on purpose, store its answer: {command}",
+        )
+        self.request_summary = request_summary
+        self.command = command
