@@ -71,6 +71,9 @@ else:
         llm_fake as llm_fake,
     )
     from typed_llm.testing._plugin import (
+        llm_replay_speed as llm_replay_speed,
+    )
+    from typed_llm.testing._plugin import (
         pytest_addoption as pytest_addoption,
     )
     from typed_llm.testing._plugin import (

@@ -16,6 +16,7 @@ flagged with ``StaleRecordingWarning`` instead of being kept silently.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
@@ -24,13 +25,14 @@ from typing import TYPE_CHECKING, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
-from vcr.cassette import Cassette
+from vcr.cassette import Cassette, CassetteContextDecorator
 from vcr.errors import UnhandledHTTPRequestError
 from vcr.record_mode import RecordMode as VCRRecordMode
 
 from typed_llm._cache.key import canonical_json
 from typed_llm._errors_replay import CassetteValidationError
 from typed_llm.testing._diff import Nearest, nearest, typed_view
+from typed_llm.testing._frames import FramedPatcherBuilder
 from typed_llm.testing._validate import problem_of
 
 if TYPE_CHECKING:
@@ -89,6 +91,8 @@ class Settings:
     """Told of each miss (the plugin's drift report)."""
     validate: bool = True
     """Read every recorded answer into its typed model when the cassette loads (``_validate``)."""
+    replay_speed: float = 0.0
+    """Replayed streams: 0 hands every frame over at once; 1.0 at the recorded pace; 2.0 twice as fast."""
 
 
 def vcr_mode(mode: RecordMode) -> str:
@@ -135,8 +139,33 @@ def request_key(request: VCRRequest, *, match_body: bool, scrub: Callable[[str],
     return key
 
 
+class _Context(CassetteContextDecorator):  # type: ignore[misc]  # vcrpy is untyped
+    """vcrpy's ``use_cassette`` context, patching httpx2 with the frame-faithful handlers (``_frames``)."""
+
+    def _patch_generator(self, cassette: TypedCassette) -> Iterator[TypedCassette]:
+        with contextlib.ExitStack() as stack:
+            for patcher in FramedPatcherBuilder(cassette).build():
+                stack.enter_context(patcher)
+            yield cassette
+
+
 class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Cassette is Any
     """A vcrpy cassette with an index of its requests, typed miss reports and the ``rewrite`` mode."""
+
+    @classmethod
+    def use_arg_getter(cls, arg_getter: Callable[[], dict[str, object]]) -> _Context:
+        """Vcrpy's context for this cassette class, with streams recorded and replayed frame by frame."""
+        return _Context(cls, arg_getter)
+
+    @property
+    def scrub(self) -> Callable[[str], str]:
+        """What scrubs a recorded body (the frame recorder scrubs each frame with it)."""
+        return self._scrub
+
+    @property
+    def replay_speed(self) -> float:
+        """The pace of replayed streams (``Settings.replay_speed``)."""
+        return self._typed.replay_speed
 
     def __init__(self, *args: object, typed: Settings, scrub: Callable[[str], str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
