@@ -18,6 +18,12 @@ a test suite:
   ``once`` (record missing cassettes), ``new_episodes``, ``all`` (these two warn with
   ``StaleRecordingWarning`` about interactions kept that the test no longer sends), and
   ``rewrite``: replay what matches, record what misses, save exactly what the test used.
+- Validated on load: each recorded answer is read into its typed model as a cassette loads; one
+  that no longer fits raises ``CassetteValidationError`` naming file and interaction (opt out
+  with ``typed_llm: {validate: false}`` in a response or the metadata, or ``validate=False``).
+- Streams recorded frame by frame (each frame passed on as it arrives; boundaries and arrival
+  offsets kept in the response's ``typed_llm.frames``) and replayed at once or at the recorded
+  pace: ``--llm-replay-speed``, ini ``llm_replay_speed``, the marker, the ``llm_replay_speed`` fixture.
 - ``--llm-drift-report``: after the run, each change that made requests miss, how many tests share
   it, and the one command that re-records them.
 - ``llm_fake``: the loopback fake of the OpenAI and Azure APIs (``FakeAPI``), started for the test,
