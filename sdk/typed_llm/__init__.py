@@ -63,6 +63,7 @@ from typed_llm._errors import (
     UnprocessableEntityError,
     UnrecordedRequestError,
 )
+from typed_llm._errors_replay import CacheMissError, CassetteError, CassetteValidationError
 from typed_llm._json import JSONObject, JSONValue
 from typed_llm._ledger import Attempt, AttemptKind, WaitSource
 from typed_llm._log_setup import configure_logging, flush_logs
@@ -270,10 +271,13 @@ __all__ = [
     "Cache",
     "CacheBreakpoint",
     "CacheError",
+    "CacheMissError",
     "CachePolicy",
     "CacheStats",
     "Cached",
     "CallOptions",
+    "CassetteError",
+    "CassetteValidationError",
     "ChatChunk",
     "ChatRequest",
     "ChatRequestChanges",

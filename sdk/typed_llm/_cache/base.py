@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["Cache", "CacheStats"]
+__all__ = ["Cache", "CacheStats", "Listing"]
 
 
 @attrs.frozen
@@ -46,4 +46,13 @@ class Cache(Protocol):
 
     def clear(self) -> None:
         """Remove every entry."""
+        ...
+
+
+@runtime_checkable
+class Listing(Protocol):
+    """A backend that can hand over every stored value (each built-in one can)."""
+
+    def stored_values(self) -> list[bytes]:
+        """Every stored value, in no particular order."""
         ...

@@ -6,6 +6,8 @@ The provenance (when it was written, the model snapshot that answered, its ``sys
 the request id, the SDK release and the key version) lets a user find and drop the entries of one
 model snapshot or of a bad day (``invalidate``) without guessing from keys. Entries written before
 the envelope existed (the bare response JSON) still read: they are hits with no provenance.
+The request that was answered rides along (``"request"``: its type, namespace and fields), so a
+replay-only cache that misses can name the nearest stored request (``_cache/replay.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "encode_entry",
     "invalidation_cutoff",
     "matches",
+    "stored_request",
 ]
 
 S = TypeVar("S", bound=BaseModel)
@@ -59,6 +62,8 @@ class _Entry(BaseModel, Generic[S]):
     model_config = ConfigDict(frozen=True)
 
     provenance: Provenance
+    request: dict[str, object] | None = None
+    """The answered request: ``{"type", "namespace", "fields"}`` (None in entries stored before it)."""
     response: S
 
 
@@ -75,8 +80,10 @@ def _text(value: BaseModel, field: str) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def encode_entry(value: BaseModel, *, now: float | None = None) -> bytes:
-    """The bytes every backend stores for the answer ``value``."""
+def encode_entry(
+    value: BaseModel, *, now: float | None = None, request: dict[str, object] | None = None
+) -> bytes:
+    """The bytes every backend stores for the answer ``value`` (to ``request``, when given)."""
     provenance = Provenance(
         written_at=time.time() if now is None else now,
         model=_text(value, "model"),
@@ -89,6 +96,7 @@ def encode_entry(value: BaseModel, *, now: float | None = None) -> bytes:
         (
             _ENVELOPE,
             provenance.model_dump_json().encode(),
+            b"" if request is None else b',"request":' + json.dumps(request, separators=(",", ":")).encode(),
             b',"response":',
             value.model_dump_json().encode(),
             b"}",
@@ -112,6 +120,16 @@ def decode_entry(raw: bytes, kind: type[S]) -> tuple[S, Provenance | None]:
         entry = _entry_type(kind).model_validate_json(raw)
         return entry.response, entry.provenance
     return kind.model_validate_json(raw), None
+
+
+def stored_request(raw: bytes) -> dict[str, object] | None:
+    """The request a stored entry answered, as ``encode_entry`` wrote it (None if it has none)."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    request = data.get("request") if isinstance(data, dict) else None
+    return request if isinstance(request, dict) else None
 
 
 def describe_entry(raw: bytes) -> tuple[str | None, float | None]:

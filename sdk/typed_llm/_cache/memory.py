@@ -65,6 +65,11 @@ class MemoryCache:
         with self._lock:
             self._entries.pop(key, None)
 
+    def stored_values(self) -> list[bytes]:
+        """Every stored value (what a replay-only cache searches for the nearest request on a miss)."""
+        with self._lock:
+            return list(self._entries.values())
+
     def entries_by_model(self) -> dict[str, int]:
         """How many entries each model snapshot answered (``"unknown"``: an unreadable entry)."""
         with self._lock:

@@ -12,6 +12,10 @@ Whatever the policy, a Responses call that builds on state kept on the server
 (``previous_response_id``, ``conversation``) is never answered from the cache, stored, nor coalesced:
 its answer depends on what the server holds, which the request does not say (a conversation grows
 with every call on it). Send the conversation whole (``ResponsesRequest.next_turn``) to cache it.
+
+``CachePolicy(replay_only=True)`` answers every call from the cache and never from the API: a
+miss raises ``CacheMissError`` naming the nearest stored request and the typed fields that changed
+(a test suite or a demo replaying a cache filled once, offline).
 """
 
 from __future__ import annotations
@@ -58,13 +62,19 @@ class CachePolicy:
         stochastic: ``"cache"`` (the default): stochastic calls are cached and coalesced like any
             other, so a rerun replays the stored sample; ``"bypass"``: they go to the API every
             time, and are neither looked up, stored nor coalesced.
+        replay_only: True: every call is answered from the cache; a miss raises ``CacheMissError``
+            (the nearest stored request, the typed fields that changed) instead of calling the API.
     """
 
     stochastic: Literal["cache", "bypass"] = "cache"
+    replay_only: bool = False
+    """Never call the API: a miss raises ``CacheMissError`` with the nearest stored request."""
 
     def __attrs_post_init__(self) -> None:
         if self.stochastic not in {"cache", "bypass"}:
             raise ValueError(f"stochastic must be 'cache' or 'bypass', got {self.stochastic!r}")
+        if self.replay_only and self.stochastic == "bypass":
+            raise ValueError("a replay-only cache answers every call: stochastic='bypass' would send some")
 
     def caches(self, request: object) -> bool:
         """Whether a call of ``request`` may be answered from the cache (and shared with others)."""

@@ -274,6 +274,10 @@ class RedisCache:
         with self._lock:
             return CacheStats(entries, size, self._hits, self._misses, self.location)
 
+    def stored_values(self) -> list[bytes]:
+        """Every value under this prefix (what a replay-only cache searches on a miss)."""
+        return self.guarded("stored_values", lambda: [value for _name, value in self._values()])
+
     def entries_by_model(self) -> dict[str, int]:
         """How many entries each model snapshot answered (``"unknown"``: an unreadable entry)."""
 

@@ -316,6 +316,14 @@ class SQLiteCache:
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
 
+    def stored_values(self) -> list[bytes]:
+        """Every stored value (what a replay-only cache searches for the nearest request on a miss)."""
+        try:
+            rows = self._connection().execute("SELECT value FROM entries").fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        return [bytes(value) for (value,) in rows]
+
     def entries_by_model(self) -> dict[str, int]:
         """How many entries each model snapshot answered (``"unknown"``: an unreadable entry)."""
         try:

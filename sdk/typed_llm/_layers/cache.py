@@ -9,10 +9,11 @@ answer. A backend that fails to read or write (a locked or read-only file, a ful
 ``cache_error`` warning: the call goes on without the cache, and a paid answer is never lost.
 
 Each entry is stored with its provenance (``_cache/entry.py``). The ``CachePolicy`` decides which
-calls the cache may answer at all (stochastic ones, by default, too). A backend with an async face
-(``RedisCache``: ``aget`` / ``aset``) is awaited when an async client drives the call: ``either``
-yields a ``Perform`` effect, which the sync driver does with the blocking call and the async one
-with the awaited one, since a layer cannot await by itself.
+calls the cache may answer at all (stochastic ones, by default, too), and whether a miss may call
+the API at all (``replay_only``: it raises ``CacheMissError`` naming the nearest stored request).
+A backend with an async face (``RedisCache``: ``aget`` / ``aset``) is awaited when an async client
+drives the call: ``either`` yields a ``Perform`` effect, which the sync driver does with the
+blocking call and the async one with the awaited one, since a layer cannot await by itself.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from typed_llm._cache.base import Cache
 from typed_llm._cache.entry import decode_entry, encode_entry
 from typed_llm._cache.policy import DEFAULT_POLICY, CachePolicy
+from typed_llm._cache.replay import miss_error, request_record
 from typed_llm._layers.pipeline import Emit, Outcome, Perform
 from typed_llm._ledger import Attempt
 from typed_llm._logging import emit
@@ -99,7 +101,8 @@ class Caching:
         """The stored answer, or the rest of the pipeline's, stored."""
         operation = call.operation
         model = operation.model_of(call.request)
-        key = call.key(self.namespace_of(model))
+        namespace = self.namespace_of(model)
+        key = call.key(namespace)
         if not self.policy.caches(call.request):
             emit(logging.DEBUG, "cache_bypassed", request_key=key, provider=self.provider, model=model)
             return (yield from inner(attempt))
@@ -118,10 +121,13 @@ class Caching:
             if operation.streaming is None:
                 return Outcome(hit, attempt=0, cached=True, attempts=ledger)
             return (yield from _replay(hit, operation.streaming, ledger))
+        if self.policy.replay_only:
+            raise miss_error(self.cache, request_record(call.request, namespace), key)
         outcome = yield from inner(attempt)
         # An answer shared by an identical call in flight (single-flight) was stored by its leader.
         if not outcome.cached and operation.storable(outcome.value):
-            yield from self._keep(key, outcome.value, replace=raw is not None)
+            record = request_record(call.request, namespace)
+            yield from self._keep(key, outcome.value, replace=raw is not None, request=record)
         return outcome
 
     def _get(self, key: str) -> Generator[Effect, object, bytes | None]:
@@ -152,9 +158,11 @@ class Caching:
             return None
         return value
 
-    def _keep(self, key: str, value: S, *, replace: bool) -> Generator[Effect, object, None]:
+    def _keep(
+        self, key: str, value: S, *, replace: bool, request: dict[str, object]
+    ) -> Generator[Effect, object, None]:
         cache = self.cache
-        entry = encode_entry(value)
+        entry = encode_entry(value, request=request)
         try:
             discard = getattr(cache, "discard", None)
             if replace and callable(discard):

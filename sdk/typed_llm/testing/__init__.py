@@ -20,6 +20,12 @@ a test suite:
   ``rewrite``: replay what matches, record what misses, save exactly what the test used.
   Recording a Responses call on a stored response or conversation that no earlier interaction of
   the cassette created warns with ``ServerStateWarning`` (re-recording it would need the server).
+- Validated on load: each recorded answer is read into its typed model as a cassette loads; one
+  that no longer fits raises ``CassetteValidationError`` naming file and interaction (opt out
+  with ``typed_llm: {validate: false}`` in a response or the metadata, or ``validate=False``).
+- Streams recorded frame by frame (each frame passed on as it arrives; boundaries and arrival
+  offsets kept in the response's ``typed_llm.frames``) and replayed at once or at the recorded
+  pace: ``--llm-replay-speed``, ini ``llm_replay_speed``, the marker, the ``llm_replay_speed`` fixture.
 - ``--llm-drift-report``: after the run, each change that made requests miss, how many tests share
   it, and the one command that re-records them.
 - ``llm_fake``: the loopback fake of the OpenAI and Azure APIs (``FakeAPI``), started for the test,
@@ -82,6 +88,9 @@ else:
     )
     from typed_llm.testing._plugin import (
         llm_fake as llm_fake,
+    )
+    from typed_llm.testing._plugin import (
+        llm_replay_speed as llm_replay_speed,
     )
     from typed_llm.testing._plugin import (
         pytest_addoption as pytest_addoption,

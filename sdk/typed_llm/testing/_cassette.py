@@ -19,6 +19,7 @@ plugin's ``llm_clock``): a replay under another strategy warns with ``BackoffCha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
@@ -27,12 +28,15 @@ from typing import TYPE_CHECKING, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
-from vcr.cassette import Cassette
+from vcr.cassette import Cassette, CassetteContextDecorator
 from vcr.errors import UnhandledHTTPRequestError
 from vcr.record_mode import RecordMode as VCRRecordMode
 
 from typed_llm._cache.key import canonical_json
+from typed_llm._errors_replay import CassetteValidationError
 from typed_llm.testing._diff import Nearest, nearest, typed_view
+from typed_llm.testing._frames import FramedPatcherBuilder
+from typed_llm.testing._validate import problem_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -110,6 +114,10 @@ class Settings:
     """The test id recorded in the metadata block and in each miss."""
     on_miss: Callable[[Miss], None] | None = None
     """Told of each miss (the plugin's drift report)."""
+    validate: bool = True
+    """Read every recorded answer into its typed model when the cassette loads (``_validate``)."""
+    replay_speed: float = 0.0
+    """Replayed streams: 0 hands every frame over at once; 1.0 at the recorded pace; 2.0 twice as fast."""
 
 
 def vcr_mode(mode: RecordMode) -> str:
@@ -189,8 +197,33 @@ def server_state_key(text: str) -> str:
     return canonical_json(state).decode() if state else ""
 
 
+class _Context(CassetteContextDecorator):  # type: ignore[misc]  # vcrpy is untyped
+    """vcrpy's ``use_cassette`` context, patching httpx2 with the frame-faithful handlers (``_frames``)."""
+
+    def _patch_generator(self, cassette: TypedCassette) -> Iterator[TypedCassette]:
+        with contextlib.ExitStack() as stack:
+            for patcher in FramedPatcherBuilder(cassette).build():
+                stack.enter_context(patcher)
+            yield cassette
+
+
 class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Cassette is Any
     """A vcrpy cassette with an index of its requests, typed miss reports and the ``rewrite`` mode."""
+
+    @classmethod
+    def use_arg_getter(cls, arg_getter: Callable[[], dict[str, object]]) -> _Context:
+        """Vcrpy's context for this cassette class, with streams recorded and replayed frame by frame."""
+        return _Context(cls, arg_getter)
+
+    @property
+    def scrub(self) -> Callable[[str], str]:
+        """What scrubs a recorded body (the frame recorder scrubs each frame with it)."""
+        return self._scrub
+
+    @property
+    def replay_speed(self) -> float:
+        """The pace of replayed streams (``Settings.replay_speed``)."""
+        return self._typed.replay_speed
 
     def __init__(self, *args: object, typed: Settings, scrub: Callable[[str], str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -216,6 +249,43 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
             super()._load()
         finally:
             self._loading = False
+        self._validate()
+
+    def _own_metadata(self) -> dict[str, object]:
+        """The ``typed_llm`` block of the metadata read from the file ({} when there is none)."""
+        metadata: object = self.__dict__.get("_metadata")
+        own = metadata.get("typed_llm") if isinstance(metadata, dict) else None
+        return own if isinstance(own, dict) else {}
+
+    def _validates(self) -> bool:
+        opted_out = self._own_metadata().get("validate") is False
+        return self._typed.validate and not opted_out and self._typed.mode in {"none", "once", "rewrite"}
+
+    def _validate(self) -> None:
+        """Read each loaded answer into its typed model: fail naming it, or (``rewrite``) re-record it.
+
+        In replay (``none``, ``once`` with the file there) an answer that no longer fits raises
+        ``CassetteValidationError`` before the test runs; ``rewrite`` leaves it out of the index, so
+        the test's request misses, is recorded afresh and replaces it.
+        """
+        if not self._validates():
+            return
+        for index, (request, response) in enumerate(self.data[: self._loaded_count]):
+            path = self._key(request)[1]
+            found = problem_of(path, request.body, response)
+            if found is None:
+                continue
+            if self._typed.mode == "rewrite":
+                self._index[self._key(request)].remove(index)
+                continue
+            model, problem = found
+            raise CassetteValidationError(
+                cassette=shown_path(str(self._path)),
+                interaction=index + 1,
+                request=f"{request.method} {path}",
+                model=model,
+                problem=problem,
+            )
 
     def append(self, request: VCRRequest, response: dict[str, object]) -> None:
         """Record (or load) one interaction and index it."""
@@ -353,15 +423,16 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
 
     def _persist(self, cassette_dict: dict[str, object]) -> None:
         # What a reviewer needs, and nothing that changes between two recordings of the same test.
-        self._metadata = {
-            "typed_llm": {
-                "format": CASSETTE_FORMAT,
-                "recorded_by": self._typed.test or "typed_llm.testing.make_vcr",
-                "match_on": "method, path, query" + (", JSON body" if self._typed.match_body else ""),
-            }
+        own: dict[str, object] = {
+            "format": CASSETTE_FORMAT,
+            "recorded_by": self._typed.test or "typed_llm.testing.make_vcr",
+            "match_on": "method, path, query" + (", JSON body" if self._typed.match_body else ""),
         }
+        if self._own_metadata().get("validate") is False:
+            own["validate"] = False  # a cassette that opted out of validation stays opted out
         if self.backoff:
-            self._metadata["typed_llm"]["backoff"] = self.backoff
+            own["backoff"] = self.backoff
+        self._metadata = {"typed_llm": own}
         super()._persist(cassette_dict)
 
     def _save(self, force: bool = False) -> None:  # noqa: FBT001, FBT002  (vcrpy's signature)

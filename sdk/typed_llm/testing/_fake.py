@@ -176,7 +176,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
         try:
             self.send_response(200)
-            for name, value in headers.items():
+            for name, value in [(n, v) for n, v in headers.items() if n != "content-type"]:
                 self.send_header(name, value)
             self.send_header("content-type", "text/event-stream")
             self.send_header("connection", "close")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import re
 import shlex
@@ -31,6 +32,7 @@ __all__ = [
     "llm_cassette",
     "llm_clock",
     "llm_fake",
+    "llm_replay_speed",
     "pytest_addoption",
     "pytest_configure",
     "pytest_runtest_call",
@@ -59,7 +61,7 @@ def cassette_name(module: str, test: str) -> str:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--llm-record-mode``, ``--llm-drift-report`` and the ini options."""
+    """``--llm-record-mode``, ``--llm-drift-report``, ``--llm-replay-speed`` and the ini options."""
     group = parser.getgroup("typed-llm", "typed-llm replay testing")
     group.addoption(
         "--llm-record-mode",
@@ -74,6 +76,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="after the run, list the cassettes that missed, the typed fields that changed, and how "
         "many tests share each change",
+    )
+    group.addoption(
+        "--llm-replay-speed",
+        type=_speed,
+        default=None,
+        metavar="FACTOR",
+        help="pace of replayed streams: 0 hands every recorded frame over at once (the default), 1.0 "
+        "replays them at the pace they were recorded, 2.0 twice as fast (overrides the ini llm_replay_speed)",
+    )
+    parser.addini(
+        "llm_replay_speed",
+        "pace of replayed streams: 0 at once (the default), 1.0 as recorded, or any factor",
+        default="0",
     )
     parser.addini(
         "llm_cassette_dir", "folder of typed-llm cassettes, relative to the root", default="cassettes"
@@ -90,10 +105,23 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the ``llm_cassette`` marker and start the run's drift report."""
     config.addinivalue_line(
         "markers",
-        "llm_cassette(name=None, *, allow_unplayed=False): name the test's typed-llm cassette "
-        "explicitly; allow_unplayed=True lets it leave recorded interactions unplayed",
+        "llm_cassette(name=None, *, allow_unplayed=False, validate=True, replay_speed=None): name the "
+        "test's typed-llm cassette explicitly; allow_unplayed=True lets it leave recorded interactions "
+        "unplayed; validate=False loads it without reading each recorded answer into its typed model; "
+        "replay_speed replays its streams at that pace (0 at once, 1.0 as recorded)",
     )
     config.stash[_DRIFT] = DriftReport()
+
+
+def _speed(text: str) -> float:
+    """A replay speed from the command line or the ini file: 0, or a positive factor."""
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not speed >= 0 or speed == float("inf"):
+        raise argparse.ArgumentTypeError(f"0 (at once) or a positive factor, got {text!r}")
+    return speed
 
 
 def _mode(config: pytest.Config) -> RecordMode:
@@ -123,17 +151,48 @@ def rewrite_command(nodeids: list[str]) -> str:
 
 
 @pytest.fixture
-def llm_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
+def llm_replay_speed(request: pytest.FixtureRequest) -> float:
+    """The pace at which the test's cassette replays streams: 0 at once, 1.0 as recorded.
+
+    ``@pytest.mark.llm_cassette(replay_speed=...)`` for one test, else ``--llm-replay-speed``, else
+    the ini option ``llm_replay_speed`` (default 0). A suite may override this fixture.
+    """
+    marker = request.node.get_closest_marker("llm_cassette")
+    if marker is not None and "replay_speed" in marker.kwargs:
+        return _speed(str(marker.kwargs["replay_speed"]))
+    given = request.config.getoption("--llm-replay-speed")
+    if given is not None:
+        return float(given)
+    try:
+        return _speed(str(request.config.getini("llm_replay_speed")))
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini option llm_replay_speed: {exc}") from None
+
+
+@pytest.fixture
+def llm_cassette(request: pytest.FixtureRequest, llm_replay_speed: float) -> Iterator[Cassette]:
     """The test's cassette, replayed (or recorded, with ``--llm-record-mode``).
 
     In replay (mode ``none``, or ``once`` with the cassette present) the test fails when it leaves
     recorded interactions unplayed, unless the ini option ``llm_fail_on_unplayed`` is false or the
-    test is marked ``@pytest.mark.llm_cassette(allow_unplayed=True)``.
+    test is marked ``@pytest.mark.llm_cassette(allow_unplayed=True)``. Every recorded answer is read
+    into its typed model as the cassette loads: one that no longer fits fails the test's set-up with
+    ``CassetteValidationError`` naming the file and interaction (``validate=False`` on the marker,
+    or ``typed_llm: {validate: false}`` in a recorded response, opts out).
     """
     folder = _folder(request.config)
     drift = request.config.stash[_DRIFT]
     nodeid = request.node.nodeid
-    recorder = make_vcr(folder, _mode(request.config), test=nodeid, on_miss=drift.add_miss)
+    marker = request.node.get_closest_marker("llm_cassette")
+    validate = marker is None or bool(marker.kwargs.get("validate", True))
+    recorder = make_vcr(
+        folder,
+        _mode(request.config),
+        test=nodeid,
+        on_miss=drift.add_miss,
+        validate=validate,
+        replay_speed=llm_replay_speed,
+    )
     token = record_command.set(rewrite_command([nodeid]))
     try:
         with recorder.use_cassette(f"{_name(request)}.yaml") as cassette:

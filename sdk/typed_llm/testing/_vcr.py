@@ -333,6 +333,8 @@ def make_vcr(
     match_body: bool = True,
     test: str | None = None,
     on_miss: Callable[[Miss], None] | None = None,
+    validate: bool = True,
+    replay_speed: float = 0.0,
 ) -> vcr.VCR:
     """A vcrpy configuration with the SDK's scrubbing, matching, index and miss reports.
 
@@ -345,9 +347,24 @@ def make_vcr(
             Method, path (repeated slashes collapsed) and query are always matched.
         test: the test id written in the metadata block and in each miss.
         on_miss: called with each request a cassette could not answer.
+        validate: read every recorded answer into its typed model when a cassette loads, and
+            raise ``CassetteValidationError`` naming the file and interaction if one does not
+            fit (``rewrite`` re-records it instead); False for cassettes of malformed answers.
+        replay_speed: how recorded streams replay: 0 (the default) hands each recorded frame
+            over at once; 1.0 at the pace they were recorded; any other factor that much faster
+            (2.0) or slower (0.5). Recording always passes each frame on as it arrives.
     """
+    if not replay_speed >= 0:
+        raise ValueError(f"replay_speed must be 0 (at once) or a positive factor, got {replay_speed!r}")
     config = _VCR(
-        Settings(mode=record_mode, match_body=match_body, test=test, on_miss=on_miss),
+        Settings(
+            mode=record_mode,
+            match_body=match_body,
+            test=test,
+            on_miss=on_miss,
+            validate=validate,
+            replay_speed=replay_speed,
+        ),
         cassette_library_dir=str(cassette_dir),
         record_mode=vcr_mode(record_mode),
         before_record_request=_scrub_request,
