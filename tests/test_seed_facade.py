@@ -233,7 +233,8 @@ def test_send_message_token_limit_by_either_seed_name(fake: FakeAPI) -> None:
     client.send_message([{"role": "user", "content": "hi"}], max_tokens=30)
     assert _sent(fake)["max_tokens"] == 30
     client.send_message([{"role": "user", "content": "hi"}], max_completion_tokens=31)
-    assert _sent(fake)["max_tokens"] == 31
+    assert _sent(fake)["max_completion_tokens"] == 31
+    assert "max_tokens" not in _sent(fake)
     with pytest.raises(openai_utils.InvalidRequestError, match="not both"):
         client.send_message([{"role": "user", "content": "hi"}], max_tokens=30, max_completion_tokens=40)
 
@@ -319,3 +320,146 @@ def test_structured_output_that_does_not_validate_raises(fake: FakeAPI) -> None:
         openai_utils.client().send_message(
             [{"role": "user", "content": "hi"}], response_format=Capital, enable_pydantic_model_return=True
         )
+
+
+# The [OpenAI] section of a current TinyTroupe config.ini: every key its ConfigManager reads.
+CURRENT_SEED_CONFIG = """
+[OpenAI]
+API_TYPE=openai
+AZURE_API_VERSION=2024-12-01-preview
+MODEL=gpt-4o-mini
+REASONING_MODEL=o3-mini
+EMBEDDING_MODEL=text-embedding-3-small
+AZURE_EMBEDDING_MODEL_API_VERSION=2023-05-15
+MAX_COMPLETION_TOKENS=3200
+TIMEOUT=480
+MAX_ATTEMPTS=5
+WAITING_TIME=1
+EXPONENTIAL_BACKOFF_FACTOR=5
+MAX_CONCURRENT_MODEL_CALLS=4
+REASONING_EFFORT=high
+FREQ_PENALTY=0.1
+PRESENCE_PENALTY=0.1
+CACHE_API_CALLS=False
+CACHE_FILE_NAME=openai_api_cache.pickle
+MAX_CONTENT_DISPLAY_LENGTH=4000
+
+[Simulation]
+PARALLEL_AGENT_ACTIONS=True
+
+[Logging]
+LOGLEVEL=ERROR
+"""
+
+
+def test_a_current_seed_config_ini_is_accepted_with_its_meaning(tmp_path: Path) -> None:
+    """REASONING_MODEL, MAX_COMPLETION_TOKENS, MAX_CONCURRENT_MODEL_CALLS, REASONING_EFFORT: settings."""
+    config = tmp_path / "config.ini"
+    config.write_text(CURRENT_SEED_CONFIG)
+    settings = typed_llm.Settings.load(config, environ={})
+    assert settings.reasoning_model == "o3-mini"
+    assert settings.max_completion_tokens == 3200
+    assert settings.output_limit == 3200
+    assert settings.max_concurrent_model_calls == 4
+    assert settings.reasoning_effort == "high"
+    assert settings.frequency_penalty == 0.1  # the seed's FREQ_PENALTY
+    assert settings.azure_embedding_model_api_version == "2023-05-15"
+    assert settings.max_content_display_length == 4000
+    none = tmp_path / "none.ini"
+    none.write_text("[OpenAI]\nMAX_CONCURRENT_MODEL_CALLS=NONE\nBASE_URL=http://127.0.0.1:11434/v1\n")
+    loaded = typed_llm.Settings.load(none, environ={})
+    assert loaded.max_concurrent_model_calls is None
+    assert loaded.base_url == "http://127.0.0.1:11434/v1"
+
+
+def test_unknown_and_bad_seed_keys_are_still_refused(tmp_path: Path) -> None:
+    """A key the seed never had, a bad effort, both spellings of a key: SettingsError naming each."""
+    config = tmp_path / "config.ini"
+    config.write_text(
+        "[OpenAI]\nREASONING_EFFORT=extreme\nMAX_COMPLETION_TOKENS=-1\nFAVOURITE_COLOUR=blue\n"
+        "FREQ_PENALTY=0.1\nFREQUENCY_PENALTY=0.2\n"
+    )
+    with pytest.raises(typed_llm.SettingsError) as caught:
+        typed_llm.Settings.load(config, environ={})
+    keys = {key for key, _, _ in caught.value.problems}
+    assert keys == {"reasoning_effort", "max_completion_tokens", "favourite_colour", "freq_penalty"}
+
+
+def test_seed_config_keys_take_effect_on_calls(fake: FakeAPI, tmp_path: Path) -> None:
+    """MAX_COMPLETION_TOKENS is the limit sent; REASONING_EFFORT goes with reasoning models only."""
+    (tmp_path / "config.ini").write_text(
+        "[OpenAI]\nMODEL=gpt-4o-mini\nMAX_COMPLETION_TOKENS=300\nREASONING_EFFORT=low\nREASONING_MODEL=o3-mini\n"
+    )
+    client = openai_utils.client()
+    client.send_message([{"role": "user", "content": "hi"}])
+    sent = _sent(fake)
+    assert sent["max_completion_tokens"] == 300
+    assert "max_tokens" not in sent
+    assert "reasoning_effort" not in sent
+    reasoning = _registry.settings().reasoning_model
+    client.send_message([{"role": "user", "content": "think"}], model=reasoning)
+    sent = _sent(fake)
+    assert (sent["model"], sent["reasoning_effort"]) == ("o3-mini", "low")
+    assert "temperature" not in sent  # reasoning models refuse it: left out, as the seed did
+
+
+def test_base_url_setting_points_the_openai_client(
+    fake: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BASE_URL (the seed's Ollama config) is the openai client's server."""
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    (tmp_path / "config.ini").write_text(f"[OpenAI]\nBASE_URL={fake.openai_base_url}\n")
+    openai_utils.client().send_message([{"role": "user", "content": "hi"}])
+    assert len(fake.received) == 1
+
+
+def test_azure_embedding_api_version_is_used_for_embeddings(
+    fake: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AZURE_EMBEDDING_MODEL_API_VERSION: embeddings use it, chat keeps AZURE_API_VERSION."""
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", fake.url)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-test-key-0123456789")
+    (tmp_path / "config.ini").write_text(
+        "[OpenAI]\nAPI_TYPE=azure\nAZURE_API_VERSION=2024-10-21\nAZURE_EMBEDDING_MODEL_API_VERSION=2023-05-15\n"
+    )
+    client = openai_utils.client()
+    client.send_message([{"role": "user", "content": "hi"}])
+    client.get_embedding("a tiny troupe")
+    chat, embedding = fake.received
+    assert chat.query["api-version"] == "2024-10-21"
+    assert embedding.query["api-version"] == "2023-05-15"
+    assert embedding.path.endswith("/embeddings")
+
+
+def test_max_concurrent_model_calls_bounds_calls_in_flight(fake: FakeAPI) -> None:
+    """With MAX_CONCURRENT_MODEL_CALLS=1 two threads' calls never overlap."""
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    in_flight: list[int] = []
+    peak: list[int] = [0]
+    lock = threading.Lock()
+
+    class Counting(openai_utils.OpenAIClient):
+        def _raw_model_call(self, model: str, chat_api_params: dict[str, Any]) -> typed_llm.ChatResponse:
+            with lock:
+                in_flight.append(1)
+                peak[0] = max(peak[0], len(in_flight))
+            time.sleep(0.05)
+            try:
+                return super()._raw_model_call(model, chat_api_params)
+            finally:
+                with lock:
+                    in_flight.pop()
+
+    client = Counting(max_concurrent_model_calls=1)
+    threads = [
+        threading.Thread(target=client.send_message, args=([{"role": "user", "content": "hi"}],))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(fake.received) == 3
+    assert peak[0] == 1

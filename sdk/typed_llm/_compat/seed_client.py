@@ -246,8 +246,8 @@ class SeedClient:
             n=n,
             response_format=response_format,
         )
-        if config.max_completion_tokens and max_tokens is None:
-            params["max_completion_tokens"] = params.pop("max_tokens")
+        if max_completion_tokens is not None or (config.max_completion_tokens and max_tokens is None):
+            params["max_completion_tokens"] = params.pop("max_tokens")  # the newer seed's name, sent as such
         variant = self._variant(
             config,
             timeout=timeout,
