@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
 from helpers import ROOT
 from typed_llm import SQLiteCache
-from typed_llm._cli import main
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from typed_llm._cli import DEFAULT_CACHE_FILE, main
 
 
 def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,3 +104,81 @@ def test_the_command_needs_no_pytest() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=ROOT
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _foreign_database(path: Path) -> None:
+    import sqlite3  # noqa: PLC0415
+
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE invoices (number INTEGER PRIMARY KEY, total REAL)")
+    connection.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    connection.commit()
+    connection.close()
+
+
+def test_cache_stats_refuses_another_applications_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stats (and clear) on a foreign SQLite file: exit 1, a clear message, the file untouched."""
+    import sqlite3  # noqa: PLC0415
+
+    path = tmp_path / "app.db"
+    _foreign_database(path)
+    before = path.read_bytes()
+    for command in ("stats", "clear"):
+        assert main(["cache", command, "--file", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert f"{path} is not a typed-llm cache" in err
+        assert "another application (tables: invoices)" in err
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]  # no -wal, no -shm left
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    assert connection.execute("SELECT name FROM sqlite_master").fetchall() == [("invoices",)]
+    connection.close()
+
+
+def test_cache_stats_on_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
+    """A text file: a one-line message and exit 1 from the real command, no traceback, file unchanged."""
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database\n")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "typed-llm"), "cache", "stats", "--file", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert (
+        done.stderr.strip()
+        == f"typed-llm: {path} is not a typed-llm cache: it is not an SQLite database; it was left as it was"
+    )
+    assert path.read_text() == "not a database\n"
+
+
+def test_the_cli_and_the_facade_share_the_default_cache_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The facade's cache (CACHE_API_CALLS=True, default file name) is the one `cache stats` reads."""
+    from helpers import FAKE_OPENAI_KEY  # noqa: PLC0415
+    from typed_llm import openai_utils  # noqa: PLC0415
+    from typed_llm._compat import registry  # noqa: PLC0415
+    from typed_llm.testing._fake import FakeAPI  # noqa: PLC0415
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TYPED_LLM_CACHE_FILE", raising=False)
+    registry._reset()
+    try:
+        with FakeAPI() as fake:
+            monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
+            monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_base_url)
+            openai_utils.force_api_cache(True)
+            openai_utils.client().send_message([{"role": "user", "content": "hi"}])
+    finally:
+        registry._reset()
+    assert main(["cache", "stats"]) == 0
+    out = capsys.readouterr().out
+    assert f"file     {DEFAULT_CACHE_FILE}" in out
+    assert "entries  1" in out

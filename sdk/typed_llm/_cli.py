@@ -8,10 +8,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-__all__ = ["DEFAULT_CACHE_FILE", "main"]
+from typed_llm._cache.sqlite_inspect import DEFAULT_CACHE_FILE
 
-DEFAULT_CACHE_FILE = "typed_llm_cache.sqlite3"
-"""The cache file the ``cache`` commands use when neither --file nor TYPED_LLM_CACHE_FILE names one."""
+__all__ = ["DEFAULT_CACHE_FILE", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
             "--file",
             type=Path,
             default=None,
-            help=f"the cache file (default: $TYPED_LLM_CACHE_FILE, else {DEFAULT_CACHE_FILE})",
+            help="the cache file (default: $TYPED_LLM_CACHE_FILE, else the settings' CACHE_FILE_NAME, "
+            f"else {DEFAULT_CACHE_FILE}, the facade's)",
         )
         command.add_argument(
             "--redis", metavar="URL", help="a Redis cache (redis://host:port/db) instead of a file"
@@ -140,9 +140,19 @@ def _age(text: str) -> timedelta:
     return timedelta(seconds=amount * (unit or 1))
 
 
+def _default_cache_path() -> Path:
+    """The facade's cache file: ``$TYPED_LLM_CACHE_FILE``, else the settings' ``CACHE_FILE_NAME``."""
+    from typed_llm._cache.sqlite_inspect import seed_cache_path  # noqa: PLC0415  (keep --help fast)
+    from typed_llm._compat.settings import Settings  # noqa: PLC0415
+
+    named = os.environ.get("TYPED_LLM_CACHE_FILE")
+    return seed_cache_path(named or Settings.load().cache_file_name)
+
+
 def _cache(args: argparse.Namespace) -> int:
     from typed_llm._cache.redis import RedisCache  # noqa: PLC0415  (keep --help fast)
     from typed_llm._cache.sqlite import SQLiteCache  # noqa: PLC0415
+    from typed_llm._cache.sqlite_inspect import read_stats  # noqa: PLC0415
     from typed_llm._errors import CacheError, ConfigurationError  # noqa: PLC0415
 
     command = args.cache_command
@@ -151,23 +161,28 @@ def _cache(args: argparse.Namespace) -> int:
             "typed-llm: cache invalidate needs --model or --older-than (clear removes all)", file=sys.stderr
         )
         return 2
-    path = args.file or Path(os.environ.get("TYPED_LLM_CACHE_FILE") or DEFAULT_CACHE_FILE)
-    if args.redis is None and not path.is_file():
-        print(f"typed-llm: no cache file at {path}", file=sys.stderr)
-        return 1
     try:
-        cache = RedisCache(args.redis, prefix=args.prefix, timeout=5.0) if args.redis else SQLiteCache(path)
-        if command == "clear":
-            before = cache.stats().entries
-            cache.clear()
-            print(f"cleared {before} entries from {cache.stats().location}")
-            return 0
-        if command == "invalidate":
+        path = args.file or _default_cache_path()
+        if args.redis is None and not path.is_file():
+            print(f"typed-llm: no cache file at {path}", file=sys.stderr)
+            return 1
+        if args.redis is None:
+            stats, by_model = read_stats(path)  # read-only: refuses a file that is not a cache
+        if command in {"clear", "invalidate"}:
+            cache = (
+                RedisCache(args.redis, prefix=args.prefix, timeout=5.0) if args.redis else SQLiteCache(path)
+            )
+            if command == "clear":
+                before = cache.stats().entries
+                cache.clear()
+                print(f"cleared {before} entries from {cache.stats().location}")
+                return 0
             removed = cache.invalidate(model=args.model, older_than=args.older_than)
             print(f"removed {removed} entries from {cache.stats().location}")
             return 0
-        stats = cache.stats()
-        by_model = cache.entries_by_model()
+        if args.redis is not None:
+            redis = RedisCache(args.redis, prefix=args.prefix, timeout=5.0)
+            stats, by_model = redis.stats(), redis.entries_by_model()
     except (CacheError, ConfigurationError) as exc:  # the message names the cache and what to do
         print(f"typed-llm: {exc}", file=sys.stderr)
         return 1

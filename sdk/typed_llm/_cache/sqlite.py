@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 from typed_llm._cache.base import CacheStats
 from typed_llm._cache.entry import invalidation_cutoff
+from typed_llm._cache.sqlite_inspect import _MODEL, seed_cache_path
 from typed_llm._errors import CacheError
 from typed_llm._logging import emit
 
@@ -52,14 +53,6 @@ CREATE TABLE IF NOT EXISTS entries (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
 """
-
-
-_MODEL: Final = (
-    "CASE WHEN json_valid(CAST(value AS TEXT)) THEN coalesce("
-    "json_extract(CAST(value AS TEXT), '$.provenance.model'), "
-    "json_extract(CAST(value AS TEXT), '$.model')) END"
-)
-"""The model snapshot of a stored entry (the envelope's provenance, else an older bare response's)."""
 
 
 class SQLiteCache:
@@ -111,8 +104,7 @@ class SQLiteCache:
         """
         if not cache_api_calls:
             return None
-        path = Path(cache_file_name)
-        return cls(path.with_suffix(".sqlite3") if path.suffix == ".pickle" else path)
+        return cls(seed_cache_path(cache_file_name))
 
     def _create(self) -> None:
         try:

@@ -50,10 +50,7 @@ def settings() -> Settings:
     global _settings  # noqa: PLW0603  (the registry is process state, by design)
     with _lock:
         if _settings is None:
-            loaded = Settings.load()
-            _settings = (
-                Settings.model_validate({**loaded.model_dump(), **_overrides}) if _overrides else loaded
-            )
+            _settings = Settings.load(**_overrides)  # forced values as arguments: checked like the rest
             set_max_content_length(_settings.max_content_display_length)
         return _settings
 

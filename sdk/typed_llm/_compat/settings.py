@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from typed_llm._backoff import ExponentialBackoff
 from typed_llm._cache.sqlite import SQLiteCache
+from typed_llm._cache.sqlite_inspect import DEFAULT_CACHE_FILE
 from typed_llm._client import AzureClient, OpenAIClient
 from typed_llm._errors import SettingsError
 from typed_llm._models.requests import ReasoningEffort
@@ -82,7 +83,7 @@ class Settings(BaseModel):
     """The Azure resource (``AZURE_OPENAI_ENDPOINT``; None: the environment variable of that name)."""
     cache_api_calls: bool = False
     """Keep responses in an SQLite cache."""
-    cache_file_name: str = Field(default="openai_api_cache.sqlite3", min_length=1)
+    cache_file_name: str = Field(default=DEFAULT_CACHE_FILE, min_length=1)
     """The cache file (a ``.pickle`` name from TinyTroupe becomes ``.sqlite3``; pickles are never read)."""
     azure_api_version: str | None = None
     """Azure API version (None: the client's default, or ``AZURE_OPENAI_API_VERSION``)."""
