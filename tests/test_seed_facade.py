@@ -463,3 +463,12 @@ def test_max_concurrent_model_calls_bounds_calls_in_flight(fake: FakeAPI) -> Non
         thread.join()
     assert len(fake.received) == 3
     assert peak[0] == 1
+
+
+def test_force_api_cache_with_a_bad_value_is_a_settings_error() -> None:
+    """A value forced through the facade is checked like a config.ini one: SettingsError, a TypedLLMError."""
+    openai_utils.force_api_cache(True, "")  # noqa: FBT003  (the seed's signature)
+    with pytest.raises(typed_llm.SettingsError) as caught:
+        openai_utils.client()
+    assert isinstance(caught.value, TypedLLMError)
+    assert [(key, source) for key, source, _ in caught.value.problems] == [("cache_file_name", "argument")]
