@@ -467,7 +467,7 @@ def test_max_concurrent_model_calls_bounds_calls_in_flight(fake: FakeAPI) -> Non
 
 def test_force_api_cache_with_a_bad_value_is_a_settings_error() -> None:
     """A value forced through the facade is checked like a config.ini one: SettingsError, a TypedLLMError."""
-    openai_utils.force_api_cache(True, "")  # noqa: FBT003  (the seed's signature)
+    openai_utils.force_api_cache(True, "")
     with pytest.raises(typed_llm.SettingsError) as caught:
         openai_utils.client()
     assert isinstance(caught.value, TypedLLMError)

@@ -50,7 +50,9 @@ def settings() -> Settings:
     global _settings  # noqa: PLW0603  (the registry is process state, by design)
     with _lock:
         if _settings is None:
-            _settings = Settings.load(None, environ=None, **_overrides)  # forced values: checked like the rest
+            _settings = Settings.load(
+                None, environ=None, **_overrides
+            )  # forced values: checked like the rest
             set_max_content_length(_settings.max_content_display_length)
         return _settings
 
