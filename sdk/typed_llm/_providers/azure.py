@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-import openai
 
 from typed_llm._errors import ConfigurationError
 from typed_llm._providers.common import TokenProvider, _check_key, _check_url, _checked, _env
 from typed_llm._wire.operation import Routing
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["DEFAULT_AZURE_API_VERSION", "AzureProvider"]
 
@@ -113,6 +115,8 @@ class AzureProvider:
     def _no_openai_org(self) -> dict[str, str | openai.Omit]:
         # openai reads OPENAI_ORG_ID / OPENAI_PROJECT_ID from the environment when given None;
         # those are OpenAI's, and must not go to an Azure resource.
+        import openai  # noqa: PLC0415  (the package is loaded when a client is built: import time)
+
         return {"OpenAI-Organization": openai.Omit(), "OpenAI-Project": openai.Omit()}
 
     def deployment_of(self, model: str) -> str:
@@ -153,12 +157,16 @@ class AzureProvider:
 
     def build_sync(self) -> openai.OpenAI:
         """The openai client for this resource, with its own retries off."""
+        import openai  # noqa: PLC0415  (the package is loaded when a client is built: import time)
+
         if self.is_v1:
             return openai.OpenAI(api_key=self.api_key or self.token_provider or "", **self._v1())
         return openai.AzureOpenAI(**self._classic())
 
     def build_async(self) -> openai.AsyncOpenAI:
         """The async openai client for this resource, with its own retries off."""
+        import openai  # noqa: PLC0415  (the package is loaded when a client is built: import time)
+
         if not self.is_v1:
             return openai.AsyncAzureOpenAI(**self._classic())
         token_provider = self.token_provider

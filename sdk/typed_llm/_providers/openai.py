@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-import openai
 
 from typed_llm._errors import ConfigurationError
 from typed_llm._providers.common import _check_key, _check_url, _env
 from typed_llm._wire.operation import Routing
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["OpenAIProvider"]
 
@@ -81,8 +83,12 @@ class OpenAIProvider:
 
     def build_sync(self) -> openai.OpenAI:
         """The openai client, with its own retries off."""
+        import openai  # noqa: PLC0415  (the package is loaded when a client is built: import time)
+
         return openai.OpenAI(**self._options())
 
     def build_async(self) -> openai.AsyncOpenAI:
         """The async openai client, with its own retries off."""
+        import openai  # noqa: PLC0415  (the package is loaded when a client is built: import time)
+
         return openai.AsyncOpenAI(**self._options())
