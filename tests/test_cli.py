@@ -14,21 +14,28 @@ from typed_llm._cli import DEFAULT_CACHE_FILE, main
 
 
 def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -> None:
-    """`typed-llm demo` replays: a chat, an embedding summary, a retried 429 and a typed quota error."""
+    """`typed-llm demo` replays a tour: plausible results first, then one short line per log event."""
     assert main(["demo"]) == 0
     out, err = capsys.readouterr()
-    assert "model=gpt-4o-mini-2026-01-01 finish_reason=stop" in out
-    assert "text='Echo: Name one reason to type-check LLM calls.'" in out
-    assert "usage: prompt=21 completion=8 total=29" in out
-    assert "the same call again: the same response from the cache" in out
-    assert "0 HTTP requests" in out
-    assert "vectors=3 dimension=8" in out
-    assert "City: City(name='Paris', country='Paris', population=3) (strict json_schema, validated)" in out
-    assert "norms 1.000, 1.000, 1.000" in out
-    assert "429 rate_limit_exceeded, retried after the wait the server asked for" in out
-    assert "text='Echo: One call too many'" in out
-    assert "QuotaExceededError: HTTP 429 (insufficient_quota)" in out
-    events = [line.split("]", 1)[1].split()[0] for line in err.splitlines() if "[typed_llm]" in line]
+    assert err == ""  # no wall of log lines before the results
+    results, logged = out.split("What the SDK logged: ")
+    lines = results.splitlines()
+    assert lines[0].startswith("typed-llm demo: real SDK calls, answered offline")
+    assert [line.split()[0] for line in lines if line[:1].isdigit()] == ["1.", "2.", "3.", "4.", "5.", "6."]
+    assert "'A type checker catches a misspelled parameter or a missing field" in results
+    assert "model=gpt-4o-mini-2026-01-01 finish_reason=stop 21 prompt + 19 completion tokens" in results
+    assert "the same response from the cache" in results
+    assert "0 HTTP requests" in results
+    assert "3 vectors, dimension=8, norms 1.000, 1.000, 1.000" in results
+    assert "City(name='Paris', country='France', population=2102650)" in results
+    assert (
+        "429 rate_limit_exceeded: waited what the server asked (retry-after-ms 300), tried again" in results
+    )
+    assert "'Bonjour !'" in results
+    assert "QuotaExceededError, not retried" in results
+    assert "HTTP 429 (insufficient_quota)" in results
+    assert "Echo" not in out
+    events = [line.split()[1] for line in logged.splitlines() if line.startswith("  ")]
     assert events == [
         "response",
         "cache_hit",
@@ -39,6 +46,21 @@ def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -
         "response",
         "error",
     ]
+    assert logged.startswith("8 events")
+    assert all(len(line) <= 110 for line in logged.splitlines())
+
+
+def test_scripts_demo_says_what_it_does_before_setting_up() -> None:
+    """./scripts/demo announces the set-up before it starts, then how long it took, then the tour."""
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "demo")], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()[:2]
+    assert first.startswith("demo: ")
+    assert "scripts/bootstrap" in first
+    assert second.startswith("demo: environment ready in ")
+    assert "1. chat" in done.stdout
 
 
 def test_demo_runs_as_a_command() -> None:
@@ -52,6 +74,7 @@ def test_demo_runs_as_a_command() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "finish_reason=stop" in done.stdout
+    assert "What the SDK logged: 8 events" in done.stdout
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

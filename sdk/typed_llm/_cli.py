@@ -199,17 +199,24 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from typed_llm._logging import configure_logging  # noqa: PLC0415  (keep --help fast)
 
+    if args.command == "demo":
+        import io  # noqa: PLC0415  (keep --help fast)
+
+        from typed_llm._demo import run, summarise_logs  # noqa: PLC0415
+
+        # The demo's log lines are kept and summarised after its results (a tour, results first).
+        lines = io.StringIO()
+        configure_logging(json=True, level=args.log_level, stream=lines)
+        run(sys.stdout)
+        summarise_logs(lines.getvalue(), sys.stdout)
+        return 0
     # Written at once: a command's log lines and its printed output keep their order.
     configure_logging(json=args.log_json, level=args.log_level)
-    if args.command == "demo":
-        from typed_llm._demo import run  # noqa: PLC0415  (keep --help fast)
-
-        run(sys.stdout)
-    elif args.command == "cassettes":
+    if args.command == "cassettes":
         return _check_cassettes(args.folders)
-    elif args.command == "tokens":
+    if args.command == "tokens":
         return _tokens(args.text, args.model, args.messages)
-    elif args.command == "cache":
+    if args.command == "cache":
         return _cache(args)
     return 0
 
