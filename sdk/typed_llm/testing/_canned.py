@@ -21,7 +21,11 @@ CANNED: Final[Mapping[str, str]] = {
         "not in production."
     ),
     "Say hello in French.": "Bonjour !",
-    "Say hello": "Hello! How can I help you today?",
+    "Hello": "Hello! How can I help you today?",
+    "Why type-check LLM calls?": (
+        "Because a type checker finds a wrong field or a misspelled parameter before the request is sent."
+    ),
+    "Tell me a short story.": "A developer typed her requests. The bug never shipped, and she slept well.",
     "Write a haiku about type checking.": (
         "Types guard the door / errors caught before they run / a quiet release"
     ),
