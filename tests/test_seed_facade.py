@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -209,7 +210,7 @@ def test_send_message_json_object_response_format(fake: FakeAPI) -> None:
     )
     assert _sent(fake)["response_format"] == {"type": "json_object"}
     assert message["role"] == "assistant"
-    assert isinstance(message["content"], str)
+    assert isinstance(json.loads(message["content"]), dict)  # the fake answers JSON mode with JSON
 
 
 def test_send_message_pydantic_return(fake: FakeAPI) -> None:
@@ -472,3 +473,41 @@ def test_force_api_cache_with_a_bad_value_is_a_settings_error() -> None:
         openai_utils.client()
     assert isinstance(caught.value, TypedLLMError)
     assert [(key, source) for key, source, _ in caught.value.problems] == [("cache_file_name", "argument")]
+
+
+def test_send_message_per_call_timeout_applies(fake: FakeAPI) -> None:
+    """timeout= bounds that call's attempt (the seed's per-call timeout), not the client's others."""
+    from typed_llm.testing import FakeReply  # noqa: PLC0415
+
+    fake.enqueue(FakeReply(status=200, body={}, delay=3.0))
+    client = openai_utils.client()
+    with pytest.raises(TypedLLMError) as caught:
+        client.send_message([{"role": "user", "content": "hi"}], timeout=0.5, max_attempts=1)
+    assert isinstance(caught.value, typed_llm.APITimeoutError | typed_llm.RetriesExhaustedError)
+    assert client.send_message([{"role": "user", "content": "hi"}])["content"]  # the usual client again
+
+
+def test_per_call_options_on_a_subclass_that_builds_its_own_client(fake: FakeAPI) -> None:
+    """A subclass's own typed client cannot take per-call retries: InvalidRequestError, not a silent no-op."""
+
+    class Own(openai_utils.OpenAIClient):
+        def _setup_from_config(self) -> None:
+            self.client = typed_llm.OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+
+    own = Own()
+    assert own.send_message([{"role": "user", "content": "hi"}])["content"]
+    with pytest.raises(
+        openai_utils.InvalidRequestError, match="per-call max_attempts needs a client the facade builds"
+    ):
+        own.send_message([{"role": "user", "content": "hi"}], max_attempts=2)
+    assert len(fake.received) == 1
+
+
+def test_count_tokens_hook_as_in_the_seed() -> None:
+    """_count_tokens(messages, model): the prompt's tokens, offline; None for what is not a message."""
+    seed = openai_utils.OpenAIClient()
+    counted = seed._count_tokens([{"role": "user", "content": "Hello, typed world"}], "gpt-4o-mini")
+    assert counted == typed_llm.count_message_tokens(
+        (typed_llm.UserMessage(content="Hello, typed world"),), "gpt-4o-mini"
+    )
+    assert seed._count_tokens([{"role": "wizard"}], "gpt-4o-mini") is None
