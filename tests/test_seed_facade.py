@@ -511,3 +511,9 @@ def test_count_tokens_hook_as_in_the_seed() -> None:
         (typed_llm.UserMessage(content="Hello, typed world"),), "gpt-4o-mini"
     )
     assert seed._count_tokens([{"role": "wizard"}], "gpt-4o-mini") is None
+
+
+def test_a_template_that_does_not_parse_is_a_typed_error() -> None:
+    """LLMCall with a broken template: InvalidRequestError (a TypedLLMError), not jinja2's exception."""
+    with pytest.raises(openai_utils.InvalidRequestError, match="invalid LLMCall template"):
+        openai_utils.LLMCall("You are {{ tone", "Say {{word}}.")

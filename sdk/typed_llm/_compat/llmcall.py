@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from pydantic import BaseModel
 
-from typed_llm._compat.seed_params import validated
+from typed_llm._compat.seed_params import InvalidRequestError, validated
 from typed_llm._errors import TemplateVariableError
 from typed_llm._models.messages import SystemMessage, UserMessage
 from typed_llm._models.requests import ChatRequest
@@ -85,13 +85,21 @@ class LLMCall(Generic[T]):
         client: Client | None = None,
         **model_params: Any,
     ) -> None:
-        import jinja2.meta  # noqa: PLC0415  (imported on first use: see the module's docstring)
+        import jinja2  # noqa: PLC0415  (imported on first use: see the module's docstring)
+        import jinja2.meta  # noqa: PLC0415
 
         environment = _environment()
         sources = (_source(system_template), _source(user_template))
-        self._templates = tuple(environment.from_string(source) for source in sources)
+        try:
+            self._templates = tuple(environment.from_string(source) for source in sources)
+            parsed = [environment.parse(source) for source in sources]
+        except jinja2.TemplateSyntaxError as exc:
+            raise InvalidRequestError(
+                f"invalid LLMCall template: {exc.message} (line {exc.lineno})",
+                problems=(("template", str(exc.message)),),
+            ) from exc
         self.variables: frozenset[str] = frozenset().union(
-            *(jinja2.meta.find_undeclared_variables(environment.parse(source)) for source in sources)
+            *(jinja2.meta.find_undeclared_variables(tree) for tree in parsed)
         )
         """The variables the templates use."""
         self.output_type = output_type
