@@ -308,5 +308,5 @@ def test_cache_command_on_a_file_that_is_not_a_cache(
     _not_a_database(path)
     assert main(["cache", "stats", "--file", str(path)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"typed-llm: SQLiteCache cannot use {path}: it is not an SQLite database")
+    assert err.startswith(f"typed-llm: {path} is not a typed-llm cache: it is not an SQLite database")
     assert "Traceback" not in err

@@ -4,42 +4,54 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
 from helpers import ROOT
 from typed_llm import SQLiteCache
-from typed_llm._cli import main
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from typed_llm._cli import DEFAULT_CACHE_FILE, main
 
 
 def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -> None:
-    """`typed-llm demo` replays: chat, embedding, parse, a Responses call, a retried 429, a quota error."""
+    """`typed-llm demo` replays a tour: plausible results first, then one short line per log event."""
     assert main(["demo"]) == 0
     out, err = capsys.readouterr()
-    assert "model=gpt-4o-mini-2026-01-01 finish_reason=stop" in out
-    assert "text='Echo: Name one reason to type-check LLM calls.'" in out
-    assert "usage: prompt=21 completion=8 total=29" in out
-    # gpt-4o-mini at OpenAI's published $0.15 / $0.60 per million tokens: 21 in, 8 out.
+    assert err == ""  # no wall of log lines before the results
+    results, logged = out.split("What the SDK logged: ")
+    lines = results.splitlines()
+    assert lines[0].startswith("typed-llm demo: real SDK calls, answered offline")
+    assert [line.split()[0] for line in lines if line[:1].isdigit()] == [
+        "1.",
+        "2.",
+        "3.",
+        "4.",
+        "5.",
+        "6.",
+        "7.",
+    ]
+    assert "'A type checker catches a misspelled parameter or a missing field" in results
+    assert "model=gpt-4o-mini-2026-01-01 finish_reason=stop 21 prompt + 19 completion tokens" in results
+    assert "the same response from the cache" in results
+    assert "0 HTTP requests" in results
+    assert "3 vectors, dimension=8, norms 1.000, 1.000, 1.000" in results
+    assert "City(name='Paris', country='France', population=2102650)" in results
+    assert "'It keeps reasoning items and tool calls as typed output items" in results
+    assert "model=gpt-4o-mini-2026-01-01 status=completed output=['message']" in results
+    # gpt-4o-mini at OpenAI's published $0.15 / $0.60 per million tokens: 21 in, 19 out.
     assert (
-        "cost: $0.00000795 (input $0.00000315, cached $0, output $0.0000048; gpt-4o-mini at genai-prices"
-        in out
+        "cost: $0.00001455 (input $0.00000315, cached $0, output $0.0000114; gpt-4o-mini at genai-prices"
+        in results
     )
-    assert "cost: $0.00000006 (input $0.00000006" in out  # 3 tokens of text-embedding-3-small at $0.02
-    assert "the same call again: the same response from the cache" in out
-    assert "0 HTTP requests" in out
-    assert "vectors=3 dimension=8" in out
-    assert "City: City(name='Paris', country='Paris', population=3) (strict json_schema, validated)" in out
-    assert "norms 1.000, 1.000, 1.000" in out
-    assert "respond model=gpt-4o-mini-2026-01-01 status=completed output=['message']" in out
-    assert "output_text='Echo: Name one reason to use the Responses API.'" in out
-    assert "429 rate_limit_exceeded, retried after the wait the server asked for" in out
-    assert "text='Echo: One call too many'" in out
-    assert "QuotaExceededError: HTTP 429 (insufficient_quota)" in out
-    events = [line.split("]", 1)[1].split()[0] for line in err.splitlines() if "[typed_llm]" in line]
+    assert "cost: $0.00000006 (input $0.00000006" in results  # 3 tokens of text-embedding-3-small at $0.02
+    assert (
+        "429 rate_limit_exceeded: waited what the server asked (retry-after-ms 300), tried again" in results
+    )
+    assert "'Bonjour !'" in results
+    assert "QuotaExceededError, not retried" in results
+    assert "HTTP 429 (insufficient_quota)" in results
+    assert "Echo" not in out
+    events = [line.split()[1] for line in logged.splitlines() if line.startswith("  ")]
     assert events == [
         "response",
         "cache_hit",
@@ -53,6 +65,21 @@ def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -
         "response",
         "error",
     ]
+    assert logged.startswith("11 events")
+    assert all(len(line) <= 110 for line in logged.splitlines())
+
+
+def test_scripts_demo_says_what_it_does_before_setting_up() -> None:
+    """./scripts/demo announces the set-up before it starts, then how long it took, then the tour."""
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "demo")], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()[:2]
+    assert first.startswith("demo: ")
+    assert "scripts/bootstrap" in first
+    assert second.startswith("demo: environment ready in ")
+    assert "1. chat" in done.stdout
 
 
 def test_demo_runs_as_a_command() -> None:
@@ -66,6 +93,7 @@ def test_demo_runs_as_a_command() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "finish_reason=stop" in done.stdout
+    assert "What the SDK logged: 11 events" in done.stdout
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,3 +146,81 @@ def test_the_command_needs_no_pytest() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=ROOT
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _foreign_database(path: Path) -> None:
+    import sqlite3  # noqa: PLC0415
+
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE invoices (number INTEGER PRIMARY KEY, total REAL)")
+    connection.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    connection.commit()
+    connection.close()
+
+
+def test_cache_stats_refuses_another_applications_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stats (and clear) on a foreign SQLite file: exit 1, a clear message, the file untouched."""
+    import sqlite3  # noqa: PLC0415
+
+    path = tmp_path / "app.db"
+    _foreign_database(path)
+    before = path.read_bytes()
+    for command in ("stats", "clear"):
+        assert main(["cache", command, "--file", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert f"{path} is not a typed-llm cache" in err
+        assert "another application (tables: invoices)" in err
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]  # no -wal, no -shm left
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    assert connection.execute("SELECT name FROM sqlite_master").fetchall() == [("invoices",)]
+    connection.close()
+
+
+def test_cache_stats_on_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
+    """A text file: a one-line message and exit 1 from the real command, no traceback, file unchanged."""
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database\n")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "typed-llm"), "cache", "stats", "--file", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert (
+        done.stderr.strip()
+        == f"typed-llm: {path} is not a typed-llm cache: it is not an SQLite database; it was left as it was"
+    )
+    assert path.read_text() == "not a database\n"
+
+
+def test_the_cli_and_the_facade_share_the_default_cache_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The facade's cache (CACHE_API_CALLS=True, default file name) is the one `cache stats` reads."""
+    from helpers import FAKE_OPENAI_KEY  # noqa: PLC0415
+    from typed_llm import openai_utils  # noqa: PLC0415
+    from typed_llm._compat import registry  # noqa: PLC0415
+    from typed_llm.testing._fake import FakeAPI  # noqa: PLC0415
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TYPED_LLM_CACHE_FILE", raising=False)
+    registry._reset()
+    try:
+        with FakeAPI() as fake:
+            monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
+            monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_base_url)
+            openai_utils.force_api_cache(True)
+            openai_utils.client().send_message([{"role": "user", "content": "hi"}])
+    finally:
+        registry._reset()
+    assert main(["cache", "stats"]) == 0
+    out = capsys.readouterr().out
+    assert f"file     {DEFAULT_CACHE_FILE}" in out
+    assert "entries  1" in out

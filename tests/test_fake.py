@@ -85,3 +85,37 @@ def test_a_client_resetting_mid_request_is_not_an_error(capfd: pytest.CaptureFix
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends RST
         assert client_reusable(fake)
     assert capfd.readouterr() == ("", "")
+
+
+def test_the_fake_answers_plausibly() -> None:
+    """A prompt the fake knows gets a model-like answer, JSON mode gets JSON, a schema plausible values."""
+    import json  # noqa: PLC0415
+
+    from pydantic import BaseModel  # noqa: PLC0415
+
+    class City(BaseModel):
+        name: str
+        country: str
+        population: int
+
+    with FakeAPI() as fake, OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url) as client:
+        known = client.complete(
+            ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="Say hello in French."),))
+        )
+        assert known.text == "Bonjour !"
+        other = client.complete(ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="zebra 42"),)))
+        assert other.text == "Echo: zebra 42"  # any other prompt: what arrived, for tests to check
+        as_json = client.complete(
+            ChatRequest.model_validate(
+                {
+                    "model": "gpt-4o-mini",
+                    "messages": [{"role": "user", "content": "Answer in JSON: say hello in French."}],
+                    "response_format": {"type": "json_object"},
+                }
+            )
+        )
+        assert isinstance(json.loads(as_json.text), dict)
+        city = client.parse(
+            ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="A city?"),)), City
+        )
+        assert city.parsed == City(name="Paris", country="France", population=2102650)

@@ -124,6 +124,30 @@ def test_record_once_then_replay_offline(suite: pytest.Pytester) -> None:
     replayed.assert_outcomes(passed=3)
 
 
+ENVIRONMENT_SUITE = """
+from typed_llm import ChatRequest, OpenAIClient, UserMessage
+
+
+def test_summary(llm_cassette, llm_base_url):
+    client = OpenAIClient(base_url=llm_base_url)  # the key from the environment, as the README's test
+    answer = client.complete(ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="Say hello"),)))
+    assert answer.text
+"""
+
+
+def test_replay_needs_no_openai_api_key(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recorded with a key in the environment, replayed with none: the client builds and the test passes."""
+    pytester.makeconftest(GUARD)
+    pytester.makepyfile(test_env=ENVIRONMENT_SUITE)
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
+    run(pytester, "--llm-record-mode=once").assert_outcomes(passed=1)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    run(pytester).assert_outcomes(passed=1)
+    rerecord = run(pytester, "--llm-record-mode=rewrite")  # recording still needs the real key
+    rerecord.assert_outcomes(failed=1)
+    assert "OPENAI_API_KEY" in rerecord.stdout.str()
+
+
 def test_seeded_key_never_reaches_the_cassette(suite: pytest.Pytester) -> None:
     """The key in the Authorization header and the key pasted into the prompt are both scrubbed."""
     run(suite, "--llm-record-mode=once").assert_outcomes(passed=3)

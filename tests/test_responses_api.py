@@ -296,7 +296,7 @@ class City(BaseModel):
 def test_parse_sends_a_strict_text_format_and_validates(fake: FakeAPI) -> None:
     """parse(ResponsesRequest, T): text.format is T's strict schema; the answer is a T."""
     parsed = _openai(fake).parse(ResponsesRequest(model="gpt-4o-mini", input="a city"), City)
-    assert parsed.parsed == City(name="Paris", population=3)
+    assert parsed.parsed == City(name="Paris", population=2102650)
     body: Any = fake.received[0].json()
     fmt = body["text"]["format"]
     assert (fmt["type"], fmt["name"], fmt["strict"]) == ("json_schema", "City", True)

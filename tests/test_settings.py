@@ -195,7 +195,7 @@ def test_llmcall_text_and_typed_output(tmp_path: Path) -> None:
         assert text.call(topic="geography", claim="Paris is in France") == "Echo: Is Paris is in France true?"
         typed = LLMCall(system, "Is {{claim}} true?", Verdict, client=target, model="gpt-4o-mini")
         verdict = typed.call(topic="geography", claim="Paris is in France")
-        assert verdict == Verdict(holds=True, reason="Paris")
+        assert verdict == Verdict(holds=True, reason="It is stated in the question.")
         sent: Any = fake.received[0].json()
         assert sent["messages"][0] == {"role": "system", "content": "You judge geography claims."}
         assert sent["max_tokens"] == 50

@@ -187,7 +187,7 @@ def _client(fake: FakeAPI) -> OpenAIClient:
 def test_parse_sends_a_strict_json_schema_and_validates(fake: FakeAPI) -> None:
     """parse asks for the model's strict schema and returns the answer as the model."""
     answer = _client(fake).parse(ASK, CityLocation)
-    assert answer.parsed == CityLocation(city="Paris", country="Paris")
+    assert answer.parsed == CityLocation(city="Paris", country="France")
     sent = fake.received[0].json()["response_format"]
     assert sent == {
         "type": "json_schema",

@@ -8,12 +8,10 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from typed_llm._cache.sqlite_inspect import DEFAULT_CACHE_FILE
 from typed_llm._cli_respond import add_respond_parser, respond
 
 __all__ = ["DEFAULT_CACHE_FILE", "main"]
-
-DEFAULT_CACHE_FILE = "typed_llm_cache.sqlite3"
-"""The cache file the ``cache`` commands use when neither --file nor TYPED_LLM_CACHE_FILE names one."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
             "--file",
             type=Path,
             default=None,
-            help=f"the cache file (default: $TYPED_LLM_CACHE_FILE, else {DEFAULT_CACHE_FILE})",
+            help="the cache file (default: $TYPED_LLM_CACHE_FILE, else the settings' CACHE_FILE_NAME, "
+            f"else {DEFAULT_CACHE_FILE}, the facade's)",
         )
         command.add_argument(
             "--redis", metavar="URL", help="a Redis cache (redis://host:port/db) instead of a file"
@@ -144,9 +143,19 @@ def _age(text: str) -> timedelta:
     return timedelta(seconds=amount * (unit or 1))
 
 
+def _default_cache_path() -> Path:
+    """The facade's cache file: ``$TYPED_LLM_CACHE_FILE``, else the settings' ``CACHE_FILE_NAME``."""
+    from typed_llm._cache.sqlite_inspect import seed_cache_path  # noqa: PLC0415  (keep --help fast)
+    from typed_llm._compat.settings import Settings  # noqa: PLC0415
+
+    named = os.environ.get("TYPED_LLM_CACHE_FILE")
+    return seed_cache_path(named or Settings.load().cache_file_name)
+
+
 def _cache(args: argparse.Namespace) -> int:
     from typed_llm._cache.redis import RedisCache  # noqa: PLC0415  (keep --help fast)
     from typed_llm._cache.sqlite import SQLiteCache  # noqa: PLC0415
+    from typed_llm._cache.sqlite_inspect import read_stats  # noqa: PLC0415
     from typed_llm._errors import CacheError, ConfigurationError  # noqa: PLC0415
 
     command = args.cache_command
@@ -155,23 +164,28 @@ def _cache(args: argparse.Namespace) -> int:
             "typed-llm: cache invalidate needs --model or --older-than (clear removes all)", file=sys.stderr
         )
         return 2
-    path = args.file or Path(os.environ.get("TYPED_LLM_CACHE_FILE") or DEFAULT_CACHE_FILE)
-    if args.redis is None and not path.is_file():
-        print(f"typed-llm: no cache file at {path}", file=sys.stderr)
-        return 1
     try:
-        cache = RedisCache(args.redis, prefix=args.prefix, timeout=5.0) if args.redis else SQLiteCache(path)
-        if command == "clear":
-            before = cache.stats().entries
-            cache.clear()
-            print(f"cleared {before} entries from {cache.stats().location}")
-            return 0
-        if command == "invalidate":
+        path = args.file or _default_cache_path()
+        if args.redis is None and not path.is_file():
+            print(f"typed-llm: no cache file at {path}", file=sys.stderr)
+            return 1
+        if args.redis is None:
+            stats, by_model = read_stats(path)  # read-only: refuses a file that is not a cache
+        if command in {"clear", "invalidate"}:
+            cache = (
+                RedisCache(args.redis, prefix=args.prefix, timeout=5.0) if args.redis else SQLiteCache(path)
+            )
+            if command == "clear":
+                before = cache.stats().entries
+                cache.clear()
+                print(f"cleared {before} entries from {cache.stats().location}")
+                return 0
             removed = cache.invalidate(model=args.model, older_than=args.older_than)
             print(f"removed {removed} entries from {cache.stats().location}")
             return 0
-        stats = cache.stats()
-        by_model = cache.entries_by_model()
+        if args.redis is not None:
+            redis = RedisCache(args.redis, prefix=args.prefix, timeout=5.0)
+            stats, by_model = redis.stats(), redis.entries_by_model()
     except (CacheError, ConfigurationError) as exc:  # the message names the cache and what to do
         print(f"typed-llm: {exc}", file=sys.stderr)
         return 1
@@ -188,19 +202,26 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from typed_llm._log_setup import configure_logging  # noqa: PLC0415  (keep --help fast)
 
+    if args.command == "demo":
+        import io  # noqa: PLC0415  (keep --help fast)
+
+        from typed_llm._demo import run, summarise_logs  # noqa: PLC0415
+
+        # The demo's log lines are kept and summarised after its results (a tour, results first).
+        lines = io.StringIO()
+        configure_logging(json=True, level=args.log_level, stream=lines)
+        run(sys.stdout)
+        summarise_logs(lines.getvalue(), sys.stdout)
+        return 0
     # Written at once: a command's log lines and its printed output keep their order.
     configure_logging(json=args.log_json, level=args.log_level)
-    if args.command == "demo":
-        from typed_llm._demo import run  # noqa: PLC0415  (keep --help fast)
-
-        run(sys.stdout)
-    elif args.command == "cassettes":
+    if args.command == "cassettes":
         return _check_cassettes(args.folders)
-    elif args.command == "tokens":
+    if args.command == "tokens":
         return _tokens(args.text, args.model, args.messages)
-    elif args.command == "cache":
+    if args.command == "cache":
         return _cache(args)
-    elif args.command == "respond":
+    if args.command == "respond":
         return respond(args)
     return 0
 

@@ -4,10 +4,17 @@ The demo builds an ``OpenAIClient`` exactly as user code does and calls it; vcrp
 request from ``_data/demo.yaml`` (recorded from the loopback fake), so the request is built, sent
 through the openai package and translated back by the same code as a live call. A request the
 recording does not hold fails instead of reaching the network.
+
+It reads as a tour: each call's typed result first, then a one-line-per-event summary of what
+the SDK logged (``summarise_logs``), since a wall of log lines before any result hides the point.
+Re-record the bundled cassette (maintainers, after changing a call or the fake's answers) with
+``.venv/bin/python -m typed_llm._demo``: the recording is byte-stable, so an unchanged demo
+re-records to the same file.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -65,7 +72,7 @@ RESPOND = ResponsesRequest(
     max_output_tokens=64,
 )
 CITY = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="Name a large city."),))
-LIMITED = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="One call too many"),))
+LIMITED = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="Say hello in French."),))
 BROKE = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="And one on an empty account"),))
 RATE_LIMITED = FakeReply.error(
     429,
@@ -129,61 +136,59 @@ def _with_cassette(mode: RecordMode, base_url: str | None, fake: FakeAPI | None)
 
 
 def run(out: TextIO) -> None:
-    """Make the demo's calls against the bundled recording and print what came back."""
+    """Make the demo's calls against the bundled recording and print what came back, as a tour."""
     results = _with_cassette("none", None, None)
-    chat, embedding = results.chat, results.embedding
+    chat, embedding, city, quota = results.chat, results.embedding, results.city, results.quota
+
+    def say(*lines: str) -> None:
+        print(*lines, sep="\n", file=out)
+
+    say("typed-llm demo: real SDK calls, answered offline by a recording bundled with the package", "")
     usage = chat.usage
-    print("chat  ", f"model={chat.model}", f"finish_reason={chat.choices[0].finish_reason}", file=out)
-    print("      ", f"text={chat.text!r}", file=out)
-    if usage is not None:
-        print(
-            "      ",
-            f"usage: prompt={usage.prompt_tokens} completion={usage.completion_tokens}",
-            f"total={usage.total_tokens} cached={usage.cached_tokens} reasoning={usage.reasoning_tokens}",
-            file=out,
-        )
-    print("      ", _cost_line(chat), file=out)
-    print("      ", f"request_id={chat.request_id}", file=out)
+    tokens = (
+        f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
+        if usage is not None
+        else "no usage"
+    )
+    say(
+        "1. chat    client.complete(ChatRequest(model='gpt-4o-mini', messages=...))",
+        f"           {chat.text!r}",
+        f"           model={chat.model} finish_reason={chat.choices[0].finish_reason} {tokens}",
+        f"           request_id={chat.request_id}",
+        f"           {_cost_line(chat)}",
+    )
     same = "the same response" if results.cached == chat else "A DIFFERENT RESPONSE"
-    print(
-        "cache ",
-        f"the same call again: {same} from the cache in {results.cached_micros:.0f} µs,",
-        f"{results.http_requests} HTTP requests",
-        file=out,
+    say(
+        "2. cache   the same call again",
+        f"           {same} from the cache in {results.cached_micros:.0f} µs,"
+        f" {results.http_requests} HTTP requests",
     )
     norms = ", ".join(f"{math.sqrt(sum(x * x for x in v)):.3f}" for v in embedding.vectors)
-    print(
-        "embed ",
-        f"model={embedding.model} vectors={len(embedding.vectors)} dimension={embedding.dimension}",
-        file=out,
+    say(
+        f"3. embed   client.embed(EmbeddingRequest(input={EMBED.input!r}, dimensions=8))",
+        f"           {len(embedding.vectors)} vectors, dimension={embedding.dimension}, norms {norms}",
+        f"           the first starts {[round(x, 4) for x in embedding.vectors[0][:3]]}",
+        f"           {_cost_line(embedding)}",
     )
-    print(
-        "      ",
-        f"first vector starts {[round(x, 4) for x in embedding.vectors[0][:3]]}; norms {norms}",
-        file=out,
-    )
-    print("      ", _cost_line(embedding), file=out)
-    city = results.city
-    print(
-        "parse ", f"{type(city.parsed).__name__}: {city.parsed!r} (strict json_schema, validated)", file=out
+    say(
+        "4. parse   client.parse(request, City): a strict json_schema, the answer validated",
+        f"           {city.parsed!r}",
     )
     responded = results.responded
-    print(
-        "respond",
-        f"model={responded.model} status={responded.status}",
-        f"output={[item.type for item in responded.output]}",
-        file=out,
+    say(
+        "5. respond client.respond(ResponsesRequest(instructions=..., input=...)): the Responses API",
+        f"           {responded.output_text!r}",
+        f"           model={responded.model} status={responded.status}"
+        f" output={[item.type for item in responded.output]}",
     )
-    print("       ", f"output_text={responded.output_text!r}", file=out)
-    print(
-        "retry ",
-        "429 rate_limit_exceeded, retried after the wait the server asked for (retry-after-ms 300):",
-        file=out,
+    say(
+        "6. retry   429 rate_limit_exceeded: waited what the server asked (retry-after-ms 300), tried again",
+        f"           {results.retried.text!r}",
     )
-    print("      ", f"text={results.retried.text!r}", file=out)
-    quota = results.quota
-    print("error ", f"{type(quota).__name__}: {quota}", file=out)
-    print("      ", "not retried: waiting does not buy credit", file=out)
+    say(
+        f"7. error   {type(quota).__name__}, not retried: waiting does not buy credit",
+        f"           {quota}",
+    )
 
 
 def _cost_line(response: ChatResponse | EmbeddingResponse) -> str:
@@ -195,6 +200,29 @@ def _cost_line(response: ChatResponse | EmbeddingResponse) -> str:
         f"cost: ${cost.total:f} (input ${cost.input:f}, cached ${cost.cached_input:f}, "
         f"output ${cost.output:f}; {cost.model} at {cost.prices_version})"
     )
+
+
+def summarise_logs(lines: str, out: TextIO) -> None:
+    """One short line per event the SDK logged (``lines``: JSON lines of ``configure_logging``)."""
+    events = [json.loads(line) for line in lines.splitlines() if line.startswith("{")]
+    ours = [event for event in events if event.get("logger") == "typed_llm"]
+    print(
+        "",
+        f"What the SDK logged: {len(ours)} events (in your app they go to standard error as they happen;",
+        "configure_logging() sets the level and the format):",
+        sep="\n",
+        file=out,
+    )
+    for event in ours:
+        details = [
+            f"{key}={event[key]}"
+            for key in ("model", "attempt", "cache_hit", "status_code", "wait_s", "error_class")
+            if event.get(key) is not None
+        ]
+        if isinstance(event.get("latency_ms"), int | float):
+            details.append(f"{event['latency_ms']:.0f} ms")
+        line = f"  {event.get('level', ''):<8} {event.get('event', ''):<16} {' '.join(details)}"
+        print(line.rstrip(), file=out)
 
 
 def record() -> None:

@@ -1,4 +1,4 @@
-"""TinyTroupe's ``openai_utils``, typed: its names, its return values, this SDK underneath.
+"""TinyTroupe's ``openai_utils``, typed: its names, its classes, its return values, this SDK underneath.
 
 Code written for the seed runs with one change, its import line::
 
@@ -9,31 +9,36 @@ Code written for the seed runs with one change, its import line::
     message["content"]                      # the seed returned the message as a dict
     openai_utils.get_embedding("some text")  # a list of floats
 
+The seed's ``OpenAIClient`` and ``AzureClient`` are here with their methods and hooks
+(``send_message``, ``get_embedding``, ``set_api_cache``, ``_setup_from_config``, ``_raw_model_call``,
+``_raw_model_response_extractor``...), so a subclass written for the seed works; their
+``self.client`` is a typed client (``typed_llm.OpenAIClient``), not the openai package's.
+
 One deliberate difference: where the seed returned ``None`` after a failure (a bad request, or
-retries running out), the facade raises the SDK's typed error (``BadRequestError``,
-``RetriesExhaustedError``...). A ``None`` hides why a call failed and is easy to pass on unnoticed;
-code that tested for ``None`` should catch ``typed_llm.TypedLLMError`` instead.
+retries running out), the facade raises the SDK's typed error (``InvalidRequestError`` for a bad
+parameter, ``BadRequestError``, ``RetriesExhaustedError``...). A ``None`` hides why a call failed
+and is easy to pass on unnoticed; code that tested for ``None`` should catch
+``typed_llm.TypedLLMError`` instead.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel, TypeAdapter
+from typing import TYPE_CHECKING
 
 from typed_llm._compat import registry as _registry
 from typed_llm._compat.llmcall import LLMCall
+from typed_llm._compat.seed_client import AzureClient, OpenAIClient, SeedClient
+from typed_llm._compat.seed_params import InvalidRequestError
 from typed_llm._errors import UnknownAPITypeError
-from typed_llm._models.messages import Message
-from typed_llm._models.requests import ChatRequest, EmbeddingRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-
     from typed_llm._typing import Client
 
 __all__ = [
+    "AzureClient",
+    "InvalidRequestError",
     "LLMCall",
+    "OpenAIClient",
     "SeedClient",
     "UnknownAPITypeError",
     "client",
@@ -44,74 +49,39 @@ __all__ = [
     "typed_client",
 ]
 
-_MESSAGES: TypeAdapter[tuple[Message, ...]] = TypeAdapter(tuple[Message, ...])
-
 force_api_type = _registry.force_api_type
 force_api_cache = _registry.force_api_cache
 register_client = _registry.register_client
 typed_client = _registry.client
-"""The typed ``Client`` of the configured API type (``client()`` wraps it in the seed's shape)."""
+"""The typed ``Client`` of the configured API type (``client()`` gives it the seed's methods)."""
 
-
-class SeedClient:
-    """The seed's client interface (``send_message``, ``get_embedding``) over a typed client."""
-
-    def __init__(self, typed: Client) -> None:
-        self.typed = typed
-        """The typed client underneath (``complete``, ``parse``, ``embed``)."""
-
-    def send_message(  # noqa: PLR0917  (the seed's parameters, positional as in the seed)
-        self,
-        current_messages: Sequence[Mapping[str, Any]],
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        frequency_penalty: float | None = None,
-        presence_penalty: float | None = None,
-        stop: Sequence[str] | None = None,
-        n: int = 1,
-        response_format: type[BaseModel] | None = None,
-        **_ignored: object,
-    ) -> dict[str, Any]:
-        """Send the conversation; return the first choice's message as a dict (the seed's shape).
-
-        Unset parameters come from the settings (config.ini), as in the seed. Parameters the seed
-        took for its own retry loop (``max_attempts``, ``waiting_time``, ``timeout``...) are
-        accepted and ignored: the client's backoff decides. With ``response_format`` (a pydantic
-        model) the answer is parsed, and the dict holds ``parsed`` as well.
-
-        Raises:
-            TypedLLMError: the call failed (the seed returned None).
-        """
-        config = _registry.settings()
-        request = ChatRequest(
-            model=model or config.model,
-            messages=_MESSAGES.validate_python(list(current_messages)),
-            temperature=config.temperature if temperature is None else temperature,
-            max_tokens=max_tokens or config.max_tokens,
-            top_p=config.top_p if top_p is None else top_p,
-            frequency_penalty=config.frequency_penalty if frequency_penalty is None else frequency_penalty,
-            presence_penalty=config.presence_penalty if presence_penalty is None else presence_penalty,
-            stop=tuple(stop) if stop else None,
-            n=n,
-        )
-        if response_format is not None:
-            parsed = self.typed.parse(request, response_format)
-            message = parsed.choices[0].message.model_dump(exclude_none=False)
-            return {**message, "parsed": parsed.parsed}
-        return self.typed.complete(request).choices[0].message.model_dump(exclude_none=False)
-
-    def get_embedding(self, text: str, model: str | None = None) -> list[float]:
-        """The embedding of ``text`` as a list of floats (the seed's shape)."""
-        request = EmbeddingRequest(model=model or _registry.settings().embedding_model, input=(text,))
-        return list(self.typed.embed(request).vectors[0])
+_wrapped: dict[int, tuple[Client, SeedClient]] = {}
 
 
 def client() -> SeedClient:
-    """The client for the configured API type, with the seed's methods."""
+    """The client for the configured API type, with the seed's methods (the same object each time).
+
+    A seed-style client that was registered is returned as it is; a typed one is wrapped in a
+    ``SeedClient`` (one per typed client).
+    """
+    found = _registry.registered()
+    if isinstance(found, SeedClient):
+        return found
+    if callable(getattr(found, "send_message", None)):
+        return found  # type: ignore[return-value]  # a seed-style client of the user's own, duck-typed as in the seed
     typed = _registry.client()
-    return typed if isinstance(typed, SeedClient) else SeedClient(typed)
+    default = _registry.default_in_use()
+    with _registry._lock:  # noqa: SLF001  (one lock for the registry and its wrappers)
+        known = _wrapped.get(id(typed))
+        if known is None or known[0] is not typed:
+            if default is None:
+                wrapper = SeedClient(typed)
+            else:  # the configured default: the seed's class, which may build per-call variants
+                wrapper = AzureClient() if default == "azure" else OpenAIClient()
+                wrapper.client = typed
+            known = (typed, wrapper)
+            _wrapped[id(typed)] = known
+        return known[1]
 
 
 def get_embedding(text: str, model: str | None = None) -> list[float]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 from typed_llm._cache.base import CacheStats
 from typed_llm._cache.entry import invalidation_cutoff
+from typed_llm._cache.sqlite_inspect import _MODEL, seed_cache_path
 from typed_llm._cache.sqlite_schema import migrate, needs_preparing
 from typed_llm._errors import CacheError
 from typed_llm._logging import emit
@@ -44,13 +45,6 @@ def _code(exc: sqlite3.Error) -> int:
     """SQLite's primary result code (the low byte of an extended one such as READONLY_DIRECTORY)."""
     return (exc.sqlite_errorcode or 0) & 0xFF
 
-
-_MODEL: Final = (
-    "CASE WHEN json_valid(CAST(value AS TEXT)) THEN coalesce("
-    "json_extract(CAST(value AS TEXT), '$.provenance.model'), "
-    "json_extract(CAST(value AS TEXT), '$.model')) END"
-)
-"""The model snapshot of a stored entry (the envelope's provenance, else an older bare response's)."""
 
 _SELECT: Final = "SELECT value, created FROM entries WHERE key = ?"
 _UPSERT: Final = (
@@ -109,8 +103,7 @@ class SQLiteCache:
         """
         if not cache_api_calls:
             return None
-        path = Path(cache_file_name)
-        return cls(path.with_suffix(".sqlite3") if path.suffix == ".pickle" else path)
+        return cls(seed_cache_path(cache_file_name))
 
     def _create(self) -> None:
         try:

@@ -3,30 +3,39 @@
 Templates use the seed's ``{{name}}`` syntax and are rendered by Jinja2 (a well-kept template
 library; its sandbox keeps templates from reaching Python objects). Every variable a template uses
 must be given: a missing one raises ``TemplateVariableError`` naming it, before anything is sent.
+Jinja2 is imported when the first ``LLMCall`` is built, not with the package (it costs tens of
+milliseconds that code without templates should not pay).
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-import jinja2
-import jinja2.meta
-import jinja2.sandbox
 from pydantic import BaseModel
 
+from typed_llm._compat.seed_params import InvalidRequestError, validated
 from typed_llm._errors import TemplateVariableError
 from typed_llm._models.messages import SystemMessage, UserMessage
 from typed_llm._models.requests import ChatRequest
 
 if TYPE_CHECKING:
+    import jinja2.sandbox
+
     from typed_llm._typing import Client
 
 __all__ = ["LLMCall", "TemplateVariableError"]
 
 T = TypeVar("T", bound=BaseModel)
 
-_ENVIRONMENT = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+@functools.cache
+def _environment() -> jinja2.sandbox.SandboxedEnvironment:
+    import jinja2  # noqa: PLC0415  (imported on first use: see the module's docstring)
+    import jinja2.sandbox  # noqa: PLC0415
+
+    return jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 
 
 def _source(template: str | Path) -> str:
@@ -76,10 +85,21 @@ class LLMCall(Generic[T]):
         client: Client | None = None,
         **model_params: Any,
     ) -> None:
+        import jinja2  # noqa: PLC0415  (imported on first use: see the module's docstring)
+        import jinja2.meta  # noqa: PLC0415
+
+        environment = _environment()
         sources = (_source(system_template), _source(user_template))
-        self._templates = tuple(_ENVIRONMENT.from_string(source) for source in sources)
+        try:
+            self._templates = tuple(environment.from_string(source) for source in sources)
+            parsed = [environment.parse(source) for source in sources]
+        except jinja2.TemplateSyntaxError as exc:
+            raise InvalidRequestError(
+                f"invalid LLMCall template: {exc.message} (line {exc.lineno})",
+                problems=(("template", str(exc.message)),),
+            ) from exc
         self.variables: frozenset[str] = frozenset().union(
-            *(jinja2.meta.find_undeclared_variables(_ENVIRONMENT.parse(source)) for source in sources)
+            *(jinja2.meta.find_undeclared_variables(tree) for tree in parsed)
         )
         """The variables the templates use."""
         self.output_type = output_type
@@ -91,7 +111,7 @@ class LLMCall(Generic[T]):
 
         Raises:
             TemplateVariableError: a variable the templates use is missing.
-            pydantic.ValidationError: a model parameter is invalid.
+            InvalidRequestError: a model parameter is invalid (a ``TypedLLMError``, naming it).
         """
         missing = tuple(sorted(self.variables - variables.keys()))
         if missing:
@@ -102,9 +122,8 @@ class LLMCall(Generic[T]):
             from typed_llm._compat.registry import settings  # noqa: PLC0415  (settings load on first use)
 
             params["model"] = settings().model
-        return ChatRequest.model_validate(
-            {"messages": (SystemMessage(content=system), UserMessage(content=user)), **params}
-        )
+        fields = {"messages": (SystemMessage(content=system), UserMessage(content=user)), **params}
+        return validated("LLMCall parameters", lambda: ChatRequest.model_validate(fields))
 
     def call(self, **variables: object) -> T | str:
         """Render the templates with ``variables`` and call the model: the parsed model, or the text."""

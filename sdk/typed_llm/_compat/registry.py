@@ -9,10 +9,10 @@ replaces a client (or a builder); ``force_api_type`` overrides the configured AP
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast
 
 from typed_llm._compat.settings import Settings
-from typed_llm._errors import UnknownAPITypeError
+from typed_llm._errors import ConfigurationError, UnknownAPITypeError
 from typed_llm._logging import set_max_content_length
 
 if TYPE_CHECKING:
@@ -23,16 +23,23 @@ if TYPE_CHECKING:
 __all__ = [
     "UnknownAPITypeError",
     "client",
+    "default_in_use",
     "force_api_cache",
     "force_api_type",
     "register_client",
+    "registered",
     "settings",
 ]
 
+_TYPED = ("complete", "parse", "embed")
+"""What a typed client has (what ``LLMCall`` and ``typed_client()`` call)."""
+_SEED = ("send_message", "get_embedding")
+"""What a seed-style client has (what ``openai_utils.client()`` and ``get_embedding`` call)."""
+
 
 _lock = threading.RLock()
-_builders: dict[str, Callable[[], Client]] = {}
-_built: dict[str, Client] = {}
+_builders: dict[str, Callable[[], object]] = {}
+_built: dict[str, object] = {}
 _forced_type: str | None = None
 _overrides: dict[str, object] = {}
 _settings: Settings | None = None
@@ -43,35 +50,71 @@ def settings() -> Settings:
     global _settings  # noqa: PLW0603  (the registry is process state, by design)
     with _lock:
         if _settings is None:
-            loaded = Settings.load()
-            _settings = (
-                Settings.model_validate({**loaded.model_dump(), **_overrides}) if _overrides else loaded
-            )
+            _settings = Settings.load(
+                None, environ=None, **_overrides
+            )  # forced values: checked like the rest
             set_max_content_length(_settings.max_content_display_length)
         return _settings
 
 
-def _default(api_type: str) -> Callable[[], Client]:
-    return lambda: settings().build_client(api_type)  # type: ignore[arg-type]  # registered under its own literal name
+def _default(api_type: Literal["openai", "azure"]) -> Callable[[], object]:
+    def build() -> object:
+        return settings().build_client(api_type)
+
+    return build
 
 
-def register_client(api_type: str, client: Client | Callable[[], Client]) -> None:
-    """Register ``client`` (or a function that builds it on first use) for ``api_type``."""
+_DEFAULTS: dict[str, Callable[[], object]] = {"openai": _default("openai"), "azure": _default("azure")}
+"""The default builders: the clients the settings describe."""
+
+
+def _has(client: object, names: tuple[str, ...]) -> bool:
+    return all(callable(getattr(client, name, None)) for name in names)
+
+
+def _checked(api_type: str, client: object) -> object:
+    """``client`` if it is a typed or a seed-style client; else a ConfigurationError saying what it lacks."""
+    if _has(client, _TYPED) or _has(client, _SEED):
+        return client
+    kind = type(client).__name__
+    found = [name for name in (*_TYPED, *_SEED) if callable(getattr(client, name, None))]
+    has = f"it has {', '.join(found)} only" if found else "it has none of them"
+    raise ConfigurationError(
+        f"register_client({api_type!r}, {kind}): a client needs complete, parse and embed (a typed_llm "
+        f"client) or send_message and get_embedding (a seed-style client, such as a subclass of "
+        f"typed_llm.openai_utils.OpenAIClient); {has}"
+    )
+
+
+def register_client(api_type: str, client: object) -> None:
+    """Register ``client`` (or a function that builds it on first use) for ``api_type``.
+
+    A client is a typed one (``complete``, ``parse``, ``embed``: ``typed_llm.OpenAIClient``...)
+    or a seed-style one (``send_message``, ``get_embedding``: ``openai_utils.OpenAIClient`` and its
+    subclasses). What a builder returns is checked when it is built.
+
+    Raises:
+        ConfigurationError: ``client`` is neither, nor a function (the message says what it lacks).
+    """
+    given: object = api_type  # callers without a type checker may pass anything
+    if not isinstance(given, str) or not given:
+        raise ConfigurationError(f"register_client: api_type must be a non-empty string, got {api_type!r}")
+    is_client = any(callable(getattr(client, name, None)) for name in (*_TYPED, *_SEED))
     with _lock:
         _built.pop(api_type, None)
-        if callable(client) and not hasattr(client, "complete"):
+        if isinstance(client, type) or (callable(client) and not is_client):  # a class builds too
             _builders[api_type] = client
         else:
             _builders.pop(api_type, None)
-            _built[api_type] = client  # type: ignore[assignment]  # has complete: a Client
+            _built[api_type] = _checked(api_type, client)
 
 
-def client() -> Client:
-    """The client for the configured (or forced) API type, built on first use.
+def registered() -> object:
+    """What is registered for the configured (or forced) API type, built on first use, as it is.
 
     Raises:
         UnknownAPITypeError: no client is registered for that API type.
-        ConfigurationError: the default client cannot be built (missing key or endpoint).
+        ConfigurationError: the default client cannot be built, or a builder built no client.
     """
     with _lock:
         api_type = _forced_type or settings().api_type
@@ -80,9 +123,36 @@ def client() -> Client:
         builder = _builders.get(api_type)
         if builder is None:
             raise UnknownAPITypeError(api_type, tuple(sorted({*_builders, *_built})))
-        built = builder()
+        built = _checked(api_type, builder())
         _built[api_type] = built
         return built
+
+
+def default_in_use() -> Literal["openai", "azure"] | None:
+    """The API type in force when its client is the default one built from the settings, else None."""
+    with _lock:
+        api_type = _forced_type or settings().api_type
+        if api_type in _DEFAULTS and _builders.get(api_type) is _DEFAULTS[api_type]:
+            return api_type  # type: ignore[return-value]  # checked to be one of the two just above
+        return None
+
+
+def client() -> Client:
+    """The typed client for the configured (or forced) API type, built on first use.
+
+    Raises:
+        UnknownAPITypeError: no client is registered for that API type.
+        ConfigurationError: the default client cannot be built (missing key or endpoint), or the
+            registered client is seed-style only (``send_message``, no ``complete``).
+    """
+    found = registered()
+    if not _has(found, _TYPED):
+        raise ConfigurationError(
+            f"the client registered for {_forced_type or settings().api_type!r} ({type(found).__name__}) "
+            "is seed-style only (send_message, get_embedding): LLMCall and typed_client() need "
+            "complete, parse and embed; subclass typed_llm.openai_utils.OpenAIClient to have both"
+        )
+    return cast("Client", found)
 
 
 def force_api_type(api_type: str | None) -> None:
@@ -103,6 +173,13 @@ def force_api_cache(cache_api_calls: bool, cache_file_name: str | None = None) -
         for api_type in ("openai", "azure"):
             if api_type in _builders:
                 _built.pop(api_type, None)
+        seed_style = [
+            found
+            for found in _built.values()
+            if callable(getattr(found, "set_api_cache", None)) and getattr(found, "_own", True)
+        ]
+    for found in seed_style:  # as the seed did: every registered client takes the new cache setting
+        found.set_api_cache(cache_api_calls, cache_file_name)  # type: ignore[attr-defined]  # checked just above
 
 
 def _reset() -> None:
@@ -114,8 +191,7 @@ def _reset() -> None:
         _overrides.clear()
         _forced_type = None
         _settings = None
-        for api_type in ("openai", "azure"):
-            _builders[api_type] = _default(api_type)
+        _builders.update(_DEFAULTS)
 
 
 _reset()

@@ -16,12 +16,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from typed_llm._backoff import ExponentialBackoff
 from typed_llm._cache.sqlite import SQLiteCache
+from typed_llm._cache.sqlite_inspect import DEFAULT_CACHE_FILE
 from typed_llm._client import AzureClient, OpenAIClient
 from typed_llm._errors import SettingsError
+from typed_llm._models.requests import ReasoningEffort
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,6 +34,8 @@ __all__ = ["Settings", "SettingsError"]
 
 _ENV_PREFIX = "TYPED_LLM_"
 _SECTION = "OpenAI"
+_ALIASES = {"freq_penalty": "frequency_penalty"}
+"""Other names of a key in the seed's config.ini (its ConfigManager reads ``FREQ_PENALTY``)."""
 
 
 class Settings(BaseModel):
@@ -44,8 +48,19 @@ class Settings(BaseModel):
     """Which registered client ``client()`` returns."""
     model: str = Field(default="gpt-4o-mini", min_length=1)
     """Default chat model."""
+    reasoning_model: str = Field(default="o3-mini", min_length=1)
+    """The seed's model for work that needs careful reasoning (``REASONING_MODEL``): TinyTroupe
+    passes it as ``model=``; the facade never picks it on its own."""
     max_tokens: int = Field(default=1024, gt=0)
     """Default output token limit."""
+    max_completion_tokens: int | None = Field(default=None, gt=0)
+    """The newer seed's output limit (``MAX_COMPLETION_TOKENS``): when set, the facade's default
+    limit instead of ``max_tokens``, sent as ``max_completion_tokens``."""
+    reasoning_effort: ReasoningEffort | None = None
+    """Sent as ``reasoning_effort`` with calls of the facade to reasoning models (``REASONING_EFFORT``)."""
+    max_concurrent_model_calls: int | None = Field(default=None, ge=0)
+    """At most this many facade calls in flight at once, per client (``MAX_CONCURRENT_MODEL_CALLS``;
+    0 or ``NONE``: no limit)."""
     temperature: float = Field(default=1.0, ge=0, le=2)
     top_p: float = Field(default=1.0, ge=0, le=1)
     frequency_penalty: float = Field(default=0.0, ge=-2, le=2)
@@ -59,9 +74,16 @@ class Settings(BaseModel):
     exponential_backoff_factor: float = Field(default=5.0, ge=1)
     """Growth of the wait from one retry to the next."""
     embedding_model: str = Field(default="text-embedding-3-small", min_length=1)
+    azure_embedding_model_api_version: str | None = None
+    """Azure API version for embeddings only (``AZURE_EMBEDDING_MODEL_API_VERSION``; None: the chat one)."""
+    base_url: str | None = None
+    """An OpenAI-compatible server for the ``openai`` client (``BASE_URL``, as in the seed's Ollama
+    config; None: ``OPENAI_BASE_URL``, else OpenAI's)."""
+    azure_openai_endpoint: str | None = None
+    """The Azure resource (``AZURE_OPENAI_ENDPOINT``; None: the environment variable of that name)."""
     cache_api_calls: bool = False
     """Keep responses in an SQLite cache."""
-    cache_file_name: str = Field(default="openai_api_cache.sqlite3", min_length=1)
+    cache_file_name: str = Field(default=DEFAULT_CACHE_FILE, min_length=1)
     """The cache file (a ``.pickle`` name from TinyTroupe becomes ``.sqlite3``; pickles are never read)."""
     azure_api_version: str | None = None
     """Azure API version (None: the client's default, or ``AZURE_OPENAI_API_VERSION``)."""
@@ -69,6 +91,19 @@ class Settings(BaseModel):
     """Message contents in debug logs are cut to this length."""
     preflight: bool = True
     """Count prompt tokens before sending and refuse what cannot fit the model's window."""
+
+    @field_validator("max_concurrent_model_calls", mode="before")
+    @classmethod
+    def _none_word(cls, value: object) -> object:
+        """The seed's config writes ``NONE`` (or 0) for no limit."""
+        if isinstance(value, str) and value.strip().lower() in {"", "none"}:
+            return None
+        return value
+
+    @property
+    def output_limit(self) -> int:
+        """The default output token limit: ``max_completion_tokens`` when set, else ``max_tokens``."""
+        return self.max_completion_tokens or self.max_tokens
 
     @classmethod
     def load(
@@ -141,6 +176,7 @@ class Settings(BaseModel):
         """
         if (api_type or self.api_type) == "azure":
             return AzureClient(
+                endpoint=self.azure_openai_endpoint,
                 api_version=self.azure_api_version,
                 timeout=self.timeout,
                 backoff=self.backoff(),
@@ -148,7 +184,11 @@ class Settings(BaseModel):
                 preflight=self.preflight,
             )
         return OpenAIClient(
-            timeout=self.timeout, backoff=self.backoff(), cache=self.cache(), preflight=self.preflight
+            base_url=self.base_url,
+            timeout=self.timeout,
+            backoff=self.backoff(),
+            cache=self.cache(),
+            preflight=self.preflight,
         )
 
 
@@ -175,7 +215,21 @@ def _read_ini(path: Path, problems: list[tuple[str, str, str]]) -> dict[str, str
         return {}
     if not parser.has_section(_SECTION):
         return {}
-    return {key.lower(): value for key, value in parser.items(_SECTION)}
+    values = {key.lower(): value for key, value in parser.items(_SECTION)}
+    for alias, name in _ALIASES.items():
+        if alias in values:
+            value = values.pop(alias)
+            if name in values:
+                problems.append(
+                    (
+                        alias,
+                        f"{path} [{_SECTION}] {alias.upper()}",
+                        f"one of {alias.upper()} and {name.upper()}, not both",
+                    )
+                )
+            else:
+                values[name] = value
+    return values
 
 
 def _not_utf8(exc: UnicodeDecodeError) -> str:

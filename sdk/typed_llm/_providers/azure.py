@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-import openai
 
 from typed_llm._errors import ConfigurationError
 from typed_llm._providers.common import TokenProvider, _check_key, _check_url, _checked, _env
@@ -19,6 +18,7 @@ from typed_llm._wire.operation import Routing
 
 if TYPE_CHECKING:
     import httpx2
+    import openai
 
 __all__ = ["DEFAULT_AZURE_API_VERSION", "AzureProvider"]
 
@@ -123,6 +123,8 @@ class AzureProvider:
     def _no_openai_org(self) -> dict[str, str | openai.Omit]:
         # openai reads OPENAI_ORG_ID / OPENAI_PROJECT_ID from the environment when given None;
         # those are OpenAI's, and must not go to an Azure resource.
+        import openai  # noqa: PLC0415  (the package is loaded when a client is built: import time)
+
         return {"OpenAI-Organization": openai.Omit(), "OpenAI-Project": openai.Omit()}
 
     def served(self, model: str) -> Served:
@@ -171,6 +173,8 @@ class AzureProvider:
 
     def build_sync(self, http_client: httpx2.Client | None = None) -> openai.OpenAI:
         """The openai client for this resource, with its own retries off (on the caller's HTTP client)."""
+        import openai  # noqa: PLC0415  (the package is loaded when a client is built: import time)
+
         if self.is_v1:
             key = self.api_key or self.token_provider or ""
             return openai.OpenAI(api_key=key, **self._v1(), http_client=http_client)
@@ -178,6 +182,8 @@ class AzureProvider:
 
     def build_async(self, http_client: httpx2.AsyncClient | None = None) -> openai.AsyncOpenAI:
         """The async openai client for this resource, its own retries off (on the caller's HTTP client)."""
+        import openai  # noqa: PLC0415  (the package is loaded when a client is built: import time)
+
         if not self.is_v1:
             return openai.AsyncAzureOpenAI(**self._classic(), http_client=http_client)
         token_provider = self.token_provider

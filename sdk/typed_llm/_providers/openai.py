@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-import openai
 
 from typed_llm._errors import ConfigurationError
 from typed_llm._providers.common import _check_key, _check_url, _env
@@ -14,6 +13,7 @@ from typed_llm._wire.operation import Routing
 
 if TYPE_CHECKING:
     import httpx2
+    import openai
 
 __all__ = ["OpenAIProvider"]
 
@@ -95,8 +95,12 @@ class OpenAIProvider:
 
     def build_sync(self, http_client: httpx2.Client | None = None) -> openai.OpenAI:
         """The openai client, with its own retries off (on the caller's HTTP client, if given)."""
+        import openai  # noqa: PLC0415  (the package is loaded when a client is built: import time)
+
         return openai.OpenAI(**self._options(), http_client=http_client)
 
     def build_async(self, http_client: httpx2.AsyncClient | None = None) -> openai.AsyncOpenAI:
         """The async openai client, with its own retries off (on the caller's HTTP client, if given)."""
+        import openai  # noqa: PLC0415  (the package is loaded when a client is built: import time)
+
         return openai.AsyncOpenAI(**self._options(), http_client=http_client)

@@ -10,7 +10,6 @@ import contextlib
 from typing import TYPE_CHECKING
 
 import httpx2
-import openai
 
 from typed_llm._errors import (
     APIConnectionError,
@@ -47,6 +46,8 @@ def translate_openai_errors() -> Iterator[None]:
     This is the one place where foreign exceptions cross into the SDK; nothing from openai or
     httpx2 escapes an adapter.
     """
+    import openai  # noqa: PLC0415  (loaded with the first client, not with the package: import time)
+
     try:
         yield
     except openai.APIStatusError as exc:

@@ -30,10 +30,10 @@ import math
 import re
 import socket
 import threading
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Self
 from urllib.parse import parse_qs, urlsplit
 
+from typed_llm.testing._canned import chat_answer, example, text_of
 from typed_llm.testing._fake_logprobs import chat_logprobs
 from typed_llm.testing._fake_responses import responses_answer, sse_frames
 from typed_llm.testing._replies import _AZURE_VERDICTS, FakeReply, ReceivedRequest, StreamScript
@@ -48,35 +48,6 @@ _EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z: "created" counts up from here, o
 _ROUTE = re.compile(
     r"^/(?:v1|openai/v1|openai/deployments/(?P<deployment>[^/]+))/(?P<kind>chat/completions|embeddings|responses)$"
 )
-
-
-def _text_of(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return ""
-
-
-def _example(schema: object, defs: Mapping[str, object], depth: int = 0) -> object:  # noqa: PLR0911  (one return per schema kind)
-    """A value that fits a JSON schema: the fake's answer to a structured output or a tool call."""
-    if not isinstance(schema, Mapping) or depth > 8:  # noqa: PLR2004  (recursive schemas stop somewhere)
-        return None
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        return _example(defs.get(ref.rsplit("/", 1)[-1]), defs, depth + 1)
-    if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
-        return schema["enum"][0]
-    if "anyOf" in schema and isinstance(schema["anyOf"], list):
-        return _example(schema["anyOf"][0], defs, depth + 1)
-    kind = schema.get("type")
-    if kind == "object":
-        properties = schema.get("properties")
-        items = properties.items() if isinstance(properties, Mapping) else ()
-        return {name: _example(sub, defs, depth + 1) for name, sub in items}
-    if kind == "array":
-        return [_example(schema.get("items"), defs, depth + 1)]
-    return {"string": "Paris", "integer": 3, "number": 1.5, "boolean": True}.get(str(kind))
 
 
 def _tokens(text: str) -> int:
@@ -400,7 +371,7 @@ class FakeAPI:
         if match["kind"] == "embeddings":
             return 200, self._embeddings(body, model)
         if match["kind"] == "responses":
-            return responses_answer(body, model, number, example=_example)
+            return responses_answer(body, model, number, example=example)
         return 200, self._chat(body, model, number, azure=azure)
 
     @staticmethod
@@ -413,7 +384,7 @@ class FakeAPI:
     def _chat(self, body: dict[str, object], model: str, number: int, *, azure: bool) -> dict[str, object]:
         messages = body.get("messages")
         messages = messages if isinstance(messages, list) else []
-        prompt = " ".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
+        prompt = " ".join(text_of(m.get("content")) for m in messages if isinstance(m, dict))
         last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
         tools = body.get("tools")
         message: dict[str, object] = {"role": "assistant", "content": None, "refusal": None}
@@ -425,7 +396,7 @@ class FakeAPI:
         ):
             function = tools[0]["function"]
             parameters = function.get("parameters") or {}
-            arguments = json.dumps(_example(parameters, parameters.get("$defs", {})) or {})
+            arguments = json.dumps(example(parameters, parameters.get("$defs", {})) or {})
             message["tool_calls"] = [
                 {
                     "id": f"call_{number:024d}",
@@ -436,11 +407,13 @@ class FakeAPI:
             finish = "tool_calls"
             answer = ""
         else:
-            answer = f"Echo: {_text_of(last.get('content'))}"
+            answer = chat_answer(text_of(last.get("content")))
             response_format = body.get("response_format")
+            if isinstance(response_format, dict) and response_format.get("type") == "json_object":
+                answer = json.dumps({"answer": answer})
             if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
                 schema = response_format.get("json_schema", {}).get("schema", {})
-                answer = json.dumps(_example(schema, schema.get("$defs", {})))
+                answer = json.dumps(example(schema, schema.get("$defs", {})))
             max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
             finish = "stop"
             if isinstance(max_tokens, int) and _tokens(answer) > max_tokens:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Final
 
+from typed_llm.testing._canned import chat_answer, text_of
 from typed_llm.testing._fake_stream import sse_frames as chat_frames
 
 if TYPE_CHECKING:
@@ -25,14 +26,6 @@ __all__ = ["responses_answer", "responses_frames", "sse_frames"]
 _EPOCH: Final = 1_767_225_600
 _WORDS = re.compile(r"\S+\s*|\s+")
 Example = Callable[[object, Mapping[str, object]], object]
-
-
-def _text_of(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return ""
 
 
 def _items(body: Mapping[str, object]) -> list[dict[str, object]]:
@@ -67,7 +60,7 @@ def responses_answer(
         ):
             return _not_found(str(item.get("id")))
     users = [item for item in items if item.get("role") == "user"]
-    last_user = _text_of(users[-1].get("content")) if users else ""
+    last_user = text_of(users[-1].get("content")) if users else ""
     output: list[dict[str, object]] = []
     reasoning_model = model.startswith(("o1", "o3", "o4", "gpt-5"))
     if reasoning_model:
@@ -100,7 +93,7 @@ def responses_answer(
             }
         )
     else:
-        text = f"Echo: {last_user}"
+        text = chat_answer(last_user)
         if answered:
             text = f"Echo: {items[-1].get('output')}"
         text_config = body.get("text")
@@ -125,7 +118,7 @@ def responses_answer(
                 "role": "assistant",
             }
         )
-    input_tokens = sum(max(1, len(_text_of(i.get("content")).split())) for i in items) + 7
+    input_tokens = sum(max(1, len(text_of(i.get("content")).split())) for i in items) + 7
     output_tokens = max(1, len(text.split())) + (64 if reasoning_model else 0)
     return 200, {
         "id": f"resp_fake{number:020d}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
 import shlex
 from pathlib import Path
@@ -145,6 +146,14 @@ def _recording(request: pytest.FixtureRequest) -> bool:
     return mode in {"all", "new_episodes", "rewrite"} or (mode == "once" and not path.exists())
 
 
+REPLAY_PLACEHOLDERS = {
+    "OPENAI_API_KEY": "sk-replay-placeholder-not-a-key",
+    "AZURE_OPENAI_API_KEY": "replay-placeholder-not-a-key",
+}
+"""Set while a cassette replays, for each variable the environment lacks: replay sends nothing, so
+``OpenAIClient()`` or ``AzureClient(endpoint=...)`` built from the environment needs no real key."""
+
+
 def rewrite_command(nodeids: list[str]) -> str:
     """The command that re-records exactly these tests."""
     return "pytest --llm-record-mode=rewrite " + " ".join(shlex.quote(nodeid) for nodeid in nodeids)
@@ -194,6 +203,11 @@ def llm_cassette(request: pytest.FixtureRequest, llm_replay_speed: float) -> Ite
         replay_speed=llm_replay_speed,
     )
     token = record_command.set(rewrite_command([nodeid]))
+    environment = pytest.MonkeyPatch()
+    if not _recording(request):  # a replay sends nothing: a client built from the environment needs no key
+        for variable, placeholder in REPLAY_PLACEHOLDERS.items():
+            if not os.environ.get(variable):
+                environment.setenv(variable, placeholder)
     try:
         with recorder.use_cassette(f"{_name(request)}.yaml") as cassette:
             request.node.stash[_OPEN] = cassette
@@ -204,6 +218,7 @@ def llm_cassette(request: pytest.FixtureRequest, llm_replay_speed: float) -> Ite
         if cassette.stale:
             drift.add_stale(nodeid, shown_path(str(cassette.path)), len(cassette.stale))
     finally:
+        environment.undo()
         record_command.reset(token)
         if _OPEN in request.node.stash:
             del request.node.stash[_OPEN]
