@@ -222,3 +222,33 @@ def print_listing(title: str, listing: str) -> None:
         print()
         print(title)
         print(listing)
+
+
+def run_interleaved(
+    fake: FakeAPI, ours: Callable[[], object], raw: Callable[[], object], calls: int, warmup: int
+) -> dict[str, list[int]]:
+    """Warm up both sides, then time them interleaved, alternating which goes first each round.
+
+    Args:
+        fake: the fake both clients talk to (its record of requests is cleared as we go).
+        ours: one call through typed-llm.
+        raw: one call through the openai package.
+        calls: timed calls per side.
+        warmup: untimed calls per side first.
+
+    Returns:
+        Nanoseconds per call, per side (``ours``, ``raw``), in round order.
+    """
+    for _ in range(warmup):
+        ours()
+        raw()
+    fake.received.clear()
+    timings: dict[str, list[int]] = {"ours": [], "raw": []}
+    for round_ in range(calls):
+        order = (("ours", ours), ("raw", raw)) if round_ % 2 == 0 else (("raw", raw), ("ours", ours))
+        for name, call in order:
+            timings[name].append(time_ns(call))
+        if round_ % CLEAR_EVERY == CLEAR_EVERY - 1:
+            fake.received.clear()
+    fake.received.clear()
+    return timings

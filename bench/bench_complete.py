@@ -25,7 +25,6 @@ import openai
 import pydantic
 
 from _common import (
-    CLEAR_EVERY,
     add_output_options,
     new_parser,
     print_header,
@@ -33,8 +32,8 @@ from _common import (
     print_table,
     profile_fake_calls,
     report_ratio,
+    run_interleaved,
     summarise,
-    time_ns,
     write_figures,
 )
 from typed_llm import ChatRequest, OpenAIClient, UserMessage
@@ -102,36 +101,6 @@ def make_raw(raw: openai.OpenAI) -> Callable[[], str]:
     return call
 
 
-def run(
-    fake: FakeAPI, ours: Callable[[], str], raw: Callable[[], str], calls: int, warmup: int
-) -> dict[str, list[int]]:
-    """Warm up both sides, then time them interleaved.
-
-    Args:
-        fake: the fake both clients talk to (its record of requests is cleared as we go).
-        ours: one call through typed-llm.
-        raw: one call through the openai package.
-        calls: timed calls per side.
-        warmup: untimed calls per side first.
-
-    Returns:
-        Nanoseconds per call, per side (``ours``, ``raw``), in round order.
-    """
-    for _ in range(warmup):
-        ours()
-        raw()
-    fake.received.clear()
-    timings: dict[str, list[int]] = {"ours": [], "raw": []}
-    for round_ in range(calls):
-        order = (("ours", ours), ("raw", raw)) if round_ % 2 == 0 else (("raw", raw), ("ours", ours))
-        for name, call in order:
-            timings[name].append(time_ns(call))
-        if round_ % CLEAR_EVERY == CLEAR_EVERY - 1:
-            fake.received.clear()
-    fake.received.clear()
-    return timings
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Read the command line.
 
@@ -172,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ours, raw = make_ours(client), make_raw(raw_client)
             if ours() != raw():
                 raise RuntimeError("the two sides got different answers")
-            timings = run(fake, ours, raw, calls, warmup)
+            timings = run_interleaved(fake, ours, raw, calls, warmup)
             listing = (
                 profile_fake_calls(fake, ours, args.profile, r"typed_llm|pydantic", top=25)
                 if args.profile > 0

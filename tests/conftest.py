@@ -12,7 +12,7 @@ import structlog
 
 from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY
 from typed_llm import flush_logs
-from typed_llm._logging import _Handler
+from typed_llm._log_setup import _Handler
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

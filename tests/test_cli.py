@@ -17,17 +17,25 @@ if TYPE_CHECKING:
 
 
 def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -> None:
-    """`typed-llm demo` replays: a chat, an embedding summary, a retried 429 and a typed quota error."""
+    """`typed-llm demo` replays: chat, embedding, parse, a Responses call, a retried 429, a quota error."""
     assert main(["demo"]) == 0
     out, err = capsys.readouterr()
     assert "model=gpt-4o-mini-2026-01-01 finish_reason=stop" in out
     assert "text='Echo: Name one reason to type-check LLM calls.'" in out
     assert "usage: prompt=21 completion=8 total=29" in out
+    # gpt-4o-mini at OpenAI's published $0.15 / $0.60 per million tokens: 21 in, 8 out.
+    assert (
+        "cost: $0.00000795 (input $0.00000315, cached $0, output $0.0000048; gpt-4o-mini at genai-prices"
+        in out
+    )
+    assert "cost: $0.00000006 (input $0.00000006" in out  # 3 tokens of text-embedding-3-small at $0.02
     assert "the same call again: the same response from the cache" in out
     assert "0 HTTP requests" in out
     assert "vectors=3 dimension=8" in out
     assert "City: City(name='Paris', country='Paris', population=3) (strict json_schema, validated)" in out
     assert "norms 1.000, 1.000, 1.000" in out
+    assert "respond model=gpt-4o-mini-2026-01-01 status=completed output=['message']" in out
+    assert "output_text='Echo: Name one reason to use the Responses API.'" in out
     assert "429 rate_limit_exceeded, retried after the wait the server asked for" in out
     assert "text='Echo: One call too many'" in out
     assert "QuotaExceededError: HTTP 429 (insufficient_quota)" in out
@@ -38,6 +46,9 @@ def test_demo_prints_typed_results_offline(capsys: pytest.CaptureFixture[str]) -
         "response",
         "response",
         "response",
+        "token_drift",  # the fake counts words: its prompt_tokens for a json_schema call is far off
+        "response",
+        "token_drift",  # and for the Responses call's instructions and input
         "retry_scheduled",
         "response",
         "error",

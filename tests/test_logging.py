@@ -30,6 +30,7 @@ from typed_llm import (
     OpenAIClient,
     RetriesExhaustedError,
     UserMessage,
+    _logging,
     cache_key,
     configure_logging,
 )
@@ -659,3 +660,45 @@ def test_an_applications_processor_in_front_sees_library_events_redacted() -> No
     (line,) = _json_lines(stream)
     assert line["note"] == "sk-abc[redacted]"
     assert "_typed_llm_redacted" not in line
+
+
+def test_the_library_events_short_cut_writes_the_line_structlog_writes() -> None:
+    """``emit`` runs only the stamp and the renderer when nothing is bound: the same line, same order.
+
+    With context bound (``structlog.contextvars``), the whole chain runs, so the bound values are
+    merged and redacted as for any event.
+    """
+    fields = {
+        "request_key": "ab" * 32,
+        "model": "gpt-4o-mini",
+        "latency_ms": 1.5,
+        "cache_hit": False,
+        "n": None,
+    }
+    with configured_logging(json=True, level="info") as stream:
+        emit(logging.INFO, "response", **fields)
+        with structlog.contextvars.bound_contextvars(tenant="t1", api_key="sk-test-bound0123456789abcdef"):
+            emit(logging.INFO, "response", **fields)
+        installed = _logging._installed  # the whole chain, run as emit ran it before the short cut
+        assert installed is not None
+        event: Any = {"logger": "typed_llm", **fields, "event": "response"}
+        for processor in installed.chain:
+            event = processor(None, "info", event)
+    short_cut, bound = (json.loads(line) for line in stream.getvalue().splitlines())
+    chain = json.loads(event)
+    for line in (short_cut, chain, bound):
+        del line["timestamp"]
+    assert list(short_cut.items()) == list(chain.items())
+    assert bound == {**chain, "tenant": "t1", "api_key": "[redacted]"}
+
+
+def test_an_event_of_the_library_that_cannot_be_rendered_is_replaced_not_raised() -> None:
+    class Broken:
+        def __repr__(self) -> str:
+            raise RuntimeError("no text for you")
+
+    with configured_logging(json=True, level="info") as stream:
+        emit(logging.INFO, "broken", thing=Broken())
+        emit(logging.INFO, "last")
+    lines = _json_lines(stream)
+    assert [line["event"] for line in lines] == ["log_event_not_rendered", "last"]

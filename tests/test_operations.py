@@ -55,7 +55,7 @@ class ModerationResponse(BaseModel):
     request_id: str | None = None
 
 
-def _check(request: ModerationRequest) -> None:
+def _check(request: ModerationRequest, _model: str) -> None:
     if not request.input.strip():
         raise BadRequestError("nothing to moderate", status_code=400)
 

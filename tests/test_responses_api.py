@@ -35,6 +35,7 @@ from typed_llm import (
     OutputTextDelta,
     RawResponseEvent,
     ReasoningItem,
+    RefusalError,
     Response,
     ResponseCompleted,
     ResponseFailedError,
@@ -47,7 +48,8 @@ from typed_llm import (
     strict_schema,
 )
 from typed_llm._wire.operation import RawResponse
-from typed_llm._wire.responses import ResponseAccumulator, parse_response
+from typed_llm._wire.responses_answer import parse_response
+from typed_llm._wire.responses_stream import ResponseAccumulator
 from typed_llm.testing import FakeReply
 from typed_llm.testing._vcr import make_vcr
 
@@ -326,15 +328,6 @@ def test_the_cache_serves_respond_and_stream_from_one_entry(fake: FakeAPI) -> No
     assert len(fake.received) == 1
 
 
-def test_a_call_on_a_stored_response_is_not_cached(fake: FakeAPI) -> None:
-    """previous_response_id depends on server state: never answered from the cache."""
-    client = _openai(fake, cache=MemoryCache())
-    request = ResponsesRequest(model="gpt-4o-mini", input="hello", previous_response_id="resp_earlier")
-    client.respond(request)
-    client.respond(request)
-    assert len(fake.received) == 2
-
-
 def test_retries_and_one_log_event_apply(fake: FakeAPI) -> None:
     """A 500 then a success: retried, and one response event with the usage and attempt 2."""
     fake.enqueue(FakeReply(status=500, body={"error": {"message": "boom", "type": "server_error"}}))
@@ -350,11 +343,11 @@ def test_retries_and_one_log_event_apply(fake: FakeAPI) -> None:
 def test_a_failed_status_is_a_typed_error(fake: FakeAPI) -> None:
     """A 200 with status "failed" is a ResponseFailedError with the server's code and the answer."""
     body = _recorded_body("responses_basic_gpt55.yaml")
-    body.update(status="failed", output=[], error={"code": "server_error", "message": "it broke"})
+    body.update(status="failed", output=[], error={"code": "invalid_prompt", "message": "it broke"})
     fake.enqueue(FakeReply(status=200, body=body))
     with pytest.raises(ResponseFailedError) as caught:
         _openai(fake).respond(ResponsesRequest(model="gpt-5.5", input="hi"))
-    assert caught.value.code == "server_error"
+    assert caught.value.code == "invalid_prompt"
     assert caught.value.response is not None
     assert caught.value.response.id == body["id"]
 
@@ -368,6 +361,37 @@ def test_azure_v1_puts_the_deployment_in_the_body(fake: FakeAPI) -> None:
     assert isinstance(response.output[0], OutputMessage)
     assert fake.received[0].path == "/openai/v1/responses"
     assert fake.received[0].json()["model"] == "my-mini"
+
+
+def test_azure_v1_with_an_entra_token(fake: FakeAPI) -> None:
+    """Azure v1 with a token provider: the bearer on /openai/v1/responses, no api-key, called per request."""
+    tokens = iter(["entra-1", "entra-2"])
+    client = AzureClient(endpoint=fake.url, api_version="v1", token_provider=lambda: next(tokens))
+    assert client.respond(ResponsesRequest(model="gpt-4o-mini", input="hi")).output_text == "Echo: hi"
+    with client.stream(ResponsesRequest(model="gpt-4o-mini", input="again")) as stream:
+        assert stream.final_response().output_text == "Echo: again"
+    for sent, token in zip(fake.received, ("entra-1", "entra-2"), strict=True):
+        assert (sent.path, sent.query) == ("/openai/v1/responses", {})
+        assert sent.headers["authorization"] == f"Bearer {token}"
+        assert "api-key" not in sent.headers
+
+
+def test_a_refusal_carries_the_response() -> None:
+    """output_text on a refusal: RefusalError with the refusal text and the whole Response."""
+    response = Response.model_validate(
+        {
+            "id": "resp_1",
+            "created_at": 0,
+            "model": "gpt-4o-mini",
+            "output": [
+                {"type": "message", "id": "msg_1", "content": [{"type": "refusal", "refusal": "No."}]}
+            ],
+        }
+    )
+    with pytest.raises(RefusalError) as caught:
+        _ = response.output_text
+    assert caught.value.refusal == "No."
+    assert caught.value.response is response
 
 
 def test_azure_classic_refuses_before_sending(fake: FakeAPI) -> None:

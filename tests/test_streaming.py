@@ -253,7 +253,7 @@ def test_a_drop_after_events_is_stream_interrupted_with_the_partial_answer(fake:
         seen.extend(event.text for event in stream if isinstance(event, TextDelta))
     error = caught.value
     assert seen == ["Echo: ", "say ", "four "]
-    assert error.partial is not None
+    assert isinstance(error.partial, ChatResponse)  # a chat stream's partial answer
     assert error.partial.choices[0].message.content == "Echo: say four "
     assert error.events > 0
     assert len(fake.received) == 1  # never retried once the caller had events

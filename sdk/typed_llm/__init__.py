@@ -26,6 +26,7 @@ from typed_llm._cache.sqlite import SQLiteCache
 from typed_llm._client import AsyncAzureClient, AsyncOpenAIClient, AzureClient, OpenAIClient
 from typed_llm._compat.llmcall import LLMCall
 from typed_llm._compat.settings import Settings
+from typed_llm._cost import Cost, ModelPrice
 from typed_llm._errors import (
     APIConnectionError,
     APIError,
@@ -64,7 +65,10 @@ from typed_llm._errors import (
 )
 from typed_llm._json import JSONObject, JSONValue
 from typed_llm._ledger import Attempt, AttemptKind, WaitSource
-from typed_llm._logging import configure_logging, flush_logs, set_max_content_length
+from typed_llm._log_setup import configure_logging, flush_logs
+from typed_llm._logging import set_max_content_length
+from typed_llm._models.changes import ChatRequestChanges, EmbeddingRequestChanges, ResponsesRequestChanges
+from typed_llm._models.logprobs import ChoiceLogprobs, TokenLogprob, TopLogprob
 from typed_llm._models.messages import (
     AnyToolCall,
     AssistantAudio,
@@ -210,16 +214,15 @@ from typed_llm._shell import AsyncCached, AsyncLogged, AsyncRetrying, Cached, Lo
 from typed_llm._streaming import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 from typed_llm._structured import TypedTool, strict_schema
 from typed_llm._tokens import (
-    ModelLimits,
     TokenCount,
-    check_context_window,
     count_message_tokens,
     count_request_tokens,
     count_tokens,
     encoding_for_model,
-    model_limits,
 )
+from typed_llm._tokens_responses import count_responses_tokens
 from typed_llm._typing import AsyncClient, AsyncResponsesClient, Client, ResponsesClient
+from typed_llm._window import ModelLimits, check_context_window, model_limits
 from typed_llm._wire.chat_stream import ChatStreamEvent
 from typed_llm._wire.responses import ResponseStreamEvent
 from typed_llm._wire.sse import ChatChunk
@@ -270,11 +273,13 @@ __all__ = [
     "Cached",
     "ChatChunk",
     "ChatRequest",
+    "ChatRequestChanges",
     "ChatResponse",
     "ChatStream",
     "ChatStreamEvent",
     "Choice",
     "ChoiceDone",
+    "ChoiceLogprobs",
     "Client",
     "CompletionTokensDetails",
     "ConfigurationError",
@@ -284,6 +289,7 @@ __all__ = [
     "ContentFiltered",
     "ContentPart",
     "ContextWindowExceededError",
+    "Cost",
     "CustomCall",
     "CustomTool",
     "CustomToolCall",
@@ -294,6 +300,7 @@ __all__ = [
     "CustomToolTextFormat",
     "DeveloperMessage",
     "EmbeddingRequest",
+    "EmbeddingRequestChanges",
     "EmbeddingResponse",
     "EmbeddingUsage",
     "ExponentialBackoff",
@@ -329,6 +336,7 @@ __all__ = [
     "MemoryCache",
     "Message",
     "ModelLimits",
+    "ModelPrice",
     "Moderation",
     "ModerationMode",
     "ModerationPolicy",
@@ -391,6 +399,7 @@ __all__ = [
     "ResponseUsage",
     "ResponsesClient",
     "ResponsesRequest",
+    "ResponsesRequestChanges",
     "ResponsesTool",
     "RetriesExhaustedError",
     "Retrying",
@@ -409,6 +418,7 @@ __all__ = [
     "TextDelta",
     "TextPart",
     "TokenCount",
+    "TokenLogprob",
     "TokenProvider",
     "Tool",
     "ToolCall",
@@ -416,6 +426,7 @@ __all__ = [
     "ToolCallDone",
     "ToolChoice",
     "ToolMessage",
+    "TopLogprob",
     "TypedLLMError",
     "TypedTool",
     "URLCitation",
@@ -438,6 +449,7 @@ __all__ = [
     "configure_logging",
     "count_message_tokens",
     "count_request_tokens",
+    "count_responses_tokens",
     "count_tokens",
     "encoding_for_model",
     "flush_logs",

@@ -6,7 +6,11 @@ Two parts, each in one place:
   timeouts, and a 200 whose body is not even JSON (cut short in transit). Never retried: other 4xx,
   content-filter errors, 429 ``insufficient_quota`` (waiting does not buy credit) and a 200 whose
   JSON has the wrong shape (a retry would get the same). The server's ``x-should-retry`` header
-  overrides the status either way, except for quota and content-filter errors.
+  overrides the status either way, except for quota and content-filter errors. A Responses
+  answer that failed (a 200 with ``status: "failed"``, or a stream's ``error`` event) is retried
+  when its code is a transient one (``server_error`` as a 5xx, ``rate_limit_exceeded`` as a 429,
+  ``vector_store_timeout`` as a timeout), not when it names the input (``invalid_prompt``,
+  ``invalid_image``...).
 - A backoff strategy answers one question with no I/O: after attempt *k* failed with this error,
   ``elapsed`` seconds after the first attempt began, wait how long, or stop? ``ExponentialBackoff``
   and ``NoRetry`` are two; anything with the same ``wait`` method is a ``Backoff``.
@@ -37,6 +41,7 @@ from typed_llm._errors import (
     QuotaExceededError,
     RateLimitError,
     RequestTimeoutError,
+    ResponseFailedError,
     ServerError,
     TypedLLMError,
 )
@@ -67,10 +72,16 @@ raised (with its ``retry_after``) for the caller to decide.
 """
 
 
+RETRYABLE_FAILURE_CODES = frozenset({"server_error", "rate_limit_exceeded", "vector_store_timeout"})
+"""Codes of a failed Responses answer that another attempt may not meet (the rest name the input)."""
+
+
 def is_retryable(error: TypedLLMError) -> bool:
     """Whether another attempt could succeed where this one failed (the retry table)."""
     if isinstance(error, QuotaExceededError | ContentFilterError):
         return False
+    if isinstance(error, ResponseFailedError):
+        return error.code in RETRYABLE_FAILURE_CODES
     if isinstance(error, APIStatusError) and error.should_retry is not None:
         return error.should_retry
     return _by_table(error)

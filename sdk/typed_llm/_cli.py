@@ -8,6 +8,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from typed_llm._cli_respond import add_respond_parser, respond
+
 __all__ = ["DEFAULT_CACHE_FILE", "main"]
 
 DEFAULT_CACHE_FILE = "typed_llm_cache.sqlite3"
@@ -32,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="make real SDK calls answered offline by a bundled recording, and print the typed results",
     )
+    add_respond_parser(commands)
     cache = commands.add_parser("cache", help="look at, trim or empty a response cache (SQLite or Redis)")
     cache_commands = cache.add_subparsers(dest="cache_command", required=True)
     for name, text in (
@@ -81,7 +84,8 @@ def _tokens(text: str | None, model: str, messages: Path | None) -> int:
 
     from typed_llm._models.messages import Message  # noqa: PLC0415
     from typed_llm._models.requests import FunctionTool  # noqa: PLC0415
-    from typed_llm._tokens import count_message_tokens, count_tokens, encoding_for_model, model_limits  # noqa: PLC0415
+    from typed_llm._tokens import count_message_tokens, count_tokens, encoding_for_model  # noqa: PLC0415
+    from typed_llm._window import model_limits  # noqa: PLC0415
 
     if (text is None) == (messages is None):
         print("typed-llm: give either TEXT or --messages FILE", file=sys.stderr)
@@ -182,7 +186,7 @@ def _cache(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
-    from typed_llm._logging import configure_logging  # noqa: PLC0415  (keep --help fast)
+    from typed_llm._log_setup import configure_logging  # noqa: PLC0415  (keep --help fast)
 
     # Written at once: a command's log lines and its printed output keep their order.
     configure_logging(json=args.log_json, level=args.log_level)
@@ -196,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         return _tokens(args.text, args.model, args.messages)
     elif args.command == "cache":
         return _cache(args)
+    elif args.command == "respond":
+        return respond(args)
     return 0
 
 

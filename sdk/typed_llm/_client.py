@@ -11,6 +11,7 @@ are written once in ``_layers``; the sync and async clients differ only in their
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Self
 
 import attrs
@@ -18,13 +19,16 @@ import attrs
 from typed_llm._backoff import Backoff, ExponentialBackoff
 from typed_llm._cache.base import Cache
 from typed_llm._cache.policy import DEFAULT_POLICY, CachePolicy
+from typed_llm._cost import ModelPrice
 from typed_llm._errors import ConfigurationError
 from typed_llm._layers.cache import Caching
 from typed_llm._layers.log import Identity, Logging
 from typed_llm._layers.pipeline import Pipeline
 from typed_llm._layers.preflight import Preflight
+from typed_llm._layers.pricing import Pricing
 from typed_llm._layers.retry import Retry
 from typed_llm._layers.singleflight import SingleFlight
+from typed_llm._prices import check_prices
 from typed_llm._providers.azure import AzureProvider
 from typed_llm._providers.common import DEFAULT_TIMEOUT, TokenProvider
 from typed_llm._providers.openai import OpenAIProvider
@@ -32,7 +36,6 @@ from typed_llm._providers.transport import DEFAULT_IDLE_TIMEOUT, HTTP, AsyncTran
 from typed_llm._shell import AsyncShell, SyncShell
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from types import TracebackType
 
     from typed_llm._layers.pipeline import Layer
@@ -46,25 +49,36 @@ DEFAULT_BACKOFF = ExponentialBackoff()
 
 
 @attrs.frozen
-class _CacheSettings:
-    """What a client's constructor says about its cache, passed whole to ``_pipeline``."""
+class _Settings:
+    """What a client's constructor says about its cache and its prices, passed whole to ``_pipeline``."""
 
     cache: Cache | None
     policy: CachePolicy = DEFAULT_POLICY
     single_flight: bool = True
+    prices: Mapping[str, ModelPrice] = attrs.field(factory=dict)
+    """The client's own prices (``prices=``), by model name."""
 
 
-def _pipeline(provider: Provider, backoff: Backoff, caching: _CacheSettings, *, preflight: bool) -> Pipeline:
-    """The layers every client has, in their one order, in front of the provider's HTTP terminal."""
-    identity = Identity(provider.name, provider.namespace_of, provider.deployment_of)
-    layers: list[Layer] = [Logging(identity)]
+def _pipeline(provider: Provider, backoff: Backoff, caching: _Settings, *, preflight: bool) -> Pipeline:
+    """The layers every client has, in their one order, in front of the provider's HTTP terminal.
+
+    Every layer that needs to know which model a call is for asks the provider's registry (an Azure
+    deployment resolves to the model it serves): the log fields, the price, the pre-flight count and
+    check; the cache namespace and the HTTP route ask it through the provider.
+    """
+    model_of = provider.model_of
+    identity = Identity(provider.name, provider.namespace_of, provider.deployment_of, model_of)
+    layers: list[Layer] = [
+        Logging(identity),
+        Pricing(provider.name, model_of, provider.registry.learn, caching.prices),
+    ]
     cache = caching.cache
     if cache is not None:
         layers.append(Caching(cache, provider.namespace_of, provider.name, caching.policy))
         if caching.single_flight:
             layers.append(SingleFlight.for_cache(cache, provider.namespace_of, caching.policy, provider.name))
     if preflight:  # inside the cache: a stored answer needs no check, nothing is sent for it
-        layers.append(Preflight())
+        layers.append(Preflight(model_of))
     layers.append(Retry(backoff, identity=identity))
     return Pipeline(tuple(layers), HTTP(provider.routing, provider.timeout))
 
@@ -79,9 +93,7 @@ class _Base:
     _provider: Provider
     _idle_timeout: float = DEFAULT_IDLE_TIMEOUT
 
-    def _attach(
-        self, provider: Provider, backoff: Backoff, cache: _CacheSettings, *, preflight: bool
-    ) -> None:
+    def _attach(self, provider: Provider, backoff: Backoff, cache: _Settings, *, preflight: bool) -> None:
         self._provider = provider
         self._pipeline = _pipeline(provider, backoff, cache, preflight=preflight)
 
@@ -96,9 +108,7 @@ class _SyncAdapter(_Base, SyncShell):
 
     _transport: SyncTransport
 
-    def _attach(
-        self, provider: Provider, backoff: Backoff, cache: _CacheSettings, *, preflight: bool
-    ) -> None:
+    def _attach(self, provider: Provider, backoff: Backoff, cache: _Settings, *, preflight: bool) -> None:
         super()._attach(provider, backoff, cache, preflight=preflight)
         transport = SyncTransport(provider.build_sync(), provider.timeout, self._idle_timeout)
         self._sender = self._transport = transport
@@ -121,9 +131,7 @@ class _AsyncAdapter(_Base, AsyncShell):
 
     _transport: AsyncTransport
 
-    def _attach(
-        self, provider: Provider, backoff: Backoff, cache: _CacheSettings, *, preflight: bool
-    ) -> None:
+    def _attach(self, provider: Provider, backoff: Backoff, cache: _Settings, *, preflight: bool) -> None:
         super()._attach(provider, backoff, cache, preflight=preflight)
         transport = AsyncTransport(provider.build_async(), provider.timeout, self._idle_timeout)
         self._sender = self._transport = transport
@@ -156,6 +164,7 @@ class _OpenAISettings(_Base):
         single_flight: bool = True,
         preflight: bool = True,
         stream_idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        prices: Mapping[str, ModelPrice] | None = None,
     ) -> None:
         """Resolve the settings and build the connection pool.
 
@@ -176,7 +185,10 @@ class _OpenAISettings(_Base):
             single_flight: with a cache, identical calls in flight at once make one API call
                 (across processes too with a ``RedisCache``); False: each makes its own.
             preflight: count the prompt's tokens before sending and raise
-                ``ContextWindowExceededError`` when it cannot fit the model's known window.
+                ``ContextWindowExceededError`` when it cannot fit the model's known window; the
+                count is set against the reported usage (a ``token_drift`` warning when far off).
+            prices: model name -> ``ModelPrice``, for ``response.cost`` of models the bundled
+                price data does not know or prices otherwise (fine-tunes, negotiated rates).
 
         Raises:
             ConfigurationError: no key was given or found, or the base URL is not http(s).
@@ -191,7 +203,7 @@ class _OpenAISettings(_Base):
                 timeout=timeout,
             ),
             backoff,
-            _CacheSettings(cache, cache_policy, single_flight),
+            _Settings(cache, cache_policy, single_flight, check_prices(prices)),
             preflight=preflight,
         )
 
@@ -212,6 +224,7 @@ class _AzureSettings(_Base):
         single_flight: bool = True,
         preflight: bool = True,
         stream_idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        prices: Mapping[str, ModelPrice] | None = None,
     ) -> None:
         """Resolve the settings and build the connection pool.
 
@@ -224,6 +237,10 @@ class _AzureSettings(_Base):
             token_provider: a callable returning an Entra ID token, instead of a key. With neither,
                 Entra ID's ``DefaultAzureCredential`` is used when the ``azure`` extra is installed.
             deployments: model name -> deployment name; a model not listed is its own deployment.
+                The client's registry resolves a request's ``model`` through it, either way round
+                (``model="chat-prod"`` is the model configured for it), and learns the model of a
+                deployment not listed from its first answer: tokens, context window, price, cache
+                namespace and log fields all use that one answer.
             timeout: seconds one attempt may take, connect, headers and body together (default 300);
                 the backoff's ``timeout`` bounds the whole call (default 600).
             backoff: the retry strategy (``NoRetry()`` to switch retries off).
@@ -236,7 +253,10 @@ class _AzureSettings(_Base):
             single_flight: with a cache, identical calls in flight at once make one API call
                 (across processes too with a ``RedisCache``); False: each makes its own.
             preflight: count the prompt's tokens before sending and raise
-                ``ContextWindowExceededError`` when it cannot fit the model's known window.
+                ``ContextWindowExceededError`` when it cannot fit the model's known window; the
+                count is set against the reported usage (a ``token_drift`` warning when far off).
+            prices: model name -> ``ModelPrice``, for ``response.cost`` of models the bundled
+                price data does not know or prices otherwise (fine-tunes, negotiated rates).
 
         Raises:
             ConfigurationError: no endpoint, or no credential, or both a key and a token provider.
@@ -252,7 +272,7 @@ class _AzureSettings(_Base):
                 timeout=timeout,
             ),
             backoff,
-            _CacheSettings(cache, cache_policy, single_flight),
+            _Settings(cache, cache_policy, single_flight, check_prices(prices)),
             preflight=preflight,
         )
 

@@ -22,6 +22,8 @@ from typed_llm._errors import QuotaExceededError
 from typed_llm._models.messages import SystemMessage, UserMessage
 from typed_llm._models.requests import ChatRequest, EmbeddingRequest
 from typed_llm._models.responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
+from typed_llm._models.responses_api import Response
+from typed_llm._models.responses_request import ResponsesRequest
 from typed_llm.testing._fake import FakeAPI
 from typed_llm.testing._replies import FakeReply
 from typed_llm.testing._vcr import RecordMode, make_vcr
@@ -56,6 +58,12 @@ class City(BaseModel):
     population: int
 
 
+RESPOND = ResponsesRequest(
+    model="gpt-4o-mini",
+    instructions="Answer in one sentence.",
+    input="Name one reason to use the Responses API.",
+    max_output_tokens=64,
+)
 CITY = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="Name a large city."),))
 LIMITED = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="One call too many"),))
 BROKE = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="And one on an empty account"),))
@@ -79,6 +87,7 @@ class _Results:
     http_requests: int
     embedding: EmbeddingResponse
     city: ParsedChatResponse[City]
+    responded: Response
     retried: ChatResponse
     quota: QuotaExceededError
 
@@ -92,6 +101,7 @@ def _calls(client: OpenAIClient, fake: FakeAPI | None, plays: Callable[[], int])
     http_requests = plays() - before
     embedding = client.embed(EMBED)
     city = client.parse(CITY, City)
+    responded = client.respond(RESPOND)  # the Responses API: POST /v1/responses
     if fake is not None:
         fake.enqueue(RATE_LIMITED)
     retried = client.complete(LIMITED)  # a 429, then the client's retry layer tries again
@@ -100,7 +110,9 @@ def _calls(client: OpenAIClient, fake: FakeAPI | None, plays: Callable[[], int])
     try:
         client.complete(BROKE)
     except QuotaExceededError as quota:
-        return _Results(chat, cached, cached_micros, http_requests, embedding, city, retried, quota)
+        return _Results(
+            chat, cached, cached_micros, http_requests, embedding, city, responded, retried, quota
+        )
     raise AssertionError("the recording answers the last call with insufficient_quota")
 
 
@@ -130,6 +142,7 @@ def run(out: TextIO) -> None:
             f"total={usage.total_tokens} cached={usage.cached_tokens} reasoning={usage.reasoning_tokens}",
             file=out,
         )
+    print("      ", _cost_line(chat), file=out)
     print("      ", f"request_id={chat.request_id}", file=out)
     same = "the same response" if results.cached == chat else "A DIFFERENT RESPONSE"
     print(
@@ -149,10 +162,19 @@ def run(out: TextIO) -> None:
         f"first vector starts {[round(x, 4) for x in embedding.vectors[0][:3]]}; norms {norms}",
         file=out,
     )
+    print("      ", _cost_line(embedding), file=out)
     city = results.city
     print(
         "parse ", f"{type(city.parsed).__name__}: {city.parsed!r} (strict json_schema, validated)", file=out
     )
+    responded = results.responded
+    print(
+        "respond",
+        f"model={responded.model} status={responded.status}",
+        f"output={[item.type for item in responded.output]}",
+        file=out,
+    )
+    print("       ", f"output_text={responded.output_text!r}", file=out)
     print(
         "retry ",
         "429 rate_limit_exceeded, retried after the wait the server asked for (retry-after-ms 300):",
@@ -162,6 +184,17 @@ def run(out: TextIO) -> None:
     quota = results.quota
     print("error ", f"{type(quota).__name__}: {quota}", file=out)
     print("      ", "not retried: waiting does not buy credit", file=out)
+
+
+def _cost_line(response: ChatResponse | EmbeddingResponse) -> str:
+    """What the call cost, part by part, and whose prices say so (or why it is not known)."""
+    cost = response.cost
+    if cost is None:
+        return f"cost: unknown ({response.cost_unknown})"
+    return (
+        f"cost: ${cost.total:f} (input ${cost.input:f}, cached ${cost.cached_input:f}, "
+        f"output ${cost.output:f}; {cost.model} at {cost.prices_version})"
+    )
 
 
 def record() -> None:

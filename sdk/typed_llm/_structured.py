@@ -21,6 +21,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from typed_llm._cost import carry_price_tag
 from typed_llm._errors import (
     OutputTruncatedError,
     OutputValidationError,
@@ -181,7 +182,9 @@ def _parsed_completion(response: ChatResponse, output_type: type[T]) -> ParsedCh
             response=response,
         ) from exc
     fields = {name: getattr(response, name) for name in type(response).model_fields}
-    return ParsedChatResponse[output_type].model_construct(**fields, parsed=parsed)  # type: ignore[valid-type]  # a runtime parametrization
+    result = ParsedChatResponse[output_type].model_construct(**fields, parsed=parsed)  # type: ignore[valid-type]  # a runtime parametrization
+    carry_price_tag(response, result)
+    return result
 
 
 class TypedTool(Generic[T]):

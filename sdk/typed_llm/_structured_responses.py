@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from typed_llm._cost import carry_price_tag
 from typed_llm._errors import OutputTruncatedError, OutputValidationError, RefusalError, TypedLLMError
 from typed_llm._models.responses_api import (
     OutputMessage,
@@ -71,7 +72,7 @@ def _parsed_output(response: Response, output_type: type[T]) -> ParsedResponse[T
         if isinstance(item, OutputMessage):
             for part in item.content:
                 if isinstance(part, OutputRefusal):
-                    raise RefusalError(part.refusal)
+                    raise RefusalError(part.refusal, response=response)
     if response.status == "incomplete":
         reason = response.incomplete_details.reason if response.incomplete_details else None
         texts = [
@@ -96,6 +97,8 @@ def _parsed_output(response: Response, output_type: type[T]) -> ParsedResponse[T
             errors=tuple(exc.errors(include_url=False)),
         ) from exc
     fields = {name: getattr(response, name) for name in type(response).model_fields}
-    return ParsedResponse[output_type].model_construct(  # type: ignore[valid-type]  # a runtime parametrization
+    result = ParsedResponse[output_type].model_construct(  # type: ignore[valid-type]  # a runtime parametrization
         **fields, **(response.model_extra or {}), parsed=parsed
     )
+    carry_price_tag(response, result)
+    return result

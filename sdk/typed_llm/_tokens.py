@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Final, Literal
 import attrs
 import tiktoken
 
-from typed_llm._errors import ConfigurationError, ContextWindowExceededError, UnknownModelWarning
+from typed_llm._errors import ConfigurationError, UnknownModelWarning
 from typed_llm._json import JSONValue, thaw
 from typed_llm._models.messages import (
     AssistantMessage,
@@ -53,15 +53,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FALLBACK_ENCODING",
-    "ModelLimits",
     "TokenCount",
     "UnknownModelWarning",
-    "check_context_window",
     "count_message_tokens",
     "count_request_tokens",
     "count_tokens",
     "encoding_for_model",
-    "model_limits",
 ]
 
 EncodingName = Literal["cl100k_base", "o200k_base"]
@@ -322,14 +319,19 @@ def count_message_tokens(
     return _count(messages, model, tools, response_format).value
 
 
-def count_request_tokens(request: ChatRequest) -> TokenCount:
+def count_request_tokens(request: ChatRequest, model: str | None = None) -> TokenCount:
     """Prompt tokens of a whole request (messages, tools, response format), exact or estimated.
+
+    Args:
+        request: the request.
+        model: the model whose tokenizer counts, when the request names something else (an Azure
+            deployment); None: ``request.model``.
 
     Returns:
         The count, with ``exact`` true only when every part of the prompt is counted by a formula
         that matched the API on every recorded case (see ``TokenCount``).
     """
-    return _count(request.messages, request.model, request.tools, request.response_format)
+    return _count(request.messages, model or request.model, request.tools, request.response_format)
 
 
 def _call_name_and_payload(call: ToolCall | CustomToolCall) -> tuple[str, str]:
@@ -428,67 +430,3 @@ def _tool_tokens(tools: Sequence[FunctionTool | CustomTool], model: str, encode:
                 text = str(schema.get("description", "")).removesuffix(".")
                 total += encode(f"{key}:{kind}:{text}")
     return total + end
-
-
-@attrs.frozen
-class ModelLimits:
-    """How many tokens a model reads and writes."""
-
-    context_window: int
-    """Prompt and output together."""
-    max_output: int
-    """Output (reasoning included) at most."""
-
-
-_LIMITS: Final[tuple[tuple[str, ModelLimits], ...]] = (
-    ("gpt-5", ModelLimits(400_000, 128_000)),
-    ("gpt-4.1", ModelLimits(1_047_576, 32_768)),
-    ("gpt-4.5", ModelLimits(128_000, 16_384)),
-    ("gpt-4o-mini", ModelLimits(128_000, 16_384)),
-    ("gpt-4o", ModelLimits(128_000, 16_384)),
-    ("chatgpt-4o", ModelLimits(128_000, 16_384)),
-    ("o1-mini", ModelLimits(128_000, 65_536)),
-    ("o1", ModelLimits(200_000, 100_000)),
-    ("o3-mini", ModelLimits(200_000, 100_000)),
-    ("o3", ModelLimits(200_000, 100_000)),
-    ("o4-mini", ModelLimits(200_000, 100_000)),
-    ("gpt-4-turbo", ModelLimits(128_000, 4_096)),
-    ("gpt-4-32k", ModelLimits(32_768, 4_096)),
-    ("gpt-4", ModelLimits(8_192, 8_192)),
-    ("gpt-3.5-turbo", ModelLimits(16_385, 4_096)),
-    ("gpt-35-turbo", ModelLimits(16_385, 4_096)),
-)
-"""Known models' limits, by prefix, most specific first (OpenAI's model pages, Nov 2026)."""
-
-
-def model_limits(model: str) -> ModelLimits | None:
-    """The limits of a known model, or None."""
-    for prefix, limits in _LIMITS:
-        if model.startswith(prefix):
-            return limits
-    return None
-
-
-def check_context_window(request: ChatRequest) -> None:
-    """Raise before sending when the counted prompt plus the requested output cannot fit.
-
-    Models without known limits are not checked. The output asked for is ``max_completion_tokens``
-    or ``max_tokens``; when neither is given, the prompt alone must fit.
-
-    Raises:
-        ContextWindowExceededError: it cannot fit (with the counts).
-    """
-    limits = model_limits(request.model)
-    if limits is None:
-        return
-    output = request.max_completion_tokens or request.max_tokens or 0
-    prompt = count_request_tokens(request).value
-    if prompt + output > limits.context_window:
-        raise ContextWindowExceededError(
-            f"{request.model} reads at most {limits.context_window} tokens; this prompt has {prompt} "
-            f"and asks room for {output} more",
-            model=request.model,
-            prompt_tokens=prompt,
-            max_output_tokens=output,
-            context_window=limits.context_window,
-        )

@@ -12,6 +12,7 @@ from typing import assert_never, assert_type
 from pydantic import BaseModel
 
 from typed_llm import (
+    AssistantMessage,
     AsyncChatStream,
     AsyncClient,
     AsyncOpenAIClient,
@@ -22,6 +23,7 @@ from typed_llm import (
     ChatStream,
     ChatStreamEvent,
     ChoiceDone,
+    ChoiceLogprobs,
     Client,
     ContentFiltered,
     ContentFilterError,
@@ -35,6 +37,7 @@ from typed_llm import (
     RateLimitError,
     RefusalDelta,
     TextDelta,
+    TokenLogprob,
     ToolCall,
     ToolCallDelta,
     ToolCallDone,
@@ -55,6 +58,10 @@ def sync_calls(client: OpenAIClient, azure: AzureClient) -> None:
     assert_type(response.choices[0].finish_reason, FinishReason | UnknownFinishReason | None)
     assert_type(response.choices[0].message.tool_calls, tuple[ToolCall | CustomToolCall, ...] | None)
     assert_type(response.request_id, str | None)
+    assert_type(response.choices[0].logprobs, ChoiceLogprobs | None)
+    assert_type(response.choices[0].to_message(), AssistantMessage)
+    assert_type(request.replace(temperature=0.3), ChatRequest)
+    assert_type(EmbeddingRequest(model="m", input=("a",)).replace(dimensions=8), EmbeddingRequest)
     vectors = azure.embed(EmbeddingRequest(model="text-embedding-3-small", input=("a",))).vectors
     assert_type(vectors, tuple[tuple[float, ...], ...])
     as_protocol: Client = azure
@@ -110,9 +117,10 @@ def streams(client: OpenAIClient, protocol: Client) -> None:
         for event in stream:
             assert_type(event, ChatStreamEvent)
             match event:
-                case TextDelta(choice_index=index, text=text):
+                case TextDelta(choice_index=index, text=text, logprobs=logprobs):
                     assert_type(index, int)
                     assert_type(text, str)
+                    assert_type(logprobs, tuple[TokenLogprob, ...])
                 case ToolCallDone(call=call):
                     assert_type(call, ToolCall | CustomToolCall)
                 case ChoiceDone(finish_reason=reason):

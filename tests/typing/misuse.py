@@ -11,9 +11,19 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from typed_llm import ChatRequest, OpenAIClient, ToolCall, TypedTool, UserMessage
+from typed_llm import (
+    ChatRequest,
+    EmbeddingRequest,
+    OpenAIClient,
+    ResponsesRequest,
+    ToolCall,
+    TypedTool,
+    UserMessage,
+)
 
 REQUEST = ChatRequest(model="m", messages=(UserMessage(content="x"),))
+EMBEDDING = EmbeddingRequest(model="m", input=("x",))
+RESPONSES = ResponsesRequest(model="m", input="x")
 
 
 class City(BaseModel):
@@ -35,6 +45,15 @@ def complete_is_not_parse(client: OpenAIClient) -> None:
 def requests_are_checked() -> None:
     ChatRequest(model="m", messages=("x",))  # type: ignore[arg-type]  # a message is a typed value, not a str
     ChatRequest(model="m", messages=(), temprature=0.2)  # type: ignore[call-arg]  # a misspelt option is refused
+
+
+def replace_is_checked() -> None:
+    REQUEST.replace(temprature=0.2)  # type: ignore[call-arg]  # replace's keywords are the fields' names
+    REQUEST.replace(temperature="0.2")  # type: ignore[arg-type]  # typed as the constructor types them
+    REQUEST.replace(messages=("x",))  # type: ignore[arg-type]  # a message is a typed value, not a str
+    EMBEDDING.replace(messages=REQUEST.messages)  # type: ignore[call-arg]  # each model takes its own fields
+    RESPONSES.replace(max_tokens=5)  # type: ignore[call-arg]  # Responses calls it max_output_tokens
+    _ = REQUEST.replace(model="m").input  # type: ignore[attr-defined]  # replace returns the request's own type
 
 
 def ledger_values(client: OpenAIClient) -> None:

@@ -31,6 +31,7 @@ from typed_llm import (
     RawResponseEvent,
     ReasoningItem,
     ReasoningSummaryDelta,
+    RefusalError,
     RefusalTextDelta,
     Response,
     ResponseCompleted,
@@ -44,6 +45,7 @@ from typed_llm import (
     ResponseStreamEvent,
     Retrying,
     StreamError,
+    StreamInterruptedError,
     UnknownOutputItem,
     UserMessage,
     WebSearchCall,
@@ -60,6 +62,8 @@ RESPONSES = ResponsesRequest(model="gpt-4o-mini", input="a city")
 
 def sync_client(client: OpenAIClient) -> None:
     assert_type(client.respond(RESPONSES), Response)
+    assert_type(client.respond(RESPONSES.replace(temperature=0.3)), Response)
+    assert_type(RESPONSES.replace(input="another city"), ResponsesRequest)
     assert_type(client.parse(CHAT, City), ParsedChatResponse[City])
     assert_type(client.parse(RESPONSES, City), ParsedResponse[City])
     assert_type(client.parse(RESPONSES, City).parsed, City)
@@ -89,6 +93,14 @@ async def async_client(client: AsyncOpenAIClient) -> None:
         assert_type(await stream.final_response(), Response)
     protocol: AsyncResponsesClient = client
     assert_type(await protocol.respond(RESPONSES), Response)
+
+
+def errors_name_both_answers(refusal: RefusalError, interrupted: StreamInterruptedError) -> str:
+    assert_type(refusal.response, ChatResponse | Response | None)
+    assert_type(interrupted.partial, ChatResponse | Response | None)
+    if isinstance(interrupted.partial, Response):
+        return interrupted.partial.output_text
+    return interrupted.partial.text if interrupted.partial is not None else ""
 
 
 def narrow_items(item: OutputItem) -> str:

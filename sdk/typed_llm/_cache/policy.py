@@ -7,6 +7,11 @@ simulations replay exactly and a rerun costs nothing. An application that wants 
 every call says ``CachePolicy(stochastic="bypass")``: such calls skip the cache and are not
 coalesced with other calls either. The key of an ``n > 1`` call covers ``n`` (``cache_key``), so a
 call asking for 3 choices is never answered with an entry holding 1.
+
+Whatever the policy, a Responses call that builds on state kept on the server
+(``previous_response_id``, ``conversation``) is never answered from the cache, stored, nor coalesced:
+its answer depends on what the server holds, which the request does not say (a conversation grows
+with every call on it). Send the conversation whole (``ResponsesRequest.next_turn``) to cache it.
 """
 
 from __future__ import annotations
@@ -16,22 +21,33 @@ from typing import Final, Literal
 import attrs
 
 from typed_llm._models.requests import ChatRequest
+from typed_llm._models.responses_request import ResponsesRequest
 
-__all__ = ["DEFAULT_POLICY", "CachePolicy", "is_stochastic"]
+__all__ = ["DEFAULT_POLICY", "CachePolicy", "depends_on_server_state", "is_stochastic"]
 
 
 def is_stochastic(request: object) -> bool:
     """Whether the API may answer ``request`` differently each time it is asked.
 
     A chat request is stochastic when it asks for more than one choice, or samples at a temperature
-    above 0 (unset means the API's 1) without a ``seed``. Embeddings are deterministic.
+    above 0 (unset means the API's 1) without a ``seed``. A Responses request (which has no seed)
+    is stochastic when it samples above 0. Embeddings are deterministic.
     """
+    if isinstance(request, ResponsesRequest):
+        return request.temperature is None or request.temperature > 0
     if not isinstance(request, ChatRequest):
         return False
     if request.n is not None and request.n > 1:
         return True
     temperature = 1.0 if request.temperature is None else request.temperature
     return temperature > 0 and request.seed is None
+
+
+def depends_on_server_state(request: object) -> bool:
+    """Whether ``request`` continues state kept on the server (a stored response, a conversation)."""
+    return isinstance(request, ResponsesRequest) and (
+        request.previous_response_id is not None or request.conversation is not None
+    )
 
 
 @attrs.frozen
@@ -52,6 +68,8 @@ class CachePolicy:
 
     def caches(self, request: object) -> bool:
         """Whether a call of ``request`` may be answered from the cache (and shared with others)."""
+        if depends_on_server_state(request):
+            return False
         return self.stochastic == "cache" or not is_stochastic(request)
 
 

@@ -249,8 +249,8 @@ class StreamInterruptedError(APIError):
     ``__cause__`` is how it broke (a dropped connection, an idle timeout, a body cut short).
     """
 
-    partial: ChatResponse | None
-    """What arrived before the stream broke."""
+    partial: ChatResponse | Response | None
+    """What arrived before the stream broke (a ``Response`` for a Responses API stream)."""
     events: int
     """How many events had reached the caller."""
 
@@ -258,7 +258,7 @@ class StreamInterruptedError(APIError):
         self,
         message: str,
         *,
-        partial: ChatResponse | None = None,
+        partial: ChatResponse | Response | None = None,
         events: int = 0,
         request_id: str | None = None,
     ) -> None:

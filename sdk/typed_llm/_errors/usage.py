@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from typed_llm._models.responses import ChatResponse
+    from typed_llm._models.responses_api import Response
 
 
 class ContextWindowExceededError(TypedLLMError):
@@ -49,10 +50,10 @@ class RefusalError(TypedLLMError):
 
     refusal: str
     """The refusal text."""
-    response: ChatResponse | None
-    """The response that carried the refusal."""
+    response: ChatResponse | Response | None
+    """The response that carried the refusal (a ``Response`` for the Responses API)."""
 
-    def __init__(self, refusal: str, *, response: ChatResponse | None = None) -> None:
+    def __init__(self, refusal: str, *, response: ChatResponse | Response | None = None) -> None:
         super().__init__(f"the model refused: {refusal}")
         self.refusal = refusal
         self.response = response

@@ -52,6 +52,7 @@ __all__ = [
     "Sleep",
     "StreamHandle",
     "Terminal",
+    "TokenDrift",
 ]
 
 T = TypeVar("T")
@@ -159,6 +160,29 @@ class AttemptContext:
 
 
 @attrs.frozen
+class TokenDrift:
+    """The pre-flight estimate of a prompt's tokens, set against the count the API reported."""
+
+    estimate: int
+    """What the pre-flight layer counted before sending (the context-window check's count)."""
+    reported: int | None
+    """The answer's ``prompt_tokens`` (None: it reported no usage)."""
+    tolerance: int
+    """How far apart they may be before it is news (see ``preflight.drift_tolerance``)."""
+
+    @property
+    def difference(self) -> int | None:
+        """``reported - estimate``: positive when the API counted more than the estimate."""
+        return None if self.reported is None else self.reported - self.estimate
+
+    @property
+    def beyond_tolerance(self) -> bool:
+        """Whether the two differ by more than ``tolerance`` (a ``token_drift`` warning)."""
+        difference = self.difference
+        return difference is not None and abs(difference) > self.tolerance
+
+
+@attrs.frozen
 class Outcome(Generic[T]):
     """What a layer tells the layers around it about a successful call."""
 
@@ -174,6 +198,9 @@ class Outcome(Generic[T]):
     """The ledger so far: set by the retry layer, the cache (a hit) and single-flight (a follower)."""
     status: int = 200
     """The HTTP status of the answer, for the ledger (the terminal's)."""
+    drift: TokenDrift | None = None
+    """The pre-flight token estimate against the reported count (None: nothing was estimated,
+    e.g. an answer from the cache, a model without a known window, an API the SDK does not count)."""
 
 
 @attrs.define(eq=False)

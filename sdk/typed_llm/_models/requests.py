@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +27,12 @@ from pydantic import (
 
 from typed_llm._json import JSONObject
 from typed_llm._models.messages import Message, TextPart, _Frozen
+from typed_llm._models.request_base import _Request
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from typed_llm._models.changes import ChatRequestChanges, EmbeddingRequestChanges
 
 __all__ = [
     "AllowedTools",
@@ -333,7 +339,7 @@ _Metadata = Annotated[
 ]
 
 
-class ChatRequest(_Frozen):
+class ChatRequest(_Request):
     """A Chat Completions request.
 
     Field names and JSON shape are the API's. Fields left as ``None`` are not sent, so the API's own
@@ -394,8 +400,9 @@ class ChatRequest(_Frozen):
     user: StrictStr | None = None
     """A stable id of the end user, for abuse monitoring."""
     stream: StrictBool | None = None
-    """Accepted for wire compatibility (recorded bodies); the verb decides: ``complete`` never
-    streams, ``stream`` always does. Not part of the cache key."""
+    """Accepted for wire compatibility (``model_validate`` of a recorded body); the verb decides:
+    ``complete`` never streams, ``stream`` always does. ``ChatRequest(stream=True)`` fails with a
+    ``stream_is_the_verb`` error saying to call ``client.stream(request)``. Not part of the cache key."""
     stream_options: StreamOptions | None = None
     """Options of a streamed answer."""
     metadata: _Metadata | None = None
@@ -428,8 +435,17 @@ class ChatRequest(_Frozen):
     def _one_stop_string(cls, value: object) -> object:
         return (value,) if isinstance(value, str) else value
 
+    def replace(self, **changes: Unpack[ChatRequestChanges]) -> ChatRequest:
+        """A copy with ``changes``, validated as the constructor validates (``model_copy`` is not).
 
-class EmbeddingRequest(_Frozen):
+        Raises:
+            pydantic.ValidationError: a changed value is out of range or of the wrong type, or a
+                name is not a field; ``stream=True`` (call ``client.stream(request)``).
+        """
+        return self._replaced(changes)
+
+
+class EmbeddingRequest(_Request):
     """An Embeddings request: one vector per input string, in input order."""
 
     model: StrictStr = Field(min_length=1)
@@ -447,3 +463,12 @@ class EmbeddingRequest(_Frozen):
     @classmethod
     def _one_input_string(cls, value: object) -> object:
         return (value,) if isinstance(value, str) else value
+
+    def replace(self, **changes: Unpack[EmbeddingRequestChanges]) -> EmbeddingRequest:
+        """A copy with ``changes``, validated as the constructor validates (``model_copy`` is not).
+
+        Raises:
+            pydantic.ValidationError: a changed value is out of range or of the wrong type, or a
+                name is not a field.
+        """
+        return self._replaced(changes)

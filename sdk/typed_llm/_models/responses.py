@@ -21,12 +21,15 @@ from pydantic import (
     model_validator,
 )
 
+from typed_llm._cost import BilledTokens, Priced, utc_time
 from typed_llm._errors import ContentFilterError, NoTextError, RefusalError
 from typed_llm._ledger import Attempt, CallFacts
-from typed_llm._models.messages import AnyToolCall
+from typed_llm._models.logprobs import ChoiceLogprobs
+from typed_llm._models.messages import AnyToolCall, AssistantAudio, AssistantMessage, FunctionCall
 
 if TYPE_CHECKING:
     import builtins
+    from datetime import datetime
 
 __all__ = [
     "Annotation",
@@ -296,6 +299,33 @@ class ResponseMessage(_Answer):
     """Notes on the text, such as the web pages it cites."""
     audio: ResponseAudio | None = Field(default=None, exclude_if=_is_none)
     """The spoken answer, when audio output was asked for."""
+    function_call: FunctionCall | None = Field(default=None, exclude_if=_is_none)
+    """Deprecated: the legacy single function call (``functions`` in the request)."""
+
+    def to_message(self) -> AssistantMessage:
+        """This answer as the next request's ``AssistantMessage``: the tool loop's step.
+
+        Content, refusal, tool calls, annotations, the audio's id and a legacy function call go
+        back as the API sent them, so ``(*request.messages, message.to_message(), ToolMessage(...))``
+        is the conversation the API expects (the wire body repeats the answer's JSON).
+
+        Raises:
+            pydantic.ValidationError: the answer holds nothing to send back (a completion Azure's
+                filter stopped before any text).
+        """
+        annotations = self.annotations
+        return AssistantMessage(
+            content=self.content,
+            refusal=self.refusal,
+            tool_calls=self.tool_calls or None,
+            audio=AssistantAudio(id=self.audio.id) if self.audio is not None else None,
+            annotations=(
+                None
+                if annotations is None
+                else tuple(a.model_dump(mode="json", exclude_none=True) for a in annotations)
+            ),
+            function_call=self.function_call,
+        )
 
 
 class Choice(_Answer):
@@ -310,6 +340,12 @@ class Choice(_Answer):
     than this SDK, logged once as ``unknown_value``), or None when the server sent null."""
     content_filter_results: _FilterResults = ()
     """Azure only: the filter's verdict on this completion, per category."""
+    logprobs: ChoiceLogprobs | None = None
+    """The tokens' log probabilities, when the request asked for them (``logprobs=True``)."""
+
+    def to_message(self) -> AssistantMessage:
+        """The answer as the next request's ``AssistantMessage`` (see ``ResponseMessage.to_message``)."""
+        return self.message.to_message()
 
     @model_validator(mode="before")
     @classmethod
@@ -333,8 +369,8 @@ class _HasRequestId(CallFacts, _Answer):
     cached nor compared."""
 
 
-class ChatResponse(_HasRequestId):
-    """A chat completion."""
+class ChatResponse(_HasRequestId, Priced):
+    """A chat completion; ``cost`` says what it cost (None when that cannot be known)."""
 
     id: str
     """The completion's id."""
@@ -362,6 +398,26 @@ class ChatResponse(_HasRequestId):
         if isinstance(data, Mapping) and "prompt_annotations" in data and "prompt_filter_results" not in data:
             return {**data, "prompt_filter_results": data["prompt_annotations"]}
         return data
+
+    def _billed_tokens(self) -> BilledTokens | None:
+        usage = self.usage
+        if usage is None:
+            return None
+        prompt, completion = usage.prompt_tokens_details, usage.completion_tokens_details
+        return BilledTokens(
+            input=usage.prompt_tokens,
+            cached_input=usage.cached_tokens or 0,
+            output=usage.completion_tokens,
+            reasoning=usage.reasoning_tokens or 0,
+            audio=((prompt.audio_tokens or 0) if prompt else 0)
+            + ((completion.audio_tokens or 0) if completion else 0),
+        )
+
+    def _priced_at(self) -> datetime | None:
+        return utc_time(self.created)
+
+    def _service_tier(self) -> str | None:
+        return self.service_tier
 
     @property
     def text(self) -> str:
@@ -409,8 +465,8 @@ class EmbeddingUsage(_Answer):
     """Same as prompt_tokens for embeddings."""
 
 
-class EmbeddingResponse(_HasRequestId):
-    """Embedding vectors, one per input, in input order."""
+class EmbeddingResponse(_HasRequestId, Priced):
+    """Embedding vectors, one per input, in input order; ``cost`` says what they cost."""
 
     model: str
     """The model that answered."""
@@ -418,6 +474,9 @@ class EmbeddingResponse(_HasRequestId):
     """One vector per input string, in the order of the request's inputs."""
     usage: EmbeddingUsage | None = None
     """Token usage."""
+
+    def _billed_tokens(self) -> BilledTokens | None:
+        return None if self.usage is None else BilledTokens(input=self.usage.prompt_tokens)
 
     @property
     def dimension(self) -> int:

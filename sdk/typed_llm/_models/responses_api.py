@@ -11,14 +11,18 @@ fails the call). Output items can be sent back as input as they are (reasoning i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from typed_llm._cost import BilledTokens, Priced, utc_time
 from typed_llm._errors import NoTextError, RefusalError
 from typed_llm._json import JSONObject
 from typed_llm._ledger import Attempt, CallFacts
 from typed_llm._models.messages import FunctionCall, ToolCall
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = [
     "OutputItem",
@@ -219,8 +223,8 @@ class ResponseErrorDetail(_Answer):
     message: str = ""
 
 
-class Response(CallFacts, _Answer):
-    """An answer of the Responses API."""
+class Response(CallFacts, _Answer, Priced):
+    """An answer of the Responses API; ``cost`` says what it cost (None when that cannot be known)."""
 
     id: str
     object: Literal["response"] = "response"
@@ -239,6 +243,24 @@ class Response(CallFacts, _Answer):
     attempts: tuple[Attempt, ...] = Field(default=(), exclude=True)
     """How this call went, attempt by attempt (``Attempt``): not part of the answer, so never
     cached nor compared."""
+
+    def _billed_tokens(self) -> BilledTokens | None:
+        usage = self.usage
+        if usage is None:
+            return None
+        return BilledTokens(
+            input=usage.input_tokens,
+            cached_input=usage.cached_tokens,
+            output=usage.output_tokens,
+            reasoning=usage.reasoning_tokens,
+        )
+
+    def _priced_at(self) -> datetime | None:
+        return utc_time(self.created_at)
+
+    def _service_tier(self) -> str | None:
+        tier = (self.model_extra or {}).get("service_tier")
+        return tier if isinstance(tier, str) else None
 
     @property
     def output_text(self) -> str:
@@ -259,7 +281,7 @@ class Response(CallFacts, _Answer):
         if texts:
             return "".join(texts)
         if refusals:
-            raise RefusalError("".join(refusals))
+            raise RefusalError("".join(refusals), response=self)
         kinds = ", ".join(item.type for item in self.output) or "nothing"
         raise NoTextError(f"the response has no output text: its output holds {kinds}")
 

@@ -29,6 +29,7 @@ from pydantic import (
 from typed_llm._errors import ConfigurationError
 from typed_llm._json import JSONObject
 from typed_llm._models.messages import _Frozen
+from typed_llm._models.request_base import _Request
 from typed_llm._models.responses_api import (
     OUTPUT_TAGS,
     OutputMessage,
@@ -42,6 +43,9 @@ from typed_llm._models.responses_api import (
 )
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
+    from typed_llm._models.changes import ResponsesRequestChanges
     from typed_llm._structured import TypedTool
 
 __all__ = [
@@ -250,7 +254,7 @@ _Metadata = Annotated[
 ]
 
 
-class ResponsesRequest(_Frozen):
+class ResponsesRequest(_Request):
     """A Responses API request; fields left ``None`` are not sent (the API's defaults apply).
 
     ``stream`` is the verb's business (``respond`` or ``stream``), whatever this field says.
@@ -283,7 +287,17 @@ class ResponsesRequest(_Frozen):
     background: StrictBool | None = None
     user: StrictStr | None = None
     stream: StrictBool | None = None
-    """Ignored: ``client.stream`` streams, ``client.respond`` does not."""
+    """Ignored: ``client.stream`` streams, ``client.respond`` does not (``stream=True`` given to the
+    constructor fails with a ``stream_is_the_verb`` error saying so; a recorded body validates)."""
+
+    def replace(self, **changes: Unpack[ResponsesRequestChanges]) -> ResponsesRequest:
+        """A copy with ``changes``, validated as the constructor validates (``model_copy`` is not).
+
+        Raises:
+            pydantic.ValidationError: a changed value is out of range or of the wrong type, or a
+                name is not a field; ``stream=True`` (call ``client.stream(request)``).
+        """
+        return self._replaced(changes)
 
     def next_turn(self, response: Response, *new_items: InputItem | str) -> ResponsesRequest:
         """The request of the next turn: this input, ``response``'s output, then ``new_items``.

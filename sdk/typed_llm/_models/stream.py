@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import attrs
 
+from typed_llm._models.logprobs import TokenLogprob
 from typed_llm._models.messages import CustomToolCall, ToolCall
 from typed_llm._models.responses import AnyFinishReason, ContentFilterResult, Usage
 
@@ -27,18 +28,22 @@ __all__ = [
 
 @attrs.frozen
 class TextDelta:
-    """Text added to a choice's answer."""
+    """Text added to a choice's answer, with its tokens' log probabilities when they were asked for."""
 
     choice_index: int
     text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
+    """The log probabilities of the tokens of ``text`` (``logprobs=True``; empty otherwise)."""
 
 
 @attrs.frozen
 class RefusalDelta:
-    """Text added to a choice's refusal."""
+    """Text added to a choice's refusal, with its tokens' log probabilities when they were asked for."""
 
     choice_index: int
     text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
+    """The log probabilities of the tokens of ``text`` (``logprobs=True``; empty otherwise)."""
 
 
 @attrs.frozen

@@ -14,6 +14,7 @@ import openai
 
 from typed_llm._errors import ConfigurationError
 from typed_llm._providers.common import TokenProvider, _check_key, _check_url, _checked, _env
+from typed_llm._providers.registry import Registry, Served
 from typed_llm._wire.operation import Routing
 
 __all__ = ["DEFAULT_AZURE_API_VERSION", "AzureProvider"]
@@ -60,6 +61,12 @@ class AzureProvider:
     deployments: Mapping[str, str]
     timeout: float
     name: Literal["azure"] = "azure"
+    registry: Registry = attrs.field(init=False, eq=False, repr=False)
+    """The deployment -> model registry: what every use of a request's ``model`` asks."""
+
+    @registry.default
+    def _registry(self) -> Registry:
+        return Registry(self.deployments)
 
     @classmethod
     def resolve(
@@ -115,9 +122,17 @@ class AzureProvider:
         # those are OpenAI's, and must not go to an Azure resource.
         return {"OpenAI-Organization": openai.Omit(), "OpenAI-Project": openai.Omit()}
 
+    def served(self, model: str) -> Served:
+        """The model and deployment a request's ``model`` resolves to (the registry's one answer)."""
+        return self.registry.resolve(model)
+
+    def model_of(self, model: str) -> str:
+        """The model a request's ``model`` resolves to (its deployment's model, configured or learned)."""
+        return self.registry.resolve(model).model
+
     def deployment_of(self, model: str) -> str:
-        """The deployment that serves ``model``."""
-        return self.deployments.get(model, model)
+        """The deployment that serves ``model`` (on Azure the registry always names one)."""
+        return self.registry.resolve(model).deployment or model
 
     def namespace_of(self, model: str) -> str:
         """What besides the request decides an answer: the resource and the model's deployment."""

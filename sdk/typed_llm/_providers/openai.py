@@ -9,6 +9,7 @@ import openai
 
 from typed_llm._errors import ConfigurationError
 from typed_llm._providers.common import _check_key, _check_url, _env
+from typed_llm._providers.registry import Registry, Served
 from typed_llm._wire.operation import Routing
 
 __all__ = ["OpenAIProvider"]
@@ -24,6 +25,8 @@ class OpenAIProvider:
     project: str | None
     timeout: float
     name: Literal["openai"] = "openai"
+    registry: Registry = attrs.field(init=False, eq=False, repr=False, factory=lambda: Registry(None))
+    """No deployments: every model is itself (the same interface as Azure's)."""
 
     @classmethod
     def resolve(
@@ -59,6 +62,14 @@ class OpenAIProvider:
     def routing(self) -> Routing:
         """Model names go in the body; paths are the API's own."""
         return Routing()
+
+    def served(self, model: str) -> Served:
+        """A model is itself; there is no deployment."""
+        return self.registry.resolve(model)
+
+    def model_of(self, model: str) -> str:
+        """A model is itself."""
+        return model
 
     def namespace_of(self, model: str) -> str:  # noqa: ARG002  (the same signature as Azure's)
         """What besides the request decides an answer: the server (cache keys include it)."""

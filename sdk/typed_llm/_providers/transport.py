@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from typed_llm._layers.pipeline import AttemptContext, Call, Flow
     from typed_llm._models.responses import ChatResponse
+    from typed_llm._models.responses_api import Response
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "HTTP", "AsyncTransport", "SyncTransport"]
 
@@ -97,8 +98,8 @@ class HTTP:
             if events and is_retryable(error):
                 interrupted = StreamInterruptedError(
                     f"the stream broke after {events} events: {type(error).__name__}: {error}",
-                    # chat is the one streaming operation yet; the error names its answer type
-                    partial=cast("ChatResponse | None", _partial(accumulator)),
+                    # the streaming operations' answers are the two the error names
+                    partial=cast("ChatResponse | Response | None", _partial(accumulator)),
                     events=events,
                     request_id=request_id_from(handle.headers),
                 )

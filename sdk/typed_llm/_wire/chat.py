@@ -15,7 +15,7 @@ from typed_llm._cache.key import cache_key
 from typed_llm._logging import cut, emit
 from typed_llm._models.requests import ChatRequest, EmbeddingRequest
 from typed_llm._models.responses import ChatResponse, UnknownFinishReason
-from typed_llm._tokens import check_context_window
+from typed_llm._window import check_context_window
 from typed_llm._wire.operation import Operation, RawResponse, Routing, WireCall
 from typed_llm._wire.status import malformed, parse_model
 

@@ -168,10 +168,13 @@ class ChatAccumulator:
     def _choice_events(self, choice: ChunkChoice) -> list[ChatStreamEvent]:
         index, delta = choice.index, choice.delta
         events: list[ChatStreamEvent] = []
-        if delta.content:
-            events.append(TextDelta(index, delta.content))
-        if delta.refusal:
-            events.append(RefusalDelta(index, delta.refusal))
+        logprobs = choice.logprobs
+        text_logprobs = (logprobs.content if logprobs else None) or ()
+        refusal_logprobs = (logprobs.refusal if logprobs else None) or ()
+        if delta.content or text_logprobs:
+            events.append(TextDelta(index, delta.content or "", text_logprobs))
+        if delta.refusal or refusal_logprobs:
+            events.append(RefusalDelta(index, delta.refusal or "", refusal_logprobs))
         for call in delta.tool_calls or ():
             name = call.function.name if call.function else None
             arguments = (call.function.arguments if call.function else None) or ""
@@ -231,6 +234,7 @@ def _chunk_of_choice(response: ChatResponse, index: int) -> ChatChunk:
                     refusal=message.refusal,
                     tool_calls=calls or None,
                 ),
+                logprobs=choice.logprobs,
                 finish_reason=choice.finish_reason,
                 content_filter_results=choice.content_filter_results,
             ),

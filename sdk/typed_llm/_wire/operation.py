@@ -73,7 +73,9 @@ class Operation(Generic[R, S]):
         storable: whether an answer may be cached (a completion cut short by a filter may not).
         contents: what the debug ``request`` event shows of the request.
         summary: what the ``response`` event says of an answer (usage, request id, model).
-        check: the pre-flight check of a request, if it has one (the context window, for chat).
+        check: the pre-flight check of a request, if it has one (the context window, for chat),
+            given the model the request's ``model`` resolves to (an Azure deployment's model); it
+            returns the prompt tokens it counted (set against the reported usage), or None.
         streaming: for an operation whose answer streams, how its events add up.
     """
 
@@ -87,7 +89,7 @@ class Operation(Generic[R, S]):
     summary: Callable[[S], dict[str, object]]
     contents: Callable[[R], list[str]]
     storable: Callable[[S], bool] = _always
-    check: Callable[[R], None] | None = None
+    check: Callable[[R, str], int | None] | None = None
     streaming: Streaming[S] | None = None
     """How the answer arrives when it streams (None: one body)."""
 

@@ -1,83 +1,35 @@
-"""The Responses API on the wire: the request's body, the answer typed, its stream, the operations.
+"""The Responses API on the wire: the request's body, its pre-flight check, the two operations.
 
 Pure translation, no I/O. ``RESPOND`` is ``POST /responses`` (OpenAI's ``/v1/responses``, Azure's
 ``/openai/v1/responses`` with the deployment as ``model``); Azure's classic deployment paths do not
-serve it, so a classic client fails with a ``ConfigurationError`` before anything is sent.
-A 200 whose ``status`` is ``failed`` is a ``ResponseFailedError``; an item of a type newer than
-this SDK is kept (``UnknownOutputItem``) and logged once.
-
-``ResponseAccumulator`` reads the SSE frames of a stream (an ``event:`` line and JSON ``data`` with
-a ``type``): the typed events of ``_models.responses_events`` for what a caller acts on, a
-``RawResponseEvent`` for every other frame; a type this SDK does not know is kept the same way and
-logged once, never fatal. The answer is the terminal event's response. ``RESPOND_STREAM`` is the
-same request, key and cache entry as ``RESPOND``, asked for with ``stream: true``.
+serve it, so a classic client fails with a ``ConfigurationError`` before anything is sent. The
+answer is read in ``responses_answer``, a stream's frames in ``responses_stream``.
+``RESPOND_STREAM`` is the same request, key and cache entry as ``RESPOND``, asked for with
+``stream: true``.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from typing import TYPE_CHECKING, Final
-
 import attrs
-from pydantic import TypeAdapter, ValidationError
 
 from typed_llm._cache.key import responses_cache_key
-from typed_llm._errors import ConfigurationError, MalformedResponseError, ResponseFailedError
-from typed_llm._logging import cut, emit
-from typed_llm._models.responses_api import (
-    OutputItem,
-    OutputMessage,
-    OutputRefusal,
-    OutputText,
-    ReasoningItem,
-    Response,
-    ResponseFunctionCall,
-    UnknownOutputItem,
+from typed_llm._errors import ConfigurationError
+from typed_llm._logging import cut
+from typed_llm._models.responses_api import Response
+from typed_llm._models.responses_request import InputMessage, ResponsesRequest
+from typed_llm._tokens_responses import check_responses_window
+from typed_llm._wire.operation import Operation, Routing, Streaming, WireCall
+from typed_llm._wire.responses_answer import parse_response, storable, summary
+from typed_llm._wire.responses_stream import (
+    ResponseAccumulator,
+    ResponseStreamEvent,
+    replay_events,
+    start_accumulator,
 )
-from typed_llm._models.responses_events import (
-    FunctionCallArgumentsDelta,
-    OutputItemAdded,
-    OutputItemDone,
-    OutputTextDelta,
-    RawResponseEvent,
-    ReasoningSummaryDelta,
-    RefusalTextDelta,
-    ResponseCompleted,
-    ResponseFailed,
-    ResponseIncomplete,
-    StreamError,
-)
-from typed_llm._models.responses_request import (
-    InputMessage,
-    ResponsesRequest,
-)
-from typed_llm._wire.chat_stream import SSEDecoder
-from typed_llm._wire.operation import Operation, RawResponse, Routing, Streaming, WireCall
-from typed_llm._wire.status import malformed, parse_model
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
 
 __all__ = ["RESPOND", "RESPOND_STREAM", "ResponseAccumulator", "ResponseStreamEvent", "replay_events"]
 
-ResponseStreamEvent = (
-    OutputTextDelta
-    | RefusalTextDelta
-    | FunctionCallArgumentsDelta
-    | ReasoningSummaryDelta
-    | OutputItemAdded
-    | OutputItemDone
-    | ResponseCompleted
-    | ResponseIncomplete
-    | ResponseFailed
-    | StreamError
-    | RawResponseEvent
-)
-"""Every event a Responses stream yields; narrow it with ``match``."""
-
-_ITEM: Final = TypeAdapter[OutputItem](OutputItem)
-_CLASSIC: Final = (
+_CLASSIC = (
     "the Responses API is served on Azure's v1 API only (/openai/v1/responses), not on classic "
     'deployment paths: build the client with api_version="v1"'
 )
@@ -97,11 +49,14 @@ def _body(request: ResponsesRequest, routing: Routing, *, stream: bool) -> WireC
     return WireCall(path="/responses", body=body.encode())
 
 
-def _check(request: ResponsesRequest) -> None:
-    # Nothing to count against a window the SDK knows for every model; what can be refused before
-    # sending is: a string input must not be blank.
+def _check(request: ResponsesRequest, model: str) -> int | None:
+    """Refuse before sending what cannot succeed: a blank input, or one too long for the window.
+
+    Returns the input tokens counted for ``model`` (the model an Azure deployment serves), or None.
+    """
     if isinstance(request.input, str) and not request.input.strip():
         raise ConfigurationError("input is blank: give the text the model should answer")
+    return check_responses_window(request, model)
 
 
 def _contents(request: ResponsesRequest) -> list[str]:
@@ -118,348 +73,6 @@ def _contents(request: ResponsesRequest) -> list[str]:
     return lines
 
 
-# --- the answer ------------------------------------------------------------------------------------
-
-_REPORTED: set[tuple[str, str]] = set()
-_REPORTED_AT_MOST: Final = 256
-
-
-def _report_once(event: str, field: str, value: str, **fields: object) -> None:
-    """Log, once per process and value, something newer than this SDK (it is kept, not dropped)."""
-    key = (field, value)
-    if key in _REPORTED:
-        return
-    if len(_REPORTED) < _REPORTED_AT_MOST:
-        _REPORTED.add(key)
-    emit(logging.WARNING, event, field=field, value=value, **fields)
-
-
-def _report_unknown_items(response: Response) -> None:
-    for item in response.output:
-        if isinstance(item, UnknownOutputItem):
-            _report_once(
-                "unknown_value",
-                "output.type",
-                item.type,
-                model=response.model,
-                request_id=response.request_id,
-            )
-
-
-def _failed(response: Response) -> ResponseFailedError:
-    error = response.error
-    message = error.message if error is not None and error.message else "the response failed"
-    return ResponseFailedError(
-        f"the response failed: {message}",
-        code=error.code if error is not None else None,
-        response=response,
-        request_id=response.request_id,
-    )
-
-
-def parse_response(raw: RawResponse) -> Response:
-    """The typed answer in ``raw``.
-
-    Raises:
-        MalformedResponseError: the body is not JSON or not a response.
-        ResponseFailedError: the response's ``status`` is ``failed``.
-    """
-    response = parse_model(Response, raw)
-    if response.object != "response":
-        raise malformed(raw, f"object is {response.object!r}, not 'response'")
-    _report_unknown_items(response)
-    if response.status == "failed":
-        raise _failed(response)
-    return response
-
-
-def _summary(response: Response) -> dict[str, object]:
-    usage = response.usage
-    return {
-        "request_id": response.request_id,
-        "response_model": response.model,
-        "prompt_tokens": usage.input_tokens if usage else None,
-        "completion_tokens": usage.output_tokens if usage else None,
-        "cached_tokens": usage.cached_tokens if usage else None,
-        "reasoning_tokens": usage.reasoning_tokens if usage else None,
-        "status": response.status,
-        "output_types": [item.type for item in response.output],
-    }
-
-
-def _storable(response: Response) -> bool:
-    # An answer that builds on server state (a stored earlier response) is that state's, not the
-    # request's alone: never cached. Nor is one a filter cut short.
-    details = response.incomplete_details
-    filtered = details is not None and details.reason == "content_filter"
-    return (
-        response.previous_response_id is None
-        and "conversation" not in (response.model_extra or {})
-        and not filtered
-    )
-
-
-# --- the stream ------------------------------------------------------------------------------------
-
-_KNOWN: Final = frozenset(
-    {
-        "response.created",
-        "response.in_progress",
-        "response.queued",
-        "response.content_part.added",
-        "response.content_part.done",
-        "response.output_text.done",
-        "response.output_text.annotation.added",
-        "response.refusal.done",
-        "response.function_call_arguments.done",
-        "response.reasoning_summary_part.added",
-        "response.reasoning_summary_part.done",
-        "response.reasoning_summary_text.done",
-    }
-)
-_KNOWN_PREFIXES: Final = (
-    "response.reasoning_text.",
-    "response.web_search_call.",
-    "response.file_search_call.",
-    "response.code_interpreter_call",
-    "response.image_generation_call.",
-    "response.custom_tool_call_input.",
-    "response.mcp_",
-    "response.audio",
-)
-"""Documented events the typed ones do not cover: handed on raw, not reported as new."""
-
-
-@attrs.define
-class ResponseAccumulator:
-    """The state of one Responses stream: the last snapshot, the items, the text so far."""
-
-    request_id: str | None = None
-    _decoder: SSEDecoder = attrs.field(factory=SSEDecoder)
-    _snapshot: dict[str, object] | None = None
-    _added: dict[int, dict[str, object]] = attrs.field(factory=dict)
-    _done: dict[int, OutputItem] = attrs.field(factory=dict)
-    _texts: dict[tuple[int, int], list[str]] = attrs.field(factory=dict)
-    _arguments: dict[int, list[str]] = attrs.field(factory=dict)
-    _final: Response | None = None
-    _error: StreamError | None = None
-
-    def feed(self, data: bytes) -> list[ResponseStreamEvent]:
-        """The events of the frames ``data`` completes.
-
-        Raises:
-            MalformedResponseError: a frame is not JSON, or a typed event lacks its fields.
-        """
-        return self._events(self._decoder.feed(data))
-
-    def finish(self) -> Response:
-        """The answer of the terminal event.
-
-        Raises:
-            ResponseFailedError: the response failed, or the server sent an ``error`` event.
-            MalformedResponseError: the stream ended without a terminal event (``incomplete``).
-        """
-        self._events(self._decoder.flush())
-        if self._final is not None:
-            _report_unknown_items(self._final)
-            if self._final.status == "failed":
-                raise _failed(self._final)
-            return self._final
-        if self._error is not None:
-            raise ResponseFailedError(
-                f"the stream sent an error: {self._error.message}",
-                code=self._error.code,
-                request_id=self.request_id,
-            )
-        raise self._malformed("the stream ended before response.completed", incomplete=True)
-
-    def partial(self) -> Response:
-        """What arrived so far: finished items whole, items under way with their text so far."""
-        if self._final is not None:
-            return self._final
-        output: list[object] = []
-        for index in sorted(self._added.keys() | self._done.keys()):
-            done = self._done.get(index)
-            output.append(done if done is not None else self._building(index, self._added[index]))
-        base = self._snapshot or {"id": "", "created_at": 0, "model": ""}
-        return Response.model_validate(
-            {**base, "status": "in_progress", "output": output, "request_id": self.request_id}
-        )
-
-    def _building(self, index: int, item: dict[str, object]) -> dict[str, object]:
-        if item.get("type") == "message":
-            parts = sorted((c, "".join(t)) for (o, c), t in self._texts.items() if o == index)
-            return {**item, "content": [{"type": "output_text", "text": text} for _, text in parts]}
-        if item.get("type") == "function_call":
-            return {**item, "arguments": "".join(self._arguments.get(index, ()))}
-        return item
-
-    def _events(self, payloads: Iterable[str]) -> list[ResponseStreamEvent]:
-        events: list[ResponseStreamEvent] = []
-        for payload in payloads:
-            try:
-                frame = json.loads(payload)
-            except ValueError as exc:
-                raise self._malformed(f"an event is not JSON ({exc})", payload=payload) from exc
-            if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-                raise self._malformed("an event has no type", payload=payload)
-            try:
-                events.append(self._event(frame))
-            except (KeyError, TypeError, ValidationError) as exc:
-                raise self._malformed(
-                    f"a {frame['type']} event lacks what it carries ({exc})", payload=payload
-                ) from exc
-        return events
-
-    def _event(self, frame: dict[str, object]) -> ResponseStreamEvent:
-        event = _typed(frame, self.request_id)
-        known = isinstance(event, RawResponseEvent) and (
-            event.type in _KNOWN or event.type.startswith(_KNOWN_PREFIXES)
-        )
-        if isinstance(event, RawResponseEvent) and not known:
-            _report_once("unknown_event", "stream.type", event.type, request_id=self.request_id)
-        self.absorb(event)
-        return event
-
-    def absorb(self, event: ResponseStreamEvent) -> None:
-        """Add what ``event`` says to the answer so far (a stream's caller can keep its own)."""
-        if isinstance(event, OutputTextDelta):
-            self._texts.setdefault((event.output_index, event.content_index), []).append(event.text)
-        elif isinstance(event, FunctionCallArgumentsDelta):
-            self._arguments.setdefault(event.output_index, []).append(event.delta)
-        elif isinstance(event, OutputItemAdded):
-            self._added[event.output_index] = event.item.model_dump(mode="json")
-        elif isinstance(event, OutputItemDone):
-            self._done[event.output_index] = event.item
-        elif isinstance(event, ResponseCompleted | ResponseIncomplete | ResponseFailed):
-            self._final = event.response
-        elif isinstance(event, StreamError):
-            self._error = event
-        elif isinstance(event, RawResponseEvent) and event.type in {
-            "response.created",
-            "response.in_progress",
-        }:
-            snapshot = event.data.get("response")
-            if isinstance(snapshot, dict):
-                self._snapshot = dict(snapshot)
-
-    def _malformed(
-        self, problem: str, *, incomplete: bool = False, payload: str = ""
-    ) -> MalformedResponseError:
-        return MalformedResponseError(
-            f"the API answered 200 but the stream is not a valid response: {problem}",
-            status_code=200,
-            body_excerpt=payload[:500],
-            incomplete=incomplete,
-            request_id=self.request_id,
-        )
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _int(frame: Mapping[str, object], name: str) -> int:
-    value = frame[name]
-    if not isinstance(value, int):
-        raise TypeError(f"{name} is not an integer")
-    return value
-
-
-def _str(frame: Mapping[str, object], name: str) -> str:
-    value = frame[name]
-    if not isinstance(value, str):
-        raise TypeError(f"{name} is not a string")
-    return value
-
-
-def _typed(frame: Mapping[str, object], request_id: str | None) -> ResponseStreamEvent:  # noqa: C901, PLR0911  (one branch per event type)
-    """The typed event of one frame (its JSON), or the frame whole as a ``RawResponseEvent``."""
-    kind = str(frame["type"])
-    if kind == "response.output_text.delta":
-        return OutputTextDelta(
-            _int(frame, "output_index"),
-            _int(frame, "content_index"),
-            _str(frame, "item_id"),
-            _str(frame, "delta"),
-        )
-    if kind == "response.refusal.delta":
-        return RefusalTextDelta(
-            _int(frame, "output_index"),
-            _int(frame, "content_index"),
-            _str(frame, "item_id"),
-            _str(frame, "delta"),
-        )
-    if kind == "response.function_call_arguments.delta":
-        return FunctionCallArgumentsDelta(
-            _int(frame, "output_index"), _str(frame, "item_id"), _str(frame, "delta")
-        )
-    if kind == "response.reasoning_summary_text.delta":
-        return ReasoningSummaryDelta(
-            _int(frame, "output_index"),
-            _int(frame, "summary_index"),
-            _str(frame, "item_id"),
-            _str(frame, "delta"),
-        )
-    if kind == "response.output_item.added":
-        return OutputItemAdded(_int(frame, "output_index"), _ITEM.validate_python(frame["item"]))
-    if kind == "response.output_item.done":
-        return OutputItemDone(_int(frame, "output_index"), _ITEM.validate_python(frame["item"]))
-    if kind in {"response.completed", "response.incomplete", "response.failed"}:
-        body = frame["response"]
-        if not isinstance(body, dict):
-            raise TypeError("response is not an object")
-        response = Response.model_validate({**body, "request_id": request_id})
-        if kind == "response.completed":
-            return ResponseCompleted(response)
-        return ResponseIncomplete(response) if kind == "response.incomplete" else ResponseFailed(response)
-    if kind == "error":
-        return StreamError(
-            code=_text(frame.get("code")),
-            message=str(frame.get("message", "")),
-            param=_text(frame.get("param")),
-        )
-    return RawResponseEvent(kind, frame)
-
-
-def replay_events(response: Response) -> list[ResponseStreamEvent]:
-    """A stored answer as a stream: each item added (whole), its text in one delta, done; then the end.
-
-    The events are those of a stream whose every part arrived in one delta; ``OutputItemAdded``
-    carries the whole item (a live stream's carries it empty).
-    """
-    events: list[ResponseStreamEvent] = []
-    for index, item in enumerate(response.output):
-        events.append(OutputItemAdded(index, item))
-        events.extend(_deltas(index, item))
-        events.append(OutputItemDone(index, item))
-    if response.status == "incomplete":
-        events.append(ResponseIncomplete(response))
-    else:
-        events.append(ResponseCompleted(response))
-    return events
-
-
-def _deltas(index: int, item: OutputItem) -> list[ResponseStreamEvent]:
-    if isinstance(item, OutputMessage):
-        return [
-            OutputTextDelta(index, position, item.id, part.text)
-            if isinstance(part, OutputText)
-            else RefusalTextDelta(index, position, item.id, part.refusal)
-            for position, part in enumerate(item.content)
-            if isinstance(part, OutputText | OutputRefusal)
-        ]
-    if isinstance(item, ResponseFunctionCall):
-        return [FunctionCallArgumentsDelta(index, item.id or item.call_id, item.arguments)]
-    if isinstance(item, ReasoningItem):
-        return [ReasoningSummaryDelta(index, n, item.id, part.text) for n, part in enumerate(item.summary)]
-    return []
-
-
-def _start(headers: Mapping[str, str], request_id: str | None) -> ResponseAccumulator:  # noqa: ARG001  (the Streaming signature)
-    return ResponseAccumulator(request_id=request_id)
-
-
 RESPOND: Operation[ResponsesRequest, Response] = Operation(
     name="responses",
     method="respond",
@@ -468,9 +81,9 @@ RESPOND: Operation[ResponsesRequest, Response] = Operation(
     build=lambda request, routing: _body(request, routing, stream=False),
     parse=lambda _request, raw: parse_response(raw),
     key=responses_cache_key,
-    summary=_summary,
+    summary=summary,
     contents=_contents,
-    storable=_storable,
+    storable=storable,
     check=_check,
 )
 """``POST /responses``: OpenAI, or Azure's v1 API (the deployment as ``model``)."""
@@ -480,6 +93,6 @@ RESPOND_STREAM: Operation[ResponsesRequest, Response] = attrs.evolve(
     name="responses_stream",
     method="stream",
     build=lambda request, routing: _body(request, routing, stream=True),
-    streaming=Streaming(start=_start, replay=replay_events),
+    streaming=Streaming(start=start_accumulator, replay=replay_events),
 )
 """``POST /responses`` with ``stream: true``: the same request, cache key and entry as ``RESPOND``."""

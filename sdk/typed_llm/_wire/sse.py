@@ -2,8 +2,9 @@
 
 Pure functions over the bytes of an SSE body, so a replayed stream (vcrpy keeps it as one body) and
 a live one are read the same way. The assembled ``ChatResponse`` is what the non-streamed call would
-have returned: text concatenated per choice, tool-call fragments merged, the last finish reason,
-the usage of the final chunk (``stream_options.include_usage``) and Azure's filter verdicts.
+have returned: text and its logprobs concatenated per choice, tool-call fragments merged, the last
+finish reason, the usage of the final chunk (``stream_options.include_usage``) and Azure's filter
+verdicts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 import attrs
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from typed_llm._models.logprobs import ChoiceLogprobs
 from typed_llm._models.messages import FunctionCall, ToolCall
 from typed_llm._models.responses import (
     AnyFinishReason,
@@ -75,6 +77,8 @@ class ChunkChoice(_Chunked):
 
     index: int
     delta: Delta = Delta()
+    logprobs: ChoiceLogprobs | None = None
+    """The log probabilities of this delta's tokens (``logprobs=True``)."""
     finish_reason: AnyFinishReason | None = None
     content_filter_results: _FilterResults = ()
 
@@ -117,9 +121,12 @@ class _Building:
     calls: dict[int, list[str]] = attrs.field(factory=dict)  # index -> [id, name, arguments]
     finish_reason: AnyFinishReason | None = None
     filters: _FilterResults = ()
+    logprobs: list[ChoiceLogprobs] = attrs.field(factory=list)
 
     def add(self, choice: ChunkChoice) -> None:
         delta = choice.delta
+        if choice.logprobs is not None:
+            self.logprobs.append(choice.logprobs)
         if delta.content:
             self.content.append(delta.content)
         if delta.refusal:
@@ -144,7 +151,11 @@ class _Building:
             tool_calls=calls or None,
         )
         return Choice(
-            index=index, message=message, finish_reason=finish_reason, content_filter_results=self.filters
+            index=index,
+            message=message,
+            finish_reason=finish_reason,
+            content_filter_results=self.filters,
+            logprobs=ChoiceLogprobs.concatenate(self.logprobs) if self.logprobs else None,
         )
 
 

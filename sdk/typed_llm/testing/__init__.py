@@ -18,6 +18,8 @@ a test suite:
   ``once`` (record missing cassettes), ``new_episodes``, ``all`` (these two warn with
   ``StaleRecordingWarning`` about interactions kept that the test no longer sends), and
   ``rewrite``: replay what matches, record what misses, save exactly what the test used.
+  Recording a Responses call on a stored response or conversation that no earlier interaction of
+  the cassette created warns with ``ServerStateWarning`` (re-recording it would need the server).
 - ``--llm-drift-report``: after the run, each change that made requests miss, how many tests share
   it, and the one command that re-records them.
 - ``llm_fake``: the loopback fake of the OpenAI and Azure APIs (``FakeAPI``), started for the test,
@@ -35,7 +37,7 @@ a test suite:
 
 from __future__ import annotations
 
-from typed_llm.testing._cassette import BackoffChangedWarning, StaleRecordingWarning
+from typed_llm.testing._cassette import BackoffChangedWarning, ServerStateWarning, StaleRecordingWarning
 from typed_llm.testing._clock import VirtualClock
 from typed_llm.testing._fake import FakeAPI
 from typed_llm.testing._replies import FakeReply, Fault, ReceivedRequest, StreamScript
@@ -48,6 +50,7 @@ __all__ = [
     "Fault",
     "ReceivedRequest",
     "RecordMode",
+    "ServerStateWarning",
     "StaleRecordingWarning",
     "StreamScript",
     "VirtualClock",

@@ -43,10 +43,13 @@ __all__ = [
     "CASSETTE_FORMAT",
     "BackoffChangedWarning",
     "Miss",
+    "ServerStateWarning",
     "Settings",
     "StaleRecordingWarning",
     "TypedCassette",
     "request_key",
+    "server_state",
+    "server_state_key",
     "shown_path",
 ]
 
@@ -61,6 +64,14 @@ Key = tuple[str, str, tuple[tuple[str, str], ...], str]
 
 class StaleRecordingWarning(UserWarning):
     """A re-recorded cassette keeps interactions the test no longer sends (``rewrite`` drops them)."""
+
+
+class ServerStateWarning(UserWarning):
+    """A call was recorded that continues server state no earlier interaction of its cassette created.
+
+    It replays, but recording it again needs the server to still hold that state (a stored
+    response, a conversation): record the call that creates it in the same test.
+    """
 
 
 class BackoffChangedWarning(UserWarning):
@@ -121,6 +132,11 @@ def _text(body: object) -> str:
     return body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
 
 
+def _body_of(answer: object) -> object:
+    body = answer.get("body") if isinstance(answer, dict) else None
+    return body.get("string") if isinstance(body, dict) else body
+
+
 def request_key(request: VCRRequest, *, match_body: bool, scrub: Callable[[str], str]) -> Key:
     """The index key of ``request``, computed once per request object.
 
@@ -140,9 +156,37 @@ def request_key(request: VCRRequest, *, match_body: bool, scrub: Callable[[str],
             body = canonical_json(json.loads(text)).decode() if text else ""
         except ValueError:
             body = text
+    else:
+        body = server_state_key(scrub(_text(request.body)))
     key: Key = (str(request.method).upper(), path, query, body)
     setattr(request, _KEY_ATTR, key)
     return key
+
+
+SERVER_STATE_FIELDS: Final = ("previous_response_id", "conversation")
+"""Request fields naming state kept on the server: a recording answers only the same state."""
+
+
+def server_state(body: object) -> dict[str, str]:
+    """The server state a request body continues (its ``previous_response_id``, ``conversation``)."""
+    try:
+        data = json.loads(body) if isinstance(body, str | bytes) and body else body
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {name: str(data[name]) for name in SERVER_STATE_FIELDS if data.get(name) is not None}
+
+
+def server_state_key(text: str) -> str:
+    """What matching compares of a body when bodies are not matched: the server state it continues.
+
+    A recording of another client's traffic (``match_body=False``) may answer a request whatever
+    its prompt, but a call continuing a stored response is answered only by a recording of a call
+    continuing the same one.
+    """
+    state = server_state(text)
+    return canonical_json(state).decode() if state else ""
 
 
 class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Cassette is Any
@@ -175,12 +219,28 @@ class TypedCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped: its Ca
 
     def append(self, request: VCRRequest, response: dict[str, object]) -> None:
         """Record (or load) one interaction and index it."""
+        if not self._loading:
+            self._check_server_state(request)
         before = len(self.data)
         super().append(request, response)
         if len(self.data) > before:
             self._index.setdefault(self._key(self.data[before][0]), []).append(before)
             if not self._loading:
                 self._used.append(before)
+
+    def _check_server_state(self, request: VCRRequest) -> None:
+        """Warn when ``request`` continues state that no earlier answer in this cassette names."""
+        for name, value in server_state(_text(request.body)).items():
+            answers = (_text(_body_of(answer)) for _, answer in self.data)
+            if not any(value in answer for answer in answers):
+                warnings.warn(
+                    ServerStateWarning(
+                        f"recorded a call with {name}={value!r}, which no earlier interaction of "
+                        f"{shown_path(str(self._path))} created: it replays, but re-recording it needs "
+                        "the server to still hold it; record the call that creates it in the same test"
+                    ),
+                    stacklevel=2,
+                )
 
     # --- replay -------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Self
 from urllib.parse import parse_qs, urlsplit
 
+from typed_llm.testing._fake_logprobs import chat_logprobs
 from typed_llm.testing._fake_responses import responses_answer, sse_frames
 from typed_llm.testing._replies import _AZURE_VERDICTS, FakeReply, ReceivedRequest, StreamScript
 
@@ -449,12 +450,8 @@ class FakeAPI:
         completion_tokens = _tokens(answer) if answer else 9
         prompt_tokens = _tokens(prompt) + 3 * len(messages) + 3
         reasoning = 64 if model.startswith(("o1", "o3", "o4", "gpt-5")) else 0
-        choice: dict[str, object] = {
-            "index": 0,
-            "message": message,
-            "logprobs": None,
-            "finish_reason": finish,
-        }
+        choice: dict[str, object] = {"index": 0, "message": message, "finish_reason": finish}
+        choice["logprobs"] = chat_logprobs(body, message["content"])
         response: dict[str, object] = {
             "id": f"chatcmpl-fake{number:020d}",
             "object": "chat.completion",

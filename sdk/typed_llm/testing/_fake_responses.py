@@ -171,8 +171,16 @@ class _Frames:
         self.frames.append(f"event: {kind}\ndata: {payload}\n\n".encode())
 
 
-def responses_frames(answer: Mapping[str, object]) -> list[bytes]:
-    """The SSE frames of ``answer`` (a response body) streamed: text a word per delta."""
+_TERMINAL: Final = {"incomplete": "response.incomplete", "failed": "response.failed"}
+
+
+def responses_frames(answer: Mapping[str, object], error_after: int | None = None) -> list[bytes]:
+    """The SSE frames of ``answer`` (a response body) streamed: text a word per delta.
+
+    The last is ``response.completed``, or ``response.incomplete`` / ``response.failed`` as the
+    answer's status says; with ``error_after``, the server's ``error`` event follows that many frames
+    and ends the stream, as when the service fails mid-answer.
+    """
     built = _Frames()
     output = answer.get("output")
     items = [item for item in output if isinstance(item, dict)] if isinstance(output, list) else []
@@ -243,8 +251,15 @@ def responses_frames(answer: Mapping[str, object]) -> list[bytes]:
         else:
             built.add("response.output_item.added", output_index=index, item=item)
         built.add("response.output_item.done", output_index=index, item=item)
-    terminal = "response.incomplete" if answer.get("status") == "incomplete" else "response.completed"
-    built.add(terminal, response=answer)
+    built.add(_TERMINAL.get(str(answer.get("status")), "response.completed"), response=answer)
+    if error_after is not None:
+        del built.frames[error_after:]
+        built.add(
+            "error",
+            code="server_error",
+            message="The server had an error processing your request.",
+            param=None,
+        )
     return built.frames
 
 
@@ -253,5 +268,5 @@ def sse_frames(
 ) -> list[bytes]:
     """The frames of a streamed answer: a response's (it has ``object: response``), else a chat answer's."""
     if answer.get("object") == "response":
-        return responses_frames(answer)
+        return responses_frames(answer, script.error_after)
     return chat_frames(answer, request, azure=azure, script=script)

@@ -2,17 +2,18 @@
 
 Deterministic: the answer's text goes out a word per frame (a tool call's arguments in two
 fragments), then the finish, then the usage when ``stream_options.include_usage`` asked for it,
-then ``data: [DONE]``. Azure answers start with the filter-only chunk the real service sends
-(``choices: []``, empty ``id`` and ``object``) and carry verdicts on each choice. A ``StreamScript``
-paces the frames and injects faults: a drop, a stall, Azure's filter stopping the completion.
+then ``data: [DONE]``. Asked for ``logprobs``, each word's frame carries its token's entry. Azure
+answers start with the filter-only chunk the real service sends (``choices: []``, empty ``id`` and
+``object``) and carry verdicts on each choice. A ``StreamScript`` paces the frames and injects
+faults: a drop, a stall, Azure's filter stopping the completion.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING
 
+from typed_llm.testing._fake_logprobs import fake_tokens
 from typed_llm.testing._replies import _AZURE_VERDICTS
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["sse_frames"]
 
-_WORDS = re.compile(r"\S+\s*|\s+")
 _FILTERED = {**_AZURE_VERDICTS, "violence": {"filtered": True, "severity": "medium"}}
 
 
@@ -73,14 +73,20 @@ def sse_frames(
                 }
             )
         )
-    built.delta({"role": "assistant", "content": "", "refusal": None})
+    logprobs = choice.get("logprobs")
+    tokens = (logprobs.get("content") or []) if isinstance(logprobs, dict) else None
+    first: dict[str, object] = {} if tokens is None else {"logprobs": {"content": [], "refusal": None}}
+    built.delta({"role": "assistant", "content": "", "refusal": None}, None, first)
     finish: str | None = str(choice.get("finish_reason") or "stop")
-    for number, word in enumerate(_WORDS.findall(message.get("content") or "")):
+    for number, word in enumerate(fake_tokens(message.get("content") or "")):
         if script.filter_after is not None and number >= script.filter_after:
             built.delta({}, "content_filter", {"content_filter_results": _FILTERED})
             finish = None
             break
-        built.delta({"content": word}, None, built.verdicts)
+        own = (
+            {} if tokens is None else {"logprobs": {"content": tokens[number : number + 1], "refusal": None}}
+        )
+        built.delta({"content": word}, None, {**built.verdicts, **own})
     for index, call in enumerate(message.get("tool_calls") or []):
         function = call["function"]
         name = {"name": function["name"], "arguments": ""}

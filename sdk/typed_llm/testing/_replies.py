@@ -50,12 +50,15 @@ class StreamScript:
         drop_after: close the connection after this many frames (a stream cut short).
         stall_after: after this many frames, send nothing more until the fake stops (a stall).
         filter_after: Azure's filter stops the completion after this many words.
+        error_after: a Responses stream: after this many frames, the server's ``error`` event
+            (code ``server_error``), and the stream ends.
     """
 
     frame_delay: float = 0.0
     drop_after: int | None = None
     stall_after: int | None = None
     filter_after: int | None = None
+    error_after: int | None = None
 
 
 @attrs.frozen
@@ -81,9 +84,10 @@ class FakeReply:
         drop_after: int | None = None,
         stall_after: int | None = None,
         filter_after: int | None = None,
+        error_after: int | None = None,
     ) -> FakeReply:
         """The normal answer, streamed with this pace or fault (the request must ask to stream)."""
-        script = StreamScript(frame_delay, drop_after, stall_after, filter_after)
+        script = StreamScript(frame_delay, drop_after, stall_after, filter_after, error_after)
         return cls(status=200, body={}, stream=script)
 
     @classmethod

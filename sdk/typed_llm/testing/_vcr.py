@@ -25,7 +25,7 @@ import vcr
 
 from typed_llm._cache.key import canonical_json
 from typed_llm._redaction import scrub_registered
-from typed_llm.testing._cassette import Miss, RecordMode, Settings, TypedCassette, vcr_mode
+from typed_llm.testing._cassette import Miss, RecordMode, Settings, TypedCassette, server_state, vcr_mode
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -94,8 +94,22 @@ def describe_unrecorded(request: VCRRequest | None) -> str:
         text = _scrub_text(text)
         cut = text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
         summary += f" model={model!r} last message={cut}"
+    summary += _server_state_hint(request.body)
     miss: Miss | None = getattr(request, "_typed_llm_miss", None)
     return summary if miss is None else summary + "\n" + describe_miss(miss)
+
+
+def _server_state_hint(body: object) -> str:
+    """For a call that continues state kept on the server: what its recording depends on."""
+    state = server_state(body)
+    if not state:
+        return ""
+    named = ", ".join(f"{name}={value!r}" for name, value in state.items())
+    return (
+        f"\n  it continues state kept on the server ({named}): its recording must come from the same "
+        "run as the call that created that state (re-record the whole test, not this call alone); "
+        "re-recording needs the server to still hold it"
+    )
 
 
 def describe_miss(miss: Miss) -> str:

@@ -1,0 +1,168 @@
+"""Prices: a price given to the client, or the bundled ``genai-prices`` data; the arithmetic of a ``Cost``.
+
+The data is the ``genai-prices`` package's (pydantic's maintained price list: offline, released about
+weekly, pinned by the lock file and named in every ``Cost.prices_version``). It is always asked with
+the provider (``openai`` or ``azure``) and the model the deployment registry resolved: never by the
+model's name alone, because the same name is listed under other providers at other prices
+(``gpt-4o-mini`` is $0 under ``github-copilot``), and never by an Azure deployment name, which it
+does not know. A model it does not list, or lists without a token price, has no cost: None and a
+sentence saying why, never a zero.
+
+Prices change: an answer is priced at the prices of its own creation time (a recorded or cached
+answer keeps its cost). A tiered price (gpt-5.5 above 272K input tokens) is chosen by the call's
+input tokens, as the provider bills it. Service tiers (``flex``, ``priority``) take their own rates.
+Azure is priced at its global standard rates: data-zone and regional deployments cost more, which
+the data does not list; give those as ``prices``. The package is imported on the first cost asked
+for (it loads 1.6 MB of data, about half a second), not when typed-llm is.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from typed_llm._cost import Cost, ModelPrice
+from typed_llm._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from genai_prices.types import TieredPrices
+
+    from typed_llm._cost import BilledTokens
+
+__all__ = ["OVERRIDE", "PriceTag", "check_prices", "prices_version"]
+
+OVERRIDE: Final = "prices override"
+"""The ``prices_version`` of a cost computed from a price the client was given."""
+
+_MILLION: Final = Decimal(1_000_000)
+
+
+@functools.cache
+def _package_version() -> str:
+    return f"genai-prices {version('genai-prices')}"
+
+
+def prices_version() -> str:
+    """The bundled price data's release, as ``Cost.prices_version`` names it."""
+    from genai_prices import data_snapshot  # noqa: PLC0415  (1.6 MB of data: loaded on the first cost)
+
+    snapshot = data_snapshot.get_snapshot()
+    if snapshot.from_auto_update:  # the application turned genai-prices' own updater on
+        return f"{_package_version()} (updated {snapshot.timestamp.isoformat(timespec='seconds')})"
+    return _package_version()
+
+
+def check_prices(prices: Mapping[str, ModelPrice] | None) -> Mapping[str, ModelPrice]:
+    """A client's ``prices`` argument, checked: model names to ``ModelPrice`` values.
+
+    Raises:
+        ConfigurationError: it is not a mapping of non-empty names to ``ModelPrice``.
+    """
+    if prices is None:
+        return {}
+    given: object = prices
+    if not isinstance(given, Mapping):
+        raise ConfigurationError(f"prices must map model names to ModelPrice values, got {given!r}")
+    checked: dict[str, ModelPrice] = {}
+    for name, price in given.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"prices: a model name must be a non-empty string, got {name!r}")
+        if not isinstance(price, ModelPrice):
+            raise ConfigurationError(
+                f"prices[{name!r}] must be a ModelPrice (USD per million tokens), got {price!r}"
+            )
+        checked[name] = price
+    return checked
+
+
+def _rate(price: Decimal | TieredPrices | None, input_tokens: int) -> Decimal | None:
+    """A listed price per million tokens; a tiered one's tier is chosen by the call's input tokens."""
+    if price is None or isinstance(price, Decimal):
+        return price
+    chosen = price.base
+    for tier in price.tiers:  # sorted by start; the whole call pays the highest tier it passes
+        if input_tokens > tier.start:
+            chosen = tier.price
+    return chosen
+
+
+def _listed(
+    provider: str, model: str, tokens: BilledTokens, at: datetime | None, tier: str | None
+) -> ModelPrice | str:
+    """The listed rates of ``model`` under ``provider`` at ``at``, or why there are none."""
+    from genai_prices import data_snapshot  # noqa: PLC0415  (1.6 MB of data: loaded on the first cost)
+
+    snapshot = data_snapshot.get_snapshot()
+    try:
+        owner, info = snapshot.find_provider_model(model, None, provider, None)
+    except LookupError:
+        return f"no price for model {model!r} under provider {provider!r} in {prices_version()}"
+    # A model listed under another provider (Azure falls back to OpenAI's list) has no tier variants of ours.
+    context = {"service_tier": tier} if tier and any(info is own for own in owner.models) else None
+    listed = info.get_prices(at or datetime.now(UTC), context)
+    rates = ModelPrice(
+        input=_rate(listed.input_mtok, tokens.input),
+        output=_rate(listed.output_mtok, tokens.input),
+        cached_input=_rate(listed.cache_read_mtok, tokens.input),
+    )
+    if rates.input is None and rates.output is None:
+        return f"{prices_version()} lists no token price for model {model!r} under provider {provider!r}"
+    return rates
+
+
+def _cost(tokens: BilledTokens, rates: ModelPrice, source: str, model: str, provider: str) -> Cost | str:
+    """``tokens`` at ``rates``; or why not, when a part used has no rate (never priced at zero)."""
+    if tokens.audio:
+        return f"{tokens.audio} audio tokens: typed-llm prices text tokens only"
+    uncached = tokens.input - tokens.cached_input
+    cached_rate = rates.cached_input if rates.cached_input is not None else rates.input
+    if (uncached and rates.input is None) or (tokens.cached_input and cached_rate is None):
+        return f"no input token price for model {model!r} under provider {provider!r} ({source})"
+    if tokens.output and rates.output is None:
+        return f"no output token price for model {model!r} under provider {provider!r} ({source})"
+    zero = Decimal(0)
+    input_cost = Decimal(uncached) * (rates.input or zero) / _MILLION
+    cached_cost = Decimal(tokens.cached_input) * (cached_rate or zero) / _MILLION
+    output_cost = Decimal(tokens.output) * (rates.output or zero) / _MILLION
+    # Exact (28 significant digits hold any real call); normalized, so 0.000 reads as 0.
+    return Cost(
+        input=input_cost.normalize(),
+        cached_input=cached_cost.normalize(),
+        output=output_cost.normalize(),
+        reasoning=(Decimal(tokens.reasoning) * (rates.output or zero) / _MILLION).normalize(),
+        total=(input_cost + cached_cost + output_cost).normalize(),
+        prices_version=source,
+        model=model,
+        provider=provider,
+        rates=rates,
+    )
+
+
+@attrs.frozen
+class PriceTag:
+    """What prices one answer: the provider, the model the registry resolved, the client's price for it.
+
+    Attributes:
+        provider: ``openai`` or ``azure``: whose price list.
+        model: the model that served the call (never a deployment name the registry could resolve).
+        override: the price the client was given for that model, if any (it wins over the data).
+    """
+
+    provider: str
+    model: str
+    override: ModelPrice | None = None
+
+    def price(self, tokens: BilledTokens, at: datetime | None, service_tier: str | None) -> Cost | str:
+        """The cost of ``tokens``, or why it is not known."""
+        if self.override is not None:
+            return _cost(tokens, self.override, OVERRIDE, self.model, self.provider)
+        rates = _listed(self.provider, self.model, tokens, at, service_tier)
+        if isinstance(rates, str):
+            return rates
+        return _cost(tokens, rates, prices_version(), self.model, self.provider)
