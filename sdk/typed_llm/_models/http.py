@@ -33,14 +33,24 @@ class ResponseHeaders(Mapping[str, str]):
     A header sent more than once is one entry, its values joined with ``", "`` (as httpx does).
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_read", "_source")
 
     def __init__(self, headers: Mapping[str, str] | None = None) -> None:
-        items: dict[str, str] = {}
-        for name, value in (headers or {}).items():
-            key = str(name).lower()
-            items[key] = f"{items[key]}, {value}" if key in items else str(value)
-        self._items = items
+        # Read on first use: every answer carries its headers, few callers look at them, and
+        # decoding an httpx header list costs a few microseconds of every call.
+        self._source = headers
+        self._read: dict[str, str] | None = None
+
+    @property
+    def _items(self) -> dict[str, str]:
+        items = self._read
+        if items is None:
+            items = {}
+            for name, value in (self._source or {}).items():
+                key = str(name).lower()
+                items[key] = f"{items[key]}, {value}" if key in items else str(value)
+            self._read, self._source = items, None
+        return items
 
     def __getitem__(self, name: str) -> str:
         return self._items[name.lower()]
@@ -53,6 +63,11 @@ class ResponseHeaders(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ResponseHeaders):
+            return self._items == other._items
+        return super().__eq__(other)
 
     def __hash__(self) -> int:
         return hash(frozenset(self._items.items()))
