@@ -36,6 +36,7 @@ from typed_llm._wire.sse import (
     StreamIncompleteError,
     assemble,
 )
+from typed_llm._wire.status import malformed_stream
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -198,13 +199,7 @@ class ChatAccumulator:
     def _malformed(
         self, problem: str, *, incomplete: bool = False, payload: str = ""
     ) -> MalformedResponseError:
-        return MalformedResponseError(
-            f"the API answered 200 but the stream is not a valid response: {problem}",
-            status_code=200,
-            body_excerpt=payload[:500],
-            incomplete=incomplete,
-            request_id=self.request_id,
-        )
+        return malformed_stream(problem, request_id=self.request_id, incomplete=incomplete, payload=payload)
 
 
 def _chunk_of_choice(response: ChatResponse, index: int) -> ChatChunk:

@@ -42,6 +42,7 @@ from typed_llm._models.responses_events import (
 )
 from typed_llm._wire.chat_stream import SSEDecoder
 from typed_llm._wire.responses_answer import failed_error, report_once, report_unknown_items
+from typed_llm._wire.status import malformed_stream
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -211,13 +212,7 @@ class ResponseAccumulator:
     def _malformed(
         self, problem: str, *, incomplete: bool = False, payload: str = ""
     ) -> MalformedResponseError:
-        return MalformedResponseError(
-            f"the API answered 200 but the stream is not a valid response: {problem}",
-            status_code=200,
-            body_excerpt=payload[:500],
-            incomplete=incomplete,
-            request_id=self.request_id,
-        )
+        return malformed_stream(problem, request_id=self.request_id, incomplete=incomplete, payload=payload)
 
 
 def _text(value: object) -> str | None:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from typed_llm._models.responses import ContentFilterResult
     from typed_llm._wire.operation import RawResponse
 
-__all__ = ["parse_model", "request_id_from", "retry_after_from", "status_error"]
+__all__ = ["malformed_stream", "parse_model", "request_id_from", "retry_after_from", "status_error"]
 
 
 def malformed(raw: RawResponse, problem: str) -> MalformedResponseError:
@@ -62,6 +62,19 @@ def malformed(raw: RawResponse, problem: str) -> MalformedResponseError:
         body_excerpt=raw.content[:500].decode("utf-8", errors="replace"),
         incomplete=incomplete,
         request_id=request_id_from(raw.headers),
+    )
+
+
+def malformed_stream(
+    problem: str, *, request_id: str | None, incomplete: bool = False, payload: str = ""
+) -> MalformedResponseError:
+    """The error for a 200 stream (chat or Responses) whose events do not add up to an answer."""
+    return MalformedResponseError(
+        f"the API answered 200 but the stream is not a valid response: {problem}",
+        status_code=200,
+        body_excerpt=payload[:500],
+        incomplete=incomplete,
+        request_id=request_id,
     )
 
 
