@@ -12,7 +12,7 @@ import asyncio
 import json
 import threading
 from email.utils import formatdate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import attrs
 import pytest
@@ -25,6 +25,7 @@ from typed_llm import (
     Attempt,
     ChatRequest,
     ChatResponse,
+    Client,
     EmbeddingRequest,
     ExponentialBackoff,
     MemoryCache,
@@ -447,3 +448,22 @@ def test_a_single_flight_follower_of_a_failed_call(fake: FakeAPI) -> None:
     )
     assert ledgers == [("http", 404), ("single-flight", 404)]
     assert len(fake.received) == 1
+
+
+def test_a_wrapped_double_that_returns_one_answer_keeps_it_as_it_was() -> None:
+    """A test double may hand the same answer object to every call: each call gets its own copy,
+    with its own ledger, and the double's object is never written on."""
+    canned = ChatResponse.model_validate_json(_chat_body())
+
+    class Double:
+        def complete(self, request: ChatRequest, **options: object) -> ChatResponse:
+            return canned
+
+    wrapped = Retrying(cast("Client", Double()), BACKOFF)
+    first, second = wrapped.complete(REQUEST), wrapped.complete(REQUEST)
+    assert canned.attempts == ()
+    assert first is not canned
+    assert second is not first
+    assert [(a.number, a.outcome) for a in first.attempts] == [(1, 200)]
+    assert [(a.number, a.outcome) for a in second.attempts] == [(1, 200)]
+    assert first == second == canned

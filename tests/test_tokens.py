@@ -7,6 +7,7 @@ import shutil
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import tiktoken
 import tiktoken.load
 import tiktoken_ext.openai_public as public
 import yaml
@@ -23,6 +24,7 @@ from typed_llm import (
     TextPart,
     UnknownModelWarning,
     UserMessage,
+    _token_memo,
     count_message_tokens,
     count_tokens,
     encoding_for_model,
@@ -33,7 +35,7 @@ from typed_llm._tokens import _DATA, _PATTERNS, _SPECIAL, EncodingName, _encodin
 from typed_llm.testing._fake import FakeAPI
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 MANIFEST: list[dict[str, Any]] = json.loads((REAL_TRAFFIC / "manifest.json").read_text())
@@ -243,3 +245,63 @@ def test_cl100k_and_o200k_split_differently() -> None:
     text = "Schönheit ist überall 😀 — 12345678"
     assert count_tokens(text, "gpt-4") != count_tokens(text, "gpt-4o")
     assert _encoding_name("gpt-4") == "cl100k_base"
+
+
+# --- the memo of counted texts (``_token_memo``) -----------------------------------------------------
+
+
+@pytest.fixture
+def forgetful_memo() -> Iterator[None]:
+    _token_memo.forget()
+    yield
+    _token_memo.forget()
+
+
+def _tokenizer_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts handed to tiktoken from now on (its count still made)."""
+    seen: list[str] = []
+    original = tiktoken.Encoding.encode_ordinary
+
+    def spy(self: tiktoken.Encoding, text: str) -> list[int]:
+        seen.append(text)
+        return original(self, text)
+
+    monkeypatch.setattr(tiktoken.Encoding, "encode_ordinary", spy)
+    return seen
+
+
+@pytest.mark.usefixtures("forgetful_memo")
+def test_a_resent_conversation_is_tokenized_only_where_it_is_new(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each turn resends the history: only the new message's text reaches the tokenizer."""
+    seen = _tokenizer_calls(monkeypatch)
+    history = (SystemMessage(content="You are terse."), UserMessage(content="Name a colour."))
+    first = count_message_tokens(history, "gpt-4o-mini")
+    longer = (*history, UserMessage(content="And a fruit?"))
+    second = count_message_tokens(longer, "gpt-4o-mini")
+    assert seen == ["system", "You are terse.", "user", "Name a colour.", "And a fruit?"]
+    _token_memo.forget()
+    assert (count_message_tokens(history, "gpt-4o-mini"), count_message_tokens(longer, "gpt-4o-mini")) == (
+        first,
+        second,
+    )
+
+
+@pytest.mark.usefixtures("forgetful_memo")
+@pytest.mark.parametrize("text", ["plain words", "<|endoftext|> as text", "ünïcödé ✓", "", "a" * 5000])
+def test_a_remembered_count_is_the_count(text: str) -> None:
+    """Counted again from the memo, a text has the tokenizer's count (special tokens as text)."""
+    expected = count_tokens(text, "gpt-4o-mini")
+    count = _token_memo.counter(_load("o200k_base"))
+    assert (count(text), count(text)) == (expected, expected)
+
+
+@pytest.mark.usefixtures("forgetful_memo")
+def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most ENTRIES texts, the oldest forgotten first; a text over LONGEST characters is never kept."""
+    monkeypatch.setattr(_token_memo, "ENTRIES", 3)
+    seen = _tokenizer_calls(monkeypatch)
+    count = _token_memo.counter(_load("cl100k_base"))
+    long = "word " * (_token_memo.LONGEST // 5 + 1)
+    for text in ("one", "two", "three", "four", long, long, "two", "one"):
+        count(text)
+    assert seen == ["one", "two", "three", "four", long, long, "one"]  # "two" was kept, "one" evicted

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated, TypeAlias
+from typing import Annotated, Final, TypeAlias
 
 from pydantic import AfterValidator, PlainSerializer, StrictBool, StrictFloat, StrictInt, StrictStr
 from typing_extensions import TypeAliasType
@@ -65,6 +65,7 @@ JSONObject: TypeAlias = Annotated[
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_NO_TEXT: Final = frozenset({int, float, bool, type(None)})
 
 
 def refuse_lone_surrogates(value: object, where: str = "") -> None:
@@ -77,7 +78,11 @@ def refuse_lone_surrogates(value: object, where: str = "") -> None:
     Raises:
         ValueError: with the position of the first surrogate (and the key path inside a mapping).
     """
+    if value.__class__ in _NO_TEXT:  # most of a request's fields: nothing to look at
+        return
     if isinstance(value, str):
+        if value.isascii():  # no surrogate in it, and the common case: no search
+            return
         found = _SURROGATE.search(value)
         if found is not None:
             at = f" (at {where})" if where else ""

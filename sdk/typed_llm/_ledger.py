@@ -124,11 +124,15 @@ def ledger_of(value: object) -> tuple[Attempt, ...]:
     return attempts if isinstance(attempts, tuple) else ()
 
 
-def stamp(value: T, attempts: tuple[Attempt, ...]) -> T:
-    """``value`` with its ledger set, when it is a response with an ``attempts`` field."""
+def stamp(value: object, attempts: tuple[Attempt, ...]) -> None:
+    """Write the ledger on ``value``, when it is a response with an ``attempts`` field.
+
+    In place, as ``model_copy(update=...)`` writes it on a copy: ``value`` must be the call's own,
+    an answer no one else holds yet (the pipeline hands up only such answers).
+    """
     if attempts and isinstance(value, BaseModel) and "attempts" in type(value).model_fields:
-        return value.model_copy(update={"attempts": attempts})
-    return value
+        vars(value)["attempts"] = attempts
+        value.__pydantic_fields_set__.add("attempts")
 
 
 def renumbered(attempts: Iterable[Attempt]) -> tuple[Attempt, ...]:

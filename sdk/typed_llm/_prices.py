@@ -31,6 +31,8 @@ from typed_llm._cost import Cost, ModelPrice
 from typed_llm._errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from genai_prices.data_snapshot import DataSnapshot
+    from genai_prices.types import ModelPrice as Listed
     from genai_prices.types import TieredPrices
 
     from typed_llm._cost import BilledTokens
@@ -48,14 +50,25 @@ def _package_version() -> str:
     return f"genai-prices {version('genai-prices')}"
 
 
+_named: tuple[object, str] | None = None
+"""The last snapshot named, and its name (a new snapshot, from genai-prices' updater, is named anew)."""
+
+
 def prices_version() -> str:
     """The bundled price data's release, as ``Cost.prices_version`` names it."""
     from genai_prices import data_snapshot  # noqa: PLC0415  (1.6 MB of data: loaded on the first cost)
 
+    global _named  # noqa: PLW0603  (a cache of one)
     snapshot = data_snapshot.get_snapshot()
+    named = _named
+    if named is not None and named[0] is snapshot:
+        return named[1]
     if snapshot.from_auto_update:  # the application turned genai-prices' own updater on
-        return f"{_package_version()} (updated {snapshot.timestamp.isoformat(timespec='seconds')})"
-    return _package_version()
+        name = f"{_package_version()} (updated {snapshot.timestamp.isoformat(timespec='seconds')})"
+    else:
+        name = _package_version()
+    _named = (snapshot, name)
+    return name
 
 
 def check_prices(prices: Mapping[str, ModelPrice] | None) -> Mapping[str, ModelPrice]:
@@ -95,10 +108,46 @@ def _rate(price: Decimal | TieredPrices | None, input_tokens: int) -> Decimal | 
 def _listed(
     provider: str, model: str, tokens: BilledTokens, at: datetime | None, tier: str | None
 ) -> ModelPrice | str:
-    """The listed rates of ``model`` under ``provider`` at ``at``, or why there are none."""
+    """The listed rates of ``model`` under ``provider`` at ``at``, or why there are none.
+
+    The rates of an answer created at a given second are looked up once (``_LOOKED_UP``): the
+    answers of one second, to one model, all cost the same per token, except under a tiered price,
+    whose tier the call's own input tokens choose.
+    """
     from genai_prices import data_snapshot  # noqa: PLC0415  (1.6 MB of data: loaded on the first cost)
 
+    global _looked_up_in  # noqa: PLW0603  (whose data the remembered lookups are)
     snapshot = data_snapshot.get_snapshot()
+    if snapshot is not _looked_up_in:  # genai-prices' updater brought new data
+        _looked_up.clear()
+        _looked_up_in = snapshot
+    key = (provider, model, at, tier)
+    found = _looked_up.get(key) if at is not None else None
+    if found is None:
+        found = _look_up(snapshot, provider, model, at, tier)
+        if at is not None:
+            if len(_looked_up) >= _LOOKED_UP:
+                _looked_up.clear()  # a new second, most likely: the old ones are not asked again
+            _looked_up[key] = found
+    if isinstance(found, str | ModelPrice):
+        return found
+    return ModelPrice(  # some part is tiered, so not all are None
+        input=_rate(found.input_mtok, tokens.input),
+        output=_rate(found.output_mtok, tokens.input),
+        cached_input=_rate(found.cache_read_mtok, tokens.input),
+    )
+
+
+_LOOKED_UP: Final = 256
+"""Lookups remembered (by provider, model, second and service tier), of one data snapshot."""
+_looked_up: dict[tuple[str, str, datetime | None, str | None], ModelPrice | str | Listed] = {}
+_looked_up_in: object = None
+
+
+def _look_up(
+    snapshot: DataSnapshot, provider: str, model: str, at: datetime | None, tier: str | None
+) -> ModelPrice | str | Listed:
+    """What the data lists: our rates when no tier applies, genai-prices' when one may, or why none."""
     try:
         owner, info = snapshot.find_provider_model(model, None, provider, None)
     except LookupError:
@@ -106,11 +155,10 @@ def _listed(
     # A model listed under another provider (Azure falls back to OpenAI's list) has no tier variants of ours.
     context = {"service_tier": tier} if tier and any(info is own for own in owner.models) else None
     listed = info.get_prices(at or datetime.now(UTC), context)
-    rates = ModelPrice(
-        input=_rate(listed.input_mtok, tokens.input),
-        output=_rate(listed.output_mtok, tokens.input),
-        cached_input=_rate(listed.cache_read_mtok, tokens.input),
-    )
+    input_, output, cached = listed.input_mtok, listed.output_mtok, listed.cache_read_mtok
+    if not all(part is None or isinstance(part, Decimal) for part in (input_, output, cached)):
+        return listed  # tiered: the call's input tokens choose the rates
+    rates = ModelPrice(input=_rate(input_, 0), output=_rate(output, 0), cached_input=_rate(cached, 0))
     if rates.input is None and rates.output is None:
         return f"{prices_version()} lists no token price for model {model!r} under provider {provider!r}"
     return rates

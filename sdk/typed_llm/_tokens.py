@@ -45,6 +45,7 @@ from typed_llm._models.messages import (
     ToolMessage,
 )
 from typed_llm._models.requests import FunctionTool, ResponseFormatJSONSchema
+from typed_llm._token_memo import counter
 
 if TYPE_CHECKING:
     import tiktoken
@@ -268,8 +269,7 @@ def _count(
 ) -> TokenCount:
     encoding = encoding_for_model(model)
 
-    def encode(text: str) -> int:
-        return len(encoding.encode(text, disallowed_special=()))
+    encode = counter(encoding)
 
     exact = True
     total = _REPLY_PRIMING - (1 if _primes_one_less(model) else 0)

@@ -47,6 +47,7 @@ from typed_llm._models.responses_request import (
     InputText,
     ResponseFunctionTool,
 )
+from typed_llm._token_memo import counter
 from typed_llm._tokens import (
     _IMAGE_LOW_DETAIL,
     _REPLY_PRIMING,
@@ -154,8 +155,7 @@ def count_responses_tokens(request: ResponsesRequest, model: str | None = None) 
     model = model or request.model  # an Azure deployment's model, when the client knows it
     encoding = encoding_for_model(model)
 
-    def encode(text: str) -> int:
-        return len(encoding.encode(text, disallowed_special=()))
+    encode = counter(encoding)
 
     total = _REPLY_PRIMING - (1 if _primes_one_less(model) else 0)
     exact = True

@@ -205,6 +205,26 @@ class Outcome(Generic[T]):
     """The pre-flight token estimate against the reported count (None: nothing was estimated,
     e.g. an answer from the cache, a model without a known window, an API the SDK does not count)."""
 
+    # What the layers change on the way up, one field each: built whole and in order (attrs.evolve
+    # looks every field up by name, twice the cost, on the path of every call).
+
+    def with_attempts(self, attempts: tuple[Attempt, ...]) -> Outcome[T]:
+        """This outcome with the ledger ``attempts``."""
+        return self._but(self.value, attempts, self.drift)
+
+    def with_drift(self, drift: TokenDrift) -> Outcome[T]:
+        """This outcome with the pre-flight estimate set against the reported count."""
+        return self._but(self.value, self.attempts, drift)
+
+    def with_value(self, value: T) -> Outcome[T]:
+        """This outcome with another answer (a copy of its own)."""
+        return self._but(value, self.attempts, self.drift)
+
+    def _but(self, value: T, attempts: tuple[Attempt, ...], drift: TokenDrift | None) -> Outcome[T]:
+        return Outcome(
+            value, self.attempt, self.cached, self.events, self.first_event_at, attempts, self.status, drift
+        )
+
 
 @attrs.define(eq=False)
 class Call(Generic[R, S]):
@@ -270,7 +290,9 @@ class Delegate:
         except TypedLLMError as error:
             error.attempt = attempt.number
             raise
-        return Outcome(cast("S", value), attempt=attempt.number, attempts=ledger_of(value))
+        # A copy: the other client (a test double) may hand the same answer to every call, and
+        # the layers write this call's ledger and price tag on the answer they return.
+        return Outcome(cast("S", _own(value)), attempt=attempt.number, attempts=ledger_of(value))
 
     def _stream(self, call: Call[R, S], attempt: AttemptContext) -> Flow[Outcome[S]]:
         stream = yield Invoke(self.target, call.operation.method, (call.request,), call.options.as_kwargs())
@@ -281,12 +303,17 @@ class Delegate:
             events += 1
         value = yield Invoke(stream, "final_response", ())
         return Outcome(
-            cast("S", value),
+            cast("S", _own(value)),
             attempt=attempt.number,
             events=events,
             first_event_at=first,
             attempts=ledger_of(value),
         )
+
+
+def _own(value: object) -> object:
+    """A copy of another client's answer, which this call may write its ledger on."""
+    return value.model_copy() if isinstance(value, BaseModel) else value
 
 
 _FIRST: AttemptContext = AttemptContext()
@@ -315,10 +342,14 @@ class Pipeline:
 
 
 def _stamped(flow: Flow[Outcome[S]]) -> Flow[Outcome[S]]:
-    """``flow``, whose answer gets the ledger its outcome carries (errors carry theirs already)."""
+    """``flow``, whose answer gets the ledger its outcome carries (errors carry theirs already).
+
+    The answer is this call's own (every terminal and layer hands up a value no other call holds:
+    parsed, decoded from the cache, or copied), so the ledger is written on it, not on a copy.
+    """
     outcome = yield from flow
     if outcome.attempts:
-        return attrs.evolve(outcome, value=stamp(outcome.value, outcome.attempts))
+        stamp(outcome.value, outcome.attempts)
     return outcome
 
 

@@ -72,4 +72,4 @@ class Preflight:
         tokens = billed_tokens(outcome.value)
         reported = None if tokens is None else tokens.input
         drift = TokenDrift(estimate, reported, drift_tolerance(reported or 0))
-        return attrs.evolve(outcome, drift=drift)
+        return outcome.with_drift(drift)

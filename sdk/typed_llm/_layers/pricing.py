@@ -69,4 +69,4 @@ class Pricing:
         # An answer another client tagged (shared by a call in flight): tag this client's own copy.
         copy = value.model_copy()
         tag_price(copy, tag)
-        return attrs.evolve(outcome, value=copy)
+        return outcome.with_value(copy)

@@ -93,7 +93,7 @@ class Retry:
                     raise final from error
             else:
                 tried = _tried(outcome, number, began - started, clock() - began)
-                return attrs.evolve(outcome, attempts=renumbered([*ledger, *tried]))
+                return outcome.with_attempts(renumbered([*ledger, *tried]))
             yield Sleep(decision.wait, sleep)
 
     def _time(self) -> tuple[Callable[[], float], Callable[[float], object] | None]:

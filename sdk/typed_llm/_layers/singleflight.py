@@ -208,7 +208,9 @@ class SingleFlight:
                 emit(logging.WARNING, "single_flight_gave_up", request_key=key, provider=self.provider)
                 return (yield from inner(attempt))
             self._shared(key, "process", started)
-            return Outcome(cast("S", shared), attempt=0, cached=True, attempts=(_follower(shared, started),))
+            # A copy of its own: the leader and each follower write their own ledger on their answer.
+            own = cast("S", shared).model_copy()
+            return Outcome(own, attempt=0, cached=True, attempts=(_follower(shared, started),))
         try:
             outcome = yield from self._lead(call, key, attempt, inner)
         except TypedLLMError as error:

@@ -14,7 +14,6 @@ the one function that makes it (``SyncTransport.send``), and read only here.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ import httpx2
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
 
     from httpcore2._types import SOCKET_OPTION
 
@@ -33,15 +32,24 @@ __all__ = ["attempt_deadline", "bound_attempts"]
 _current = threading.local()
 
 
-@contextlib.contextmanager
-def attempt_deadline(deadline: float) -> Iterator[None]:
-    """Bound every socket operation of this thread's attempt by ``deadline`` (``time.monotonic``)."""
-    previous = getattr(_current, "deadline", None)
-    _current.deadline = deadline
-    try:
-        yield
-    finally:
-        _current.deadline = previous
+class attempt_deadline:  # noqa: N801  (used as the function it replaced: ``with attempt_deadline(t):``)
+    """Bound every socket operation of this thread's attempt by ``deadline`` (``time.monotonic``).
+
+    (A class, not a generator: it wraps every blocking request.)
+    """
+
+    __slots__ = ("_deadline", "_previous")
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+        self._previous: float | None = None
+
+    def __enter__(self) -> None:
+        self._previous = getattr(_current, "deadline", None)
+        _current.deadline = self._deadline
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.deadline = self._previous
 
 
 def _cut(timeout: float | None, error: type[httpcore2.TimeoutException]) -> float | None:

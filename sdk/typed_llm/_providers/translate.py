@@ -6,8 +6,7 @@ class, chained with ``raise ... from``; nothing from openai or httpx2 escapes an
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import httpx2
 
@@ -21,7 +20,7 @@ from typed_llm._errors import (
 from typed_llm._wire.status import request_id_from, status_error
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from types import TracebackType
 
 __all__ = ["translate_openai_errors"]
 
@@ -39,46 +38,57 @@ def _raise_if_unrecorded(exc: BaseException) -> None:
         ) from exc
 
 
-@contextlib.contextmanager
-def translate_openai_errors() -> Iterator[None]:
+class translate_openai_errors:  # noqa: N801  (used as the function it replaced: ``with translate_openai_errors():``)
     """Turn any exception of the openai package raised inside into the SDK's own, chained.
 
     This is the one place where foreign exceptions cross into the SDK; nothing from openai or
-    httpx2 escapes an adapter.
+    httpx2 escapes an adapter. (A class, not a generator: it wraps every request.)
     """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
+        if exc is not None and isinstance(exc, Exception):
+            _translate(exc)
+        return False
+
+
+def _translate(exc: Exception) -> None:
+    """Raise the SDK's own error for ``exc``, chained; return when it is to propagate as it is."""
     import openai  # noqa: PLC0415  (loaded with the first client, not with the package: import time)
 
-    try:
-        yield
-    except openai.APIStatusError as exc:
+    if isinstance(exc, openai.APIStatusError):
         raise status_error(exc.status_code, exc.response.headers, exc.response.content) from exc
-    except openai.APITimeoutError as exc:
+    if isinstance(exc, openai.APITimeoutError):
         raise APITimeoutError("the request timed out before an answer came back") from exc
-    except openai.APIConnectionError as exc:
+    if isinstance(exc, openai.APIConnectionError):
         _raise_if_unrecorded(exc)
         # openai wraps every transport failure here: refused, reset, a body cut short, an answer
         # that could not be decoded. The cause says which.
         cause = exc.__cause__
         detail = f" ({type(cause).__name__}: {cause})" if cause else ""
         raise APIConnectionError(f"no complete answer came back from the API{detail}") from exc
-    except openai.APIResponseValidationError as exc:
+    if isinstance(exc, openai.APIResponseValidationError):
         raise MalformedResponseError(
             exc.message,
             status_code=exc.status_code,
             body_excerpt=exc.response.text[:500],
             request_id=request_id_from(exc.response.headers),
         ) from exc
-    except openai.OpenAIError as exc:
+    if isinstance(exc, openai.OpenAIError):
         # What openai raises before sending, for a setting it cannot use.
         raise ConfigurationError(str(exc)) from exc
-    except (httpx2.InvalidURL, UnicodeError) as exc:
+    if isinstance(exc, httpx2.InvalidURL | UnicodeError):
         raise ConfigurationError(f"the request cannot be sent as configured: {exc}") from exc
-    except httpx2.TimeoutException as exc:
+    if isinstance(exc, httpx2.TimeoutException):
         # Reading a streamed body happens after openai returned: its errors are httpx2's own.
         raise APITimeoutError(f"the stream went silent for longer than its idle timeout ({exc})") from exc
-    except httpx2.TransportError as exc:
+    if isinstance(exc, httpx2.TransportError):
         raise APIConnectionError(f"the stream broke ({type(exc).__name__}: {exc})") from exc
-    except Exception as exc:
-        # vcrpy's "no recording" passes through openai unwrapped: make it the SDK's own error.
-        _raise_if_unrecorded(exc)
-        raise
+    # vcrpy's "no recording" passes through openai unwrapped: make it the SDK's own error.
+    _raise_if_unrecorded(exc)
