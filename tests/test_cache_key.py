@@ -261,6 +261,13 @@ def test_the_fast_path_writes_the_canonical_bytes() -> None:
         *(ChatRequest.model_validate(body) for _, body in [*SAME, *DIFFERENT]),
         ChatRequest.model_validate(odd),
     ]
+    awkward = [  # floats json.dumps writes with an exponent, an integer past 64 bits: not orjson's
+        {**BASE, "temperature": 1e-05, "top_p": 0.99999},
+        {**BASE, "frequency_penalty": -2.5e-07, "presence_penalty": 0.0001},
+        {**BASE, "seed": 2**70},
+        {**BASE, "metadata": {"k": "v"}, "logit_bias": {"50256": -100}, "temperature": 0.123456789012345},
+    ]
+    requests += [ChatRequest.model_validate(body) for body in awkward]
     assert len(requests) > 40
     for request in requests:
         assert canonical_request(request, NS) == _slow_canonical(request, NS)

@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -424,6 +425,17 @@ def test_each_line_is_written_before_the_logging_call_returns() -> None:
         assert [line["event"] for line in _json_lines(stream)] == ["response"]
         logging.getLogger("openai").warning("stdlib")
         assert [line["event"] for line in _json_lines(stream)] == ["response", "stdlib"]
+
+
+def test_a_value_the_fast_encoder_refuses_still_gets_its_line() -> None:
+    """orjson writes the lines; what it refuses (an integer past 64 bits, a non-text key) falls
+    back to json.dumps, and the line is still whole JSON with the value in it."""
+    with configured_logging(json=True, level="info") as stream:
+        structlog.get_logger("app").info("wide", n=2**70, by_number={1: "one"}, price=Decimal("0.25"))
+        emit(logging.INFO, "response", request_key="k", prompt_tokens=2**64)
+    app, library = _json_lines(stream)
+    assert (app["n"], app["by_number"], app["price"]) == (2**70, {"1": "one"}, "Decimal('0.25')")
+    assert library["prompt_tokens"] == 2**64
 
 
 def test_structlog_and_stdlib_lines_keep_the_order_they_were_logged_in() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Final, Literal, Protocol, cast
+from typing import Annotated, Final, Literal, Protocol, cast, overload
 
 import attrs
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +28,7 @@ __all__ = [
     "Pricer",
     "billed_tokens",
     "carry_price_tag",
+    "cost_log_fields",
     "explain_cost",
     "price_tag",
     "tag_price",
@@ -122,6 +123,12 @@ class Pricer(Protocol):
         """The cost, or why there is none (a sentence for logs and ``cost_unknown``)."""
         ...
 
+    def log_fields(
+        self, tokens: BilledTokens, at: datetime | None, service_tier: str | None
+    ) -> dict[str, object] | str:
+        """``price(...).log_fields()`` (computed without building the ``Cost``), or why there is none."""
+        ...
+
 
 _TAG: Final = "_typed_llm_price_tag"
 """The ``__dict__`` key of an answer's price tag (not a field: never dumped, compared or shown)."""
@@ -162,6 +169,11 @@ def explain_cost(answer: object) -> Cost | str | None:
     return answer._cost() if isinstance(answer, Priced) else None  # noqa: SLF001  (the mixin's own hook)
 
 
+def cost_log_fields(answer: object) -> dict[str, object] | str | None:
+    """``explain_cost(answer)`` as a log event carries it: ``Cost.log_fields()``, or why there is none."""
+    return answer._cost(log=True) if isinstance(answer, Priced) else None  # noqa: SLF001  (the mixin's own hook)
+
+
 class Priced:
     """A mixin for answers that have a price: ``cost`` and ``cost_unknown``.
 
@@ -180,13 +192,20 @@ class Priced:
     def _service_tier(self) -> str | None:
         return None
 
-    def _cost(self) -> Cost | str:
+    @overload
+    def _cost(self, *, log: Literal[False] = False) -> Cost | str: ...
+    @overload
+    def _cost(self, *, log: Literal[True]) -> dict[str, object] | str: ...
+
+    def _cost(self, *, log: bool = False) -> Cost | dict[str, object] | str:
         tag = price_tag(self)
         if tag is None:
             return "not priced: no price tag (an answer built by hand, or a hit of a Cached wrapper's cache)"
         tokens = self._billed_tokens()
         if tokens is None:
             return "the answer reports no usage (a stream asked without usage, or a server that omits it)"
+        if log:
+            return tag.log_fields(tokens, self._priced_at(), self._service_tier())
         return tag.price(tokens, self._priced_at(), self._service_tier())
 
     @property

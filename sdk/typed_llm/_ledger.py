@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, ClassVar, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from typed_llm._redaction import scrub
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -130,7 +132,7 @@ def stamp(value: object, attempts: tuple[Attempt, ...]) -> None:
     In place, as ``model_copy(update=...)`` writes it on a copy: ``value`` must be the call's own,
     an answer no one else holds yet (the pipeline hands up only such answers).
     """
-    if attempts and isinstance(value, BaseModel) and "attempts" in type(value).model_fields:
+    if attempts and isinstance(value, BaseModel) and "attempts" in type(value).__pydantic_fields__:
         vars(value)["attempts"] = attempts
         value.__pydantic_fields_set__.add("attempts")
 
@@ -147,7 +149,11 @@ _DIGITS: Final = 3
 
 
 def log_form(attempts: tuple[Attempt, ...]) -> list[dict[str, object]]:
-    """The ledger as log events carry it: one flat dict per attempt, seconds to the millisecond."""
+    """The ledger as log events carry it: one flat dict per attempt, seconds to the millisecond.
+
+    Already redacted: its one text from outside, the server's request id, is scrubbed here (the
+    rest are numbers and the SDK's own names), so ``emit`` need not walk it again.
+    """
     return [
         {
             "number": a.number,
@@ -155,7 +161,7 @@ def log_form(attempts: tuple[Attempt, ...]) -> list[dict[str, object]]:
             "offset": round(a.offset, _DIGITS),
             "duration": round(a.duration, _DIGITS),
             "outcome": a.outcome,
-            "request_id": a.request_id,
+            "request_id": None if a.request_id is None else scrub(a.request_id),
             "wait": None if a.wait is None else round(a.wait, _DIGITS),
             "wait_source": a.wait_source,
         }

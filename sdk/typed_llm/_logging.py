@@ -24,7 +24,7 @@ call returns, under that handler's lock. There is no thread and no queue of our 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
@@ -37,9 +37,9 @@ from typed_llm._redaction import (
     _REDACTED,
     _SECRET_FIELDS,
     LOGGER_NAME,
-    _scrub,
     _scrub_value,
     redact,
+    scrub,
 )
 
 if TYPE_CHECKING:
@@ -49,7 +49,9 @@ __all__ = [
     "DEFAULT_MAX_CONTENT_LENGTH",
     "LOGGER_NAME",
     "Later",
+    "cleaned",
     "emit",
+    "emit_with",
     "enabled",
     "install",
     "set_max_content_length",
@@ -128,8 +130,8 @@ class _Direct:
     render: Callable[[object], str]
     """The chain's renderer, for an event the other steps would leave as it is."""
 
-    def write(self, level: int, event: str, fields: dict[str, object]) -> None:
-        """Write ``fields`` (redacted and resolved by ``emit`` already) as the chain would.
+    def write(self, level: int, event: str, clean: dict[str, object], fields: dict[str, object]) -> None:
+        """Write ``clean`` and ``fields`` (redacted and resolved by ``emit`` already) as the chain would.
 
         With no context bound (``structlog.contextvars``), every step but the time stamp and the
         renderer would leave the event as it is: its fields are redacted and its ``Later`` values
@@ -139,7 +141,7 @@ class _Direct:
         """
         method_name = _LEVEL_NAMES[level]
         if not structlog.contextvars.get_contextvars():
-            event_dict: Any = {"logger": LOGGER_NAME, **fields, "event": event, "level": method_name}
+            event_dict: Any = {"logger": LOGGER_NAME, **clean, **fields, "event": event, "level": method_name}
             try:
                 line = self.render(self.stamp(None, method_name, event_dict))
             except Exception:  # noqa: BLE001  (the chain's renderer says what failed, as a line)
@@ -147,7 +149,8 @@ class _Direct:
             if line is not None:
                 self.handler.write_line(line)
                 return
-        event_dict = {"logger": LOGGER_NAME, **fields, "event": event, _CLEAN_MARK: frozenset(fields)}
+        event_dict = {"logger": LOGGER_NAME, **clean, **fields, "event": event}
+        event_dict[_CLEAN_MARK] = frozenset(event_dict.keys() - {"logger", "event"})
         for processor in self.chain:
             event_dict = processor(None, method_name, event_dict)
         self.handler.write_line(event_dict)
@@ -219,23 +222,46 @@ def enabled(level: int) -> bool:
 
 
 _SAFE_FIELDS: Final = frozenset(
-    {"request_key", "provider", "kind", "error_class", "last_error_class", "finish_reason", "status_code"}
+    {
+        "request_key",
+        "provider",
+        "kind",
+        "error_class",
+        "last_error_class",
+        "finish_reason",
+        "status_code",
+        "cost",  # numbers, a currency and the price data's release name
+        "attempts",  # the ledger's log form, whose one foreign text (a request id) it scrubs itself
+    }
 )
-"""Fields whose values the SDK itself produces (hashes, names of its own classes): not scanned."""
+"""Fields whose values the SDK itself produces (hashes, names of its own classes, its own numbers):
+not scanned."""
 
 
-def _cleaned(fields: dict[str, object]) -> dict[str, object]:
-    """``fields`` with every ``Later`` computed and every credential replaced."""
-    clean: dict[str, object] = {}
+def _clean(fields: dict[str, object]) -> dict[str, object]:
+    """``fields`` itself, every ``Later`` in it computed and every credential replaced."""
     for key, later in fields.items():  # the hot path of every event: one set lookup per field
         value = later.compute() if type(later) is Later else later
         if value.__class__ in _PLAIN or key in _SAFE_FIELDS:
-            clean[key] = value
+            if value is not later:
+                fields[key] = value
         elif key in _SECRET_FIELDS:  # the library's own field names are lower case
-            clean[key] = _REDACTED
+            fields[key] = _REDACTED
         else:
-            clean[key] = _scrub(value) if value.__class__ is str else _scrub_value(value)
-    return clean
+            fields[key] = scrub(value) if value.__class__ is str else _scrub_value(value)
+    return fields
+
+
+def cleaned(fields: Mapping[str, str]) -> dict[str, object]:
+    """Text fields redacted once, to be passed to several ``emit_with`` calls as their ``clean`` part.
+
+    A call's shared fields (its request key, model, provider) are cleaned before the request goes
+    out, not in every event after the answer arrives. (Texts only: scrubbing a text cannot fail.)
+    """
+    return {
+        key: value if key in _SAFE_FIELDS else _REDACTED if key in _SECRET_FIELDS else scrub(value)
+        for key, value in fields.items()
+    }
 
 
 def emit(level: int, event: str, **fields: object) -> None:
@@ -243,21 +269,31 @@ def emit(level: int, event: str, **fields: object) -> None:
 
     A ``Later`` value is computed here, once the event is known to go somewhere.
     """
+    emit_with(level, event, _NOTHING, fields)
+
+
+_NOTHING: Final[dict[str, object]] = {}
+
+
+def emit_with(level: int, event: str, clean: dict[str, object], fields: dict[str, object]) -> None:
+    """``emit``, with ``clean`` (fields ``cleaned`` already, written first) and ``fields`` (a dict of
+    the caller's own, redacted in place here)."""  # noqa: D205, D209  (one sentence)
     pipeline = _pipeline_now()
     if not _enabled_in(pipeline, level):
         return
     try:
-        clean = _cleaned(fields)
+        _clean(fields)
     except Exception as exc:  # noqa: BLE001  (a value with no text, a failing Later: never raised into the call)
         level, event, clean = logging.ERROR, "log_event_not_rendered", {"original_event": event}
-        clean["error_class"] = type(exc).__name__
+        fields = {"error_class": type(exc).__name__}
     if pipeline is not None:
         if pipeline.direct is not None and level in _LEVEL_NAMES:
-            pipeline.direct.write(level, event, clean)
+            pipeline.direct.write(level, event, clean, fields)
             return
+        merged = {**clean, **fields}
         if pipeline.redacting:  # tell the pipeline's redact which fields are clean already
-            clean[_CLEAN_MARK] = frozenset(clean)
-        pipeline.logger.log(level, event, logger=LOGGER_NAME, **clean)
+            merged[_CLEAN_MARK] = frozenset(merged)
+        pipeline.logger.log(level, event, logger=LOGGER_NAME, **merged)
     else:
-        details = " ".join(f"{key}={value!r}" for key, value in clean.items())
+        details = " ".join(f"{key}={value!r}" for key, value in (*clean.items(), *fields.items()))
         _stdlib_logger.log(level, "%s %s", event, details)

@@ -19,11 +19,11 @@ for (it loads 1.6 MB of data, about half a second), not when typed-llm is.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib.metadata import version
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import attrs
 
@@ -31,6 +31,8 @@ from typed_llm._cost import Cost, ModelPrice
 from typed_llm._errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from genai_prices.data_snapshot import DataSnapshot
     from genai_prices.types import ModelPrice as Listed
     from genai_prices.types import TieredPrices
@@ -43,6 +45,16 @@ OVERRIDE: Final = "prices override"
 """The ``prices_version`` of a cost computed from a price the client was given."""
 
 _MILLION: Final = Decimal(1_000_000)
+P = TypeVar("P", Cost, dict[str, object])
+"""What a price tag computes: the ``Cost``, or its log form."""
+
+
+@functools.cache
+def _snapshots() -> ModuleType:
+    """genai-prices' data module, imported on the first cost asked for (1.6 MB of data, ~0.5 s)."""
+    from genai_prices import data_snapshot  # noqa: PLC0415  (see above: not when typed-llm is imported)
+
+    return data_snapshot
 
 
 @functools.cache
@@ -56,10 +68,8 @@ _named: tuple[object, str] | None = None
 
 def prices_version() -> str:
     """The bundled price data's release, as ``Cost.prices_version`` names it."""
-    from genai_prices import data_snapshot  # noqa: PLC0415  (1.6 MB of data: loaded on the first cost)
-
     global _named  # noqa: PLW0603  (a cache of one)
-    snapshot = data_snapshot.get_snapshot()
+    snapshot = _snapshots().get_snapshot()
     named = _named
     if named is not None and named[0] is snapshot:
         return named[1]
@@ -114,10 +124,8 @@ def _listed(
     answers of one second, to one model, all cost the same per token, except under a tiered price,
     whose tier the call's own input tokens choose.
     """
-    from genai_prices import data_snapshot  # noqa: PLC0415  (1.6 MB of data: loaded on the first cost)
-
     global _looked_up_in  # noqa: PLW0603  (whose data the remembered lookups are)
-    snapshot = data_snapshot.get_snapshot()
+    snapshot = _snapshots().get_snapshot()
     if snapshot is not _looked_up_in:  # genai-prices' updater brought new data
         _looked_up.clear()
         _looked_up_in = snapshot
@@ -164,8 +172,11 @@ def _look_up(
     return rates
 
 
-def _cost(tokens: BilledTokens, rates: ModelPrice, source: str, model: str, provider: str) -> Cost | str:
-    """``tokens`` at ``rates``; or why not, when a part used has no rate (never priced at zero)."""
+def _parts(
+    tokens: BilledTokens, rates: ModelPrice, source: str, model: str, provider: str
+) -> tuple[Decimal, Decimal, Decimal, Decimal] | str:
+    """Input, cached input, output and reasoning at ``rates``; or why not, when a part used has no
+    rate (never priced at zero)."""  # noqa: D205, D209  (one sentence)
     if tokens.audio:
         return f"{tokens.audio} audio tokens: typed-llm prices text tokens only"
     uncached = tokens.input - tokens.cached_input
@@ -175,21 +186,52 @@ def _cost(tokens: BilledTokens, rates: ModelPrice, source: str, model: str, prov
     if tokens.output and rates.output is None:
         return f"no output token price for model {model!r} under provider {provider!r} ({source})"
     zero = Decimal(0)
-    input_cost = Decimal(uncached) * (rates.input or zero) / _MILLION
-    cached_cost = Decimal(tokens.cached_input) * (cached_rate or zero) / _MILLION
-    output_cost = Decimal(tokens.output) * (rates.output or zero) / _MILLION
+    output_rate = rates.output or zero
+    return (
+        Decimal(uncached) * (rates.input or zero) / _MILLION,
+        Decimal(tokens.cached_input) * (cached_rate or zero) / _MILLION,
+        Decimal(tokens.output) * output_rate / _MILLION,
+        Decimal(tokens.reasoning) * output_rate / _MILLION,
+    )
+
+
+def _cost(tokens: BilledTokens, rates: ModelPrice, source: str, model: str, provider: str) -> Cost | str:
+    """``tokens`` at ``rates``; or why not, when a part used has no rate (never priced at zero)."""
+    parts = _parts(tokens, rates, source, model, provider)
+    if isinstance(parts, str):
+        return parts
+    input_cost, cached_cost, output_cost, reasoning_cost = parts
     # Exact (28 significant digits hold any real call); normalized, so 0.000 reads as 0.
     return Cost(
         input=input_cost.normalize(),
         cached_input=cached_cost.normalize(),
         output=output_cost.normalize(),
-        reasoning=(Decimal(tokens.reasoning) * (rates.output or zero) / _MILLION).normalize(),
+        reasoning=reasoning_cost.normalize(),
         total=(input_cost + cached_cost + output_cost).normalize(),
         prices_version=source,
         model=model,
         provider=provider,
         rates=rates,
     )
+
+
+def _log_fields(
+    tokens: BilledTokens, rates: ModelPrice, source: str, model: str, provider: str
+) -> dict[str, object] | str:
+    """``Cost.log_fields()`` of ``_cost``'s cost, without building the ``Cost`` (a log event per call)."""
+    parts = _parts(tokens, rates, source, model, provider)
+    if isinstance(parts, str):
+        return parts
+    input_cost, cached_cost, output_cost, reasoning_cost = parts
+    return {
+        "input": float(input_cost),
+        "cached_input": float(cached_cost),
+        "output": float(output_cost),
+        "reasoning": float(reasoning_cost),
+        "total": float(input_cost + cached_cost + output_cost),
+        "currency": "USD",
+        "prices_version": source,
+    }
 
 
 @attrs.frozen
@@ -208,9 +250,24 @@ class PriceTag:
 
     def price(self, tokens: BilledTokens, at: datetime | None, service_tier: str | None) -> Cost | str:
         """The cost of ``tokens``, or why it is not known."""
+        return self._priced(_cost, tokens, at, service_tier)
+
+    def log_fields(
+        self, tokens: BilledTokens, at: datetime | None, service_tier: str | None
+    ) -> dict[str, object] | str:
+        """``price(...).log_fields()``, or why there is no cost (what a log event carries)."""
+        return self._priced(_log_fields, tokens, at, service_tier)
+
+    def _priced(
+        self,
+        form: Callable[[BilledTokens, ModelPrice, str, str, str], P | str],
+        tokens: BilledTokens,
+        at: datetime | None,
+        service_tier: str | None,
+    ) -> P | str:
         if self.override is not None:
-            return _cost(tokens, self.override, OVERRIDE, self.model, self.provider)
+            return form(tokens, self.override, OVERRIDE, self.model, self.provider)
         rates = _listed(self.provider, self.model, tokens, at, service_tier)
         if isinstance(rates, str):
             return rates
-        return _cost(tokens, rates, prices_version(), self.model, self.provider)
+        return form(tokens, rates, prices_version(), self.model, self.provider)

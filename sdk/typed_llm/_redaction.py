@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from structlog.typing import EventDict, WrappedLogger
 
-__all__ = ["redact", "register_secret"]
+__all__ = ["redact", "register_secret", "scrub"]
 
 
 LOGGER_NAME: Final = "typed_llm"
@@ -75,7 +75,8 @@ def scrub_registered(text: str, replacement: str) -> str:
     return pattern.sub(replacement, text)
 
 
-def _scrub(text: str) -> str:
+def scrub(text: str) -> str:
+    """``text`` with every credential in it replaced (what ``redact`` does to each text it sees)."""
     secrets, pattern = _registry
     if pattern is not None:
         for secret in secrets:  # a loop of ``in`` is cheaper than a search, most texts hold none
@@ -95,7 +96,7 @@ def _scrub_value(value: object) -> object:
     if value is None or isinstance(value, int | float | bool):
         return value
     if isinstance(value, str):
-        return _scrub(value)
+        return scrub(value)
     if isinstance(value, Mapping):
         return {
             k: _REDACTED if str(k).lower() in _SECRET_FIELDS else _scrub_value(v) for k, v in value.items()
@@ -103,8 +104,8 @@ def _scrub_value(value: object) -> object:
     if isinstance(value, list | tuple):
         return [_scrub_value(item) for item in value]
     if isinstance(value, BaseException):
-        return _scrub(f"{type(value).__name__}: {value}")
-    return _scrub(repr(value))  # any other object: its text, which a renderer would print
+        return scrub(f"{type(value).__name__}: {value}")
+    return scrub(repr(value))  # any other object: its text, which a renderer would print
 
 
 def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:  # noqa: ARG001  (structlog's processor signature)
@@ -129,7 +130,7 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
             continue
         value = event_dict[key]
         if value.__class__ is str:
-            event_dict[key] = _scrub(value)
+            event_dict[key] = scrub(value)
         elif value.__class__ not in _PLAIN:
             event_dict[key] = _scrub_value(value)
     return event_dict

@@ -25,10 +25,13 @@ that changes them must say so.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
+
+import orjson
 
 from typed_llm._models.requests import ChatRequest, EmbeddingRequest
 
@@ -84,6 +87,39 @@ _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=Fa
 _dumps_in_order = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 """The encoder for JSON Schemas, whose key order is part of what the model reads."""
 
+
+def _sorted_json(body: dict[str, object]) -> bytes:
+    """``_dumps(body)`` as UTF-8: written by orjson (a fifth of the time) when it writes the same bytes.
+
+    orjson writes sorted keys, text and integers byte for byte as ``_dumps`` does (the tests
+    compare them over every code point); floats only inside [1e-4, 1e16), where both write the
+    shortest repr without an exponent. A body with another float, a non-finite one, or an integer
+    past 64 bits is written by ``_dumps``.
+    """
+    if all(field in _FLOAT_FREE or _plain_floats(value) for field, value in body.items()):
+        try:
+            return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            pass
+    return _dumps(body).encode()
+
+
+def _plain_floats(value: object) -> bool:
+    """Whether every float in ``value`` (canonical values) is one orjson writes as ``json`` does."""
+    if isinstance(value, float):
+        return 1e-4 <= abs(value) < 1e16  # noqa: PLR2004  (where json.dumps starts an exponent)
+    if isinstance(value, dict):
+        return all(_plain_floats(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_plain_floats(item) for item in value)
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _namespace_json(namespace: str) -> bytes:
+    return _dumps(namespace).encode()
+
+
 _FLOAT_FREE: Final = frozenset({"messages", "input", "model"})
 """Fields whose dumped JSON can hold no float (message models have only text, enums, integers and
 lists of those): the float normalisation walk skips them, which is most of a request's size.
@@ -93,15 +129,13 @@ lists of those): the float normalisation walk skips them, which is most of a req
 def _deciding(request: ChatRequest | EmbeddingRequest) -> dict[str, object]:
     """The request's JSON, reduced to what decides the answer, in canonical values (not yet sorted)."""
     body: dict[str, object] = request.model_dump(mode="json", exclude_none=True, by_alias=True)
-    for field in _NOT_DECIDING:
-        body.pop(field, None)
-    for field, value in body.items():
-        if field not in _FLOAT_FREE:
+    defaults: Mapping[str, object] = _CHAT_DEFAULTS if isinstance(request, ChatRequest) else {}
+    for field, value in list(body.items()):  # one pass over what was given (few of all the fields)
+        if field in _NOT_DECIDING or (field in defaults and value == defaults[field]):
+            del body[field]
+        elif field not in _FLOAT_FREE:
             body[field] = _canonical(value)
     if isinstance(request, ChatRequest):
-        for field, default in _CHAT_DEFAULTS.items():
-            if field in body and body[field] == default:
-                del body[field]
         if "tools" not in body and body.get("tool_choice") == "none":
             del body["tool_choice"]  # no tools: "none" is what the API does anyway
         _keep_schema_order(body)
@@ -127,10 +161,15 @@ def canonical_request(request: ChatRequest | EmbeddingRequest, namespace: str) -
     """The canonical JSON the key hashes: version, kind, namespace and the deciding request."""
     kind = "chat" if isinstance(request, ChatRequest) else "embeddings"
     # The envelope's keys in sorted order ("kind", "namespace", "request", "v"), written directly.
-    return (
-        f'{{"kind":"{kind}","namespace":{_dumps(namespace)},'
-        f'"request":{_dumps(_deciding(request))},"v":{KEY_VERSION}}}'
-    ).encode()
+    return b"".join(
+        (
+            b'{"kind":"%s","namespace":' % kind.encode(),
+            _namespace_json(namespace),
+            b',"request":',
+            _sorted_json(_deciding(request)),
+            b',"v":%d}' % KEY_VERSION,
+        )
+    )
 
 
 def cache_key(request: ChatRequest | EmbeddingRequest, namespace: str) -> str:

@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 from pydantic import BaseModel
 
-from typed_llm._cost import Cost, explain_cost
+from typed_llm._cost import cost_log_fields
 from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
 from typed_llm._ledger import log_form
-from typed_llm._logging import emit, enabled
+from typed_llm._logging import cleaned, emit_with, enabled
+from typed_llm._wire.options import NO_OPTIONS
 
 if TYPE_CHECKING:
-    from typed_llm._layers.pipeline import AttemptContext, Call, Flow, Next, Outcome, TokenDrift
+    from typed_llm._layers.pipeline import AttemptContext, Call, Flow, Next, Outcome
 
 __all__ = ["Identity", "Logging", "error_fields"]
 
@@ -51,10 +52,10 @@ class Identity:
     deployment_of: Callable[[str], str | None] = lambda _model: None
     model_of: Callable[[str], str] = lambda model: model
 
-    def fields(self, call: Call[R, S]) -> dict[str, object]:
+    def fields(self, call: Call[R, S]) -> dict[str, str]:
         """``request_key``, ``provider``, ``model`` (and ``deployment`` on Azure) of ``call``."""
         model = call.operation.model_of(call.request)
-        fields: dict[str, object] = {
+        fields = {
             "request_key": call.key(self.namespace_of(model)),
             "provider": self.provider,
             "model": self.model_of(model),
@@ -74,87 +75,79 @@ class Logging:
     def run(self, call: Call[R, S], attempt: AttemptContext, inner: Next[S]) -> Flow[Outcome[S]]:
         """The rest of the pipeline, logged."""
         # The fields every event of the call shares (the request key among them) are worked out
-        # before the request goes out, while the CPU is busy anyway: the same work right after the
-        # answer arrives costs about three times as much (bench/README.md).
-        fields = self.identity.fields(call) if enabled(logging.INFO) else None
-        if fields is not None and enabled(logging.DEBUG):
-            emit(
-                logging.DEBUG,
-                "request",
-                kind=call.operation.name,
-                contents=call.operation.contents(call.request),
-                **fields,
-                **call.options.log_fields(),
-            )
+        # and redacted before the request goes out, while the CPU is busy anyway: the same work
+        # right after the answer arrives costs about three times as much (bench/README.md).
+        shared = cleaned(self.identity.fields(call)) if enabled(logging.INFO) else None
+        options = None if call.options is NO_OPTIONS else call.options.log_fields()
+        if shared is not None and enabled(logging.DEBUG):
+            request: dict[str, object] = {
+                "kind": call.operation.name,
+                "contents": call.operation.contents(call.request),
+            }
+            if options:
+                request.update(options)
+            emit_with(logging.DEBUG, "request", shared, request)
         started = time.perf_counter()
         try:
             outcome = yield from inner(attempt)
         except TypedLLMError as error:
             if enabled(logging.ERROR):
-                emit(
-                    logging.ERROR,
-                    "error",
-                    **(fields or self.identity.fields(call)),
-                    attempt=error.attempt,
-                    attempts=log_form(error.attempts),
-                    latency_ms=_since(started),
+                failed: dict[str, object] = {
+                    "attempt": error.attempt,
+                    "attempts": log_form(error.attempts),
+                    "latency_ms": _since(started),
                     **error_fields(error),
-                    **call.options.log_fields(),
-                )
+                }
+                if options:
+                    failed.update(options)
+                emit_with(logging.ERROR, "error", shared or cleaned(self.identity.fields(call)), failed)
             raise
         drift = outcome.drift
-        if fields is not None:  # emit checks the level again
-            emit(
-                logging.INFO,
-                "response",
-                **fields,
-                attempt=outcome.attempt,
-                attempts=log_form(outcome.attempts),
-                cache_hit=outcome.cached,
-                latency_ms=_since(started),
-                status_code=None if outcome.cached else 200,
-                **call.operation.summary(outcome.value),
-                **(_stream_fields(outcome, started) if call.operation.streaming is not None else {}),
-                **_cost_fields(outcome.value),
-                **_drift_fields(drift),
-                **call.options.log_fields(),
-            )
+        if shared is not None:  # emit checks the level again
+            emit_with(logging.INFO, "response", shared, _response_fields(call, outcome, started, options))
         if drift is not None and drift.beyond_tolerance and enabled(logging.WARNING):
-            emit(
+            emit_with(
                 logging.WARNING,
                 "token_drift",
-                **(fields or self.identity.fields(call)),
-                prompt_tokens=drift.reported,
-                prompt_tokens_estimate=drift.estimate,
-                token_drift=drift.difference,
-                tolerance=drift.tolerance,
+                shared or cleaned(self.identity.fields(call)),
+                {
+                    "prompt_tokens": drift.reported,
+                    "prompt_tokens_estimate": drift.estimate,
+                    "token_drift": drift.difference,
+                    "tolerance": drift.tolerance,
+                },
             )
         return outcome
 
 
-def _cost_fields(value: object) -> dict[str, object]:
-    """``cost`` (its parts as numbers), or ``cost: None`` and ``cost_unknown`` saying why."""
-    cost = explain_cost(value)
-    if cost is None:  # not an answer that has a price (another operation's)
-        return {}
-    if isinstance(cost, Cost):
-        return {"cost": cost.log_fields()}
-    return {"cost": None, "cost_unknown": cost}
-
-
-def _drift_fields(drift: TokenDrift | None) -> dict[str, object]:
-    """The pre-flight estimate beside the reported ``prompt_tokens``, and their difference."""
-    if drift is None:
-        return {"prompt_tokens_estimate": None, "token_drift": None}
-    return {"prompt_tokens_estimate": drift.estimate, "token_drift": drift.difference}
-
-
-def _stream_fields(outcome: Outcome[S], started: float) -> dict[str, object]:
-    first = outcome.first_event_at
-    return {
-        "events": outcome.events,
-        "time_to_first_event_ms": None if first is None else round((first - started) * 1000, 3),
+def _response_fields(
+    call: Call[R, S], outcome: Outcome[S], started: float, options: dict[str, object] | None
+) -> dict[str, object]:
+    """What the ``response`` event says of the outcome, after the call's shared fields."""
+    fields: dict[str, object] = {
+        "attempt": outcome.attempt,
+        "attempts": log_form(outcome.attempts),
+        "cache_hit": outcome.cached,
+        "latency_ms": _since(started),
+        "status_code": None if outcome.cached else 200,
     }
+    fields.update(call.operation.summary(outcome.value))
+    if call.operation.streaming is not None:
+        first = outcome.first_event_at
+        fields["events"] = outcome.events
+        fields["time_to_first_event_ms"] = None if first is None else round((first - started) * 1000, 3)
+    cost = cost_log_fields(outcome.value)
+    if isinstance(cost, dict):
+        fields["cost"] = cost
+    elif cost is not None:  # None: not an answer that has a price (another operation's)
+        fields["cost"] = None
+        fields["cost_unknown"] = cost
+    drift = outcome.drift
+    fields["prompt_tokens_estimate"] = None if drift is None else drift.estimate
+    fields["token_drift"] = None if drift is None else drift.difference
+    if options:
+        fields.update(options)
+    return fields
 
 
 def _since(started: float) -> float:

@@ -33,7 +33,7 @@ STREAM_HINT: Final = (
 
 
 def _refuse_stream_flag(model: type[_Request], data: Mapping[str, object]) -> None:
-    if "stream" in model.model_fields and data.get("stream") is True:
+    if data.get("stream") is True and "stream" in model.model_fields:
         error = PydanticCustomError("stream_is_the_verb", STREAM_HINT)
         raise ValidationError.from_exception_data(
             model.__name__, [{"type": error, "loc": ("stream",), "input": True}]

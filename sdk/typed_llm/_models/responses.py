@@ -9,15 +9,17 @@ visible as data, not as a missing text.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Final, Generic, Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Annotated, Final, Generic, Literal, Self, TypeVar, get_args
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     InstanceOf,
     PlainSerializer,
+    ValidationError,
     model_validator,
 )
 
@@ -29,7 +31,6 @@ from typed_llm._models.logprobs import ChoiceLogprobs
 from typed_llm._models.messages import AnyToolCall, AssistantAudio, AssistantMessage, FunctionCall
 
 if TYPE_CHECKING:
-    import builtins
     from datetime import datetime
 
 __all__ = [
@@ -206,20 +207,22 @@ class Usage(_Answer):
     completion_tokens_details: CompletionTokensDetails | None = None
     """Every detail count of the completion, as the API reported it."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _flatten_details(cls, data: object) -> object:
-        # The wire nests the detail counts; flatten the two that matter to callers.
-        if not isinstance(data, Mapping) or "cached_tokens" in data or "reasoning_tokens" in data:
-            return data
-        flat = dict(data)
-        prompt_details = data.get("prompt_tokens_details")
-        if isinstance(prompt_details, Mapping):
-            flat["cached_tokens"] = prompt_details.get("cached_tokens")
-        completion_details = data.get("completion_tokens_details")
-        if isinstance(completion_details, Mapping):
-            flat["reasoning_tokens"] = completion_details.get("reasoning_tokens")
-        return flat
+    @model_validator(mode="after")
+    def _flatten_details(self) -> Self:
+        # The wire nests the detail counts; flatten the two that matter to callers. (After
+        # validation: a "before" validator makes pydantic build the whole body as Python objects
+        # first, which costs more than the rest of parsing an answer.)
+        given = self.model_fields_set
+        if "cached_tokens" in given or "reasoning_tokens" in given:
+            return self
+        prompt, completion = self.prompt_tokens_details, self.completion_tokens_details
+        if prompt is not None:
+            vars(self)["cached_tokens"] = prompt.cached_tokens
+            given.add("cached_tokens")
+        if completion is not None:
+            vars(self)["reasoning_tokens"] = completion.reasoning_tokens
+            given.add("reasoning_tokens")
+        return self
 
 
 _CALL_KEYS: Final = {"function": {"name", "arguments"}, "custom": {"name", "input"}}
@@ -329,13 +332,17 @@ class ResponseMessage(_Answer):
         )
 
 
+_NO_MESSAGE: Final = ResponseMessage(role="assistant")
+"""The message of a choice the content filter stopped with none (frozen: one serves all)."""
+
+
 class Choice(_Answer):
     """One generated answer."""
 
     index: int
     """Position among the ``n`` choices."""
-    message: ResponseMessage
-    """The answer."""
+    message: ResponseMessage = _NO_MESSAGE
+    """The answer (required, unless the content filter stopped the completion: then it may be empty)."""
     finish_reason: AnyFinishReason | None
     """Why generation stopped: a known ``FinishReason``, an ``UnknownFinishReason`` (a value newer
     than this SDK, logged once as ``unknown_value``), or None when the server sent null."""
@@ -348,18 +355,17 @@ class Choice(_Answer):
         """The answer as the next request's ``AssistantMessage`` (see ``ResponseMessage.to_message``)."""
         return self.message.to_message()
 
-    @model_validator(mode="before")
-    @classmethod
-    def _filtered_without_message(cls, data: object) -> object:
+    @model_validator(mode="after")
+    def _filtered_without_message(self) -> Self:
         # Azure stops a completion its filter caught with no "message" at all: the verdicts are the
         # answer, and ``.text`` raises ContentFilterError with them. Any other choice needs its message.
-        if (
-            isinstance(data, Mapping)
-            and "message" not in data
-            and data.get("finish_reason") == "content_filter"
-        ):
-            return {**data, "message": {"role": "assistant"}}
-        return data
+        if "message" not in self.model_fields_set:
+            if self.finish_reason != "content_filter":  # pydantic's own error, at the field's place
+                raise ValidationError.from_exception_data(
+                    "Choice", [{"type": "missing", "loc": ("message",), "input": {}}]
+                )
+            self.model_fields_set.add("message")  # as the empty message the answer stands for
+        return self
 
 
 class _HasRequestId(CallFacts, _Answer, WithHTTP):
@@ -373,6 +379,9 @@ class _HasRequestId(CallFacts, _Answer, WithHTTP):
 
 class ChatResponse(_HasRequestId, Priced):
     """A chat completion; ``cost`` says what it cost (None when that cannot be known)."""
+
+    # (by name: ``prompt_filter_results`` is also read under its older name, an alias)
+    model_config = ConfigDict(frozen=True, extra="allow", validate_by_name=True)
 
     id: str
     """The completion's id."""
@@ -389,17 +398,11 @@ class ChatResponse(_HasRequestId, Priced):
     """Backend configuration fingerprint, for reproducibility with ``seed``."""
     service_tier: str | None = None
     """The tier that processed the request."""
-    prompt_filter_results: tuple[PromptFilterResult, ...] = ()
+    prompt_filter_results: tuple[PromptFilterResult, ...] = Field(
+        (),  # Azure API versions before 2023-06 called the prompt verdicts "prompt_annotations"
+        validation_alias=AliasChoices("prompt_filter_results", "prompt_annotations"),
+    )
     """Azure only: the filter's verdict on the prompt."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _azure_older_names(cls, data: builtins.object) -> builtins.object:
-        # (builtins.object: the field "object" shadows the builtin inside this class)
-        # Azure API versions before 2023-06 called the prompt verdicts "prompt_annotations".
-        if isinstance(data, Mapping) and "prompt_annotations" in data and "prompt_filter_results" not in data:
-            return {**data, "prompt_filter_results": data["prompt_annotations"]}
-        return data
 
     def _billed_tokens(self) -> BilledTokens | None:
         usage = self.usage

@@ -92,7 +92,7 @@ def parse_model(kind: type[Parsed], raw: RawResponse) -> Parsed:
     except ValidationError as exc:
         raise malformed(raw, _first_problem(exc)) from exc
     request_id = request_id_from(raw.headers)
-    if request_id and "request_id" in kind.model_fields:
+    if request_id and "request_id" in kind.__pydantic_fields__:  # (model_fields: the same, slower)
         # Written as model_copy(update=...) would write it on a copy: the value is not shared yet.
         vars(value)["request_id"] = request_id
         value.__pydantic_fields_set__.add("request_id")
