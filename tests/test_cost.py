@@ -13,7 +13,7 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import genai_prices
@@ -38,6 +38,7 @@ from typed_llm import (
     Response,
     ResponsesRequest,
     UserMessage,
+    _prices,
 )
 from typed_llm._cost import BilledTokens, tag_price
 from typed_llm._prices import PriceTag
@@ -378,6 +379,34 @@ def test_a_tiered_price_takes_the_tier_of_the_whole_prompt() -> None:
     assert isinstance(small, Cost)
     assert isinstance(large, Cost)
     assert (small.rates.input, large.rates.input) == (Decimal(5), Decimal(10))
+
+
+def test_remembered_lookups_follow_a_price_that_changes_on_a_date() -> None:
+    """gpt-4o-mini's priority tier got new rates on 2026-10-12: each side of the date keeps its own,
+    whichever was asked first (lookups are remembered per UTC day for such a price)."""
+    tag = PriceTag("openai", "gpt-4o-mini")
+    tokens = BilledTokens(input=1000, output=10)
+    before, after = datetime(2026, 10, 11, 23, 59, tzinfo=UTC), datetime(2026, 10, 12, 0, 1, tzinfo=UTC)
+    for order in ((before, after), (after, before)):
+        _prices._looked_up.clear()
+        rates = {at: tag.price(tokens, at, "priority") for at in order}
+        assert all(isinstance(cost, Cost) for cost in rates.values())
+        early, late = (cast("Cost", rates[at]).rates.input for at in (before, after))
+        assert early != late
+        assert late == Decimal("0.25")
+
+
+def test_remembered_lookups_follow_an_off_peak_price_by_the_second() -> None:
+    """deepseek-chat is cheaper from 16:30 to 00:30 UTC: two answers of one day, either side of
+    16:30, are priced apart."""
+    tag = PriceTag("deepseek", "deepseek-chat")
+    tokens = BilledTokens(input=1000, output=10)
+    peak, off_peak = datetime(2026, 6, 1, 16, 29, 59, tzinfo=UTC), datetime(2026, 6, 1, 16, 30, 1, tzinfo=UTC)
+    _prices._looked_up.clear()
+    costs = [tag.price(tokens, at, None) for at in (peak, off_peak, peak)]
+    assert all(isinstance(cost, Cost) for cost in costs)
+    totals = [cast("Cost", cost).total for cost in costs]
+    assert totals[0] == totals[2] > totals[1]
 
 
 def test_a_service_tier_has_its_own_rates() -> None:

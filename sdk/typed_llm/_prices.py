@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib.metadata import version
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 import attrs
 
@@ -120,23 +120,27 @@ def _listed(
 ) -> ModelPrice | str:
     """The listed rates of ``model`` under ``provider`` at ``at``, or why there are none.
 
-    The rates of an answer created at a given second are looked up once (``_LOOKED_UP``): the
-    answers of one second, to one model, all cost the same per token, except under a tiered price,
-    whose tier the call's own input tokens choose.
+    Each lookup is remembered (``_LOOKED_UP``), for as long as its answer holds: once per model
+    (and service tier) when its listed price never changes, once per UTC day when it changes on
+    set dates (most: a new price from a start date), else once per answer's creation second (an
+    off-peak price by the time of day). A tiered price's tier is chosen by each call's input tokens.
     """
     global _looked_up_in  # noqa: PLW0603  (whose data the remembered lookups are)
     snapshot = _snapshots().get_snapshot()
     if snapshot is not _looked_up_in:  # genai-prices' updater brought new data
         _looked_up.clear()
+        _changes.clear()
         _looked_up_in = snapshot
-    key = (provider, model, at, tier)
-    found = _looked_up.get(key) if at is not None else None
+    model_key = (provider, model, tier)
+    changes = _changes.get(model_key)
+    found = None if changes is None else _looked_up.get((*model_key, _when(changes, at)))
     if found is None:
-        found = _look_up(snapshot, provider, model, at, tier)
-        if at is not None:
+        found, changes = _look_up(snapshot, provider, model, at, tier)
+        _changes[model_key] = changes
+        if changes == "never" or at is not None:
             if len(_looked_up) >= _LOOKED_UP:
-                _looked_up.clear()  # a new second, most likely: the old ones are not asked again
-            _looked_up[key] = found
+                _looked_up.clear()  # the seconds of an off-peak price, most likely
+            _looked_up[(*model_key, _when(changes, at))] = found
     if isinstance(found, str | ModelPrice):
         return found
     return ModelPrice(  # some part is tiered, so not all are None
@@ -146,30 +150,52 @@ def _listed(
     )
 
 
+Changes = Literal["never", "daily", "always"]
+"""How often a model's listed price may change: never, from a set date (by the UTC day), any time."""
 _LOOKED_UP: Final = 256
-"""Lookups remembered (by provider, model, second and service tier), of one data snapshot."""
-_looked_up: dict[tuple[str, str, datetime | None, str | None], ModelPrice | str | Listed] = {}
+"""Lookups remembered (by provider, model, service tier and, for a price that changes, day or second)."""
+_looked_up: dict[tuple[str, str, str | None, date | datetime | None], ModelPrice | str | Listed] = {}
+_changes: dict[tuple[str, str, str | None], Changes] = {}
 _looked_up_in: object = None
+
+
+def _when(changes: Changes, at: datetime | None) -> date | datetime | None:
+    """What a remembered lookup is keyed by besides the model: nothing, the UTC day, the instant."""
+    if changes == "never" or at is None:
+        return None
+    return at.date() if changes == "daily" else at  # ``at`` is in UTC (``utc_time``)
 
 
 def _look_up(
     snapshot: DataSnapshot, provider: str, model: str, at: datetime | None, tier: str | None
-) -> ModelPrice | str | Listed:
-    """What the data lists: our rates when no tier applies, genai-prices' when one may, or why none."""
+) -> tuple[ModelPrice | str | Listed, Changes]:
+    """What the data lists (our rates when no tier applies, genai-prices' when one may, or why
+    none), and how often that may change."""  # noqa: D205, D209  (one sentence)
+    from genai_prices.types import ModelPrice as Listed  # noqa: PLC0415  (a lookup remembered: rarely run)
+    from genai_prices.types import StartDateConstraint  # noqa: PLC0415  (the same)
+
     try:
         owner, info = snapshot.find_provider_model(model, None, provider, None)
     except LookupError:
-        return f"no price for model {model!r} under provider {provider!r} in {prices_version()}"
+        return f"no price for model {model!r} under provider {provider!r} in {prices_version()}", "never"
     # A model listed under another provider (Azure falls back to OpenAI's list) has no tier variants of ours.
     context = {"service_tier": tier} if tier and any(info is own for own in owner.models) else None
+    conditions = [] if isinstance(info.prices, Listed) else [price.constraint for price in info.prices]
+    conditions += [variant.constraint for variant in info.price_variants or ()]
+    changes: Changes = "never"
+    if any(condition is not None for condition in conditions):
+        dated = all(
+            condition is None or isinstance(condition, StartDateConstraint) for condition in conditions
+        )
+        changes = "daily" if dated else "always"
     listed = info.get_prices(at or datetime.now(UTC), context)
     input_, output, cached = listed.input_mtok, listed.output_mtok, listed.cache_read_mtok
     if not all(part is None or isinstance(part, Decimal) for part in (input_, output, cached)):
-        return listed  # tiered: the call's input tokens choose the rates
+        return listed, changes  # tiered: the call's input tokens choose the rates
     rates = ModelPrice(input=_rate(input_, 0), output=_rate(output, 0), cached_input=_rate(cached, 0))
     if rates.input is None and rates.output is None:
-        return f"{prices_version()} lists no token price for model {model!r} under provider {provider!r}"
-    return rates
+        return f"{prices_version()} lists no token price for {model!r} under provider {provider!r}", changes
+    return rates, changes
 
 
 def _parts(
