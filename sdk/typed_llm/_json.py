@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated, Final, TypeAlias
 
-from pydantic import AfterValidator, PlainSerializer, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, PlainSerializer, StrictBool, StrictFloat, StrictInt, StrictStr
 from typing_extensions import TypeAliasType
 
 __all__ = ["JSONObject", "JSONValue", "refuse_lone_surrogates"]
@@ -78,8 +78,8 @@ def refuse_lone_surrogates(value: object, where: str = "") -> None:
     Raises:
         ValueError: with the position of the first surrogate (and the key path inside a mapping).
     """
-    if value.__class__ in _NO_TEXT:  # most of a request's fields: nothing to look at
-        return
+    if value.__class__ in _NO_TEXT or isinstance(value, BaseModel):
+        return  # most of a request's fields; a model was checked field by field when it was built
     if isinstance(value, str):
         if value.isascii():  # no surrogate in it, and the common case: no search
             return

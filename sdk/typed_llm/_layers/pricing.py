@@ -51,6 +51,7 @@ class Pricing:
     model_of: Callable[[str], str]
     learn: Callable[[str, str], None] = _learn_nothing
     prices: Mapping[str, ModelPrice] = attrs.field(factory=dict)
+    _tags: dict[tuple[str, str], PriceTag] = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     def run(self, call: Call[R, S], attempt: AttemptContext, inner: Next[S]) -> Flow[Outcome[S]]:
         """The rest of the pipeline; its answer tagged."""
@@ -60,7 +61,10 @@ class Pricing:
         if isinstance(answered, str):
             self.learn(name, answered)
         model = self.model_of(name)
-        tag = PriceTag(self.provider, model, self.prices.get(model) or self.prices.get(name))
+        tag = self._tags.get((name, model))
+        if tag is None:  # one per request model and the model it resolves to (few: kept)
+            tag = PriceTag(self.provider, model, self.prices.get(model) or self.prices.get(name))
+            self._tags[(name, model)] = tag
         value = outcome.value
         present = price_tag(value)
         if present is None or present == tag:

@@ -19,7 +19,7 @@ from typing import Final, TypeVar
 
 import attrs
 
-__all__ = ["HTTPInfo", "ResponseHeaders", "WithHTTP", "attach_http"]
+__all__ = ["HTTPInfo", "ResponseHeaders", "WithHTTP", "attach_answer", "attach_http"]
 
 M = TypeVar("M")
 
@@ -146,6 +146,8 @@ class WithHTTP:
         Not part of the response's JSON, of its equality nor of what the cache stores.
         """
         found = self.__dict__.get(_SLOT)
+        if isinstance(found, tuple):  # as the transport left it: made into HTTPInfo when first asked for
+            found = self.__dict__[_SLOT] = HTTPInfo(*found)
         return found if isinstance(found, HTTPInfo) else None
 
 
@@ -153,4 +155,14 @@ def attach_http(value: M, info: HTTPInfo | None) -> M:
     """``value`` (just built, not yet shared) carrying ``info`` as its ``http``; other values as they are."""
     if info is not None and isinstance(value, WithHTTP):
         value.__dict__[_SLOT] = info
+    return value
+
+
+def attach_answer(value: M, status_code: int, headers: Mapping[str, str]) -> M:
+    """``attach_http(value, HTTPInfo(status_code, headers))``, the ``HTTPInfo`` built when first read.
+
+    The transport attaches every answer's; few callers read it.
+    """
+    if isinstance(value, WithHTTP):
+        value.__dict__[_SLOT] = (status_code, headers)
     return value

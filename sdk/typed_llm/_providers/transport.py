@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from typed_llm._backoff import is_retryable
 from typed_llm._errors import APITimeoutError, StreamInterruptedError, TypedLLMError
 from typed_llm._layers.pipeline import Close, Emit, Open, Outcome, Read, Send, StreamHandle
-from typed_llm._models.http import HTTPInfo, attach_http
+from typed_llm._models.http import attach_answer
 from typed_llm._providers.deadline import attempt_deadline, bound_attempts
 from typed_llm._providers.translate import translate_openai_errors
 from typed_llm._wire.operation import Accumulator, RawResponse, Routing, Streaming
@@ -69,9 +69,7 @@ class HTTP:
             raw = yield Send(call.wire(self.routing), self._budget(attempt.deadline, call.options.timeout))
             if not isinstance(raw, RawResponse):
                 raise TypeError(f"a transport answered {type(raw).__name__}, not a RawResponse")
-            value = attach_http(
-                call.operation.parse(call.request, raw), HTTPInfo(raw.status_code, raw.headers)
-            )
+            value = attach_answer(call.operation.parse(call.request, raw), raw.status_code, raw.headers)
         except TypedLLMError as error:
             error.attempt = attempt.number
             raise
@@ -109,7 +107,7 @@ class HTTP:
                 raise interrupted from error
             raise
         yield Close(handle)
-        value = attach_http(value, HTTPInfo(getattr(handle, "status_code", 200), handle.headers))
+        value = attach_answer(value, getattr(handle, "status_code", 200), handle.headers)
         return Outcome(value, attempt=attempt.number, events=events, first_event_at=first)
 
     def _budget(self, deadline: float | None, own: float | None) -> float | None:
