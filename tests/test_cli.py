@@ -119,12 +119,19 @@ def test_cache_stats_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert cache.stats().entries == 0
 
 
+CACHE_FILE_VARIABLES = ("TYPED_LLM_CACHE_FILE_NAME", "TYPED_LLM_CACHE_FILE")
+"""The settings' name for the cache file (TYPED_LLM_<KEY>), and the CLI's older one, its alias."""
+
+
+@pytest.mark.parametrize("variable", CACHE_FILE_VARIABLES)
 def test_cache_commands_read_the_environment(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
-    """Without --file, TYPED_LLM_CACHE_FILE names the cache; a missing file is an error, not a new file."""
+    """Without --file, the variable names the cache; a missing file is an error, not a new file."""
     path = tmp_path / "env.sqlite3"
-    monkeypatch.setenv("TYPED_LLM_CACHE_FILE", str(path))
+    for name in CACHE_FILE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, str(path))
     assert main(["cache", "stats"]) == 1
     assert "no cache file" in capsys.readouterr().err
     assert not path.exists()
@@ -210,7 +217,8 @@ def test_the_cli_and_the_facade_share_the_default_cache_file(
     from typed_llm.testing._fake import FakeAPI  # noqa: PLC0415
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("TYPED_LLM_CACHE_FILE", raising=False)
+    for name in CACHE_FILE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     registry._reset()
     try:
         with FakeAPI() as fake:
@@ -224,3 +232,48 @@ def test_the_cli_and_the_facade_share_the_default_cache_file(
     out = capsys.readouterr().out
     assert f"file     {DEFAULT_CACHE_FILE}" in out
     assert "entries  1" in out
+
+
+@pytest.mark.parametrize("variable", CACHE_FILE_VARIABLES)
+def test_the_cli_reads_the_file_the_facade_wrote_where_the_environment_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """Either variable moves the facade's cache file and `cache stats`'s default alike."""
+    from helpers import FAKE_OPENAI_KEY  # noqa: PLC0415
+    from typed_llm import openai_utils  # noqa: PLC0415
+    from typed_llm._compat import registry  # noqa: PLC0415
+    from typed_llm.testing._fake import FakeAPI  # noqa: PLC0415
+
+    monkeypatch.chdir(tmp_path)
+    for name in CACHE_FILE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "elsewhere" / "run.sqlite3"
+    path.parent.mkdir()
+    monkeypatch.setenv(variable, str(path))
+    registry._reset()
+    try:
+        with FakeAPI() as fake:
+            monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
+            monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_base_url)
+            openai_utils.force_api_cache(True)
+            openai_utils.client().send_message([{"role": "user", "content": "hi"}])
+    finally:
+        registry._reset()
+    assert path.is_file()
+    assert not (tmp_path / DEFAULT_CACHE_FILE).exists()
+    assert main(["cache", "stats"]) == 0
+    out = capsys.readouterr().out
+    assert f"file     {path}" in out
+    assert "entries  1" in out
+
+
+def test_both_cache_file_variables_at_once_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name and its alias together are ambiguous: exit 1 naming both, no file looked at."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TYPED_LLM_CACHE_FILE_NAME", str(tmp_path / "a.sqlite3"))
+    monkeypatch.setenv("TYPED_LLM_CACHE_FILE", str(tmp_path / "b.sqlite3"))
+    assert main(["cache", "stats"]) == 1
+    err = capsys.readouterr().err
+    assert "one of TYPED_LLM_CACHE_FILE and TYPED_LLM_CACHE_FILE_NAME, not both" in err
