@@ -21,6 +21,7 @@ from typed_llm._compat import registry as _registry
 from typed_llm._compat.seed_params import InvalidRequestError, chat_api_params, request_from_params, validated
 from typed_llm._compat.settings import Settings
 from typed_llm._errors import ConfigurationError
+from typed_llm._ledger import ledger_of
 from typed_llm._models.messages import Message
 from typed_llm._models.requests import EmbeddingRequest
 from typed_llm._models.responses import ParsedChatResponse
@@ -307,8 +308,16 @@ class SeedClient:
     # -- the seed's cost statistics ---------------------------------------------------------------
 
     def _update_cost_stats(self, response: ChatResponse) -> None:
+        """Count one call, as the seed did: ``cached_calls`` when no request was sent, else ``model_calls``.
+
+        The typed client answers hits itself, so the answer's ledger says which it was: its last
+        attempt is of kind ``cache`` (a hit) or ``single-flight`` (an identical call in flight
+        answered it), or ``http``. Tokens are added either way, as the seed added them.
+        """
+        attempts = ledger_of(response)
+        answered_without_request = bool(attempts) and attempts[-1].kind != "http"
         with self._lock:
-            self._stats["model_calls"] += 1
+            self._stats["cached_calls" if answered_without_request else "model_calls"] += 1
             if response.usage is not None:
                 self._stats["input_tokens"] += response.usage.prompt_tokens
                 self._stats["output_tokens"] += response.usage.completion_tokens
@@ -317,7 +326,8 @@ class SeedClient:
     def get_cost_stats(self) -> dict[str, int]:
         """Tokens and calls so far, under the seed's keys.
 
-        ``cached_calls`` stays 0: the cache belongs to the typed client, which answers hits itself.
+        ``model_calls`` counts the calls that sent a request, ``cached_calls`` those the cache
+        answered (their tokens are counted too, as in the seed).
         """
         with self._lock:
             return dict(self._stats)
