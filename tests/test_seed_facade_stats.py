@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+import typed_llm
 from helpers import FAKE_OPENAI_KEY
 from typed_llm import openai_utils
 from typed_llm._compat import registry as _registry
@@ -14,6 +15,8 @@ from typed_llm.testing._fake import FakeAPI
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    import openai
 
 
 @pytest.fixture(autouse=True)
@@ -63,3 +66,70 @@ def test_without_a_cache_every_call_is_a_model_call(fake: FakeAPI) -> None:
     stats = seed.get_cost_stats()
     assert (stats["model_calls"], stats["cached_calls"]) == (2, 0)
     assert len(fake.received) == 2
+
+
+def _pool_of(client: object) -> openai.OpenAI:
+    """The openai client underneath a typed client (what holds its connection pool)."""
+    assert isinstance(client, typed_llm.OpenAIClient)
+    return client._transport.openai
+
+
+def _variants(seed: openai_utils.SeedClient) -> list[object]:
+    return list(seed._variants.values())
+
+
+def test_close_closes_the_per_call_clients_and_the_client_it_built(fake: FakeAPI) -> None:
+    """Per-call options build a client; close() closes it and the seed's own; a later call works."""
+    seed = openai_utils.OpenAIClient()
+    seed.send_message([{"role": "user", "content": "hi"}])
+    seed.send_message([{"role": "user", "content": "hi"}], timeout=7.0)
+    (variant,) = _variants(seed)
+    own = seed.client
+    pools = [_pool_of(variant), _pool_of(own)]
+    assert [pool.is_closed() for pool in pools] == [False, False]
+    seed.close()
+    assert [pool.is_closed() for pool in pools] == [True, True]
+    assert seed.send_message([{"role": "user", "content": "again"}], timeout=7.0)["content"]
+    assert len(fake.received) == 3
+    assert not _pool_of(_variants(seed)[0]).is_closed()
+    seed.close()
+
+
+def test_clients_set_api_cache_replaced_are_closed_by_close(fake: FakeAPI, tmp_path: Path) -> None:
+    """set_api_cache rebuilds; the replaced clients stay open (a call may be using them) until close()."""
+    seed = openai_utils.OpenAIClient()
+    seed.send_message([{"role": "user", "content": "hi"}])
+    seed.send_message([{"role": "user", "content": "hi"}], timeout=7.0)
+    replaced = [_pool_of(seed.client), _pool_of(_variants(seed)[0])]
+    seed.set_api_cache(True, str(tmp_path / "c.sqlite3"))
+    assert not any(pool.is_closed() for pool in replaced)
+    seed.send_message([{"role": "user", "content": "hi"}])
+    current = _pool_of(seed.client)
+    seed.close()
+    assert all(pool.is_closed() for pool in [*replaced, current])
+    assert len(fake.received) == 3
+
+
+def test_the_registry_closes_what_the_facade_built_and_not_a_given_client(fake: FakeAPI) -> None:
+    """openai_utils.close() (and the registry's reset) closes the default client and its wrapper's
+    per-call clients; a client the caller registered stays open: its owner closes it."""
+    facade = openai_utils.client()
+    facade.send_message([{"role": "user", "content": "hi"}], timeout=7.0)
+    pools = [_pool_of(openai_utils.typed_client()), _pool_of(_variants(facade)[0])]
+    given = typed_llm.OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+    openai_utils.register_client("mine", given)
+    openai_utils.force_api_type("mine")
+    openai_utils.client().send_message([{"role": "user", "content": "mine"}])
+    assert not any(pool.is_closed() for pool in pools)
+    openai_utils.close()
+    assert all(pool.is_closed() for pool in pools)
+    assert not _pool_of(given).is_closed()
+    assert openai_utils.client().send_message([{"role": "user", "content": "still"}])["content"]
+    openai_utils.force_api_type(None)
+    rebuilt = openai_utils.client()
+    assert rebuilt is not facade
+    rebuilt.send_message([{"role": "user", "content": "anew"}], timeout=7.0)
+    fresh = [_pool_of(openai_utils.typed_client()), _pool_of(_variants(rebuilt)[0])]
+    _registry._reset()
+    assert all(pool.is_closed() for pool in fresh)
+    given.close()

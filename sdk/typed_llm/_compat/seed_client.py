@@ -64,6 +64,8 @@ class SeedClient:
         self._own = client is None
         self._lock = threading.RLock()
         self._variants: dict[tuple[tuple[str, float], ...], Client] = {}
+        self._built: Client | None = None  # self.client when this object built it (closed by close())
+        self._retired: list[Client] = []  # clients set_api_cache replaced: close() closes them
         limit = max_concurrent_model_calls or None
         self._slots = threading.BoundedSemaphore(limit) if limit else None
         self._cache: tuple[bool, str | None] | None = None
@@ -96,6 +98,7 @@ class SeedClient:
         with self._lock:
             if self.client is None:
                 self._setup_from_config()
+                self._built = self.client
             client = self.client
         if client is None or not all(
             callable(getattr(client, name, None)) for name in ("complete", "parse", "embed")
@@ -302,8 +305,33 @@ class SeedClient:
             )
         with self._lock:
             self._cache = (cache_api_calls, cache_file_name)
-            self.client = None
+            # Replaced, not closed: a call in another thread may be using them (close() closes them).
+            self._retired.extend(self._owned())
+            self.client = self._built = None
             self._variants.clear()
+
+    def close(self) -> None:
+        """Close the typed clients this object built (its own, per-call variants, replaced ones).
+
+        A typed client given to it (``SeedClient(client)``, or set on ``self.client``) is the
+        giver's to close. The object stays usable: the next call builds what it needs again.
+        """
+        with self._lock:
+            owned = [*self._owned(), *self._retired]
+            if self._built is not None and self.client is self._built:
+                self.client = None
+            self._built = None
+            self._variants.clear()
+            self._retired.clear()
+        for client in owned:
+            close = getattr(client, "close", None)
+            if callable(close):
+                close()
+
+    def _owned(self) -> list[Client]:
+        """The clients in use that this object built (its own typed client, per-call variants)."""
+        built = [self._built] if self._built is not None and self.client is self._built else []
+        return [*built, *self._variants.values()]
 
     # -- the seed's cost statistics ---------------------------------------------------------------
 
