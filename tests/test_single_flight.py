@@ -278,8 +278,9 @@ def test_a_killed_leader_is_taken_over_once(fake: FakeAPI, server: RedisServer, 
     ((leader, _out),) = _workers(1, server, fake, tmp_path / "a", lease=6.0)
     _until(lambda: bool(fake.received), "the leader's request")
     lock = redis.Redis.from_url(server.url)
-    (lease,) = lock.keys("typed-llm:v2:flight:*:lock")
-    wake = lease.decode().removesuffix(":lock") + ":wake"
+    (found,) = lock.keys("typed-llm:v2:flight:*:lock")
+    lease = found.decode() if isinstance(found, bytes) else found
+    wake = lease.removesuffix(":lock") + ":wake"
     go.touch()
 
     def all_waiting() -> bool:
