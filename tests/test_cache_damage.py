@@ -298,6 +298,58 @@ def test_processes_starting_together_on_a_damaged_file_move_it_once(tmp_path: Pa
         assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+def _busy() -> sqlite3.OperationalError:
+    """SQLITE_BUSY as SQLite raises it at once in WAL mode (another process's close or recovery)."""
+    error = sqlite3.OperationalError("database is locked")
+    error.sqlite_errorcode = sqlite3.SQLITE_BUSY
+    error.sqlite_errorname = "SQLITE_BUSY"
+    return error
+
+
+@pytest.mark.parametrize("busy_opens", [1, 3])
+def test_a_passing_busy_file_at_start_up_is_waited_for_not_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, busy_opens: int
+) -> None:
+    """SQLite's immediate SQLITE_BUSY while processes start together (one closing its connection
+    cleans up the WAL): the cache opens once it passes, with its entries; BUSY is not damage."""
+    path = tmp_path / "cache.sqlite3"
+    SQLiteCache(path).set("kept", b"1")
+    real = SQLiteCache._open_file
+    left = [busy_opens]
+
+    def busy_then_real(self: SQLiteCache, *, locked: bool = False) -> None:
+        if left[0] > 0:
+            left[0] -= 1
+            raise _busy()
+        real(self, locked=locked)
+
+    monkeypatch.setattr(SQLiteCache, "_open_file", busy_then_real)
+    cache = SQLiteCache(path, busy_timeout=5.0)
+    assert cache.get("kept") == b"1"
+    assert _aside(path) == []
+
+
+def test_a_file_busy_past_the_busy_timeout_is_a_cache_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A BUSY that does not pass within busy_timeout: a CacheError saying so; the file is left alone."""
+    path = tmp_path / "cache.sqlite3"
+    SQLiteCache(path).set("kept", b"1")
+
+    def always_busy(self: SQLiteCache, *, locked: bool = False) -> None:
+        del self, locked  # every open is busy, whoever opens
+        raise _busy()
+
+    monkeypatch.setattr(SQLiteCache, "_open_file", always_busy)
+    started = time.monotonic()
+    with pytest.raises(CacheError, match="database is locked"):
+        SQLiteCache(path, busy_timeout=0.3)
+    assert 0.3 <= time.monotonic() - started < 10
+    monkeypatch.undo()
+    assert _aside(path) == []
+    assert SQLiteCache(path).get("kept") == b"1"
+
+
 def test_cache_command_on_a_file_that_is_not_a_cache(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

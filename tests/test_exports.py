@@ -38,8 +38,8 @@ def test_the_seed_registry_lives_in_openai_utils_only() -> None:
 
 
 def test_every_exception_class_is_in_the_one_tree() -> None:
-    """Every exception the package exports is a TypedLLMError, defined in ``_errors`` (or, for
-    replay's errors, in ``_errors_replay``, the tree's second leaf, which imports only ``_errors``)."""
+    """Every exception the package exports is a TypedLLMError, defined in the ``_errors`` package
+    (``base``, ``usage``, ``replay`` or its ``__init__``)."""
     exceptions = [v for v in vars(typed_llm).values() if isinstance(v, type) and issubclass(v, BaseException)]
     assert len(exceptions) > 25
     for cls in exceptions:

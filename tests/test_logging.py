@@ -82,7 +82,8 @@ def test_plain_call_logs_request_then_response(fake: FakeAPI) -> None:
         "status_code",
     }
     assert (response["attempt"], response["status_code"], response["finish_reason"]) == (1, 200, "stop")
-    assert (response["prompt_tokens"], response["completion_tokens"], response["cached_tokens"]) == (8, 3, 0)
+    assert (response["prompt_tokens"], response["completion_tokens"], response["cached_tokens"]) == (9, 3, 0)
+    assert (response["prompt_tokens_estimate"], response["token_drift"]) == (9, 0)  # the fake counts as we do
     assert response["request_id"].startswith("req_")
     assert response["latency_ms"] > 0
     assert response["request_key"] == key

@@ -61,6 +61,30 @@ def test_precedence_argument_environment_file_default(tmp_path: Path) -> None:
     assert Settings.load(environ={}).model == "gpt-4o-mini"
 
 
+@pytest.mark.parametrize("variable", ["TYPED_LLM_CACHE_FILE_NAME", "TYPED_LLM_CACHE_FILE"])
+def test_the_cache_file_name_from_the_environment(tmp_path: Path, variable: str) -> None:
+    """``TYPED_LLM_CACHE_FILE_NAME`` (the TYPED_LLM_<KEY> rule) and its alias ``TYPED_LLM_CACHE_FILE``
+    (the CLI's older name) both beat config.ini; an argument beats both; both at once is refused."""
+    config = _ini(tmp_path / "seed.ini", CACHE_FILE_NAME="file.sqlite3")
+    settings = Settings.load(config, environ={variable: "env.sqlite3"})
+    assert settings.cache_file_name == "env.sqlite3"
+    assert (
+        Settings.load(config, environ={variable: "env.sqlite3"}, cache_file_name="arg").cache_file_name
+        == "arg"
+    )
+    assert Settings.load(config, environ={}).cache_file_name == "file.sqlite3"
+    both = {"TYPED_LLM_CACHE_FILE_NAME": "a.sqlite3", "TYPED_LLM_CACHE_FILE": "b.sqlite3"}
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(config, environ=both)
+    assert caught.value.problems == (
+        (
+            "cache_file_name",
+            "environment variable TYPED_LLM_CACHE_FILE",
+            "one of TYPED_LLM_CACHE_FILE and TYPED_LLM_CACHE_FILE_NAME, not both",
+        ),
+    )
+
+
 def test_config_ini_in_the_working_folder_is_read(tmp_path: Path) -> None:
     """With no path given, ./config.ini is read when it exists (and TYPED_LLM_CONFIG names another)."""
     _ini(tmp_path / "config.ini", MODEL="local-model")

@@ -35,7 +35,7 @@ from typed_llm._layers.singleflight import PROCESS_FLIGHTS, SingleFlight
 from typed_llm.testing._replies import FakeReply
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from typed_llm.testing._fake import FakeAPI
 
@@ -224,17 +224,27 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def _workers(
-    count: int, server: RedisServer, fake: FakeAPI, folder: Path, lease: float
+    count: int, server: RedisServer, fake: FakeAPI, folder: Path, lease: float, go: Path | None = None
 ) -> list[tuple[subprocess.Popen[bytes], Path]]:
+    """Start ``count`` worker processes; with ``go``, each waits, ready, until that file exists."""
     started = []
     for n in range(count):
         out = folder / f"out{n}.json"
+        gate = [] if go is None else [str(go)]
         process = subprocess.Popen(
-            [sys.executable, str(WORKER), server.url, fake.openai_base_url, str(lease), str(out)],
+            [sys.executable, str(WORKER), server.url, fake.openai_base_url, str(lease), str(out), *gate],
             env={**os.environ, "PYTHONPATH": str(WORKER.parent)},
         )
         started.append((process, out))
     return started
+
+
+def _until(condition: Callable[[], bool], what: str, within: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; fail saying ``what`` did not happen ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {within:g} s"
+        time.sleep(0.01)
 
 
 @needs_redis
@@ -251,21 +261,37 @@ def test_four_processes_make_one_request(fake: FakeAPI, server: RedisServer, tmp
 
 @needs_redis
 def test_a_killed_leader_is_taken_over_once(fake: FakeAPI, server: RedisServer, tmp_path: Path) -> None:
-    """The leader is SIGKILLed mid-call: after its lease, exactly one waiter takes over; all answer."""
+    """The leader is SIGKILLed mid-call: after its lease, exactly one waiter takes over; all answer.
+
+    Synchronised on events, not sleeps: the waiters start up (interpreter, imports, client) before
+    the leader calls, and are let go only once the leader's request has arrived, so the lease is
+    held when they look; the leader is killed only once Redis shows all three subscribed to the
+    flight's wake-up channel (a waiter subscribes after finding the lease taken). The lease (6 s)
+    only has to outlast those few steps, whatever the machine's load did to start-up.
+    """
     fake.enqueue(_slow(60.0))  # the leader's call hangs until it is killed
     (tmp_path / "a").mkdir()
-    ((leader, _out),) = _workers(1, server, fake, tmp_path / "a", lease=3.0)
-    deadline = time.monotonic() + 20
-    while not fake.received:
-        assert time.monotonic() < deadline, "the leader never sent its request"
-        time.sleep(0.02)
     (tmp_path / "b").mkdir()
-    waiters = _workers(3, server, fake, tmp_path / "b", lease=3.0)
+    go = tmp_path / "go"
+    waiters = _workers(3, server, fake, tmp_path / "b", lease=6.0, go=go)
+    _until(lambda: len(list((tmp_path / "b").glob("*.ready"))) == 3, "the waiters' start-up")
+    ((leader, _out),) = _workers(1, server, fake, tmp_path / "a", lease=6.0)
+    _until(lambda: bool(fake.received), "the leader's request")
     lock = redis.Redis.from_url(server.url)
-    time.sleep(1.5)  # the waiters start and find the lease taken
+    (found,) = lock.keys("typed-llm:v2:flight:*:lock")
+    lease = found.decode() if isinstance(found, bytes) else found
+    wake = lease.removesuffix(":lock") + ":wake"
+    go.touch()
+
+    def all_waiting() -> bool:
+        ((_channel, subscribers),) = lock.pubsub_numsub(wake)
+        return int(subscribers) == 3
+
+    _until(all_waiting, "the three waiters waiting on the lease")
     leader.send_signal(signal.SIGKILL)
     leader.wait()
-    assert lock.keys("typed-llm:v2:flight:*:lock")  # the dead leader's lease is still there...
+    assert lock.exists(lease)  # the dead leader's lease is still there...
+    assert len(fake.received) == 1
     for process, _out in waiters:
         assert process.wait(timeout=60) == 0
     results = [json.loads(out.read_text()) for _process, out in waiters]

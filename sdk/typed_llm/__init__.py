@@ -35,6 +35,9 @@ from typed_llm._errors import (
     AuthenticationError,
     BadRequestError,
     CacheError,
+    CacheMissError,
+    CassetteError,
+    CassetteValidationError,
     ConfigurationError,
     ConflictError,
     ContentFilterError,
@@ -63,7 +66,6 @@ from typed_llm._errors import (
     UnprocessableEntityError,
     UnrecordedRequestError,
 )
-from typed_llm._errors_replay import CacheMissError, CassetteError, CassetteValidationError
 from typed_llm._json import JSONObject, JSONValue
 from typed_llm._ledger import Attempt, AttemptKind, WaitSource
 from typed_llm._log_setup import configure_logging, flush_logs

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -45,8 +44,8 @@ def _parser() -> argparse.ArgumentParser:
             "--file",
             type=Path,
             default=None,
-            help="the cache file (default: $TYPED_LLM_CACHE_FILE, else the settings' CACHE_FILE_NAME, "
-            f"else {DEFAULT_CACHE_FILE}, the facade's)",
+            help="the cache file (default: the settings' CACHE_FILE_NAME, from $TYPED_LLM_CACHE_FILE_NAME "
+            f"or config.ini, else {DEFAULT_CACHE_FILE}, the facade's)",
         )
         command.add_argument(
             "--redis", metavar="URL", help="a Redis cache (redis://host:port/db) instead of a file"
@@ -144,12 +143,16 @@ def _age(text: str) -> timedelta:
 
 
 def _default_cache_path() -> Path:
-    """The facade's cache file: ``$TYPED_LLM_CACHE_FILE``, else the settings' ``CACHE_FILE_NAME``."""
+    """The facade's cache file: the settings' ``cache_file_name``, read exactly as the facade reads it.
+
+    ``TYPED_LLM_CACHE_FILE_NAME`` (or its older alias ``TYPED_LLM_CACHE_FILE``), else config.ini's
+    ``CACHE_FILE_NAME``, else the default: one rule, in ``Settings.load``, so the CLI never looks at
+    another file than the one the facade writes.
+    """
     from typed_llm._cache.sqlite_inspect import seed_cache_path  # noqa: PLC0415  (keep --help fast)
     from typed_llm._compat.settings import Settings  # noqa: PLC0415
 
-    named = os.environ.get("TYPED_LLM_CACHE_FILE")
-    return seed_cache_path(named or Settings.load().cache_file_name)
+    return seed_cache_path(Settings.load().cache_file_name)
 
 
 def _cache(args: argparse.Namespace) -> int:

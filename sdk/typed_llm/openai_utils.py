@@ -23,16 +23,13 @@ and is easy to pass on unnoticed; code that tested for ``None`` should catch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import cast
 
 from typed_llm._compat import registry as _registry
 from typed_llm._compat.llmcall import LLMCall
 from typed_llm._compat.seed_client import AzureClient, OpenAIClient, SeedClient
 from typed_llm._compat.seed_params import InvalidRequestError
 from typed_llm._errors import UnknownAPITypeError
-
-if TYPE_CHECKING:
-    from typed_llm._typing import Client
 
 __all__ = [
     "AzureClient",
@@ -42,6 +39,7 @@ __all__ = [
     "SeedClient",
     "UnknownAPITypeError",
     "client",
+    "close",
     "force_api_cache",
     "force_api_type",
     "get_embedding",
@@ -55,7 +53,8 @@ register_client = _registry.register_client
 typed_client = _registry.client
 """The typed ``Client`` of the configured API type (``client()`` gives it the seed's methods)."""
 
-_wrapped: dict[int, tuple[Client, SeedClient]] = {}
+close = _registry.close
+"""Close the clients the facade built (``client()``'s and its per-call ones); later calls build anew."""
 
 
 def client() -> SeedClient:
@@ -72,7 +71,7 @@ def client() -> SeedClient:
     typed = _registry.client()
     default = _registry.default_in_use()
     with _registry._lock:  # noqa: SLF001  (one lock for the registry and its wrappers)
-        known = _wrapped.get(id(typed))
+        known = _registry.wrappers.get(id(typed))
         if known is None or known[0] is not typed:
             if default is None:
                 wrapper = SeedClient(typed)
@@ -80,8 +79,8 @@ def client() -> SeedClient:
                 wrapper = AzureClient() if default == "azure" else OpenAIClient()
                 wrapper.client = typed
             known = (typed, wrapper)
-            _wrapped[id(typed)] = known
-        return known[1]
+            _registry.wrappers[id(typed)] = known
+        return cast("SeedClient", known[1])
 
 
 def get_embedding(text: str, model: str | None = None) -> list[float]:

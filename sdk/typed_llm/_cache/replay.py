@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 from typed_llm._cache.base import Listing
 from typed_llm._cache.entry import stored_request
-from typed_llm._errors_replay import CacheMissError
+from typed_llm._errors.replay import CacheMissError
 from typed_llm._redaction import scrub_registered
 
 if TYPE_CHECKING:

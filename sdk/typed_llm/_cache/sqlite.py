@@ -139,7 +139,7 @@ class SQLiteCache:
         """Move a damaged database aside and start empty, once, whoever else starts on it too."""
         with _folder_lock(self.path.parent):
             try:  # another process may have moved it aside while this one waited for the lock
-                self._open_file(locked=True)
+                self._open_locked()
             except sqlite3.DatabaseError as exc:
                 if _code(exc) not in _DAMAGED:
                     raise self._error(exc) from exc
@@ -158,9 +158,30 @@ class SQLiteCache:
                     moved_to=str(aside),
                     error=str(damage),
                 )
-                self._open_file(locked=True)
+                self._open_locked()
             except (OSError, sqlite3.Error) as exc:
                 raise self._error(exc) from exc
+
+    def _open_locked(self) -> None:
+        """``_open_file`` under the folder lock, waiting out another process's brief hold on the file.
+
+        In a few WAL cases SQLite answers SQLITE_BUSY at once, without its busy handler: a last
+        connection removing its WAL and shared memory as it closes, a WAL recovery in another
+        process (https://sqlite.org/wal.html, "Sometimes Queries Return SQLITE_BUSY In WAL
+        Mode"). Processes starting together on one file, a damaged one above all (every failed
+        open closes its connection), meet them. Under the folder lock no process of this SDK
+        migrates or moves the file, so such a BUSY is passing: try again, within the busy timeout.
+        """
+        deadline = time.monotonic() + self._busy_ms / 1000
+        while True:
+            try:
+                self._open_file(locked=True)
+            except sqlite3.OperationalError as exc:
+                if _code(exc) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise
+            else:
+                return
+            time.sleep(0.01)
 
     def _refuse_if_not_a_database(self, damage: sqlite3.DatabaseError) -> None:
         # A link, or a file that does not start as SQLite's do, may not be a cache: leave it alone.

@@ -4,6 +4,11 @@
 ``Settings``, so importing the package needs no key and reads no file. ``register_client`` adds or
 replaces a client (or a builder); ``force_api_type`` overrides the configured API type;
 ``force_api_cache`` turns the SQLite cache on or off for the default clients.
+
+The registry owns what it builds: the clients its builders return, and the seed-style wrappers
+``openai_utils.client()`` puts around them (which build per-call clients of their own). ``close()``
+closes them all (a client rebuilt or replaced meanwhile too) and forgets them; the next use builds
+again. A client instance given to ``register_client`` is the caller's to close.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "UnknownAPITypeError",
     "client",
+    "close",
     "default_in_use",
     "force_api_cache",
     "force_api_type",
@@ -43,6 +49,11 @@ _built: dict[str, object] = {}
 _forced_type: str | None = None
 _overrides: dict[str, object] = {}
 _settings: Settings | None = None
+_owned: list[object] = []
+"""Every client a builder built (in ``_built`` or since replaced): ``close()`` closes them."""
+wrappers: dict[int, tuple[object, object]] = {}
+"""``openai_utils.client()``'s seed-style wrappers, by the id of the typed client they wrap (the
+registry's, under its lock): ``close()`` closes and forgets them."""
 
 
 def settings() -> Settings:
@@ -125,6 +136,7 @@ def registered() -> object:
             raise UnknownAPITypeError(api_type, tuple(sorted({*_builders, *_built})))
         built = _checked(api_type, builder())
         _built[api_type] = built
+        _owned.append(built)
         return built
 
 
@@ -182,9 +194,29 @@ def force_api_cache(cache_api_calls: bool, cache_file_name: str | None = None) -
         found.set_api_cache(cache_api_calls, cache_file_name)  # type: ignore[attr-defined]  # checked just above
 
 
+def close() -> None:
+    """Close every client the registry built and the facade's wrappers (their per-call clients).
+
+    They are forgotten: the next ``client()`` builds again. Registered instances stay registered
+    and open (their owner closes them); a wrapper around one closes only what it built itself.
+    """
+    with _lock:
+        closing = [wrapper for _, wrapper in wrappers.values()]
+        closing.extend(_owned)
+        for api_type in [name for name, found in _built.items() if any(found is c for c in _owned)]:
+            del _built[api_type]
+        _owned.clear()
+        wrappers.clear()
+    for found in closing:  # wrappers first: their own clients, then the typed clients they wrap
+        close_client = getattr(found, "close", None)
+        if callable(close_client):
+            close_client()
+
+
 def _reset() -> None:
-    """Back to the state after import (for tests)."""
+    """Back to the state after import (for tests), closing what the registry built."""
     global _forced_type, _settings  # noqa: PLW0603  (the registry is process state, by design)
+    close()
     with _lock:
         _builders.clear()
         _built.clear()

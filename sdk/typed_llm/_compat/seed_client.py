@@ -21,6 +21,7 @@ from typed_llm._compat import registry as _registry
 from typed_llm._compat.seed_params import InvalidRequestError, chat_api_params, request_from_params, validated
 from typed_llm._compat.settings import Settings
 from typed_llm._errors import ConfigurationError
+from typed_llm._ledger import ledger_of
 from typed_llm._models.messages import Message
 from typed_llm._models.requests import EmbeddingRequest
 from typed_llm._models.responses import ParsedChatResponse
@@ -63,6 +64,8 @@ class SeedClient:
         self._own = client is None
         self._lock = threading.RLock()
         self._variants: dict[tuple[tuple[str, float], ...], Client] = {}
+        self._built: Client | None = None  # self.client when this object built it (closed by close())
+        self._retired: list[Client] = []  # clients set_api_cache replaced: close() closes them
         limit = max_concurrent_model_calls or None
         self._slots = threading.BoundedSemaphore(limit) if limit else None
         self._cache: tuple[bool, str | None] | None = None
@@ -95,6 +98,7 @@ class SeedClient:
         with self._lock:
             if self.client is None:
                 self._setup_from_config()
+                self._built = self.client
             client = self.client
         if client is None or not all(
             callable(getattr(client, name, None)) for name in ("complete", "parse", "embed")
@@ -301,14 +305,47 @@ class SeedClient:
             )
         with self._lock:
             self._cache = (cache_api_calls, cache_file_name)
-            self.client = None
+            # Replaced, not closed: a call in another thread may be using them (close() closes them).
+            self._retired.extend(self._owned())
+            self.client = self._built = None
             self._variants.clear()
+
+    def close(self) -> None:
+        """Close the typed clients this object built (its own, per-call variants, replaced ones).
+
+        A typed client given to it (``SeedClient(client)``, or set on ``self.client``) is the
+        giver's to close. The object stays usable: the next call builds what it needs again.
+        """
+        with self._lock:
+            owned = [*self._owned(), *self._retired]
+            if self._built is not None and self.client is self._built:
+                self.client = None
+            self._built = None
+            self._variants.clear()
+            self._retired.clear()
+        for client in owned:
+            close = getattr(client, "close", None)
+            if callable(close):
+                close()
+
+    def _owned(self) -> list[Client]:
+        """The clients in use that this object built (its own typed client, per-call variants)."""
+        built = [self._built] if self._built is not None and self.client is self._built else []
+        return [*built, *self._variants.values()]
 
     # -- the seed's cost statistics ---------------------------------------------------------------
 
     def _update_cost_stats(self, response: ChatResponse) -> None:
+        """Count one call, as the seed did: ``cached_calls`` when no request was sent, else ``model_calls``.
+
+        The typed client answers hits itself, so the answer's ledger says which it was: its last
+        attempt is of kind ``cache`` (a hit) or ``single-flight`` (an identical call in flight
+        answered it), or ``http``. Tokens are added either way, as the seed added them.
+        """
+        attempts = ledger_of(response)
+        answered_without_request = bool(attempts) and attempts[-1].kind != "http"
         with self._lock:
-            self._stats["model_calls"] += 1
+            self._stats["cached_calls" if answered_without_request else "model_calls"] += 1
             if response.usage is not None:
                 self._stats["input_tokens"] += response.usage.prompt_tokens
                 self._stats["output_tokens"] += response.usage.completion_tokens
@@ -317,7 +354,8 @@ class SeedClient:
     def get_cost_stats(self) -> dict[str, int]:
         """Tokens and calls so far, under the seed's keys.
 
-        ``cached_calls`` stays 0: the cache belongs to the typed client, which answers hits itself.
+        ``model_calls`` counts the calls that sent a request, ``cached_calls`` those the cache
+        answered (their tokens are counted too, as in the seed).
         """
         with self._lock:
             return dict(self._stats)

@@ -1,6 +1,7 @@
 """Settings: one immutable, typed object, loaded from arguments, environment, config.ini, defaults.
 
-Precedence, per key: an explicit argument, then the environment variable ``TYPED_LLM_<KEY>``, then
+Precedence, per key: an explicit argument, then the environment variable ``TYPED_LLM_<KEY>`` (for
+``CACHE_FILE_NAME`` also ``TYPED_LLM_CACHE_FILE``, the CLI's older name; both at once is refused), then
 the ``[OpenAI]`` section of a ``config.ini`` (TinyTroupe's keys, upper case), then the default.
 Loading checks every value and reports every bad one at once, each with its key, where it came
 from and what was expected. Credentials are never settings: they stay in the environment
@@ -26,7 +27,7 @@ from typed_llm._errors import SettingsError
 from typed_llm._models.requests import ReasoningEffort
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from typed_llm._typing import Client
 
@@ -36,6 +37,10 @@ _ENV_PREFIX = "TYPED_LLM_"
 _SECTION = "OpenAI"
 _ALIASES = {"freq_penalty": "frequency_penalty"}
 """Other names of a key in the seed's config.ini (its ConfigManager reads ``FREQ_PENALTY``)."""
+_ENV_ALIASES = {"TYPED_LLM_CACHE_FILE": "cache_file_name"}
+"""Other environment names of a key: ``typed-llm cache`` documented ``TYPED_LLM_CACHE_FILE``
+before it read the settings, so that name still names the facade's cache file, for the CLI and
+the facade alike (``TYPED_LLM_CACHE_FILE_NAME`` is the name the ``TYPED_LLM_<KEY>`` rule gives)."""
 
 
 class Settings(BaseModel):
@@ -133,11 +138,9 @@ class Settings(BaseModel):
             for key, value in _read_ini(path, problems).items():
                 values[key] = value
                 sources[key] = f"{path} [{_SECTION}] {key.upper()}"
-        for name in cls.model_fields:
-            variable = _ENV_PREFIX + name.upper()
-            if variable in env:
-                values[name] = env[variable]
-                sources[name] = f"environment variable {variable}"
+        for name, (value, variable) in _read_env(cls.model_fields, env, problems).items():
+            values[name] = value
+            sources[name] = f"environment variable {variable}"
         for name, argument in arguments.items():
             values[name] = argument
             sources[name] = "argument"
@@ -190,6 +193,32 @@ class Settings(BaseModel):
             cache=self.cache(),
             preflight=self.preflight,
         )
+
+
+def _read_env(
+    names: Iterable[str], env: Mapping[str, str], problems: list[tuple[str, str, str]]
+) -> dict[str, tuple[str, str]]:
+    """The settings the environment gives: name -> (value, the variable it came from).
+
+    ``TYPED_LLM_<KEY>`` per setting, or an alias of ``_ENV_ALIASES``; a setting given by both is a
+    problem (which one was meant cannot be known), and neither value is taken.
+    """
+    found = {
+        name: (env[_ENV_PREFIX + name.upper()], _ENV_PREFIX + name.upper())
+        for name in names
+        if _ENV_PREFIX + name.upper() in env
+    }
+    for alias, name in _ENV_ALIASES.items():
+        if alias not in env:
+            continue
+        if name in found:
+            variable = found.pop(name)[1]
+            problems.append(
+                (name, f"environment variable {alias}", f"one of {alias} and {variable}, not both")
+            )
+        else:
+            found[name] = (env[alias], alias)
+    return found
 
 
 def _config_path(config_file: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:

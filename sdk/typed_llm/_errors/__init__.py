@@ -30,6 +30,9 @@ Grouped by what the caller can do about it::
     ├── RefusalError                  the model refused (refusal text)
     ├── NoTextError                   ``.text`` asked of an answer that only called tools
     ├── UnrecordedRequestError        replaying a cassette, a request it does not hold
+    │   └── CacheMissError            a replay-only cache holds no answer for the request
+    ├── CassetteError                 a cassette cannot be used as it is (cassette: the file)
+    │   └── CassetteValidationError   a recorded response no longer fits the SDK's models
     ├── CacheError                    a cache file cannot be used (path, what to do)
     ├── StrictSchemaError             a type strict structured outputs cannot express (path)
     ├── TemplateVariableError         an LLMCall template variable the call did not give (missing)
@@ -40,10 +43,10 @@ One warning, not an error: ``UnknownModelWarning`` (a model whose encoding or li
 
 The package imports nothing of typed_llm outside itself (the types of ``response`` attributes are
 named for the type checker only), so every other module can use it: the root is in ``base``, the
-API's errors here, the others (pre-flight, structured output, replay, cache, settings) in
-``usage``. Foreign exceptions (openai, httpx2) become these at one boundary,
-``_providers.translate``; the class of an error answer is chosen by one pure function,
-``_wire.status.status_error``, from the status, the headers and the body alone.
+API's errors here, the others (pre-flight, structured output, cache, settings) in ``usage``,
+replay's (cassettes, the replay-only cache) in ``replay``. Foreign exceptions (openai, httpx2)
+become these at one boundary, ``_providers.translate``; the class of an error answer is chosen by
+one pure function, ``_wire.status.status_error``, from the status, the headers and the body alone.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ from typing import TYPE_CHECKING, Literal
 
 from typed_llm._errors.base import ConfigurationError as ConfigurationError
 from typed_llm._errors.base import TypedLLMError as TypedLLMError
+from typed_llm._errors.replay import CacheMissError as CacheMissError
+from typed_llm._errors.replay import CassetteError as CassetteError
+from typed_llm._errors.replay import CassetteValidationError as CassetteValidationError
 from typed_llm._errors.usage import CacheError as CacheError
 from typed_llm._errors.usage import ContextWindowExceededError as ContextWindowExceededError
 from typed_llm._errors.usage import NoTextError as NoTextError

@@ -33,7 +33,7 @@ from vcr.errors import UnhandledHTTPRequestError
 from vcr.record_mode import RecordMode as VCRRecordMode
 
 from typed_llm._cache.key import canonical_json
-from typed_llm._errors_replay import CassetteValidationError
+from typed_llm._errors.replay import CassetteValidationError
 from typed_llm.testing._diff import Nearest, nearest, typed_view
 from typed_llm.testing._frames import FramedPatcherBuilder
 from typed_llm.testing._validate import problem_of

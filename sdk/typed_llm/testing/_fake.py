@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 from typed_llm.testing._canned import chat_answer, example, text_of
 from typed_llm.testing._fake_logprobs import chat_logprobs
 from typed_llm.testing._fake_responses import responses_answer, sse_frames
+from typed_llm.testing._fake_usage import chat_prompt_tokens
 from typed_llm.testing._replies import _AZURE_VERDICTS, FakeReply, ReceivedRequest, StreamScript
 
 if TYPE_CHECKING:
@@ -421,7 +422,7 @@ class FakeAPI:
                 finish = "length"
             message["content"] = answer
         completion_tokens = _tokens(answer) if answer else 9
-        prompt_tokens = _tokens(prompt) + 3 * len(messages) + 3
+        prompt_tokens = chat_prompt_tokens(body, model, _tokens(prompt) + 3 * len(messages) + 3)
         reasoning = 64 if model.startswith(("o1", "o3", "o4", "gpt-5")) else 0
         choice: dict[str, object] = {"index": 0, "message": message, "finish_reason": finish}
         choice["logprobs"] = chat_logprobs(body, message["content"])

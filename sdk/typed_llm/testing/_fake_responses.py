@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from typed_llm.testing._canned import chat_answer, text_of
 from typed_llm.testing._fake_stream import sse_frames as chat_frames
+from typed_llm.testing._fake_usage import responses_input_tokens
 
 if TYPE_CHECKING:
     from typed_llm.testing._replies import StreamScript
@@ -118,7 +119,8 @@ def responses_answer(
                 "role": "assistant",
             }
         )
-    input_tokens = sum(max(1, len(text_of(i.get("content")).split())) for i in items) + 7
+    words = sum(max(1, len(text_of(i.get("content")).split())) for i in items) + 7
+    input_tokens = responses_input_tokens(body, model, words)
     output_tokens = max(1, len(text.split())) + (64 if reasoning_model else 0)
     return 200, {
         "id": f"resp_fake{number:020d}",

@@ -1,7 +1,7 @@
 """The errors of replay: a cassette that no longer fits the models, a replay-only cache that missed.
 
-They extend the one tree of ``_errors`` (which is at its size limit), and, like it, import nothing
-of the package but ``_errors``::
+A module of the ``_errors`` package beside ``base`` and ``usage``; like them it imports nothing of
+the package outside ``_errors`` (the root from ``base``, ``UnrecordedRequestError`` from ``usage``)::
 
     TypedLLMError
     ├── CassetteError                 a cassette cannot be used as it is (cassette: the file)
@@ -12,7 +12,8 @@ of the package but ``_errors``::
 
 from __future__ import annotations
 
-from typed_llm._errors import TypedLLMError, UnrecordedRequestError
+from typed_llm._errors.base import TypedLLMError
+from typed_llm._errors.usage import UnrecordedRequestError
 
 # No __all__: every public name here is an exception class, and all of them are exported.
 
