@@ -236,8 +236,14 @@ def test_filtered_completion_is_not_cached(fake: FakeAPI, cache: Cache) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    [b"not json at all", b'{"id": "x"}', b'{"truncated": '],
-    ids=["not-json", "wrong-schema", "cut-short"],
+    [
+        b"not json at all",
+        b'{"id": "x"}',
+        b'{"truncated": ',
+        b'{"provenance":{"written_at":1,"sdk_version":"x","key_version":2},"response":{"id":"x"}}',
+        b'{"provenance":{"written_at":1,"sdk_version":"x","key_version":2},"request":{"a":1},"resp',
+    ],
+    ids=["not-json", "wrong-schema", "cut-short", "enveloped-wrong-schema", "enveloped-cut-short"],
 )
 def test_damaged_entry_is_a_miss_and_a_warning(fake: FakeAPI, tmp_path: Path, damage: bytes) -> None:
     """A damaged entry: a warning, a call to the server, and the entry replaced by a good one."""

@@ -25,6 +25,7 @@ from typed_llm._cache.key import KEY_VERSION
 
 __all__ = [
     "Provenance",
+    "decode_answer",
     "decode_entry",
     "describe_entry",
     "encode_entry",
@@ -102,6 +103,32 @@ def encode_entry(
             b"}",
         )
     )
+
+
+class _Answer(BaseModel, Generic[S]):
+    """What a hit reads of an entry: the answer alone (the provenance and the request are skipped,
+    not built into Python objects, which cost a hit as much as the answer itself)."""  # noqa: D205, D209
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    response: S
+
+
+@functools.cache
+def _answer_type(kind: type[S]) -> type[_Answer[S]]:
+    return _Answer[kind]  # type: ignore[valid-type]  # kind is a model class
+
+
+def decode_answer(raw: bytes, kind: type[S]) -> S:
+    """The answer stored in ``raw`` (``decode_entry`` without the provenance), for a cache hit.
+
+    Raises:
+        pydantic.ValidationError: the bytes are not such an entry (damaged, or another schema).
+    """
+    if raw.startswith(_ENVELOPE):
+        answer: _Answer[S] = _answer_type(kind).model_validate_json(raw)
+        return answer.response
+    return kind.model_validate_json(raw)
 
 
 @functools.cache

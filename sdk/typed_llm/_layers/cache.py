@@ -27,7 +27,7 @@ import attrs
 from pydantic import BaseModel, ValidationError
 
 from typed_llm._cache.base import Cache
-from typed_llm._cache.entry import decode_entry, encode_entry
+from typed_llm._cache.entry import decode_answer, encode_entry
 from typed_llm._cache.policy import DEFAULT_POLICY, CachePolicy
 from typed_llm._cache.replay import miss_error, request_record
 from typed_llm._layers.pipeline import Emit, Outcome, Perform
@@ -146,7 +146,7 @@ class Caching:
         if raw is None:
             return None
         try:
-            value, _provenance = decode_entry(raw, kind)
+            value = decode_answer(raw, kind)
         except ValidationError as exc:
             emit(
                 logging.WARNING,
