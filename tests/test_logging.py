@@ -257,6 +257,38 @@ def test_library_is_silent_when_nothing_is_configured(
     assert (captured.out, captured.err) == ("", "")
 
 
+def test_an_event_that_would_reach_no_handler_is_not_built() -> None:
+    """With nothing configured, a library event would reach only the library's NullHandler: it is
+    not built at all. A handler added anywhere up the tree (an application's, pytest's caplog)
+    receives it, built and redacted."""
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    built: list[str] = []
+
+    def value() -> str:
+        built.append("built")
+        return "v"
+
+    root.handlers = []
+    root.setLevel(logging.WARNING)
+    try:
+        emit(logging.WARNING, "retry_scheduled", detail=Later(value))
+        assert built == []
+        records: list[logging.LogRecord] = []
+        listener = logging.Handler()
+        listener.emit = records.append  # type: ignore[method-assign]  # a handler that keeps what it gets
+        root.addHandler(listener)
+        emit(logging.WARNING, "retry_scheduled", detail=Later(value), api_key=FAKE_OPENAI_KEY)
+        assert built == ["built"]
+        (record,) = records
+        assert "retry_scheduled" in record.getMessage()
+        assert FAKE_OPENAI_KEY not in record.getMessage()
+    finally:
+        root.handlers = handlers
+        root.setLevel(level)
+
+
 GUARDED_SUITE = """
 import logging
 

@@ -210,10 +210,29 @@ def _pipeline_now() -> _Pipeline | None:
 
 def _enabled_in(pipeline: _Pipeline | None, level: int) -> bool:
     if pipeline is None:
-        return _stdlib_logger.isEnabledFor(level)
+        return _stdlib_logger.isEnabledFor(level) and _stdlib_delivers()
     # structlog's filtering loggers answer this cheaply; other wrappers filter later themselves.
     is_enabled = getattr(pipeline.logger, "is_enabled_for", None)
     return True if is_enabled is None else bool(is_enabled(level))
+
+
+def _stdlib_delivers() -> bool:
+    """Whether a record of the stdlib logger ``typed_llm`` reaches any handler but a ``NullHandler``.
+
+    With nothing configured it reaches only the library's own ``NullHandler`` (and stdlib's
+    last-resort printer never runs, since a handler was found): such an event is dropped, so it is
+    not built. A handler the application (or pytest's ``caplog``) adds anywhere on the way up
+    counts, whatever its level.
+    """
+    logger: logging.Logger | None = _stdlib_logger
+    while logger is not None:
+        for handler in logger.handlers:
+            if handler.__class__ is not logging.NullHandler:
+                return True
+        if not logger.propagate:
+            return False
+        logger = logger.parent
+    return False
 
 
 def enabled(level: int) -> bool:

@@ -22,12 +22,13 @@ from pydantic import BaseModel
 
 from typed_llm._cost import cost_log_fields
 from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
+from typed_llm._layers.preflight import token_drift
 from typed_llm._ledger import log_form
 from typed_llm._logging import cleaned, emit_with, enabled
 from typed_llm._wire.options import NO_OPTIONS
 
 if TYPE_CHECKING:
-    from typed_llm._layers.pipeline import AttemptContext, Call, Flow, Next, Outcome
+    from typed_llm._layers.pipeline import AttemptContext, Call, Flow, Next, Outcome, TokenDrift
 
 __all__ = ["Identity", "Logging", "error_fields"]
 
@@ -102,9 +103,11 @@ class Logging:
                     failed.update(options)
                 emit_with(logging.ERROR, "error", shared or cleaned(self.identity.fields(call)), failed)
             raise
-        drift = outcome.drift
+        drift = token_drift(outcome) if shared is not None or enabled(logging.WARNING) else None
         if shared is not None:  # emit checks the level again
-            emit_with(logging.INFO, "response", shared, _response_fields(call, outcome, started, options))
+            emit_with(
+                logging.INFO, "response", shared, _response_fields(call, outcome, started, options, drift)
+            )
         if drift is not None and drift.beyond_tolerance and enabled(logging.WARNING):
             emit_with(
                 logging.WARNING,
@@ -121,7 +124,11 @@ class Logging:
 
 
 def _response_fields(
-    call: Call[R, S], outcome: Outcome[S], started: float, options: dict[str, object] | None
+    call: Call[R, S],
+    outcome: Outcome[S],
+    started: float,
+    options: dict[str, object] | None,
+    drift: TokenDrift | None,
 ) -> dict[str, object]:
     """What the ``response`` event says of the outcome, after the call's shared fields."""
     fields: dict[str, object] = {
@@ -142,7 +149,6 @@ def _response_fields(
     elif cost is not None:  # None: not an answer that has a price (another operation's)
         fields["cost"] = None
         fields["cost_unknown"] = cost
-    drift = outcome.drift
     fields["prompt_tokens_estimate"] = None if drift is None else drift.estimate
     fields["token_drift"] = None if drift is None else drift.difference
     if options:

@@ -201,29 +201,29 @@ class Outcome(Generic[T]):
     """The ledger so far: set by the retry layer, the cache (a hit) and single-flight (a follower)."""
     status: int = 200
     """The HTTP status of the answer, for the ledger (the terminal's)."""
-    drift: TokenDrift | None = None
-    """The pre-flight token estimate against the reported count (None: nothing was estimated,
-    e.g. an answer from the cache, a model without a known window, an API the SDK does not count)."""
+    estimate: int | None = None
+    """The pre-flight layer's count of the prompt, to set against the answer's reported usage
+    (``preflight.token_drift``); None: nothing was estimated (an answer from the cache, a model
+    without a known window, an API the SDK does not count)."""
 
     # What the layers change on the way up, one field each: built whole and in order (attrs.evolve
     # looks every field up by name, twice the cost, on the path of every call).
 
     def with_attempts(self, attempts: tuple[Attempt, ...]) -> Outcome[T]:
         """This outcome with the ledger ``attempts``."""
-        return self._but(self.value, attempts, self.drift)
+        return self._but(self.value, attempts, self.estimate)
 
-    def with_drift(self, drift: TokenDrift) -> Outcome[T]:
-        """This outcome with the pre-flight estimate set against the reported count."""
-        return self._but(self.value, self.attempts, drift)
+    def with_estimate(self, estimate: int) -> Outcome[T]:
+        """This outcome with the pre-flight count of its prompt."""
+        return self._but(self.value, self.attempts, estimate)
 
     def with_value(self, value: T) -> Outcome[T]:
         """This outcome with another answer (a copy of its own)."""
-        return self._but(value, self.attempts, self.drift)
+        return self._but(value, self.attempts, self.estimate)
 
-    def _but(self, value: T, attempts: tuple[Attempt, ...], drift: TokenDrift | None) -> Outcome[T]:
-        return Outcome(
-            value, self.attempt, self.cached, self.events, self.first_event_at, attempts, self.status, drift
-        )
+    def _but(self, value: T, attempts: tuple[Attempt, ...], estimate: int | None) -> Outcome[T]:
+        cached, events, first = self.cached, self.events, self.first_event_at
+        return Outcome(value, self.attempt, cached, events, first, attempts, self.status, estimate)
 
 
 @attrs.define(eq=False)

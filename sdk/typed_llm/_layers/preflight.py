@@ -7,7 +7,7 @@ counted and checked is the one the client's registry resolves the request's ``mo
 deployment name is counted as the model it serves).
 
 The count is kept: when the answer comes back, it is set against the ``prompt_tokens`` the API
-reported (a ``TokenDrift`` carried up in the ``Outcome``). The logging layer writes both into the
+reported (``token_drift``: the count travels up in the ``Outcome``). The logging layer writes both into the
 ``response`` event and a ``token_drift`` warning when they differ by more than ``drift_tolerance``:
 the sign that a new model, or a new rendering of tools or formats, changed the count.
 """
@@ -27,7 +27,7 @@ from typed_llm._layers.pipeline import TokenDrift
 if TYPE_CHECKING:
     from typed_llm._layers.pipeline import AttemptContext, Call, Flow, Next, Outcome
 
-__all__ = ["DRIFT_MIN_TOKENS", "DRIFT_RATIO", "Preflight", "drift_tolerance"]
+__all__ = ["DRIFT_MIN_TOKENS", "DRIFT_RATIO", "Preflight", "drift_tolerance", "token_drift"]
 
 R = TypeVar("R", bound=BaseModel)
 S = TypeVar("S", bound=BaseModel)
@@ -67,9 +67,18 @@ class Preflight:
         if check is not None:
             estimate = check(call.request, self.model_of(call.operation.model_of(call.request)))
         outcome = yield from inner(attempt)
-        if estimate is None:
-            return outcome
-        tokens = billed_tokens(outcome.value)
-        reported = None if tokens is None else tokens.input
-        drift = TokenDrift(estimate, reported, drift_tolerance(reported or 0))
-        return outcome.with_drift(drift)
+        return outcome if estimate is None else outcome.with_estimate(estimate)
+
+
+def token_drift(outcome: Outcome[S]) -> TokenDrift | None:
+    """The outcome's pre-flight estimate set against the prompt tokens its answer reports.
+
+    None when nothing was estimated. Worked out by whoever reads it (the logging layer, when an
+    event that says it goes somewhere), not on the way up.
+    """
+    estimate = outcome.estimate
+    if estimate is None:
+        return None
+    tokens = billed_tokens(outcome.value)
+    reported = None if tokens is None else tokens.input
+    return TokenDrift(estimate, reported, drift_tolerance(reported or 0))
