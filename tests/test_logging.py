@@ -257,6 +257,17 @@ def test_library_is_silent_when_nothing_is_configured(
     assert (captured.out, captured.err) == ("", "")
 
 
+class _Keeping(logging.Handler):
+    """A stdlib handler that keeps the records it gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def test_an_event_that_would_reach_no_handler_is_not_built() -> None:
     """With nothing configured, a library event would reach only the library's NullHandler: it is
     not built at all. A handler added anywhere up the tree (an application's, pytest's caplog)
@@ -275,13 +286,11 @@ def test_an_event_that_would_reach_no_handler_is_not_built() -> None:
     try:
         emit(logging.WARNING, "retry_scheduled", detail=Later(value))
         assert built == []
-        records: list[logging.LogRecord] = []
-        listener = logging.Handler()
-        listener.emit = records.append  # type: ignore[method-assign]  # a handler that keeps what it gets
+        listener = _Keeping()
         root.addHandler(listener)
         emit(logging.WARNING, "retry_scheduled", detail=Later(value), api_key=FAKE_OPENAI_KEY)
         assert built == ["built"]
-        (record,) = records
+        (record,) = listener.records
         assert "retry_scheduled" in record.getMessage()
         assert FAKE_OPENAI_KEY not in record.getMessage()
     finally:
