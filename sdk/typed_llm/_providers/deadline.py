@@ -69,7 +69,15 @@ class _Stream(httpcore2.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _cut(timeout, httpcore2.ReadTimeout))
+        # _cut, written out: a read is the first thing that runs when an answer arrives
+        deadline: float | None = getattr(_current, "deadline", None)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise httpcore2.ReadTimeout("the attempt's deadline passed")
+            if timeout is None or left < timeout:
+                timeout = left
+        return self._inner.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._inner.write(buffer, _cut(timeout, httpcore2.WriteTimeout))
