@@ -103,7 +103,10 @@ class Logging:
                     failed.update(options)
                 emit_with(logging.ERROR, "error", shared or cleaned(self.identity.fields(call)), failed)
             raise
-        drift = token_drift(outcome) if shared is not None or enabled(logging.WARNING) else None
+        estimated = outcome.estimate is not None  # (none for a hit: nothing was counted)
+        drift = (
+            token_drift(outcome) if estimated and (shared is not None or enabled(logging.WARNING)) else None
+        )
         if shared is not None:  # emit checks the level again
             emit_with(
                 logging.INFO, "response", shared, _response_fields(call, outcome, started, options, drift)
