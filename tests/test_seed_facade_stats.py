@@ -4,37 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
-
 import typed_llm
 from helpers import FAKE_OPENAI_KEY
+from seed_fixtures import seed_fake, seed_registry  # noqa: F401  (fixtures: pytest finds them here)
 from typed_llm import openai_utils
 from typed_llm._compat import registry as _registry
-from typed_llm.testing._fake import FakeAPI
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     import openai
 
-
-@pytest.fixture(autouse=True)
-def _fresh_registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Each test starts from the registry as imported, in an empty folder (no config.ini)."""
-    monkeypatch.chdir(tmp_path)
-    _registry._reset()
-    yield
-    _registry._reset()
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAPI]:
-    """The loopback fake, with the environment pointing the default OpenAI client at it."""
-    with FakeAPI() as api:
-        monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
-        monkeypatch.setenv("OPENAI_BASE_URL", api.openai_base_url)
-        yield api
+    from typed_llm.testing._fake import FakeAPI
 
 
 def test_cost_stats_count_the_calls_the_cache_answered(fake: FakeAPI, tmp_path: Path) -> None:
