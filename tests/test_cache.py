@@ -216,6 +216,38 @@ def test_retried_call_is_stored_once_it_succeeds(fake: FakeAPI, cache: Cache) ->
     assert len(fake.received) == 2
 
 
+def test_a_hit_keeps_azures_filter_verdicts(fake: FakeAPI, cache: Cache) -> None:
+    """Azure's verdicts on the prompt and on each choice read back from the cache as they came."""
+    safe = {
+        "hate": {"filtered": False, "severity": "safe"},
+        "violence": {"filtered": False, "severity": "low"},
+    }
+    answer = {
+        "id": "chatcmpl-v",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "fine"},
+                "content_filter_results": safe,
+            }
+        ],
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": safe}],
+    }
+    fake.enqueue(FakeReply(status=200, body=answer))
+    client = AzureClient(endpoint=fake.url, api_key=FAKE_AZURE_KEY, cache=cache)
+    paid, hit = client.complete(REQUEST), client.complete(REQUEST)
+    assert len(fake.received) == 1
+    assert hit.attempts[0].kind == "cache"
+    verdicts = [(r.category, r.severity) for r in hit.choices[0].content_filter_results]
+    assert verdicts == [("hate", "safe"), ("violence", "low")]
+    assert hit.prompt_filter_results == paid.prompt_filter_results != ()
+    assert hit.choices == paid.choices
+
+
 def test_filtered_completion_is_not_cached(fake: FakeAPI, cache: Cache) -> None:
     """A completion Azure's filter cut short is returned, but not kept."""
     filtered = {

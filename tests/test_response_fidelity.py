@@ -164,6 +164,43 @@ def test_azure_filtered_choice_without_message_raises_content_filter_error() -> 
     assert error.request_id == response.request_id is not None
 
 
+def test_azures_older_name_for_the_prompt_verdicts_is_read() -> None:
+    """API versions before 2023-06 send ``prompt_annotations``: read as ``prompt_filter_results``
+    (the newer name wins when both are there), and a cached copy reads back the same."""
+    verdicts = [
+        {"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}}}
+    ]
+    newer = [{"prompt_index": 0, "content_filter_results": {"hate": {"filtered": True, "severity": "high"}}}]
+    stop = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}
+    older, both = _complete(
+        _completion(stop, prompt_annotations=verdicts),
+        _completion(stop, prompt_annotations=verdicts, prompt_filter_results=newer),
+    )
+    assert [r.content_filter_results[0].severity for r in older.prompt_filter_results] == ["safe"]
+    assert [r.content_filter_results[0].severity for r in both.prompt_filter_results] == ["high"]
+    assert ChatResponse.model_validate_json(older.model_dump_json()) == older
+
+
+def test_usage_details_are_flattened_unless_given_flat() -> None:
+    """``cached_tokens`` and ``reasoning_tokens`` come from the nested details; flat counts win."""
+    stop = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}
+    usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    nested = {
+        **usage,
+        "prompt_tokens_details": {"cached_tokens": 4},
+        "completion_tokens_details": {"reasoning_tokens": 2},
+    }
+    flat = {**nested, "cached_tokens": 7, "reasoning_tokens": 1}
+    plain, from_details, given = _complete(
+        _completion(stop, usage=usage), _completion(stop, usage=nested), _completion(stop, usage=flat)
+    )
+    counts = [
+        (r.usage.cached_tokens, r.usage.reasoning_tokens) for r in (plain, from_details, given) if r.usage
+    ]
+    assert counts == [(None, None), (4, 2), (7, 1)]
+    assert ChatResponse.model_validate_json(from_details.model_dump_json()) == from_details
+
+
 def test_a_choice_without_message_is_malformed_unless_filtered() -> None:
     """Only the filter's stop may leave the message out: any other finish without one is malformed."""
     body = _completion({"index": 0, "finish_reason": "stop"})

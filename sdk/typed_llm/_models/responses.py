@@ -143,8 +143,11 @@ def content_filter_results(raw: object) -> tuple[ContentFilterResult, ...]:
 
 
 def _filter_results_or_wire(raw: object) -> object:
-    # Built from the wire (a JSON object) or from already typed verdicts (a tuple).
-    return raw if isinstance(raw, tuple) else content_filter_results(raw)
+    # Built from the wire (a JSON object), from already typed verdicts (a tuple), or read back
+    # from the SDK's own dump (a list of verdicts: a cached answer keeps them).
+    if isinstance(raw, tuple | list):
+        return raw
+    return content_filter_results(raw)
 
 
 _FilterResults = Annotated[tuple[ContentFilterResult, ...], BeforeValidator(_filter_results_or_wire)]
