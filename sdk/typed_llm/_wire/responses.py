@@ -41,11 +41,14 @@ _CLASSIC = (
 def _body(request: ResponsesRequest, routing: Routing, *, stream: bool) -> WireCall:
     if routing.deployment_in_path:
         raise ConfigurationError(_CLASSIC)
-    update: dict[str, object] = {"stream": True if stream else None}
+    update: dict[str, object] = {}
+    if request.stream != (True if stream else None):  # the verb decides
+        update["stream"] = True if stream else None
     target = routing.target(request.model)
     if target != request.model:
         update["model"] = target  # Azure v1: the deployment goes in the body's model
-    body = request.model_copy(update=update).model_dump_json(exclude_none=True, by_alias=True)
+    sent = request.model_copy(update=update) if update else request  # (a copy only when it differs)
+    body = sent.model_dump_json(exclude_none=True, by_alias=True)
     return WireCall(path="/responses", body=body.encode())
 
 
