@@ -205,18 +205,13 @@ def test_cache_stats_on_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
     assert path.read_text() == "not a database\n"
 
 
-def test_the_cli_and_the_facade_share_the_default_cache_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The facade's cache (CACHE_API_CALLS=True, default file name) is the one `cache stats` reads."""
+def _one_facade_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One message through the seed facade with its cache on: one entry in its cache file."""
     from helpers import FAKE_OPENAI_KEY  # noqa: PLC0415
     from typed_llm import openai_utils  # noqa: PLC0415
     from typed_llm._compat import registry  # noqa: PLC0415
     from typed_llm.testing._fake import FakeAPI  # noqa: PLC0415
 
-    monkeypatch.chdir(tmp_path)
-    for name in CACHE_FILE_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
     registry._reset()
     try:
         with FakeAPI() as fake:
@@ -226,6 +221,17 @@ def test_the_cli_and_the_facade_share_the_default_cache_file(
             openai_utils.client().send_message([{"role": "user", "content": "hi"}])
     finally:
         registry._reset()
+
+
+def test_the_cli_and_the_facade_share_the_default_cache_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The facade's cache (CACHE_API_CALLS=True, default file name) is the one `cache stats` reads."""
+
+    monkeypatch.chdir(tmp_path)
+    for name in CACHE_FILE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    _one_facade_call(monkeypatch)
     assert main(["cache", "stats"]) == 0
     out = capsys.readouterr().out
     assert f"file     {DEFAULT_CACHE_FILE}" in out
@@ -237,10 +243,6 @@ def test_the_cli_reads_the_file_the_facade_wrote_where_the_environment_says(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
     """Either variable moves the facade's cache file and `cache stats`'s default alike."""
-    from helpers import FAKE_OPENAI_KEY  # noqa: PLC0415
-    from typed_llm import openai_utils  # noqa: PLC0415
-    from typed_llm._compat import registry  # noqa: PLC0415
-    from typed_llm.testing._fake import FakeAPI  # noqa: PLC0415
 
     monkeypatch.chdir(tmp_path)
     for name in CACHE_FILE_VARIABLES:
@@ -248,15 +250,7 @@ def test_the_cli_reads_the_file_the_facade_wrote_where_the_environment_says(
     path = tmp_path / "elsewhere" / "run.sqlite3"
     path.parent.mkdir()
     monkeypatch.setenv(variable, str(path))
-    registry._reset()
-    try:
-        with FakeAPI() as fake:
-            monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
-            monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_base_url)
-            openai_utils.force_api_cache(True)
-            openai_utils.client().send_message([{"role": "user", "content": "hi"}])
-    finally:
-        registry._reset()
+    _one_facade_call(monkeypatch)
     assert path.is_file()
     assert not (tmp_path / DEFAULT_CACHE_FILE).exists()
     assert main(["cache", "stats"]) == 0

@@ -24,10 +24,24 @@ if TYPE_CHECKING:
 __all__ = ["chat_prompt_tokens", "responses_input_tokens"]
 
 
-def _known(model: str) -> bool:
+def _counted(body: Mapping[str, object], model: str, words: int, *, responses: bool) -> int:
+    """The SDK's pre-flight count of ``body`` for ``model``, or ``words`` when it would not count it."""
     from typed_llm._window import model_limits  # noqa: PLC0415  (loads no tokenizer, but _tokens)
 
-    return model_limits(model) is not None
+    if model_limits(model) is None:
+        return words
+    try:
+        if responses:
+            from typed_llm._models.responses_request import ResponsesRequest  # noqa: PLC0415  (see above)
+            from typed_llm._tokens_responses import count_responses_tokens  # noqa: PLC0415
+
+            return count_responses_tokens(ResponsesRequest.model_validate(body), model).value
+        from typed_llm._models.requests import ChatRequest  # noqa: PLC0415  (see the module docstring)
+        from typed_llm._tokens import count_request_tokens  # noqa: PLC0415
+
+        return count_request_tokens(ChatRequest.model_validate(body), model).value
+    except ValidationError:  # a body the SDK's models do not read
+        return words
 
 
 def chat_prompt_tokens(body: Mapping[str, object], model: str, words: int) -> int:
@@ -38,16 +52,7 @@ def chat_prompt_tokens(body: Mapping[str, object], model: str, words: int) -> in
         model: the model it names.
         words: the fake's word count, answered when the SDK does not count this request.
     """
-    if not _known(model):
-        return words
-    from typed_llm._models.requests import ChatRequest  # noqa: PLC0415  (see the module docstring)
-    from typed_llm._tokens import count_request_tokens  # noqa: PLC0415
-
-    try:
-        request = ChatRequest.model_validate(body)
-    except ValidationError:
-        return words
-    return count_request_tokens(request, model).value
+    return _counted(body, model, words, responses=False)
 
 
 def responses_input_tokens(body: Mapping[str, object], model: str, words: int) -> int:
@@ -58,13 +63,4 @@ def responses_input_tokens(body: Mapping[str, object], model: str, words: int) -
         model: the model it names.
         words: the fake's word count, answered when the SDK does not count this request.
     """
-    if not _known(model):
-        return words
-    from typed_llm._models.responses_request import ResponsesRequest  # noqa: PLC0415  (as above)
-    from typed_llm._tokens_responses import count_responses_tokens  # noqa: PLC0415
-
-    try:
-        request = ResponsesRequest.model_validate(body)
-    except ValidationError:
-        return words
-    return count_responses_tokens(request, model).value
+    return _counted(body, model, words, responses=True)
