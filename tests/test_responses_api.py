@@ -26,6 +26,7 @@ from typed_llm import (
     ExponentialBackoff,
     FunctionCallOutput,
     InputMessage,
+    MalformedResponseError,
     MemoryCache,
     NoTextError,
     OpenAIClient,
@@ -181,6 +182,41 @@ def test_an_unknown_output_item_is_kept_whole_and_logged() -> None:
     assert Response.model_validate_json(response.model_dump_json()).output[0].model_dump() == _NEW_ITEM
     warnings = [log for log in logs if log["event"] == "unknown_value"]
     assert [(w["field"], w["value"]) for w in warnings] == [("output.type", "hologram_call")]
+
+
+def test_an_unknown_content_part_is_kept_whole() -> None:
+    """A message part of a type this SDK does not know is kept (its JSON whole); the text still reads."""
+    body = _recorded_body("responses_basic_gpt55.yaml")
+    message = next(item for item in body["output"] if item["type"] == "message")
+    message["content"].append({"type": "hologram_text", "frames": 3})
+    response = parse_response(RawResponse(200, {}, json.dumps(body).encode()))
+    parts = next(item for item in response.output if isinstance(item, OutputMessage)).content
+    assert parts[-1].model_dump() == {"type": "hologram_text", "frames": 3}
+    assert response.output_text == "pong"
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda item: item.pop("id"), "output.0.message.id: Field required"),
+        (
+            lambda item: item["content"][0].pop("text"),
+            "output.0.message.content.0.output_text.text: Field required",
+        ),
+    ],
+    ids=["message without id", "text part without text"],
+)
+def test_a_known_item_that_does_not_fit_is_malformed_not_unknown(change: Any, where: str) -> None:
+    """An item (or part) of a known type that does not fit its class is a MalformedResponseError naming
+    the field, never kept as an unknown item."""
+    body = _recorded_body("responses_basic_gpt55.yaml")
+    body["output"] = [next(item for item in body["output"] if item["type"] == "message")]
+    change(body["output"][0])
+    with pytest.raises(MalformedResponseError) as caught:
+        parse_response(RawResponse(200, {}, json.dumps(body).encode()))
+    assert where in str(caught.value)
+    with pytest.raises(ValidationError, match="known type"):
+        UnknownOutputItem(type="message")
 
 
 def test_an_unknown_stream_event_is_kept_and_logged() -> None:

@@ -11,9 +11,9 @@ fails the call). Output items can be sent back as input as they are (reasoning i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Final, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from typed_llm._cost import BilledTokens, Priced, utc_time
 from typed_llm._errors import NoTextError, RefusalError
@@ -48,6 +48,13 @@ class _Answer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 
 
+def _unknown_only(kind: str, known: frozenset[str]) -> str:
+    """``kind``, refused when it is a type the SDK reads into a class of its own."""
+    if kind in known:
+        raise ValueError(f"{kind!r} is a known type: it does not fit its class")
+    return kind
+
+
 def type_of(value: object) -> str | None:
     if isinstance(value, Mapping):
         kind = value.get("type")
@@ -74,21 +81,25 @@ class OutputRefusal(_Answer):
     refusal: str
 
 
+PART_TAGS: Final = frozenset({"output_text", "refusal"})
+
+
 class _UnknownPart(_Answer):
     type: str
 
-
-def _part_tag(value: object) -> str:
-    kind = type_of(value)
-    return kind if kind in {"output_text", "refusal"} else "other"
+    @field_validator("type")
+    @classmethod
+    def _not_known(cls, kind: str) -> str:
+        return _unknown_only(kind, PART_TAGS)
 
 
 OutputContent = Annotated[
-    Annotated[OutputText, Tag("output_text")]
-    | Annotated[OutputRefusal, Tag("refusal")]
-    | Annotated[_UnknownPart, Tag("other")],
-    Discriminator(_part_tag),
+    Annotated[OutputText | OutputRefusal, Field(discriminator="type")] | _UnknownPart,
+    Field(union_mode="left_to_right"),
 ]
+"""A message's content part (an unknown type kept whole). Read from JSON in pydantic's core: the
+known parts by their ``type``, then anything else (a callable discriminator would have pydantic
+build every part as Python objects first, to hand it to the function)."""
 
 
 class OutputMessage(_Answer):
@@ -156,30 +167,38 @@ class ResponseCustomToolCall(_Answer):
     input: str
 
 
+OUTPUT_TAGS: Final = frozenset(
+    {"message", "function_call", "reasoning", "web_search_call", "custom_tool_call"}
+)
+
+
 class UnknownOutputItem(_Answer):
-    """An output item of a type this SDK does not know: its JSON, whole (``model_dump()``)."""
+    """An output item of a type this SDK does not know: its JSON, whole (``model_dump()``).
+
+    A known ``type`` is refused: such an item is the typed class or, if it does not fit it, an error.
+    """
 
     type: str
 
-
-OUTPUT_TAGS = frozenset({"message", "function_call", "reasoning", "web_search_call", "custom_tool_call"})
-
-
-def _output_tag(value: object) -> str:
-    kind = type_of(value)
-    return kind if kind in OUTPUT_TAGS else "unknown"
+    @field_validator("type")
+    @classmethod
+    def _not_known(cls, kind: str) -> str:
+        return _unknown_only(kind, OUTPUT_TAGS)
 
 
 OutputItem = Annotated[
-    Annotated[OutputMessage, Tag("message")]
-    | Annotated[ResponseFunctionCall, Tag("function_call")]
-    | Annotated[ReasoningItem, Tag("reasoning")]
-    | Annotated[WebSearchCall, Tag("web_search_call")]
-    | Annotated[ResponseCustomToolCall, Tag("custom_tool_call")]
-    | Annotated[UnknownOutputItem, Tag("unknown")],
-    Discriminator(_output_tag),
+    Annotated[
+        OutputMessage | ResponseFunctionCall | ReasoningItem | WebSearchCall | ResponseCustomToolCall,
+        Field(discriminator="type"),
+    ]
+    | UnknownOutputItem,
+    Field(union_mode="left_to_right"),
 ]
-"""Every item an answer's ``output`` holds; narrow it with ``match`` or ``isinstance``."""
+"""Every item an answer's ``output`` holds; narrow it with ``match`` or ``isinstance``.
+
+Read in pydantic's core, from JSON: the known items by their ``type``, then anything else as an
+``UnknownOutputItem`` (which refuses a known type, so an item that does not fit its class is an
+error, not kept as unknown)."""
 
 
 class InputTokensDetails(_Answer):

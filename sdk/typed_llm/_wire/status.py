@@ -100,8 +100,16 @@ def parse_model(kind: type[Parsed], raw: RawResponse) -> Parsed:
 
 
 def _first_problem(exc: ValidationError) -> str:
+    """Where the first error is, and what it says: ``output.0.message.id: Field required``.
+
+    A union read by its ``type`` first and by its catch-all class second (a Responses output item)
+    puts the union's own label in the path (``tagged-union[OutputMessage,...]``): left out, so the
+    path reads as the body's, through the tag.
+    """
     error = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in error["loc"]) or "body"
+    where = (
+        ".".join(str(part) for part in error["loc"] if not str(part).startswith("tagged-union[")) or "body"
+    )
     return f"{where}: {error['msg']}"
 
 
