@@ -305,3 +305,18 @@ def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for text in ("one", "two", "three", "four", long, long, "two", "one"):
         count(text)
     assert seen == ["one", "two", "three", "four", long, long, "one"]  # "two" was kept, "one" evicted
+
+
+def test_what_a_count_keeps_per_model_is_bounded() -> None:
+    """Counting for ever new model names (dated snapshots, deployments) keeps at most 512 plans and
+    limits, and each name still counts and resolves as a name seen for the first time."""
+    from typed_llm import _tokens, _window  # noqa: PLC0415  (their private tables, read here only)
+
+    history = (UserMessage(content="Name a colour."),)
+    first = count_message_tokens(history, "gpt-4o-mini")
+    for day in range(600):
+        name = f"gpt-4o-mini-{day:04d}"
+        assert count_message_tokens(history, name) == first
+        assert model_limits(name) == model_limits("gpt-4o-mini")
+    assert len(_tokens._PLANS) <= 512  # noqa: SLF001
+    assert len(_window._FOUND) <= 512  # noqa: SLF001

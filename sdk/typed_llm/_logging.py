@@ -240,6 +240,13 @@ def enabled(level: int) -> bool:
     return _enabled_in(_pipeline_now(), level)
 
 
+def info_and_warning() -> tuple[bool, bool]:
+    """``enabled(INFO)`` and ``enabled(WARNING)``, asked together (the logging layer needs both per call)."""
+    pipeline = _pipeline_now()
+    info = _enabled_in(pipeline, logging.INFO)
+    return info, info or _enabled_in(pipeline, logging.WARNING)
+
+
 _SAFE_FIELDS: Final = frozenset(
     {
         "request_key",

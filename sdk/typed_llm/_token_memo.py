@@ -39,14 +39,15 @@ _lock = threading.Lock()
 def counter(encoding: tiktoken.Encoding) -> Callable[[str], int]:
     """A function giving the number of tokens of a text in ``encoding`` (special tokens as text)."""
     name = encoding.name
-    encode = encoding.encode_ordinary  # as encode(text, disallowed_special=()), without its checks
 
     def count(text: str) -> int:
         key = (name, text)
         found = _counts.get(key)
         if found is not None:
             return found
-        tokens = len(encode(text))
+        # encode_ordinary: encode(text, disallowed_special=()) without its checks; looked up here,
+        # not once, since the counter is kept per model (_tokens.plan_for) for the process.
+        tokens = len(encoding.encode_ordinary(text))
         if len(text) <= LONGEST:
             with _lock:
                 if len(_counts) >= ENTRIES:

@@ -261,18 +261,36 @@ def _primes_one_less(model: str) -> bool:
     return _encoding_name(model) == "o200k_base" and model.startswith(_ONE_LESS_PRIMING)
 
 
+_PLANS: dict[str, tuple[Callable[[str], int], int]] = {}
+_PLANS_KEPT: Final = 512
+"""Models whose plan is kept (a process names few; past this many, plans are built per count)."""
+
+
+def plan_for(model: str) -> tuple[Callable[[str], int], int]:
+    """How to count for ``model``: its encoding's memoizing counter, and the tokens priming the reply.
+
+    Built on the first count of a model and kept: the pre-flight check of every call then costs one
+    lookup here instead of the encoding's lock, two caches, a new counter and the priming rule (on
+    the path of a call that has just woken up, each distinct step touched costs several times its
+    own time: bench/README.md). Building it loads the encoding (``encoding_for_model``'s errors and
+    its once-per-name ``UnknownModelWarning``).
+    """
+    plan = _PLANS.get(model)
+    if plan is None:
+        plan = (counter(encoding_for_model(model)), _REPLY_PRIMING - (1 if _primes_one_less(model) else 0))
+        if len(_PLANS) < _PLANS_KEPT:
+            _PLANS[model] = plan
+    return plan
+
+
 def _count(
     messages: Sequence[Message],
     model: str,
     tools: Sequence[FunctionTool | CustomTool] | None,
     response_format: ResponseFormat | None,
 ) -> TokenCount:
-    encoding = encoding_for_model(model)
-
-    encode = counter(encoding)
-
+    encode, total = plan_for(model)
     exact = True
-    total = _REPLY_PRIMING - (1 if _primes_one_less(model) else 0)
     call_names: dict[str, str] = {}
     for message in messages:
         text, extra, text_exact = _text_of(message)

@@ -47,17 +47,14 @@ from typed_llm._models.responses_request import (
     InputText,
     ResponseFunctionTool,
 )
-from typed_llm._token_memo import counter
 from typed_llm._tokens import (
     _IMAGE_LOW_DETAIL,
-    _REPLY_PRIMING,
     _TOKENS_PER_MESSAGE,
     _TOOL_CALL_EXTRA,
     TokenCount,
-    _primes_one_less,
     _response_format_tokens,
     _tool_tokens,
-    encoding_for_model,
+    plan_for,
 )
 from typed_llm._window import model_limits
 
@@ -153,11 +150,7 @@ def count_responses_tokens(request: ResponsesRequest, model: str | None = None) 
         ``conversation``, a stored ``prompt``) it counts what the request itself carries.
     """
     model = model or request.model  # an Azure deployment's model, when the client knows it
-    encoding = encoding_for_model(model)
-
-    encode = counter(encoding)
-
-    total = _REPLY_PRIMING - (1 if _primes_one_less(model) else 0)
+    encode, total = plan_for(model)
     exact = True
     if request.instructions is not None:
         total += _TOKENS_PER_MESSAGE + encode("developer") + encode(request.instructions)

@@ -51,12 +51,20 @@ _LIMITS: Final[tuple[tuple[str, ModelLimits], ...]] = (
 """Known models' limits, by prefix, most specific first (OpenAI's model pages, Nov 2026)."""
 
 
+_FOUND: dict[str, ModelLimits | None] = {}
+"""``model_limits``' answers, by name (kept for the first 512 names: the check of every call asks)."""
+_UNASKED: Final = ModelLimits(0, 0)
+
+
 def model_limits(model: str) -> ModelLimits | None:
     """The limits of a known model, or None."""
-    for prefix, limits in _LIMITS:
-        if model.startswith(prefix):
-            return limits
-    return None
+    found = _FOUND.get(model, _UNASKED)
+    if found is not _UNASKED:
+        return found
+    found = next((limits for prefix, limits in _LIMITS if model.startswith(prefix)), None)
+    if len(_FOUND) < 512:  # noqa: PLR2004  (see _FOUND)
+        _FOUND[model] = found
+    return found
 
 
 def check_context_window(request: ChatRequest, model: str | None = None) -> int | None:

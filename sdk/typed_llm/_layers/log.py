@@ -24,7 +24,7 @@ from typed_llm._cost import cost_log_fields
 from typed_llm._errors import APIError, APIStatusError, RetriesExhaustedError, TypedLLMError
 from typed_llm._layers.preflight import token_drift
 from typed_llm._ledger import log_form
-from typed_llm._logging import cleaned, emit_with, enabled
+from typed_llm._logging import cleaned, emit_with, enabled, info_and_warning
 from typed_llm._wire.options import NO_OPTIONS
 
 if TYPE_CHECKING:
@@ -78,7 +78,8 @@ class Logging:
         # The fields every event of the call shares (the request key among them) are worked out
         # and redacted before the request goes out, while the CPU is busy anyway: the same work
         # right after the answer arrives costs about three times as much (bench/README.md).
-        shared = cleaned(self.identity.fields(call)) if enabled(logging.INFO) else None
+        info, warning = info_and_warning()
+        shared = cleaned(self.identity.fields(call)) if info else None
         options = None if call.options is NO_OPTIONS else call.options.log_fields()
         if shared is not None and enabled(logging.DEBUG):
             request: dict[str, object] = {
@@ -104,14 +105,12 @@ class Logging:
                 emit_with(logging.ERROR, "error", shared or cleaned(self.identity.fields(call)), failed)
             raise
         estimated = outcome.estimate is not None  # (none for a hit: nothing was counted)
-        drift = (
-            token_drift(outcome) if estimated and (shared is not None or enabled(logging.WARNING)) else None
-        )
+        drift = token_drift(outcome) if estimated and warning else None
         if shared is not None:  # emit checks the level again
             emit_with(
                 logging.INFO, "response", shared, _response_fields(call, outcome, started, options, drift)
             )
-        if drift is not None and drift.beyond_tolerance and enabled(logging.WARNING):
+        if drift is not None and drift.beyond_tolerance and warning:
             emit_with(
                 logging.WARNING,
                 "token_drift",

@@ -72,15 +72,14 @@ class Retry:
     def run(self, call: Call[R, S], attempt: AttemptContext, inner: Next[S]) -> Flow[Outcome[S]]:
         """The rest of the pipeline, retried; the outcome (or the error) carries the ledger."""
         clock, sleep = self._time()
-        started = clock()
+        began = started = clock()
         number = 0
         ledger: list[Attempt] = []
         while True:
             number += 1
-            began = clock()
             deadline = self._deadline(attempt.deadline, began - started)
             try:
-                outcome = yield from inner(AttemptContext(number=number, deadline=deadline))
+                outcome = yield from inner(AttemptContext(number, deadline))
             except TypedLLMError as error:
                 ended = clock()
                 decision = self._decide(call, number, error, ended - started, deadline)
@@ -92,9 +91,14 @@ class Retry:
                         raise
                     raise final from error
             else:
-                tried = _tried(outcome, number, began - started, clock() - began)
+                duration = clock() - began
+                if not ledger and not outcome.attempts and not ledger_of(outcome.value):
+                    # Most calls: one HTTP attempt, nothing to renumber or move in time.
+                    return outcome.with_attempts((_http_attempt(outcome, duration),))
+                tried = _tried(outcome, number, began - started, duration)
                 return outcome.with_attempts(renumbered([*ledger, *tried]))
             yield Sleep(decision.wait, sleep)
+            began = clock()
 
     def _time(self) -> tuple[Callable[[], float], Callable[[float], object] | None]:
         """This call's clock and sleeper: the layer's own, else the installed test clock's."""
@@ -168,6 +172,18 @@ def _tried(result: object, number: int, offset: float, duration: float) -> list[
             request_id=request_id if isinstance(request_id, str) else None,
         )
     ]
+
+
+def _http_attempt(outcome: Outcome[S], duration: float) -> Attempt:
+    """The ledger of a call whose first attempt, an HTTP request, answered (``_tried``'s common case)."""
+    request_id = getattr(outcome.value, "request_id", None)
+    return Attempt(
+        number=1,
+        offset=0.0,
+        duration=duration,
+        outcome=outcome.status,
+        request_id=request_id if isinstance(request_id, str) else None,
+    )
 
 
 def _final(error: TypedLLMError, number: int, ledger: tuple[Attempt, ...]) -> TypedLLMError:
