@@ -377,3 +377,5 @@ def test_load_only_reads_its_names_from_the_file_and_reports_the_rest(tmp_path: 
     both = {"TYPED_LLM_CACHE_FILE_NAME": "a.sqlite3", "TYPED_LLM_CACHE_FILE": "b.sqlite3"}
     with pytest.raises(SettingsError, match="not both"):
         Settings.load_only("cache_file_name", config_file=config, environ=both)
+    with pytest.raises(ValueError, match="setting names"):
+        Settings.load_only("cache_file", config_file=config, environ={})

@@ -159,7 +159,10 @@ class Settings(BaseModel):
             SettingsError: the problems ``names`` depend on: a bad value of one of them, or a
                 config.ini that cannot be read while one of them is not given by an argument or the
                 environment (the file could have given it: which value is meant cannot be known).
+            ValueError: a name is not a setting (a mistake in the calling code).
         """
+        if not names or not set(names) <= cls.model_fields.keys():
+            raise ValueError(f"load_only needs setting names ({', '.join(cls.model_fields)}), got {names!r}")
         values, sources, problems, given = _gather(
             config_file, os.environ if environ is None else environ, {}
         )
