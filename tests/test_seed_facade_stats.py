@@ -77,11 +77,13 @@ def test_close_closes_the_per_call_clients_and_the_client_it_built(fake: FakeAPI
 
 
 def test_clients_set_api_cache_replaced_are_closed_by_close(fake: FakeAPI, tmp_path: Path) -> None:
-    """set_api_cache rebuilds; the replaced clients stay open (a call may be using them) until close()."""
+    """set_api_cache rebuilds; the replaced clients stay open while held (a call may be using them)
+    until close() (tests/test_seed_lifetime.py: unheld ones are let go)."""
     seed = openai_utils.OpenAIClient()
     seed.send_message([{"role": "user", "content": "hi"}])
     seed.send_message([{"role": "user", "content": "hi"}], timeout=7.0)
-    replaced = [_pool_of(seed.client), _pool_of(_variants(seed)[0])]
+    held = [seed.client, _variants(seed)[0]]  # as a call still under way holds them
+    replaced = [_pool_of(client) for client in held]
     seed.set_api_cache(True, str(tmp_path / "c.sqlite3"))
     assert not any(pool.is_closed() for pool in replaced)
     seed.send_message([{"role": "user", "content": "hi"}])

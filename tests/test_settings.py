@@ -343,3 +343,39 @@ def test_config_ini_in_another_encoding_names_the_file(
     assert expected in message
     assert message.endswith("save it as UTF-8")
     assert str(config) in str(caught.value)
+
+
+def test_load_only_raises_only_the_problems_its_names_depend_on(tmp_path: Path) -> None:
+    """A broken config.ini is refused by load() (the facade uses every setting), and by load_only()
+    only when the file could give one of its names; otherwise it is returned, on one line, to report."""
+    config = tmp_path / "config.ini"
+    config.write_text("garbage\n[OpenAI\nMODEL = x\n")
+    environ = {"TYPED_LLM_CACHE_FILE_NAME": "env.sqlite3"}
+    with pytest.raises(SettingsError):
+        Settings.load(config, environ=environ)
+    settings, ignored = Settings.load_only("cache_file_name", config_file=config, environ=environ)
+    assert settings.cache_file_name == "env.sqlite3"
+    ((key, source, expected),) = ignored
+    assert (key, source) == ("config_file", str(config))
+    assert expected.startswith("a readable config.ini (File contains no section headers. file: ")
+    assert "\n" not in expected
+    for names, given in ((("cache_file_name",), {}), (("cache_file_name", "model"), environ)):
+        with pytest.raises(SettingsError) as caught:
+            Settings.load_only(*names, config_file=config, environ=given)
+        assert [problem[:2] for problem in caught.value.problems] == [("config_file", str(config))]
+
+
+def test_load_only_reads_its_names_from_the_file_and_reports_the_rest(tmp_path: Path) -> None:
+    """A readable file's bad value elsewhere is returned; a bad value of a name asked for is raised."""
+    config = _ini(tmp_path / "config.ini", CACHE_FILE_NAME="file.sqlite3", TEMPERATURE="hot", COLOUR="blue")
+    settings, ignored = Settings.load_only("cache_file_name", config_file=config, environ={})
+    assert settings.cache_file_name == "file.sqlite3"
+    assert sorted(key for key, _, _ in ignored) == ["colour", "temperature"]
+    with pytest.raises(SettingsError) as caught:
+        Settings.load_only("cache_file_name", "temperature", config_file=config, environ={})
+    assert [key for key, _, _ in caught.value.problems] == ["temperature"]
+    both = {"TYPED_LLM_CACHE_FILE_NAME": "a.sqlite3", "TYPED_LLM_CACHE_FILE": "b.sqlite3"}
+    with pytest.raises(SettingsError, match="not both"):
+        Settings.load_only("cache_file_name", config_file=config, environ=both)
+    with pytest.raises(ValueError, match="setting names"):
+        Settings.load_only("cache_file", config_file=config, environ={})

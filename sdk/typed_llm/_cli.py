@@ -146,20 +146,32 @@ def _default_cache_path() -> Path:
     """The facade's cache file: the settings' ``cache_file_name``, read exactly as the facade reads it.
 
     ``TYPED_LLM_CACHE_FILE_NAME`` (or its older alias ``TYPED_LLM_CACHE_FILE``), else config.ini's
-    ``CACHE_FILE_NAME``, else the default: one rule, in ``Settings.load``, so the CLI never looks at
+    ``CACHE_FILE_NAME``, else the default: one rule, in ``Settings``, so the CLI never looks at
     another file than the one the facade writes.
+
+    Only that setting is needed. A config.ini that cannot be read while the environment gives the
+    name, or a bad value of another key, cannot change which file it is: each is a one-line warning
+    here, not a failure (the facade, which uses every setting, refuses them). A problem that could
+    change the name raises ``SettingsError``.
     """
     from typed_llm._cache.sqlite_inspect import seed_cache_path  # noqa: PLC0415  (keep --help fast)
     from typed_llm._compat.settings import Settings  # noqa: PLC0415
 
-    return seed_cache_path(Settings.load().cache_file_name)
+    settings, ignored = Settings.load_only("cache_file_name")
+    for key, source, expected in ignored:
+        print(
+            f"typed-llm: warning: {key} (from {source}): {expected}; "
+            "ignored: the cache file's name does not depend on it",
+            file=sys.stderr,
+        )
+    return seed_cache_path(settings.cache_file_name)
 
 
 def _cache(args: argparse.Namespace) -> int:
     from typed_llm._cache.redis import RedisCache  # noqa: PLC0415  (keep --help fast)
     from typed_llm._cache.sqlite import SQLiteCache  # noqa: PLC0415
     from typed_llm._cache.sqlite_inspect import read_stats  # noqa: PLC0415
-    from typed_llm._errors import CacheError, ConfigurationError  # noqa: PLC0415
+    from typed_llm._errors import CacheError, ConfigurationError, SettingsError  # noqa: PLC0415
 
     command = args.cache_command
     if command == "invalidate" and args.model is None and args.older_than is None:
@@ -168,15 +180,16 @@ def _cache(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        path = args.file or _default_cache_path()
-        if args.redis is None and not path.is_file():
+        # A Redis cache needs no file, so no settings either (a broken config.ini cannot stop it).
+        path = None if args.redis is not None else args.file or _default_cache_path()
+        if path is not None and not path.is_file():
             print(f"typed-llm: no cache file at {path}", file=sys.stderr)
             return 1
-        if args.redis is None:
+        if path is not None:
             stats, by_model = read_stats(path)  # read-only: refuses a file that is not a cache
         if command in {"clear", "invalidate"}:
             cache = (
-                RedisCache(args.redis, prefix=args.prefix, timeout=5.0) if args.redis else SQLiteCache(path)
+                RedisCache(args.redis, prefix=args.prefix, timeout=5.0) if path is None else SQLiteCache(path)
             )
             if command == "clear":
                 before = cache.stats().entries
@@ -186,11 +199,13 @@ def _cache(args: argparse.Namespace) -> int:
             removed = cache.invalidate(model=args.model, older_than=args.older_than)
             print(f"removed {removed} entries from {cache.stats().location}")
             return 0
-        if args.redis is not None:
+        if path is None:
             redis = RedisCache(args.redis, prefix=args.prefix, timeout=5.0)
             stats, by_model = redis.stats(), redis.entries_by_model()
-    except (CacheError, ConfigurationError) as exc:  # the message names the cache and what to do
-        print(f"typed-llm: {exc}", file=sys.stderr)
+    except (CacheError, ConfigurationError) as exc:  # the message names the cache, or each bad setting
+        # and its source; a bad setting came from finding the file, so say how to name it instead.
+        hint = "cannot tell which cache file to read (give --file, or set TYPED_LLM_CACHE_FILE_NAME): "
+        print(f"typed-llm: {hint if isinstance(exc, SettingsError) else ''}{exc}", file=sys.stderr)
         return 1
     print(f"{'server' if args.redis else 'file'}     {stats.location}")
     print(f"entries  {stats.entries}")

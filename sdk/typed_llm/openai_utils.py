@@ -61,16 +61,20 @@ def client() -> SeedClient:
     """The client for the configured API type, with the seed's methods (the same object each time).
 
     A seed-style client that was registered is returned as it is; a typed one is wrapped in a
-    ``SeedClient`` (one per typed client).
+    ``SeedClient`` (one per typed client). After ``force_api_cache`` (or a registration) this is a
+    new object; one kept from before keeps working on the typed client it wraps until ``close()``,
+    and is freed (its connections closed) once nothing holds it.
     """
-    found = _registry.registered()
-    if isinstance(found, SeedClient):
-        return found
-    if callable(getattr(found, "send_message", None)):
-        return found  # type: ignore[return-value]  # a seed-style client of the user's own, duck-typed as in the seed
-    typed = _registry.client()
-    default = _registry.default_in_use()
-    with _registry._lock:  # noqa: SLF001  (one lock for the registry and its wrappers)
+    # One lock for the registry and its wrappers, held throughout: a rebuild in another thread
+    # between finding the typed client and wrapping it would leave a wrapper around a retired client.
+    with _registry._lock:  # noqa: SLF001
+        found = _registry.registered()
+        if isinstance(found, SeedClient):
+            return found
+        if callable(getattr(found, "send_message", None)):
+            return found  # type: ignore[return-value]  # a seed-style client of the user's own, duck-typed as in the seed
+        typed = _registry.client()
+        default = _registry.default_in_use()
         known = _registry.wrappers.get(id(typed))
         if known is None or known[0] is not typed:
             if default is None:

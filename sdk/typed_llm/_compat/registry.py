@@ -7,13 +7,22 @@ replaces a client (or a builder); ``force_api_type`` overrides the configured AP
 
 The registry owns what it builds: the clients its builders return, and the seed-style wrappers
 ``openai_utils.client()`` puts around them (which build per-call clients of their own). ``close()``
-closes them all (a client rebuilt or replaced meanwhile too) and forgets them; the next use builds
-again. A client instance given to ``register_client`` is the caller's to close.
+closes them all and forgets them; the next use builds again. A client instance given to
+``register_client`` is the caller's to close: the registry never closes it.
+
+A client the registry built that a rebuild (``force_api_cache``) or a registration supersedes is
+*retired*: no longer returned, held only weakly, and not closed there and then. A caller may still
+hold it (``c = openai_utils.client()`` kept in a variable, as the seed's examples do) and another
+thread may be in the middle of a call on it: closing its connection pool under that call would
+break it. Once nobody holds it, it is freed and its pool closes with it (the openai client closes
+its HTTP client when freed); one still held when ``close()`` runs is closed then. So the registry
+keeps nothing a process toggling the cache no longer uses, and breaks no call in flight.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import TYPE_CHECKING, Literal, cast
 
 from typed_llm._compat.settings import Settings
@@ -50,10 +59,13 @@ _forced_type: str | None = None
 _overrides: dict[str, object] = {}
 _settings: Settings | None = None
 _owned: list[object] = []
-"""Every client a builder built (in ``_built`` or since replaced): ``close()`` closes them."""
+"""The clients in ``_built`` that a builder built (not given ones): ``close()`` closes them."""
+_retired: list[Callable[[], object | None]] = []
+"""Superseded clients and wrappers the registry built, each held weakly (``weakref.ref``; one that
+cannot be referenced weakly is held as it is): ``close()`` closes those still alive."""
 wrappers: dict[int, tuple[object, object]] = {}
 """``openai_utils.client()``'s seed-style wrappers, by the id of the typed client they wrap (the
-registry's, under its lock): ``close()`` closes and forgets them."""
+registry's, under its lock): retired with the client they wrap; ``close()`` closes and forgets them."""
 
 
 def settings() -> Settings:
@@ -97,6 +109,33 @@ def _checked(api_type: str, client: object) -> object:
     )
 
 
+def _retire(found: object) -> None:
+    """Hold ``found`` weakly from now on (see the module's docstring); forget retired ones since freed."""
+    try:
+        holder: Callable[[], object | None] = weakref.ref(found)
+    except TypeError:  # no weak reference to it (no __weakref__ slot): kept as before, until close()
+        holder = lambda: found  # noqa: E731  (a holder like weakref.ref: called, it gives the object)
+    _retired[:] = [held for held in _retired if held() is not None]
+    _retired.append(holder)
+
+
+def _drop(api_type: str) -> None:
+    """Stop using the client built or given for ``api_type``; retire what the registry built for it.
+
+    Its wrapper (``openai_utils.client()``'s) is the registry's own whoever built the client; the
+    client itself is retired only when a builder built it (a given one is its owner's).
+    """
+    found = _built.pop(api_type, None)
+    if found is None:
+        return
+    known = wrappers.pop(id(found), None)
+    if known is not None and known[0] is found:
+        _retire(known[1])
+    if any(found is owned for owned in _owned):
+        _owned[:] = [owned for owned in _owned if owned is not found]
+        _retire(found)
+
+
 def register_client(api_type: str, client: object) -> None:
     """Register ``client`` (or a function that builds it on first use) for ``api_type``.
 
@@ -112,7 +151,7 @@ def register_client(api_type: str, client: object) -> None:
         raise ConfigurationError(f"register_client: api_type must be a non-empty string, got {api_type!r}")
     is_client = any(callable(getattr(client, name, None)) for name in (*_TYPED, *_SEED))
     with _lock:
-        _built.pop(api_type, None)
+        _drop(api_type)
         if isinstance(client, type) or (callable(client) and not is_client):  # a class builds too
             _builders[api_type] = client
         else:
@@ -184,7 +223,7 @@ def force_api_cache(cache_api_calls: bool, cache_file_name: str | None = None) -
         _settings = None
         for api_type in ("openai", "azure"):
             if api_type in _builders:
-                _built.pop(api_type, None)
+                _drop(api_type)
         seed_style = [
             found
             for found in _built.values()
@@ -197,15 +236,19 @@ def force_api_cache(cache_api_calls: bool, cache_file_name: str | None = None) -
 def close() -> None:
     """Close every client the registry built and the facade's wrappers (their per-call clients).
 
-    They are forgotten: the next ``client()`` builds again. Registered instances stay registered
-    and open (their owner closes them); a wrapper around one closes only what it built itself.
+    Retired ones too (superseded by a rebuild or a registration) that are still alive. They are
+    forgotten: the next ``client()`` builds again. Registered instances stay registered and open
+    (their owner closes them); a wrapper around one closes only what it built itself.
     """
     with _lock:
+        retired = [found for held in _retired if (found := held()) is not None]
         closing = [wrapper for _, wrapper in wrappers.values()]
         closing.extend(_owned)
+        closing.extend(retired)
         for api_type in [name for name, found in _built.items() if any(found is c for c in _owned)]:
             del _built[api_type]
         _owned.clear()
+        _retired.clear()
         wrappers.clear()
     for found in closing:  # wrappers first: their own clients, then the typed clients they wrap
         close_client = getattr(found, "close", None)

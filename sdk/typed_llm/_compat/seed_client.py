@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 
@@ -65,7 +66,9 @@ class SeedClient:
         self._lock = threading.RLock()
         self._variants: dict[tuple[tuple[str, float], ...], Client] = {}
         self._built: Client | None = None  # self.client when this object built it (closed by close())
-        self._retired: list[Client] = []  # clients set_api_cache replaced: close() closes them
+        # Clients set_api_cache replaced, held weakly: freed (their pools closed) once no call uses
+        # them, closed by close() if one still does. Held strongly, they piled up with each toggle.
+        self._retired: list[weakref.ref[Client]] = []
         limit = max_concurrent_model_calls or None
         self._slots = threading.BoundedSemaphore(limit) if limit else None
         self._cache: tuple[bool, str | None] | None = None
@@ -296,6 +299,10 @@ class SeedClient:
     def set_api_cache(self, cache_api_calls: bool, cache_file_name: str | None = None) -> None:  # noqa: FBT001  (the seed's signature)
         """Turn this client's response cache on or off (its typed client is rebuilt on next use).
 
+        The typed clients it replaces are not closed now (a call in another thread may be using
+        one): each is freed, its connections closed, once no call holds it; ``close()`` closes
+        those still held.
+
         Raises:
             ConfigurationError: this client wraps a typed client built elsewhere (give that one a cache).
         """
@@ -306,7 +313,8 @@ class SeedClient:
         with self._lock:
             self._cache = (cache_api_calls, cache_file_name)
             # Replaced, not closed: a call in another thread may be using them (close() closes them).
-            self._retired.extend(self._owned())
+            self._retired = [held for held in self._retired if held() is not None]
+            self._retired.extend(weakref.ref(client) for client in self._owned())
             self.client = self._built = None
             self._variants.clear()
 
@@ -317,7 +325,7 @@ class SeedClient:
         giver's to close. The object stays usable: the next call builds what it needs again.
         """
         with self._lock:
-            owned = [*self._owned(), *self._retired]
+            owned = [*self._owned(), *(client for held in self._retired if (client := held()) is not None)]
             if self._built is not None and self.client is self._built:
                 self.client = None
             self._built = None

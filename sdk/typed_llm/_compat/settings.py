@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Settings", "SettingsError"]
 
+Problem = tuple[str, str, str]
+"""One bad setting: (key, where it came from, what was expected), as ``SettingsError.problems`` holds."""
+
 _ENV_PREFIX = "TYPED_LLM_"
 _SECTION = "OpenAI"
 _ALIASES = {"freq_penalty": "frequency_penalty"}
@@ -129,33 +132,57 @@ class Settings(BaseModel):
         Raises:
             SettingsError: every bad value, each with its key, source and what was expected.
         """
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        sources: dict[str, str] = {}
-        problems: list[tuple[str, str, str]] = []
-        path = _config_path(config_file, env)
-        if path is not None:
-            for key, value in _read_ini(path, problems).items():
-                values[key] = value
-                sources[key] = f"{path} [{_SECTION}] {key.upper()}"
-        for name, (value, variable) in _read_env(cls.model_fields, env, problems).items():
-            values[name] = value
-            sources[name] = f"environment variable {variable}"
-        for name, argument in arguments.items():
-            values[name] = argument
-            sources[name] = "argument"
-        unknown = [key for key in values if key not in cls.model_fields]
-        problems.extend((key, sources[key], "not a setting typed-llm knows") for key in unknown)
-        try:
-            settings = cls.model_validate({k: v for k, v in values.items() if k not in unknown})
-        except ValidationError as exc:
-            for error in exc.errors(include_url=False):
-                key = str(error["loc"][0])
-                problems.append((key, sources.get(key, "default"), error["msg"]))
-            raise SettingsError(tuple(problems)) from exc
-        if problems:
-            raise SettingsError(tuple(problems))
+        values, sources, problems, _ = _gather(
+            config_file, os.environ if environ is None else environ, arguments
+        )
+        settings, found, error = _validated(values, sources)
+        problems.extend(found)
+        if problems or settings is None:
+            raise SettingsError(tuple(problems)) from error
         return settings
+
+    @classmethod
+    def load_only(
+        cls,
+        *names: str,
+        config_file: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> tuple[Settings, tuple[Problem, ...]]:
+        """Settings for code that needs only ``names``, and the problems found that they do not depend on.
+
+        ``names`` are loaded as ``load`` loads them; every other field is left at its default, so
+        read only ``names`` from the result. Problems elsewhere do not make a value of ``names``
+        wrong, so they are returned, not raised: the caller says it ignored them (``typed-llm
+        cache`` needs only ``cache_file_name``, and a config.ini it does not need must not stop it).
+
+        Raises:
+            SettingsError: the problems ``names`` depend on: a bad value of one of them, or a
+                config.ini that cannot be read while one of them is not given by an argument or the
+                environment (the file could have given it: which value is meant cannot be known).
+            ValueError: a name is not a setting (a mistake in the calling code).
+        """
+        if not names or not set(names) <= cls.model_fields.keys():
+            raise ValueError(f"load_only needs setting names ({', '.join(cls.model_fields)}), got {names!r}")
+        values, sources, problems, given = _gather(
+            config_file, os.environ if environ is None else environ, {}
+        )
+        _, found, _ = _validated(values, sources)
+        problems.extend(found)
+        wanted = set(names)
+        needs_file = not wanted <= given
+
+        def depends(problem: Problem) -> bool:
+            key = problem[0]
+            return _ALIASES.get(key, key) in wanted or (key == "config_file" and needs_file)
+
+        relevant = tuple(problem for problem in problems if depends(problem))
+        if relevant:
+            raise SettingsError(relevant)
+        try:
+            settings = cls.model_validate({name: values[name] for name in wanted if name in values})
+        except ValidationError as exc:  # not reached: these values passed the whole check above
+            raise SettingsError(tuple(problems)) from exc
+        return settings, tuple(problems)
 
     def backoff(self) -> ExponentialBackoff:
         """The retry strategy these settings describe."""
@@ -195,8 +222,51 @@ class Settings(BaseModel):
         )
 
 
+def _gather(
+    config_file: str | os.PathLike[str] | None, env: Mapping[str, str], arguments: Mapping[str, object]
+) -> tuple[dict[str, object], dict[str, str], list[Problem], set[str]]:
+    """The raw values by precedence, each one's source, the problems met, and the names given above the file.
+
+    Per key: an argument, then the environment, then the config.ini; the last set holds the keys an
+    argument or the environment gave (the file, readable or not, cannot change them).
+    """
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    problems: list[Problem] = []
+    path = _config_path(config_file, env)
+    if path is not None:
+        for key, value in _read_ini(path, problems).items():
+            values[key] = value
+            sources[key] = f"{path} [{_SECTION}] {key.upper()}"
+    given: set[str] = set()
+    for name, (value, variable) in _read_env(Settings.model_fields, env, problems).items():
+        values[name] = value
+        sources[name] = f"environment variable {variable}"
+        given.add(name)
+    for name, argument in arguments.items():
+        values[name] = argument
+        sources[name] = "argument"
+        given.add(name)
+    return values, sources, problems, given
+
+
+def _validated(
+    values: Mapping[str, object], sources: Mapping[str, str]
+) -> tuple[Settings | None, list[Problem], ValidationError | None]:
+    """``values`` checked: the settings (None if any is bad), every problem, and pydantic's error."""
+    unknown = [key for key in values if key not in Settings.model_fields]
+    problems: list[Problem] = [(key, sources[key], "not a setting typed-llm knows") for key in unknown]
+    try:
+        return Settings.model_validate({k: v for k, v in values.items() if k not in unknown}), problems, None
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            key = str(error["loc"][0])
+            problems.append((key, sources.get(key, "default"), error["msg"]))
+        return None, problems, exc
+
+
 def _read_env(
-    names: Iterable[str], env: Mapping[str, str], problems: list[tuple[str, str, str]]
+    names: Iterable[str], env: Mapping[str, str], problems: list[Problem]
 ) -> dict[str, tuple[str, str]]:
     """The settings the environment gives: name -> (value, the variable it came from).
 
@@ -230,7 +300,7 @@ def _config_path(config_file: str | os.PathLike[str] | None, env: Mapping[str, s
     return default if default.is_file() else None
 
 
-def _read_ini(path: Path, problems: list[tuple[str, str, str]]) -> dict[str, str]:
+def _read_ini(path: Path, problems: list[Problem]) -> dict[str, str]:
     parser = configparser.ConfigParser(interpolation=None)
     try:
         # Decoded whole, so an error can say where in the file it is; utf-8-sig, because Windows
@@ -240,7 +310,8 @@ def _read_ini(path: Path, problems: list[tuple[str, str, str]]) -> dict[str, str
         problems.append(("config_file", str(path), _not_utf8(exc)))
         return {}
     except (OSError, configparser.Error) as exc:
-        problems.append(("config_file", str(path), f"a readable config.ini ({exc})"))
+        # configparser's messages span lines (the file, the line, its text): one line per problem.
+        problems.append(("config_file", str(path), f"a readable config.ini ({' '.join(str(exc).split())})"))
         return {}
     if not parser.has_section(_SECTION):
         return {}
