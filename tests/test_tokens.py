@@ -318,5 +318,5 @@ def test_what_a_count_keeps_per_model_is_bounded() -> None:
         name = f"gpt-4o-mini-{day:04d}"
         assert count_message_tokens(history, name) == first
         assert model_limits(name) == model_limits("gpt-4o-mini")
-    assert len(_tokens._PLANS) <= 512  # noqa: SLF001
-    assert len(_window._FOUND) <= 512  # noqa: SLF001
+    assert len(_tokens._PLANS) <= 512
+    assert len(_window._FOUND) <= 512
