@@ -19,10 +19,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from typing import TYPE_CHECKING
 
+import pytest
+from structlog.testing import capture_logs
+
 from cache_files import aside, healthy
-from typed_llm import SQLiteCache
+from typed_llm import CacheError, SQLiteCache
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -90,8 +94,11 @@ def test_a_process_holding_the_cache_while_another_moves_it_aside_stores_in_the_
         assert repairer.stdout.readline() == "stored\n"
         (moved,) = aside(path)
 
-        holder.set("paid by the holder", b"2")
+        with capture_logs() as logs:
+            holder.set("paid by the holder", b"2")
+        assert [(e["event"], e["path"]) for e in logs] == [("cache_file_reopened", str(path))]
         assert holder.get("paid by the repairer") == b"1"
+        assert holder.stats().entries == 2  # the fresh file's, not the old one's 200
         holder.close()  # its old connection's close leaves the fresh file's WAL alone
 
         assert _read(path, "paid by the holder", "paid by the repairer") == {
@@ -107,6 +114,47 @@ def test_a_process_holding_the_cache_while_another_moves_it_aside_stores_in_the_
     assert aside(path) == [moved]
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_cache_file_deleted_while_in_use_is_made_again_at_the_next_write(tmp_path: Path) -> None:
+    """Someone deletes the file (to clear the cache) under a running process: each of its threads
+    stores its next answer in a new file at the path, which another process reads."""
+    path = tmp_path / "cache.sqlite3"
+    cache = SQLiteCache(path)
+    with capture_logs() as logs:  # in use as ever, from two threads: no reopening
+        cache.set("before", b"0")
+        worker = threading.Thread(target=cache.set, args=("before, from a thread", b"0"))
+        worker.start()
+        worker.join()
+        assert cache.get("absent") is None
+        assert cache.stats().entries == 2
+    assert logs == []
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink()
+
+    cache.set("after", b"1")
+    worker = threading.Thread(target=cache.set, args=("after, from a thread", b"2"))
+    worker.start()
+    worker.join()
+    assert _read(path, "before", "after", "after, from a thread") == {
+        "before": None,
+        "after": b"1",
+        "after, from a thread": b"2",
+    }
+    assert cache.get("before") is None  # the deleted file's entries went with it
+    cache.close()
+
+
+def test_a_file_replaced_at_every_write_is_a_cache_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path whose file changes again after each write: a CacheError saying so, not a loop."""
+    path = tmp_path / "cache.sqlite3"
+    cache = SQLiteCache(path)
+    monkeypatch.setattr(SQLiteCache, "_moved", lambda _self: True)
+    with pytest.raises(CacheError, match="replaced 3 times during one write") as caught:
+        cache.set("k", b"v")
+    assert caught.value.path == str(path)
 
 
 _WORKER = """
