@@ -7,6 +7,7 @@ request built differently by the async path would not find its recording.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,18 +15,28 @@ from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY, replay
 from typed_llm import (
     AsyncAzureClient,
     AsyncClient,
+    AsyncClientWithOptions,
     AsyncOpenAIClient,
+    AzureClient,
     ChatRequest,
+    ChatResponse,
+    ChatStream,
     Client,
+    ClientWithOptions,
     ContentFilterError,
     EmbeddingRequest,
+    EmbeddingResponse,
     OpenAIClient,
+    ParsedChatResponse,
     QuotaExceededError,
     SystemMessage,
     UserMessage,
 )
 from typed_llm.testing._fake import FakeAPI
 from typed_llm.testing._replies import FakeReply
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 REQUEST = ChatRequest(
     model="gpt-4o-mini",
@@ -109,3 +120,46 @@ def test_adapters_satisfy_the_protocols() -> None:
     asynchronous: AsyncClient = AsyncOpenAIClient(api_key=FAKE_OPENAI_KEY)
     assert isinstance(sync, Client)
     assert isinstance(asynchronous, AsyncClient)
+
+
+def test_the_four_clients_have_with_options_through_its_protocols(fake: FakeAPI) -> None:
+    """OpenAIClient and AzureClient (and the async twins) are ClientWithOptions (AsyncClientWithOptions),
+    and a copy made through the protocol sends its options; a double with only the verbs is a
+    Client but not a ClientWithOptions, which is why with_options stays out of Client."""
+    clients: list[ClientWithOptions] = [
+        OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url),
+        AzureClient(endpoint=fake.url, api_key=FAKE_AZURE_KEY, api_version="2024-10-21"),
+    ]
+    for client in clients:
+        assert isinstance(client, ClientWithOptions)
+        tenant = client.with_options(extra_headers={"X-Tenant": "acme"})
+        assert type(tenant) is type(client)
+        tenant.complete(REQUEST)
+        assert fake.received[-1].headers["x-tenant"] == "acme"
+    for asynchronous in (
+        AsyncOpenAIClient(api_key=FAKE_OPENAI_KEY),
+        AsyncAzureClient(endpoint=fake.url, api_key=FAKE_AZURE_KEY, api_version="2024-10-21"),
+    ):
+        assert isinstance(asynchronous, AsyncClientWithOptions)
+        assert type(asynchronous.with_options(timeout=5)) is type(asynchronous)
+
+    class ChatOnly:
+        def complete(self, request: ChatRequest) -> ChatResponse:
+            raise NotImplementedError
+
+        def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+            raise NotImplementedError
+
+        def parse(self, request: ChatRequest, output_type: type[BaseModel]) -> ParsedChatResponse[BaseModel]:
+            raise NotImplementedError
+
+        def stream(self, request: ChatRequest) -> ChatStream[ChatResponse]:
+            raise NotImplementedError
+
+        def stream_parse(
+            self, request: ChatRequest, output_type: type[BaseModel]
+        ) -> ChatStream[ParsedChatResponse[BaseModel]]:
+            raise NotImplementedError
+
+    assert isinstance(ChatOnly(), Client)
+    assert not isinstance(ChatOnly(), ClientWithOptions)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 from structlog.testing import capture_logs
 
+from cache_files import aside, healthy
 from helpers import FAKE_OPENAI_KEY
 from typed_llm import (
     CacheError,
@@ -38,31 +39,17 @@ if TYPE_CHECKING:
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="cache me"),))
 
 
-def _healthy(path: Path, entries: int = 2000) -> bytes:
-    """A real cache file with ``entries`` entries, checkpointed into the file; its bytes."""
-    cache = SQLiteCache(path)
-    for n in range(entries):
-        cache.set(f"k{n}", os.urandom(400))
-    cache.close()
-    with sqlite3.connect(path) as raw:
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    data = path.read_bytes()
-    for suffix in ("", "-wal", "-shm"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
-    return data
-
-
 def _half(path: Path) -> None:
-    data = _healthy(path)
+    data = healthy(path)
     path.write_bytes(data[: len(data) // 2])
 
 
 def _header_only(path: Path) -> None:
-    path.write_bytes(_healthy(path)[:50])
+    path.write_bytes(healthy(path)[:50])
 
 
 def _spoiled_header(path: Path) -> None:
-    data = bytearray(_healthy(path))
+    data = bytearray(healthy(path))
     data[20:100] = os.urandom(80)  # SQLite's magic string kept, the rest of the header spoiled
     path.write_bytes(bytes(data))
 
@@ -72,10 +59,6 @@ DAMAGED: list[tuple[str, Callable[[Path], None]]] = [
     ("cut inside the first page", _header_only),
     ("header spoiled", _spoiled_header),
 ]
-
-
-def _aside(path: Path) -> list[Path]:
-    return sorted(path.parent.glob(path.name + ".damaged-*[0-9]"))
 
 
 @pytest.mark.parametrize(("case", "damage"), DAMAGED, ids=[d[0] for d in DAMAGED])
@@ -88,7 +71,7 @@ def test_damaged_database_is_moved_aside_and_the_cache_starts_empty(
     original = path.read_bytes()
     with capture_logs() as logs:
         cache = SQLiteCache(path)
-    (moved,) = _aside(path)
+    (moved,) = aside(path)
     assert moved.read_bytes() == original, case
     assert [(e["event"], e["log_level"], e["path"], e["moved_to"]) for e in logs] == [
         ("cache_file_damaged", "warning", str(path), str(moved))
@@ -101,7 +84,7 @@ def test_damaged_database_is_moved_aside_and_the_cache_starts_empty(
         again = SQLiteCache(path)
     assert again.get("k") == b"v"
     assert logs == []
-    assert _aside(path) == [moved]
+    assert aside(path) == [moved]
 
 
 def test_a_client_with_a_damaged_cache_file_answers(tmp_path: Path) -> None:
@@ -290,7 +273,7 @@ def test_processes_starting_together_on_a_damaged_file_move_it_once(tmp_path: Pa
     for starter, (out, err) in zip(starters, outputs, strict=True):
         assert starter.returncode == 0, err
         assert out.strip().isdigit()
-    (moved,) = _aside(path)
+    (moved,) = aside(path)
     assert moved.read_bytes() == original
     cache = SQLiteCache(path)
     assert {n: cache.get(f"from {n}") for n in range(6)} == {n: str(n).encode() for n in range(6)}
@@ -326,7 +309,7 @@ def test_a_passing_busy_file_at_start_up_is_waited_for_not_moved(
     monkeypatch.setattr(SQLiteCache, "_open_file", busy_then_real)
     cache = SQLiteCache(path, busy_timeout=5.0)
     assert cache.get("kept") == b"1"
-    assert _aside(path) == []
+    assert aside(path) == []
 
 
 def test_a_file_busy_past_the_busy_timeout_is_a_cache_error(
@@ -346,7 +329,7 @@ def test_a_file_busy_past_the_busy_timeout_is_a_cache_error(
         SQLiteCache(path, busy_timeout=0.3)
     assert 0.3 <= time.monotonic() - started < 10
     monkeypatch.undo()
-    assert _aside(path) == []
+    assert aside(path) == []
     assert SQLiteCache(path).get("kept") == b"1"
 
 

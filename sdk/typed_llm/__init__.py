@@ -225,7 +225,14 @@ from typed_llm._tokens import (
     encoding_for_model,
 )
 from typed_llm._tokens_responses import count_responses_tokens
-from typed_llm._typing import AsyncClient, AsyncResponsesClient, Client, ResponsesClient
+from typed_llm._typing import (
+    AsyncClient,
+    AsyncClientWithOptions,
+    AsyncResponsesClient,
+    Client,
+    ClientWithOptions,
+    ResponsesClient,
+)
 from typed_llm._window import ModelLimits, check_context_window, model_limits
 from typed_llm._wire.chat_stream import ChatStreamEvent
 from typed_llm._wire.options import CallOptions
@@ -256,6 +263,7 @@ __all__ = [
     "AsyncCached",
     "AsyncChatStream",
     "AsyncClient",
+    "AsyncClientWithOptions",
     "AsyncLogged",
     "AsyncOpenAIClient",
     "AsyncResponseStream",
@@ -290,6 +298,7 @@ __all__ = [
     "ChoiceDone",
     "ChoiceLogprobs",
     "Client",
+    "ClientWithOptions",
     "CompletionTokensDetails",
     "ConfigurationError",
     "ConflictError",

@@ -2,15 +2,24 @@
 
 Adapters (``OpenAIClient``, ``AzureClient``) implement ``Client``; the layers that wrap clients
 (cache, retry, logging) take a ``Client`` and are one. A test double only needs these methods.
+
+``with_options`` is not in ``Client``: SPEC section 4 makes a client of anything with the verbs,
+and much that is one has no options to set (a test double, the wrappers around one, the seed
+facade's clients, a client registered with the seed's registry). Code that configures a client
+types it as ``ClientWithOptions`` (``AsyncClientWithOptions``), which the four SDK clients are.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from typed_llm._backoff import Backoff
+    from typed_llm._json import JSONValue
     from typed_llm._models.requests import ChatRequest, EmbeddingRequest
     from typed_llm._models.responses import ChatResponse, EmbeddingResponse, ParsedChatResponse
     from typed_llm._models.responses_api import ParsedResponse, Response
@@ -19,7 +28,14 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound=BaseModel)
 
-__all__ = ["AsyncClient", "AsyncResponsesClient", "Client", "ResponsesClient"]
+__all__ = [
+    "AsyncClient",
+    "AsyncClientWithOptions",
+    "AsyncResponsesClient",
+    "Client",
+    "ClientWithOptions",
+    "ResponsesClient",
+]
 
 
 @runtime_checkable
@@ -71,6 +87,44 @@ class AsyncClient(Protocol):
         self, request: ChatRequest, output_type: type[T]
     ) -> AsyncChatStream[ParsedChatResponse[T]]:
         """``stream`` with ``output_type``'s strict schema."""
+        ...
+
+
+@runtime_checkable
+class ClientWithOptions(Client, Protocol):
+    """A ``Client`` that makes configured copies of itself: ``OpenAIClient`` and ``AzureClient``.
+
+    ``with_options`` returns ``Self``, so a function generic in a ``ClientWithOptions`` gives back
+    the type it was given (an ``AzureClient`` stays one).
+    """
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        backoff: Backoff | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, JSONValue] | None = None,
+    ) -> Self:
+        """A copy of this client whose every call has these options (the others stay as they are)."""
+        ...
+
+
+@runtime_checkable
+class AsyncClientWithOptions(AsyncClient, Protocol):
+    """The asynchronous twin of ``ClientWithOptions``: ``AsyncOpenAIClient`` and ``AsyncAzureClient``."""
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        backoff: Backoff | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, JSONValue] | None = None,
+    ) -> Self:
+        """A copy of this client whose every call has these options (the others stay as they are)."""
         ...
 
 

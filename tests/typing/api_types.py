@@ -7,14 +7,16 @@ signature (to ``Any``, or to an optional) fails the type check in CI.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import assert_never, assert_type
+from typing import TypeVar, assert_never, assert_type
 
 from pydantic import BaseModel
 
 from typed_llm import (
     AssistantMessage,
+    AsyncAzureClient,
     AsyncChatStream,
     AsyncClient,
+    AsyncClientWithOptions,
     AsyncOpenAIClient,
     AzureClient,
     CallOptions,
@@ -26,6 +28,7 @@ from typed_llm import (
     ChoiceDone,
     ChoiceLogprobs,
     Client,
+    ClientWithOptions,
     ContentFiltered,
     ContentFilterError,
     ContentFilterResult,
@@ -34,6 +37,7 @@ from typed_llm import (
     EmbeddingResponse,
     FinishReason,
     HTTPInfo,
+    NoRetry,
     OpenAIClient,
     ParsedChatResponse,
     RateLimitError,
@@ -170,3 +174,41 @@ def per_call_options_and_http(client: OpenAIClient, azure: AzureClient, aclient:
         assert_type(answer.http.processing_ms, float | None)
     options: CallOptions = {"timeout": 5.0}
     assert_type(client.parse(request, City, **options), ParsedChatResponse[City])
+
+
+C = TypeVar("C", bound=ClientWithOptions)
+A = TypeVar("A", bound=AsyncClientWithOptions)
+
+
+def _for_tenant(client: C) -> C:
+    """Code typed against the protocol configures a client and keeps its concrete type."""
+    return client.with_options(extra_headers={"X-Tenant": "acme"}, backoff=NoRetry())
+
+
+def _async_for_tenant(client: A) -> A:
+    return client.with_options(extra_query={"tenant": "acme"})
+
+
+async def with_options_through_the_protocols(
+    openai: OpenAIClient,
+    azure: AzureClient,
+    aopenai: AsyncOpenAIClient,
+    aazure: AsyncAzureClient,
+    protocol: ClientWithOptions,
+    aprotocol: AsyncClientWithOptions,
+) -> None:
+    request = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
+    sync_clients: tuple[ClientWithOptions, ...] = (openai, azure)
+    async_clients: tuple[AsyncClientWithOptions, ...] = (aopenai, aazure)
+    as_client: Client = protocol  # a ClientWithOptions is a Client
+    as_async_client: AsyncClient = aprotocol
+    del sync_clients, async_clients, as_client, as_async_client
+    assert_type(protocol.with_options(timeout=5), ClientWithOptions)
+    assert_type(protocol.with_options(timeout=5).with_options(extra_body={"hint": 1}), ClientWithOptions)
+    assert_type(protocol.with_options(timeout=5).complete(request), ChatResponse)
+    assert_type(aprotocol.with_options(timeout=5), AsyncClientWithOptions)
+    assert_type(await aprotocol.with_options(timeout=5).complete(request), ChatResponse)
+    assert_type(_for_tenant(openai), OpenAIClient)
+    assert_type(_for_tenant(azure), AzureClient)
+    assert_type(_for_tenant(protocol), ClientWithOptions)
+    assert_type(_async_for_tenant(aazure), AsyncAzureClient)

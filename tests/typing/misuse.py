@@ -9,13 +9,23 @@ starts mypy again.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import httpx2
 from pydantic import BaseModel
 
 from typed_llm import (
+    Cached,
     ChatRequest,
+    ChatResponse,
+    ChatStream,
+    Client,
+    ClientWithOptions,
     EmbeddingRequest,
+    EmbeddingResponse,
+    MemoryCache,
     OpenAIClient,
+    ParsedChatResponse,
     ResponsesRequest,
     ToolCall,
     TypedTool,
@@ -25,6 +35,7 @@ from typed_llm import (
 REQUEST = ChatRequest(model="m", messages=(UserMessage(content="x"),))
 EMBEDDING = EmbeddingRequest(model="m", input=("x",))
 RESPONSES = ResponsesRequest(model="m", input="x")
+T = TypeVar("T", bound=BaseModel)
 
 
 class City(BaseModel):
@@ -71,3 +82,34 @@ def options_are_checked(client: OpenAIClient) -> None:
     client.complete(REQUEST, extra_header={"x": "1"})  # type: ignore[call-arg]  # a misspelt option is refused
     client.complete(REQUEST, extra_headers={"x": 1})  # type: ignore[dict-item]  # header values are text
     OpenAIClient(http_client=httpx2.AsyncClient())  # type: ignore[arg-type]  # the sync client takes an httpx2.Client
+
+
+class ChatOnly:
+    """A test double: the verbs, no options (a ``Client``, not a ``ClientWithOptions``)."""
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        raise NotImplementedError
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        raise NotImplementedError
+
+    def parse(self, request: ChatRequest, output_type: type[T]) -> ParsedChatResponse[T]:
+        raise NotImplementedError
+
+    def stream(self, request: ChatRequest) -> ChatStream[ChatResponse]:
+        raise NotImplementedError
+
+    def stream_parse(self, request: ChatRequest, output_type: type[T]) -> ChatStream[ParsedChatResponse[T]]:
+        raise NotImplementedError
+
+
+def with_options_needs_a_client_that_has_it(client: Client, configurable: ClientWithOptions) -> None:
+    as_client: Client = ChatOnly()
+    del as_client
+    double: ClientWithOptions = ChatOnly()  # type: ignore[assignment]  # a double has only the verbs
+    del double
+    wrapped: ClientWithOptions = Cached(ChatOnly(), MemoryCache(), "ns")  # type: ignore[assignment]  # a wrapper has no with_options
+    del wrapped
+    client.with_options(timeout=5)  # type: ignore[attr-defined]  # Client is the verbs only (SPEC section 4)
+    configurable.with_options(timeout="5")  # type: ignore[arg-type]  # the same keywords, typed, as the clients'
+    configurable.with_options(extra_header={"x": "1"})  # type: ignore[call-arg]  # a misspelt option is refused

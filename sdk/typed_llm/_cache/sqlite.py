@@ -3,12 +3,17 @@
 WAL, a busy timeout and one transaction per write, so a reader sees a whole value or none and a
 process killed mid-write leaves the file readable. A damaged file is moved aside and the cache
 starts empty; one it cannot use is a ``CacheError`` with the path and what to do.
+
+A connection stays on the file it opened, whatever name that file has since: SQLite reads and
+writes through its open descriptors. So each connection remembers which file it opened, and when
+another process moves that file aside (or it is deleted or replaced), a write (after its commit) or
+a miss sees that the path names another file and opens that one: no answer is stored where no one
+looks, and this process sees what the others store. SQLite itself leaves the -wal and -shm at the
+path alone when a connection to a moved file closes, and discards a -wal beside an empty new file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import os
 import sqlite3
@@ -19,31 +24,29 @@ from typing import TYPE_CHECKING, Final
 
 from typed_llm._cache.base import CacheStats
 from typed_llm._cache.entry import invalidation_cutoff
+from typed_llm._cache.sqlite_files import (
+    DAMAGED,
+    Identity,
+    cache_error,
+    code,
+    file_identity,
+    folder_lock,
+    move_aside,
+    refuse_if_not_a_database,
+)
 from typed_llm._cache.sqlite_inspect import _MODEL, seed_cache_path
 from typed_llm._cache.sqlite_schema import migrate, needs_preparing
 from typed_llm._errors import CacheError
 from typed_llm._logging import emit
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from datetime import datetime, timedelta
 
 __all__ = ["SQLiteCache"]
 
 
-_SQLITE_HEADER: Final = b"SQLite format 3\x00"
-"""The first 16 bytes of every SQLite database file."""
-
-_DAMAGED: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
-"""SQLite's (primary) result codes for a file it cannot read as a database."""
-
-_NOT_ALLOWED: Final = frozenset({sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN})
-"""SQLite's result codes for a file or folder this user may not write (or create)."""
-
-
-def _code(exc: sqlite3.Error) -> int:
-    """SQLite's primary result code (the low byte of an extended one such as READONLY_DIRECTORY)."""
-    return (exc.sqlite_errorcode or 0) & 0xFF
+_WRITE_ATTEMPTS: Final = 3
+"""Writes of one value while the file at the path keeps being replaced, before a CacheError."""
 
 
 _SELECT: Final = "SELECT value, created FROM entries WHERE key = ?"
@@ -120,37 +123,76 @@ class SQLiteCache:
         # Create the file readable by its owner only before SQLite opens it; SQLite gives its
         # -wal and -shm files the same permissions as the database file.
         descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(descriptor)
+        try:  # taken before SQLite opens the path: a file swapped in between is only a reopen later
+            identity = file_identity(os.fstat(descriptor))
+        finally:
+            os.close(descriptor)
         connection = self._connect()
         try:
             if needs_preparing(connection, str(self.path)):  # a new file, or one in an older schema
                 if locked:
                     migrate(connection, str(self.path))
                 else:
-                    with _folder_lock(self.path.parent):
+                    with folder_lock(self.path.parent):
                         migrate(connection, str(self.path))
         except BaseException:
             connection.close()
             raise
+        self._keep(connection, identity)
+
+    def _keep(self, connection: sqlite3.Connection, identity: Identity | None) -> None:
+        """This thread's connection, and the file (device, inode) the path named as it was opened."""
         self._local.connection = connection
         self._local.pid = os.getpid()
+        self._local.identity = identity
+
+    def _moved(self) -> bool:
+        """Whether the path names another file than this thread's connection (made first) opened.
+
+        Another process moved a damaged file aside, or someone deleted or replaced it; True when
+        the path is missing too. An error other than a missing file cannot tell: False, and
+        SQLite's own error, if there is one, says what is wrong.
+        """
+        try:
+            now = self.path.stat()
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return file_identity(now) != getattr(self._local, "identity", None)
+
+    def _reopen(self) -> sqlite3.Connection:
+        """This thread's connection on the file now at the path (its old file was moved away).
+
+        Closing the old connection is safe: SQLite sees that its file moved and neither
+        checkpoints nor deletes the -wal and -shm now at the path (the new file's). One made by
+        the process this one was forked from is dropped unclosed, as ``_connection`` drops it.
+        """
+        stale: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if stale is not None and self._local.pid == os.getpid():
+            stale.close()
+        emit(logging.INFO, "cache_file_reopened", path=str(self.path))
+        self._create()
+        connection: sqlite3.Connection = self._local.connection
+        return connection
 
     def _recover(self) -> None:
         """Move a damaged database aside and start empty, once, whoever else starts on it too."""
-        with _folder_lock(self.path.parent):
+        with folder_lock(self.path.parent):
             try:  # another process may have moved it aside while this one waited for the lock
                 self._open_locked()
             except sqlite3.DatabaseError as exc:
-                if _code(exc) not in _DAMAGED:
+                if code(exc) not in DAMAGED:
                     raise self._error(exc) from exc
                 damage = exc
             except OSError as exc:
                 raise self._error(exc) from exc
             else:
                 return
-            self._refuse_if_not_a_database(damage)
+            refuse_if_not_a_database(self.path, damage)
             try:
-                aside = self._move_aside()
+                aside = move_aside(self.path)
                 emit(
                     logging.WARNING,
                     "cache_file_damaged",
@@ -177,58 +219,14 @@ class SQLiteCache:
             try:
                 self._open_file(locked=True)
             except sqlite3.OperationalError as exc:
-                if _code(exc) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                if code(exc) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
                     raise
             else:
                 return
             time.sleep(0.01)
 
-    def _refuse_if_not_a_database(self, damage: sqlite3.DatabaseError) -> None:
-        # A link, or a file that does not start as SQLite's do, may not be a cache: leave it alone.
-        if self.path.is_symlink():
-            raise CacheError(
-                f"SQLiteCache cannot use {self.path}: it is a symbolic link to a file SQLite cannot "
-                f"read ({damage}); a link is left alone: point it at a cache file, remove it, or pass "
-                "another path",
-                path=str(self.path),
-            ) from damage
-        try:
-            with self.path.open("rb") as file:
-                header = file.read(len(_SQLITE_HEADER))
-        except OSError as exc:
-            raise self._error(exc) from exc
-        if not _SQLITE_HEADER.startswith(header):
-            raise CacheError(
-                f"SQLiteCache cannot use {self.path}: it is not an SQLite database ({damage}), so it "
-                "may not be a cache and is left alone: check the path, or delete or move the file",
-                path=str(self.path),
-            ) from damage
-
-    def _move_aside(self) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{os.getpid()}")
-        # The WAL and shared-memory files first: a process opening the path meanwhile finds the
-        # damaged file without them (and fails, and waits for the lock), never a new file beside
-        # a stale WAL.
-        for suffix in ("-wal", "-shm"):
-            side = self.path.with_name(self.path.name + suffix)
-            with contextlib.suppress(FileNotFoundError):
-                side.replace(aside.with_name(aside.name + suffix))
-        self.path.replace(aside)
-        return aside
-
     def _error(self, exc: OSError | sqlite3.Error) -> CacheError:
-        """The typed error for a cache file that cannot be used, with what to do about it."""
-        code = _code(exc) if isinstance(exc, sqlite3.Error) else None
-        if isinstance(exc, PermissionError) or code in _NOT_ALLOWED:
-            advice = "make the file and its folder writable by this user, or pass another path"
-        elif code in _DAMAGED:
-            advice = (
-                "the file is damaged: delete it (and its -wal and -shm files), and the cache starts empty"
-            )
-        else:
-            advice = "check the path, the disk and the permissions, or pass another path"
-        return CacheError(f"SQLiteCache cannot use {self.path}: {exc}; {advice}", path=str(self.path))
+        return cache_error(self.path, exc)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None)
@@ -249,13 +247,21 @@ class SQLiteCache:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is not None and self._local.pid == pid:
             return connection
+        try:  # before the connect, as in _open_file
+            identity: Identity | None = file_identity(self.path.stat())
+        except OSError:
+            identity = None  # missing: the first check opens the file then at the path
         try:
             connection = self._connect()
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
-        self._local.connection = connection
-        self._local.pid = pid
+        self._keep(connection, identity)
         return connection
+
+    def _current(self) -> sqlite3.Connection:
+        """This thread's connection, moved onto the file now at the path if its own file moved."""
+        connection = self._connection()
+        return self._reopen() if self._moved() else connection
 
     def get(self, key: str) -> bytes | None:
         """The value under ``key``, or None if absent or older than ``ttl``.
@@ -263,10 +269,18 @@ class SQLiteCache:
         Raises:
             CacheError: SQLite failed (a damaged page, a lost file); the caching layer makes it a miss.
         """
+        connection = self._connection()  # a hit answers without a look at the path: the fast path
         try:
-            row = self._connection().execute(_SELECT, (key,)).fetchone()
+            row = connection.execute(_SELECT, (key,)).fetchone()
         except sqlite3.Error as exc:  # a page damaged after the start, a lost file: typed, with advice
-            raise self._error(exc) from exc
+            if not self._moved():
+                raise self._error(exc) from exc
+            row = None
+        if row is None and self._moved():  # a miss in a file moved away: ask the one at the path
+            try:
+                row = self._reopen().execute(_SELECT, (key,)).fetchone()
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
         fresh = row is not None and (self._ttl is None or time.time() - row[1] <= self._ttl)
         with self._counts_lock:
             if fresh:
@@ -276,17 +290,36 @@ class SQLiteCache:
         return bytes(row[0]) if fresh else None
 
     def set(self, key: str, value: bytes) -> None:
-        """Store ``value`` under ``key`` in one transaction; evict the oldest past ``max_entries``."""
+        """Store ``value`` under ``key`` in one transaction; evict the oldest past ``max_entries``.
+
+        After the commit the path must still name the file written: if another process moved it
+        aside meanwhile (or it was deleted or replaced), the value is written again into the file
+        now at the path, so it is never stored only where no one looks.
+        """
         connection = self._connection()
-        try:
-            connection.execute(_UPSERT, (key, value, time.time()))
-            with self._counts_lock:
-                self._writes += 1
-                check = (self._max is not None or self._ttl is not None) and self._writes % 64 == 1
-            if check:
-                self._evict(connection)
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                self._write(connection, key, value)
+            except sqlite3.Error as exc:
+                if attempt == _WRITE_ATTEMPTS - 1 or not self._moved():
+                    raise self._error(exc) from exc
+            else:
+                if not self._moved():
+                    return
+            connection = self._reopen()
+        raise CacheError(
+            f"SQLiteCache cannot use {self.path}: the file at the path was replaced "
+            f"{_WRITE_ATTEMPTS} times during one write; check what moves or deletes it",
+            path=str(self.path),
+        )
+
+    def _write(self, connection: sqlite3.Connection, key: str, value: bytes) -> None:
+        connection.execute(_UPSERT, (key, value, time.time()))
+        with self._counts_lock:
+            self._writes += 1
+            check = (self._max is not None or self._ttl is not None) and self._writes % 64 == 1
+        if check:
+            self._evict(connection)
 
     def _evict(self, connection: sqlite3.Connection) -> None:
         # Every 64th write of this instance (the first included): expired rows go, then the
@@ -305,7 +338,7 @@ class SQLiteCache:
     def stats(self) -> CacheStats:
         """Counts and sizes (file sizes include SQLite's own pages and the WAL)."""
         try:
-            (entries,) = self._connection().execute("SELECT count(*) FROM entries").fetchone()
+            (entries,) = self._current().execute("SELECT count(*) FROM entries").fetchone()
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         size = sum(
@@ -319,21 +352,21 @@ class SQLiteCache:
     def clear(self) -> None:
         """Remove every entry (the file stays)."""
         try:
-            self._connection().execute("DELETE FROM entries")
+            self._current().execute("DELETE FROM entries")
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
 
     def discard(self, key: str) -> None:
         """Remove the entry under ``key``."""
         try:
-            self._connection().execute("DELETE FROM entries WHERE key = ?", (key,))
+            self._current().execute("DELETE FROM entries WHERE key = ?", (key,))
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
 
     def stored_values(self) -> list[bytes]:
         """Every stored value (what a replay-only cache searches for the nearest request on a miss)."""
         try:
-            rows = self._connection().execute("SELECT value FROM entries").fetchall()
+            rows = self._current().execute("SELECT value FROM entries").fetchall()
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         return [bytes(value) for (value,) in rows]
@@ -342,7 +375,7 @@ class SQLiteCache:
         """How many entries each model snapshot answered (``"unknown"``: an unreadable entry)."""
         try:
             rows = (
-                self._connection()
+                self._current()
                 .execute(f"SELECT {_MODEL} AS model, count(*) FROM entries GROUP BY model")  # noqa: S608  (fixed SQL)
                 .fetchall()
             )
@@ -374,7 +407,7 @@ class SQLiteCache:
             conditions.append("created < ?")
             parameters.append(cutoff)
         try:
-            cursor = self._connection().execute(
+            cursor = self._current().execute(
                 # fixed SQL text, the values bound
                 f"DELETE FROM entries WHERE {' AND '.join(conditions)}",  # noqa: S608
                 parameters,
@@ -389,14 +422,3 @@ class SQLiteCache:
         if connection is not None:
             connection.close()
             self._local.connection = None
-
-
-@contextlib.contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``folder``: flock, so between processes and between threads here."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)  # releases the lock
