@@ -274,7 +274,7 @@ SURROGATE_CASES: list[tuple[str, dict[str, Any], str]] = [
         {"messages": [{"role": "tool", "content": LONE, "tool_call_id": "c"}]},
         "messages.0.tool.content",
     ),
-    ("stop sequence", {"stop": ["ok", LONE]}, "stop"),
+    ("stop sequence", {"stop": ["ok", LONE]}, "stop.1"),
     (
         "schema description",
         {
@@ -310,13 +310,34 @@ def test_lone_surrogate_in_typed_construction_and_embeddings() -> None:
     with pytest.raises(ValidationError, match="lone surrogate") as caught:
         UserMessage(content=LONE)
     assert caught.value.errors()[0]["loc"] == ("content",)
-    # pydantic's own check of a constrained string refuses it first here, with the item's path.
-    with pytest.raises(ValidationError, match="unicode") as embedded:
+    # a constrained string (an embedding input) says it the same way, with the item's path
+    with pytest.raises(ValidationError, match=r"lone surrogate \(U\+DFFF\) at index 0") as embedded:
         EmbeddingRequest(model="text-embedding-3-small", input=("fine", "\udfff"))
-    assert embedded.value.errors()[0]["loc"] == ("input", 1)
+    assert [e["loc"] for e in embedded.value.errors()] == [("input", 1)]
     with pytest.raises(ValidationError, match=r"lone surrogate \(U\+DFFF\) at index 0") as user:
         EmbeddingRequest(model="text-embedding-3-small", input=("fine",), user="\udfff")
     assert user.value.errors()[0]["loc"] == ("user",)
+
+
+def test_a_lone_surrogate_is_one_error_and_the_others_are_kept() -> None:
+    """The union members a text was also tried against (the parts of a content, an audio voice's
+    names) are not reported; an error elsewhere in the same request still is, as pydantic says it."""
+    with pytest.raises(ValidationError) as text:
+        ChatRequest.model_validate({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": LONE}]})
+    assert [(e["type"], e["loc"]) for e in text.value.errors()] == [
+        ("value_error", ("messages", 0, "user", "content")),
+        ("too_short", ("messages",)),  # pydantic's own: no message of the tuple was valid
+    ]
+    with pytest.raises(ValidationError) as both:
+        ChatRequest.model_validate(
+            {"model": "gpt-4o-mini", "messages": [HELLO], "audio": {"voice": LONE, "format": "wav"}, "n": "2"}
+        )
+    found = {(e["type"], e["loc"]) for e in both.value.errors()}
+    assert ("value_error", ("audio", "voice")) in found
+    assert ("int_type", ("n",)) in found
+    assert [e["msg"] for e in both.value.errors() if "voice" in e["loc"]] == [
+        "Value error, text holds a lone surrogate (U+D800) at index 4, which UTF-8 cannot encode"
+    ]
 
 
 COERCIONS: list[tuple[str, dict[str, Any], str]] = [
@@ -537,3 +558,31 @@ def test_bad_new_fields_are_refused(fake: FakeAPI, case: str, change: dict[str, 
     ]
     assert field in locations, f"{case}: {locations}"
     assert fake.received == []
+
+
+def test_readable_keeps_an_error_of_the_sdks_own_as_it_was() -> None:
+    """A custom error beside a refused text keeps its type and its message, braces and all."""
+    from pydantic_core import PydanticCustomError  # noqa: PLC0415  (this test only)
+
+    from typed_llm._json import readable  # noqa: PLC0415
+
+    original = ValidationError.from_exception_data(
+        "ChatRequest",
+        [
+            {
+                "type": PydanticCustomError("stream_is_the_verb", "call {x} instead"),
+                "loc": ("stream",),
+                "input": True,
+            },
+            {"type": "string_unicode", "loc": ("user",), "input": LONE},
+        ],
+    )
+    errors = readable(original).errors()
+    assert [(e["type"], e["loc"], e["msg"]) for e in errors] == [
+        (
+            "value_error",
+            ("user",),
+            "Value error, text holds a lone surrogate (U+D800) at index 4, which UTF-8 cannot encode",
+        ),
+        ("stream_is_the_verb", ("stream",), "call {x} instead"),
+    ]

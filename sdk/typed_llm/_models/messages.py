@@ -9,7 +9,7 @@ wire becomes a tuple here, so a message can never change after it is built.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -18,11 +18,14 @@ from pydantic import (
     Field,
     StrictStr,
     Tag,
-    field_validator,
+    ValidationError,
     model_validator,
 )
 
-from typed_llm._json import JSONObject, refuse_lone_surrogates
+from typed_llm._json import CheckedJSONObject, Text, readable
+
+if TYPE_CHECKING:
+    from pydantic.config import ExtraValues
 
 __all__ = [
     "AnyToolCall",
@@ -54,16 +57,69 @@ class _Frozen(BaseModel):
     """Base of every request-side model: immutable, and unknown keys are refused, not dropped.
 
     Every text it holds must be encodable as UTF-8 (no lone surrogate), so a request that validates
-    can always be sent, cached and logged.
+    can always be sent, cached and logged: its strings are ``Text`` (checked by pydantic's core as
+    they validate) and its free-form JSON ``CheckedJSONObject``. Built or validated here, a refused
+    text is a ``ValidationError`` saying where and at which position (``readable``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    @field_validator("*", mode="after")
+    if not TYPE_CHECKING:  # hidden from mypy, so pydantic's plugin still types the constructor
+
+        def __init__(self, /, **data: object) -> None:
+            # BaseModel.__init__'s one line, with the surrogate errors said readably.
+            try:
+                self.__pydantic_validator__.validate_python(data, self_instance=self)
+            except ValidationError as exc:
+                raise readable(exc) from None
+
+        # pydantic's mark: validation need not call this __init__ (a nested dict is validated whole).
+        __init__.__pydantic_base_init__ = True
+
     @classmethod
-    def _encodable(cls, value: object) -> object:
-        refuse_lone_surrogates(value)
-        return value
+    def model_validate(
+        cls,
+        obj: object,
+        *,
+        strict: bool | None = None,
+        extra: ExtraValues | None = None,
+        from_attributes: bool | None = None,
+        context: object | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """``BaseModel.model_validate``, with the surrogate errors said readably."""
+        try:
+            return super().model_validate(
+                obj,
+                strict=strict,
+                extra=extra,
+                from_attributes=from_attributes,
+                context=context,
+                by_alias=by_alias,
+                by_name=by_name,
+            )
+        except ValidationError as exc:
+            raise readable(exc) from None
+
+    @classmethod
+    def model_validate_json(
+        cls,
+        json_data: str | bytes | bytearray,
+        *,
+        strict: bool | None = None,
+        extra: ExtraValues | None = None,
+        context: object | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """``BaseModel.model_validate_json``, with the surrogate errors said readably."""
+        try:
+            return super().model_validate_json(
+                json_data, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
+            )
+        except ValidationError as exc:
+            raise readable(exc) from None
 
 
 class CacheBreakpoint(_Frozen):
@@ -78,7 +134,7 @@ class TextPart(_Frozen):
     """A text content part."""
 
     type: Literal["text"] = "text"
-    text: StrictStr
+    text: Text
     """The text."""
     prompt_cache_breakpoint: CacheBreakpoint | None = None
     """Cache the prompt up to and including this part."""
@@ -125,11 +181,11 @@ class AudioPart(_Frozen):
 class InputFile(_Frozen):
     """A file the user sends: its bytes (``file_data``, a data URL) or the id of an uploaded file."""
 
-    file_data: StrictStr | None = None
+    file_data: Text | None = None
     """Base64 file bytes (as a ``data:`` URL)."""
-    file_id: StrictStr | None = None
+    file_id: Text | None = None
     """Id of a file uploaded to the Files API."""
-    filename: StrictStr | None = None
+    filename: Text | None = None
     """The file's name, used with ``file_data``."""
 
     @model_validator(mode="after")
@@ -153,7 +209,7 @@ class RefusalPart(_Frozen):
     """A refusal content part (assistant messages only)."""
 
     type: Literal["refusal"] = "refusal"
-    refusal: StrictStr
+    refusal: Text
     """The refusal text the model produced."""
 
 
@@ -166,16 +222,16 @@ _AssistantPart = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
 class FunctionCall(_Frozen):
     """The function a tool call invokes, with its arguments as the model wrote them (a JSON string)."""
 
-    name: StrictStr
+    name: Text
     """Name of the function."""
-    arguments: StrictStr
+    arguments: Text
     """Arguments as JSON text. The model may write invalid JSON; parse it, do not trust it."""
 
 
 class ToolCall(_Frozen):
     """A function tool call made by the assistant."""
 
-    id: StrictStr
+    id: Text
     """The call's id, which the answering ``ToolMessage`` repeats in ``tool_call_id``."""
     type: Literal["function"] = "function"
     function: FunctionCall
@@ -185,16 +241,16 @@ class ToolCall(_Frozen):
 class CustomCall(_Frozen):
     """The custom tool a call invokes, with the free-form input the model wrote for it."""
 
-    name: StrictStr
+    name: Text
     """Name of the custom tool."""
-    input: StrictStr
+    input: Text
     """The input, as the model wrote it (plain text, or text of the tool's grammar)."""
 
 
 class CustomToolCall(_Frozen):
     """A call of a custom tool (gpt-5 family): free-form input instead of JSON arguments."""
 
-    id: StrictStr
+    id: Text
     """The call's id, which the answering ``ToolMessage`` repeats in ``tool_call_id``."""
     type: Literal["custom"] = "custom"
     custom: CustomCall
@@ -219,9 +275,9 @@ class SystemMessage(_Frozen):
     """Instructions from the application (``developer`` replaces it for reasoning models)."""
 
     role: Literal["system"] = "system"
-    content: StrictStr | tuple[TextPart, ...]
+    content: Text | tuple[TextPart, ...]
     """The instructions."""
-    name: StrictStr | None = None
+    name: Text | None = None
     """Optional participant name."""
 
 
@@ -229,9 +285,9 @@ class DeveloperMessage(_Frozen):
     """Instructions from the developer, for models that take them (o1 and later)."""
 
     role: Literal["developer"] = "developer"
-    content: StrictStr | tuple[TextPart, ...]
+    content: Text | tuple[TextPart, ...]
     """The instructions."""
-    name: StrictStr | None = None
+    name: Text | None = None
     """Optional participant name."""
 
 
@@ -239,9 +295,9 @@ class UserMessage(_Frozen):
     """A message from the user: text, or content parts (text and images)."""
 
     role: Literal["user"] = "user"
-    content: StrictStr | Annotated[tuple[ContentPart, ...], Field(min_length=1)]
+    content: Text | Annotated[tuple[ContentPart, ...], Field(min_length=1)]
     """Text, or a non-empty tuple of content parts."""
-    name: StrictStr | None = None
+    name: Text | None = None
     """Optional participant name."""
 
 
@@ -256,17 +312,17 @@ class AssistantMessage(_Frozen):
     """A message the assistant sent earlier in the conversation (content, refusal or tool calls)."""
 
     role: Literal["assistant"] = "assistant"
-    content: StrictStr | tuple[_AssistantPart, ...] | None = None
+    content: Text | tuple[_AssistantPart, ...] | None = None
     """What the assistant said; may be absent when it only called tools."""
-    refusal: StrictStr | None = None
+    refusal: Text | None = None
     """The assistant's refusal, if it refused."""
     tool_calls: Annotated[tuple[AnyToolCall, ...], Field(min_length=1)] | None = None
     """Tool calls the assistant made; each must be answered by a ``ToolMessage``."""
-    name: StrictStr | None = None
+    name: Text | None = None
     """Optional participant name."""
     audio: AssistantAudio | None = None
     """Audio the assistant spoke earlier, by id (the answer's ``message.audio.id``)."""
-    annotations: tuple[JSONObject, ...] | None = None
+    annotations: tuple[CheckedJSONObject, ...] | None = None
     """The answer's annotations (``url_citation``...), as a response message sent back carries them."""
     function_call: FunctionCall | None = None
     """Deprecated: the legacy single function call (``tool_calls`` replaced it)."""
@@ -283,7 +339,7 @@ class ToolMessage(_Frozen):
     """The result of a tool call, sent back to the model."""
 
     role: Literal["tool"] = "tool"
-    content: StrictStr | tuple[TextPart, ...]
+    content: Text | tuple[TextPart, ...]
     """The tool's output."""
     tool_call_id: StrictStr = Field(min_length=1)
     """The ``id`` of the ``ToolCall`` this answers."""

@@ -25,7 +25,7 @@ from pydantic import (
     field_validator,
 )
 
-from typed_llm._json import JSONObject
+from typed_llm._json import CheckedJSONObject, Text
 from typed_llm._models.messages import Message, TextPart, _Frozen
 from typed_llm._models.request_base import _Request
 
@@ -93,9 +93,9 @@ class JSONSchemaFormat(_Frozen):
 
     name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     """Name of the schema: letters, digits, underscores and dashes, at most 64."""
-    description: StrictStr | None = None
+    description: Text | None = None
     """What the output is for; the model reads it."""
-    schema_: JSONObject | None = Field(default=None, alias="schema")
+    schema_: CheckedJSONObject | None = Field(default=None, alias="schema")
     """The JSON Schema (wire name ``schema``)."""
     strict: StrictBool | None = None
     """Whether the API enforces the schema exactly (strict mode)."""
@@ -121,9 +121,9 @@ class FunctionDefinition(_Frozen):
 
     name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     """Name the model calls it by."""
-    description: StrictStr | None = None
+    description: Text | None = None
     """What it does; the model reads it to decide when to call."""
-    parameters: JSONObject | None = None
+    parameters: CheckedJSONObject | None = None
     """JSON Schema of its arguments."""
     strict: StrictBool | None = None
     """Whether the arguments must follow the schema exactly."""
@@ -148,7 +148,7 @@ class CustomToolGrammar(_Frozen):
 
     syntax: Literal["lark", "regex"]
     """The grammar's language: a Lark grammar or a regular expression."""
-    definition: StrictStr
+    definition: Text
     """The grammar itself."""
 
 
@@ -169,7 +169,7 @@ class CustomToolDefinition(_Frozen):
 
     name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     """Name the model calls it by."""
-    description: StrictStr | None = None
+    description: Text | None = None
     """What it does; the model reads it to decide when to call."""
     format: CustomToolFormat | None = None
     """Free text (the API's default) or a grammar."""
@@ -212,7 +212,7 @@ class AllowedTools(_Frozen):
 
     mode: Literal["auto", "required"]
     """``auto``: the model may call one of them; ``required``: it must."""
-    tools: Annotated[tuple[JSONObject, ...], Field(min_length=1)]
+    tools: Annotated[tuple[CheckedJSONObject, ...], Field(min_length=1)]
     """The allowed tools, each as the API names it (``{"type": "function", "function": {"name": ...}}``)."""
 
 
@@ -246,7 +246,7 @@ class AudioOutput(_Frozen):
 
     format: Literal["wav", "aac", "mp3", "flac", "opus", "pcm16"]
     """The audio encoding."""
-    voice: StrictStr | AudioVoice
+    voice: Text | AudioVoice
     """A built-in voice (``alloy``, ``coral``, ``marin``...) or a custom voice by id."""
 
 
@@ -254,7 +254,7 @@ class PredictedOutput(_Frozen):
     """Content the answer will largely repeat (Predicted Outputs): makes regeneration faster."""
 
     type: Literal["content"] = "content"
-    content: StrictStr | Annotated[tuple[TextPart, ...], Field(min_length=1)]
+    content: Text | Annotated[tuple[TextPart, ...], Field(min_length=1)]
     """The predicted text."""
 
 
@@ -270,11 +270,11 @@ class StreamOptions(_Frozen):
 class ApproximateLocation(_Frozen):
     """Where the user roughly is, for web search."""
 
-    city: StrictStr | None = None
+    city: Text | None = None
     country: StrictStr | None = Field(default=None, min_length=2, max_length=2)
     """Two-letter ISO country code."""
-    region: StrictStr | None = None
-    timezone: StrictStr | None = None
+    region: Text | None = None
+    timezone: Text | None = None
     """IANA time zone, such as ``Europe/Paris``."""
 
 
@@ -327,12 +327,12 @@ class LegacyFunction(_Frozen):
     """Deprecated ``functions`` entry (``tools`` replaced it)."""
 
     name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    description: StrictStr | None = None
-    parameters: JSONObject | None = None
+    description: Text | None = None
+    parameters: CheckedJSONObject | None = None
 
 
 _Metadata = Annotated[
-    Mapping[Annotated[StrictStr, Field(max_length=64)], Annotated[StrictStr, Field(max_length=512)]],
+    Mapping[Annotated[Text, Field(max_length=64)], Annotated[Text, Field(max_length=512)]],
     Field(max_length=16),
     AfterValidator(MappingProxyType),
     PlainSerializer(dict),
@@ -362,7 +362,7 @@ class ChatRequest(_Request):
     """Penalty on tokens by how often they appeared, -2 to 2."""
     presence_penalty: StrictFloat | None = Field(default=None, ge=-2.0, le=2.0)
     """Penalty on tokens that appeared at all, -2 to 2."""
-    stop: Annotated[tuple[StrictStr, ...], Field(min_length=1, max_length=4)] | None = None
+    stop: Annotated[tuple[Text, ...], Field(min_length=1, max_length=4)] | None = None
     """Up to four stop sequences (one string is taken as a one-item tuple)."""
     n: StrictInt | None = Field(default=None, ge=1, le=128)
     """How many choices to generate."""
@@ -386,7 +386,7 @@ class ChatRequest(_Request):
     """How many most likely tokens to return at each position (needs ``logprobs``)."""
     logit_bias: (
         Annotated[
-            Mapping[StrictStr, Annotated[StrictInt, Field(ge=-100, le=100)]],
+            Mapping[Text, Annotated[StrictInt, Field(ge=-100, le=100)]],
             AfterValidator(MappingProxyType),
             PlainSerializer(dict),
         ]
@@ -397,7 +397,7 @@ class ChatRequest(_Request):
     """Processing tier."""
     store: StrictBool | None = None
     """Whether OpenAI stores the completion."""
-    user: StrictStr | None = None
+    user: Text | None = None
     """A stable id of the end user, for abuse monitoring."""
     stream: StrictBool | None = None
     """Accepted for wire compatibility (``model_validate`` of a recorded body); the verb decides:
@@ -417,9 +417,9 @@ class ChatRequest(_Request):
     """Web search settings (search models)."""
     moderation: Moderation | None = None
     """Moderation of the input and output."""
-    safety_identifier: StrictStr | None = Field(default=None, max_length=64)
+    safety_identifier: Text | None = Field(default=None, max_length=64)
     """A stable, hashed id of the end user, for abuse detection (replaces ``user``)."""
-    prompt_cache_key: StrictStr | None = None
+    prompt_cache_key: Text | None = None
     """Groups requests that share a prefix, for prompt-cache hits (replaces ``user``)."""
     prompt_cache_options: PromptCacheOptions | None = None
     """Prompt caching options."""
@@ -450,13 +450,11 @@ class EmbeddingRequest(_Request):
 
     model: StrictStr = Field(min_length=1)
     """Embedding model name (OpenAI) or model mapped to a deployment (Azure)."""
-    input: Annotated[
-        tuple[Annotated[StrictStr, Field(min_length=1)], ...], Field(min_length=1, max_length=2048)
-    ]
+    input: Annotated[tuple[Annotated[Text, Field(min_length=1)], ...], Field(min_length=1, max_length=2048)]
     """One or more non-empty strings (one string is taken as a one-item tuple)."""
     dimensions: StrictInt | None = Field(default=None, gt=0)
     """Length of the vectors, for models that can shorten them (text-embedding-3)."""
-    user: StrictStr | None = None
+    user: Text | None = None
     """A stable id of the end user, for abuse monitoring."""
 
     @field_validator("input", mode="before")

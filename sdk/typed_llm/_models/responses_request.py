@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from typed_llm._errors import ConfigurationError
-from typed_llm._json import JSONObject
+from typed_llm._json import CheckedJSONObject, Text
 from typed_llm._models.messages import _Frozen
 from typed_llm._models.request_base import _Request
 from typed_llm._models.responses_api import (
@@ -82,15 +82,15 @@ class InputText(_Frozen):
     """Text in a message."""
 
     type: Literal["input_text"] = "input_text"
-    text: StrictStr
+    text: Text
 
 
 class InputImage(_Frozen):
     """An image in a message: a URL (``data:`` URLs too) or an uploaded file's id."""
 
     type: Literal["input_image"] = "input_image"
-    image_url: StrictStr | None = None
-    file_id: StrictStr | None = None
+    image_url: Text | None = None
+    file_id: Text | None = None
     detail: Literal["auto", "low", "high"] = "auto"
 
 
@@ -98,10 +98,10 @@ class InputFilePart(_Frozen):
     """A file in a message: uploaded (``file_id``), inline (``file_data``) or at ``file_url``."""
 
     type: Literal["input_file"] = "input_file"
-    file_id: StrictStr | None = None
-    file_data: StrictStr | None = None
-    file_url: StrictStr | None = None
-    filename: StrictStr | None = None
+    file_id: Text | None = None
+    file_data: Text | None = None
+    file_url: Text | None = None
+    filename: Text | None = None
 
 
 InputContent = Annotated[InputText | InputImage | InputFilePart, Field(discriminator="type")]
@@ -112,7 +112,7 @@ class InputMessage(_Frozen):
 
     type: Literal["message"] | None = None
     role: Literal["user", "system", "developer", "assistant"]
-    content: StrictStr | Annotated[tuple[InputContent, ...], Field(min_length=1)]
+    content: Text | Annotated[tuple[InputContent, ...], Field(min_length=1)]
 
 
 class FunctionCallOutput(_Frozen):
@@ -120,7 +120,7 @@ class FunctionCallOutput(_Frozen):
 
     type: Literal["function_call_output"] = "function_call_output"
     call_id: StrictStr = Field(min_length=1)
-    output: StrictStr
+    output: Text
 
 
 def _input_tag(value: object) -> str:
@@ -153,8 +153,8 @@ class ResponseFunctionTool(_Frozen):
 
     type: Literal["function"] = "function"
     name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    description: StrictStr | None = None
-    parameters: JSONObject | None = None
+    description: Text | None = None
+    parameters: CheckedJSONObject | None = None
     strict: StrictBool | None = None
 
     @classmethod
@@ -217,8 +217,8 @@ class FormatJSONSchema(_Frozen):
 
     type: Literal["json_schema"] = "json_schema"
     name: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    schema_: JSONObject = Field(alias="schema")
-    description: StrictStr | None = None
+    schema_: CheckedJSONObject = Field(alias="schema")
+    description: Text | None = None
     strict: StrictBool | None = None
 
 
@@ -242,12 +242,12 @@ class PromptReference(_Frozen):
     """A stored prompt template and its variables."""
 
     id: StrictStr = Field(min_length=1)
-    version: StrictStr | None = None
-    variables: Mapping[StrictStr, StrictStr] | None = None
+    version: Text | None = None
+    variables: Mapping[Text, Text] | None = None
 
 
 _Metadata = Annotated[
-    Mapping[Annotated[StrictStr, Field(max_length=64)], Annotated[StrictStr, Field(max_length=512)]],
+    Mapping[Annotated[Text, Field(max_length=64)], Annotated[Text, Field(max_length=512)]],
     Field(max_length=16),
     AfterValidator(MappingProxyType),
     PlainSerializer(dict),
@@ -261,8 +261,8 @@ class ResponsesRequest(_Request):
     """
 
     model: StrictStr = Field(min_length=1)
-    input: Annotated[StrictStr, Field(min_length=1)] | Annotated[tuple[InputItem, ...], Field(min_length=1)]
-    instructions: StrictStr | None = None
+    input: Annotated[Text, Field(min_length=1)] | Annotated[tuple[InputItem, ...], Field(min_length=1)]
+    instructions: Text | None = None
     tools: Annotated[tuple[ResponsesTool, ...], Field(max_length=128)] | None = None
     tool_choice: Literal["auto", "none", "required"] | NamedFunctionChoice | HostedToolChoice | None = None
     parallel_tool_calls: StrictBool | None = None
@@ -276,16 +276,16 @@ class ResponsesRequest(_Request):
     store: StrictBool | None = None
     previous_response_id: StrictStr | None = Field(default=None, min_length=1)
     conversation: StrictStr | None = Field(default=None, min_length=1)
-    include: tuple[StrictStr, ...] | None = None
+    include: tuple[Text, ...] | None = None
     metadata: _Metadata | None = None
     truncation: Literal["auto", "disabled"] | None = None
     service_tier: Literal["auto", "default", "flex", "priority", "scale"] | None = None
-    safety_identifier: StrictStr | None = Field(default=None, max_length=64)
-    prompt_cache_key: StrictStr | None = None
+    safety_identifier: Text | None = Field(default=None, max_length=64)
+    prompt_cache_key: Text | None = None
     prompt_cache_retention: Literal["in_memory", "24h"] | None = None
     prompt: PromptReference | None = None
     background: StrictBool | None = None
-    user: StrictStr | None = None
+    user: Text | None = None
     stream: StrictBool | None = None
     """Ignored: ``client.stream`` streams, ``client.respond`` does not (``stream=True`` given to the
     constructor fails with a ``stream_is_the_verb`` error saying so; a recorded body validates)."""
