@@ -52,7 +52,9 @@ _LIMITS: Final[tuple[tuple[str, ModelLimits], ...]] = (
 
 
 _FOUND: dict[str, ModelLimits | None] = {}
-"""``model_limits``' answers, by name (kept for the first 512 names: the check of every call asks)."""
+"""``model_limits``' answers, by name (the check of every call asks)."""
+_FOUND_KEPT: Final = 512
+"""Names whose answer is kept (a process names few; past this many, the prefixes are scanned)."""
 _UNASKED: Final = ModelLimits(0, 0)
 
 
@@ -62,7 +64,7 @@ def model_limits(model: str) -> ModelLimits | None:
     if found is not _UNASKED:
         return found
     found = next((limits for prefix, limits in _LIMITS if model.startswith(prefix)), None)
-    if len(_FOUND) < 512:  # noqa: PLR2004  (see _FOUND)
+    if len(_FOUND) < _FOUND_KEPT:
         _FOUND[model] = found
     return found
 
