@@ -418,9 +418,12 @@ class SeedClient:
             )
         with self._lock:
             if changed not in self._variants:
+                # The settings now, under the lock set_api_cache takes: a cache change since this
+                # call read them must not be kept in a per-call client built after it.
+                current = self._settings()
                 settings = validated(
                     "send_message parameters",
-                    lambda: Settings.model_validate({**config.model_dump(), **dict(changed)}),
+                    lambda: Settings.model_validate({**current.model_dump(), **dict(changed)}),
                 )
                 self._variants[changed] = settings.build_client(self._api_type)
             return self._variants[changed]
@@ -437,10 +440,9 @@ class SeedClient:
             return self._typed()
         key = (("azure_api_version", 0.0),)
         with self._lock:
-            if key not in self._variants:
-                self._variants[key] = config.model_copy(update={"azure_api_version": version}).build_client(
-                    "azure"
-                )
+            if key not in self._variants:  # the settings now (see _variant)
+                current = self._settings().model_copy(update={"azure_api_version": version})
+                self._variants[key] = current.build_client("azure")
             return self._variants[key]
 
 
