@@ -1,4 +1,4 @@
-"""What code written for the seed sees of ``openai_utils.client()`` across ``force_api_cache`` and ``force_api_type``.
+"""What seed code sees of ``openai_utils.client()`` across ``force_api_cache``, ``force_api_type``, ``close``.
 
 The seed (TinyTroupe's ``openai_utils``) registered one ``OpenAIClient()`` and one ``AzureClient()``
 at import; ``client()`` returned the one of the API type in force, and ``force_api_cache`` called
@@ -15,10 +15,8 @@ import time
 import weakref
 from typing import TYPE_CHECKING
 
-import pytest
-
 import typed_llm
-from helpers import FAKE_AZURE_KEY
+from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY
 from seed_fixtures import seed_fake, seed_registry  # noqa: F401  (fixtures: pytest finds them here)
 from typed_llm import openai_utils
 from typed_llm._cache.sqlite_inspect import DEFAULT_CACHE_FILE
@@ -26,6 +24,8 @@ from typed_llm.testing._replies import FakeReply
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
     from typed_llm.testing._fake import FakeAPI
 
@@ -161,3 +161,63 @@ def test_a_call_in_flight_on_a_kept_client_finishes_as_force_api_cache_changes_i
     gc.collect()
     assert before() is None  # the replaced typed client, freed once the call let go of it
     assert openai_utils.client() is kept
+
+
+def test_close_keeps_the_default_client_and_force_api_cache_still_reaches_it(
+    fake: FakeAPI, tmp_path: Path
+) -> None:
+    """``close()`` closes the default client's connections, not the client: ``client()`` is still
+    the one kept, its next call opens new ones, a later ``force_api_cache`` reaches it, and its cost
+    statistics go on counting."""
+    kept = openai_utils.client()
+    kept.send_message(QUESTION)
+    old_pool = openai_utils.typed_client()._transport.openai  # type: ignore[attr-defined]  # an OpenAIClient's
+    openai_utils.close()
+    assert old_pool.is_closed()
+    assert openai_utils.client() is kept
+    openai_utils.force_api_cache(True, str(tmp_path / "after-close.sqlite3"))
+    assert _twice(kept, fake) == 1
+    assert not openai_utils.typed_client()._transport.openai.is_closed()  # type: ignore[attr-defined]  # as above
+    assert kept.get_cost_stats()["model_calls"] == 2
+    assert kept.get_cost_stats()["cached_calls"] == 1
+
+
+def test_a_cache_change_while_a_call_builds_its_per_call_client_is_kept_in_it(
+    fake: FakeAPI, tmp_path: Path
+) -> None:
+    """``set_api_cache`` lands after a call with its own ``timeout`` read the settings and before it
+    built the client for that timeout (as another thread's can): the client it builds has the new
+    cache, and so do the later calls that reuse it, not the settings the call read first."""
+
+    class Racing(openai_utils.OpenAIClient):
+        racing = True
+
+        def _variant(self, config: typed_llm.Settings, **options: float | None) -> typed_llm.Client | None:
+            if self.racing:  # between the call's reading of the settings and the build, once
+                self.racing = False
+                self.set_api_cache(True, str(tmp_path / "race.sqlite3"))
+            return super()._variant(config, **options)
+
+    racing = Racing()
+    assert _twice(racing, fake, timeout=7.0) == 1  # the first fills the new cache, the second hits
+    assert _twice(racing, fake, timeout=7.0) == 0
+
+
+def test_force_api_cache_rebuilds_a_built_client_that_cannot_take_it_in_place(fake: FakeAPI) -> None:
+    """A builder registered for ``openai`` that wraps a typed client of its own in a ``SeedClient``:
+    that client refuses ``set_api_cache`` (its typed client is the builder's), so ``force_api_cache``
+    has the builder build it again on next use, as it does a builder's typed client."""
+    built: list[openai_utils.SeedClient] = []
+
+    def build() -> openai_utils.SeedClient:
+        typed = typed_llm.OpenAIClient(api_key=FAKE_OPENAI_KEY, base_url=fake.openai_base_url)
+        built.append(openai_utils.SeedClient(typed))
+        return built[-1]
+
+    openai_utils.register_client("openai", build)
+    assert openai_utils.client() is openai_utils.client() is built[0]
+    openai_utils.force_api_cache(True)
+    assert openai_utils.client() is built[1]
+    assert openai_utils.client().send_message(QUESTION)["content"] == "Echo: What is a tiny troupe?"
+    for seed in built:
+        seed.client.close()  # type: ignore[union-attr]  # given to each: set

@@ -54,7 +54,10 @@ typed_client = _registry.client
 """The typed ``Client`` of the configured API type (``client()`` gives it the seed's methods)."""
 
 close = _registry.close
-"""Close the clients the facade built (``client()``'s and its per-call ones); later calls build anew."""
+"""Close the clients the facade built (``client()``'s and its per-call ones); later calls build anew.
+
+The default ``client()`` of an API type stays the same object (as the seed kept it): its
+connections are closed, and its next call opens new ones."""
 
 
 def client() -> SeedClient:

@@ -15,8 +15,10 @@ replaces is the typed client underneath (``typed_client()``), whose cache is fix
 
 The registry owns what it builds: the clients its builders return (and the typed clients those
 build) and the seed-style wrappers ``openai_utils.client()`` puts around a typed client registered
-for an API type. ``close()`` closes them all and forgets them; the next use builds again. A client
-instance given to ``register_client`` is the caller's to close: the registry never closes it.
+for an API type. ``close()`` closes them all; it forgets them too, except the default clients,
+which stay the same objects (their typed clients closed, built again on their next call). The next
+use builds what was forgotten again. A client instance given to ``register_client`` is the
+caller's to close: the registry never closes it.
 
 What a cache change or a registration supersedes is *retired*: held only weakly, and not closed
 there and then. A caller may still hold it (an old ``typed_client()``, a client a registration
@@ -232,6 +234,15 @@ def force_api_type(api_type: str | None) -> None:
         _forced_type = api_type
 
 
+def _adjustable(found: object) -> bool:
+    """Whether ``found`` takes a cache setting in place (``force_api_cache`` calls its ``set_api_cache``).
+
+    A seed-style client that builds its own typed client; one wrapping a typed client built
+    elsewhere refuses the setting, so a builder's is built anew instead.
+    """
+    return callable(getattr(found, "set_api_cache", None)) and getattr(found, "_own", True)
+
+
 def force_api_cache(cache_api_calls: bool, cache_file_name: str | None = None) -> None:  # noqa: FBT001  (the seed's signature)
     """Turn the response cache on or off for every registered client, as the seed did, in place.
 
@@ -255,14 +266,9 @@ def force_api_cache(cache_api_calls: bool, cache_file_name: str | None = None) -
             _overrides["cache_file_name"] = cache_file_name
         _settings = None
         for api_type in ("openai", "azure"):
-            adjustable = callable(getattr(_built.get(api_type), "set_api_cache", None))
-            if api_type in _builders and not adjustable:  # a builder's typed client: its cache is fixed
+            if api_type in _builders and not _adjustable(_built.get(api_type)):  # its cache is fixed
                 _drop(api_type)  # built anew on next use
-        seed_style = [
-            found
-            for found in _built.values()
-            if callable(getattr(found, "set_api_cache", None)) and getattr(found, "_own", True)
-        ]
+        seed_style = [found for found in _built.values() if _adjustable(found)]
     for found in seed_style:  # outside the lock: a seed client takes its own lock, then the registry's
         found.set_api_cache(cache_api_calls, cache_file_name)  # type: ignore[attr-defined]  # checked just above
 
@@ -270,7 +276,9 @@ def force_api_cache(cache_api_calls: bool, cache_file_name: str | None = None) -
 def close() -> None:
     """Close every client the registry built and the facade's wrappers (their per-call clients).
 
-    Retired ones too (superseded by a rebuild or a registration) that are still alive. They are
+    Retired ones too (superseded by a rebuild or a registration) that are still alive. The default
+    client of an API type (the seed's class) stays registered, the same object, as the seed kept
+    it: only its typed clients are closed, and its next call builds them again. The others are
     forgotten: the next ``client()`` builds again. Registered instances stay registered and open
     (their owner closes them); a wrapper around one closes only what it built itself.
     """
@@ -279,9 +287,15 @@ def close() -> None:
         closing = [wrapper for _, wrapper in wrappers.values()]
         closing.extend(_owned)
         closing.extend(retired)
+        kept = [
+            found
+            for name, found in _built.items()
+            if name in _DEFAULTS and _builders.get(name) is _DEFAULTS[name]
+        ]
         for api_type in [name for name, found in _built.items() if any(found is c for c in _owned)]:
-            del _built[api_type]
-        _owned.clear()
+            if not any(_built[api_type] is default for default in kept):
+                del _built[api_type]
+        _owned[:] = kept
         _retired.clear()
         wrappers.clear()
     for found in closing:  # wrappers first: their own clients, then the typed clients they wrap
@@ -297,6 +311,7 @@ def _reset() -> None:
     with _lock:
         _builders.clear()
         _built.clear()
+        _owned.clear()  # the default clients close() kept (closed just now)
         _overrides.clear()
         _forced_type = None
         _settings = None
