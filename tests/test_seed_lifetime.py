@@ -1,4 +1,4 @@
-"""How long the facade keeps the clients it built once they are superseded (a rebuild, a new registration).
+"""How long the facade keeps the clients it built once they are superseded (a cache change, a registration).
 
 A long-running process that toggles ``force_api_cache`` (or ``set_api_cache``) must not collect
 open connection pools: a superseded client nobody holds any more is let go (its pool closes), one a
@@ -97,7 +97,7 @@ def test_a_typed_client_still_held_across_cache_changes_keeps_working_until_clos
     assert len(fake.received) == 5
 
 
-def test_a_call_in_flight_survives_a_rebuild_in_another_thread(fake: FakeAPI, tmp_path: Path) -> None:
+def test_a_call_in_flight_survives_a_cache_change_in_another_thread(fake: FakeAPI, tmp_path: Path) -> None:
     """Another thread toggles the cache while a call waits for its answer: the call still gets it."""
     fake.enqueue(FakeReply(status=200, body=SLOW_ANSWER, delay=0.5))
     answers: list[str] = []
