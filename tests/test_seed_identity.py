@@ -39,11 +39,14 @@ SLOW_ANSWER = {
 }
 
 
-def _twice(client: openai_utils.SeedClient, fake: FakeAPI, **options: float) -> int:
-    """Ask the same question twice through ``client``; how many requests that sent (1: the second hit)."""
+def _twice(client: openai_utils.SeedClient, fake: FakeAPI, timeout: float | None = None) -> int:
+    """Ask the same question twice through ``client``; how many requests that sent (1: the second hit).
+
+    ``timeout``: the call's own, which has the client build a per-call client for it.
+    """
     before = len(fake.received)
-    first = client.send_message(QUESTION, **options)  # type: ignore[arg-type]  # timeout= etc., floats
-    second = client.send_message(QUESTION, **options)  # type: ignore[arg-type]  # as above
+    first = client.send_message(QUESTION, timeout=timeout)
+    second = client.send_message(QUESTION, timeout=timeout)
     assert first["content"] == second["content"] == "Echo: What is a tiny troupe?"
     return len(fake.received) - before
 
