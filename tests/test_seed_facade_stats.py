@@ -110,9 +110,10 @@ def test_the_registry_closes_what_the_facade_built_and_not_a_given_client(fake: 
     assert openai_utils.client().send_message([{"role": "user", "content": "still"}])["content"]
     openai_utils.force_api_type(None)
     rebuilt = openai_utils.client()
-    assert rebuilt is not facade
+    assert rebuilt is facade  # the default client stays (tests/test_seed_identity.py); its clients are new
     rebuilt.send_message([{"role": "user", "content": "anew"}], timeout=7.0)
     fresh = [_pool_of(openai_utils.typed_client()), _pool_of(_variants(rebuilt)[0])]
+    assert not any(pool.is_closed() or any(pool is old for old in pools) for pool in fresh)
     _registry._reset()
     assert all(pool.is_closed() for pool in fresh)
     given.close()

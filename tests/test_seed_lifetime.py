@@ -1,4 +1,4 @@
-"""How long the facade keeps the clients it built once they are superseded (a rebuild, a new registration).
+"""How long the facade keeps the clients it built once they are superseded (a cache change, a registration).
 
 A long-running process that toggles ``force_api_cache`` (or ``set_api_cache``) must not collect
 open connection pools: a superseded client nobody holds any more is let go (its pool closes), one a
@@ -19,7 +19,7 @@ import pytest
 import typed_llm
 from helpers import FAKE_OPENAI_KEY
 from seed_fixtures import seed_fake, seed_registry  # noqa: F401  (fixtures: pytest finds them here)
-from typed_llm import openai_utils
+from typed_llm import ChatRequest, UserMessage, openai_utils
 from typed_llm.testing._replies import FakeReply
 
 if TYPE_CHECKING:
@@ -52,7 +52,8 @@ def _open(pools: list[weakref.ref[openai.OpenAI]]) -> int:
 
 
 def test_toggling_force_api_cache_leaves_only_the_current_pools_open(fake: FakeAPI, tmp_path: Path) -> None:
-    """Each toggle rebuilds the default client (and its wrapper); the superseded ones are let go."""
+    """Each toggle replaces the typed clients under the default client (which stays the same object,
+    as in the seed): the replaced ones are let go."""
     pools: list[weakref.ref[openai.OpenAI]] = []
     wrappers: list[weakref.ref[openai_utils.SeedClient]] = []
     for turn in range(TURNS):
@@ -66,28 +67,37 @@ def test_toggling_force_api_cache_leaves_only_the_current_pools_open(fake: FakeA
         del facade
     assert len(pools) == 2 * TURNS
     assert _open(pools) == 2  # the current client and its wrapper's per-call client
-    assert sum(1 for ref in wrappers if ref() is not None) == 1
+    assert {id(ref()) for ref in wrappers} == {id(openai_utils.client())}  # one client throughout
     openai_utils.close()
     assert _open(pools) == 0
     assert len(fake.received) == TURNS
 
 
-def test_a_client_still_held_across_rebuilds_keeps_working_until_close(fake: FakeAPI, tmp_path: Path) -> None:
-    """A caller's old ``client()`` is not closed under it by a rebuild; ``close()`` closes it."""
-    old = openai_utils.client()
-    old_pool = _pool_of(openai_utils.typed_client())
+def test_a_typed_client_still_held_across_cache_changes_keeps_working_until_close(
+    fake: FakeAPI, tmp_path: Path
+) -> None:
+    """A caller's old ``typed_client()`` is not closed under it by a cache change; ``close()`` closes it.
+
+    The seed-style ``client()`` kept from before is the same object throughout, and goes on working.
+    """
+    kept = openai_utils.client()
+    old = openai_utils.typed_client()
+    old_pool = _pool_of(old)
     for turn in range(3):
         openai_utils.force_api_cache(turn % 2 == 0, str(tmp_path / "held.sqlite3"))
         openai_utils.client().send_message([{"role": "user", "content": f"new {turn}"}])
-    assert openai_utils.client() is not old
+    assert openai_utils.client() is kept
+    assert openai_utils.typed_client() is not old
     assert not old_pool.is_closed()
-    assert old.send_message([{"role": "user", "content": "old"}])["content"]
+    request = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="old"),))
+    assert old.complete(request).choices[0].message.content == "Echo: old"
+    assert kept.send_message([{"role": "user", "content": "kept"}])["content"] == "Echo: kept"
     openai_utils.close()
     assert old_pool.is_closed()
-    assert len(fake.received) == 4
+    assert len(fake.received) == 5
 
 
-def test_a_call_in_flight_survives_a_rebuild_in_another_thread(fake: FakeAPI, tmp_path: Path) -> None:
+def test_a_call_in_flight_survives_a_cache_change_in_another_thread(fake: FakeAPI, tmp_path: Path) -> None:
     """Another thread toggles the cache while a call waits for its answer: the call still gets it."""
     fake.enqueue(FakeReply(status=200, body=SLOW_ANSWER, delay=0.5))
     answers: list[str] = []

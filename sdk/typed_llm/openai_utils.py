@@ -54,37 +54,36 @@ typed_client = _registry.client
 """The typed ``Client`` of the configured API type (``client()`` gives it the seed's methods)."""
 
 close = _registry.close
-"""Close the clients the facade built (``client()``'s and its per-call ones); later calls build anew."""
+"""Close the clients the facade built (``client()``'s and its per-call ones); later calls build anew.
+
+The default ``client()`` of an API type stays the same object (as the seed kept it): its
+connections are closed, and its next call opens new ones."""
 
 
 def client() -> SeedClient:
     """The client for the configured API type, with the seed's methods (the same object each time).
 
-    A seed-style client that was registered is returned as it is; a typed one is wrapped in a
-    ``SeedClient`` (one per typed client). After ``force_api_cache`` (or a registration) this is a
-    new object; one kept from before keeps working on the typed client it wraps until ``close()``,
-    and is freed (its connections closed) once nothing holds it.
+    As in the seed, the default client of an API type is one ``OpenAIClient`` (``AzureClient``)
+    kept for good: ``force_api_type`` picks among them, ``force_api_cache`` changes them in place
+    (a reference kept from before takes the new setting on its next call). A seed-style client
+    that was registered is returned as it is; a typed one is wrapped in a ``SeedClient`` (one per
+    typed client, the same object while it stays registered).
     """
-    # One lock for the registry and its wrappers, held throughout: a rebuild in another thread
-    # between finding the typed client and wrapping it would leave a wrapper around a retired client.
+    # One lock for the registry and its wrappers: a registration in another thread between finding
+    # the typed client and wrapping it would leave a wrapper around a retired client.
     with _registry._lock:  # noqa: SLF001
-        found = _registry.registered()
-        if isinstance(found, SeedClient):
-            return found
-        if callable(getattr(found, "send_message", None)):
-            return found  # type: ignore[return-value]  # a seed-style client of the user's own, duck-typed as in the seed
-        typed = _registry.client()
         default = _registry.default_in_use()
-        known = _registry.wrappers.get(id(typed))
-        if known is None or known[0] is not typed:
-            if default is None:
-                wrapper = SeedClient(typed)
-            else:  # the configured default: the seed's class, which may build per-call variants
-                wrapper = AzureClient() if default == "azure" else OpenAIClient()
-                wrapper.client = typed
-            known = (typed, wrapper)
-            _registry.wrappers[id(typed)] = known
-        return cast("SeedClient", known[1])
+        found = _registry.registered() if default is None else default
+        if default is None and not callable(getattr(found, "send_message", None)):
+            typed = _registry.client()
+            known = _registry.wrappers.get(id(typed))
+            if known is None or known[0] is not typed:
+                known = (typed, SeedClient(typed))
+                _registry.wrappers[id(typed)] = known
+            found = known[1]
+    if default is not None:  # built now, as the seed built it at import: a missing key is said here
+        default._typed()  # noqa: SLF001  (outside the registry's lock: the client takes its own first)
+    return cast("SeedClient", found)  # a seed-style client of the user's own is duck-typed, as in the seed
 
 
 def get_embedding(text: str, model: str | None = None) -> list[float]:

@@ -3,20 +3,29 @@
 ``openai`` and ``azure`` are registered by default as builders, run on first use from the loaded
 ``Settings``, so importing the package needs no key and reads no file. ``register_client`` adds or
 replaces a client (or a builder); ``force_api_type`` overrides the configured API type;
-``force_api_cache`` turns the SQLite cache on or off for the default clients.
+``force_api_cache`` turns the response cache on or off for the registered clients.
 
-The registry owns what it builds: the clients its builders return, and the seed-style wrappers
-``openai_utils.client()`` puts around them (which build per-call clients of their own). ``close()``
-closes them all and forgets them; the next use builds again. A client instance given to
-``register_client`` is the caller's to close: the registry never closes it.
+As in the seed (TinyTroupe's ``openai_utils``), the default for an API type is one client of the
+seed's class (``openai_utils.OpenAIClient``, ``AzureClient``), built once and kept: ``client()``
+returns that same object until a registration for its API type replaces it, whatever
+``force_api_type`` chose in between, and ``force_api_cache`` changes it in place (the seed called
+``set_api_cache`` on every registered client). So ``c = openai_utils.client()`` kept in a variable,
+as the seed's examples do, takes a new cache setting on its next call. What a cache change
+replaces is the typed client underneath (``typed_client()``), whose cache is fixed when built.
 
-A client the registry built that a rebuild (``force_api_cache``) or a registration supersedes is
-*retired*: no longer returned, held only weakly, and not closed there and then. A caller may still
-hold it (``c = openai_utils.client()`` kept in a variable, as the seed's examples do) and another
-thread may be in the middle of a call on it: closing its connection pool under that call would
-break it. Once nobody holds it, it is freed and its pool closes with it (the openai client closes
-its HTTP client when freed); one still held when ``close()`` runs is closed then. So the registry
-keeps nothing a process toggling the cache no longer uses, and breaks no call in flight.
+The registry owns what it builds: the clients its builders return (and the typed clients those
+build) and the seed-style wrappers ``openai_utils.client()`` puts around a typed client registered
+for an API type. ``close()`` closes them all; it forgets them too, except the default clients,
+which stay the same objects (their typed clients closed, built again on their next call). The next
+use builds what was forgotten again. A client instance given to ``register_client`` is the
+caller's to close: the registry never closes it.
+
+What a cache change or a registration supersedes is *retired*: held only weakly, and not closed
+there and then. A caller may still hold it (an old ``typed_client()``, a client a registration
+replaced) and another thread may be in the middle of a call on it: closing its connection pool
+under that call would break it. Once nobody holds it, it is freed and its pool closes with it (the
+openai client closes its HTTP client when freed); one still held when ``close()`` runs is closed
+then. So nothing a process toggling the cache no longer uses is kept, and no call in flight breaks.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from typed_llm._logging import set_max_content_length
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from typed_llm._compat.seed_client import SeedClient
     from typed_llm._typing import Client
 
 __all__ = [
@@ -82,13 +92,17 @@ def settings() -> Settings:
 
 def _default(api_type: Literal["openai", "azure"]) -> Callable[[], object]:
     def build() -> object:
-        return settings().build_client(api_type)
+        # Deferred: seed_client imports this module (its clients read the settings from here).
+        from typed_llm._compat.seed_client import AzureClient, OpenAIClient  # noqa: PLC0415
+
+        return AzureClient() if api_type == "azure" else OpenAIClient()
 
     return build
 
 
 _DEFAULTS: dict[str, Callable[[], object]] = {"openai": _default("openai"), "azure": _default("azure")}
-"""The default builders: the clients the settings describe."""
+"""The default builders: one client of the seed's class each, as the seed registered at import
+(built here on first use); its typed client is the one the settings describe."""
 
 
 def _has(client: object, names: tuple[str, ...]) -> bool:
@@ -179,24 +193,31 @@ def registered() -> object:
         return built
 
 
-def default_in_use() -> Literal["openai", "azure"] | None:
-    """The API type in force when its client is the default one built from the settings, else None."""
+def default_in_use() -> SeedClient | None:
+    """The client in force when a default builder built it (one of the seed's class), else None."""
     with _lock:
         api_type = _forced_type or settings().api_type
         if api_type in _DEFAULTS and _builders.get(api_type) is _DEFAULTS[api_type]:
-            return api_type  # type: ignore[return-value]  # checked to be one of the two just above
+            return cast("SeedClient", registered())
         return None
 
 
 def client() -> Client:
     """The typed client for the configured (or forced) API type, built on first use.
 
+    For a default API type, the typed client underneath the seed-style one ``openai_utils.client()``
+    returns: a cache change replaces it (ask again for the new one; the old one keeps working).
+
     Raises:
         UnknownAPITypeError: no client is registered for that API type.
         ConfigurationError: the default client cannot be built (missing key or endpoint), or the
             registered client is seed-style only (``send_message``, no ``complete``).
     """
-    found = registered()
+    with _lock:
+        default = default_in_use()
+        found = registered() if default is None else default
+    if default is not None:  # outside the registry's lock: a seed client takes its own, then this one
+        return default._typed()  # noqa: SLF001  (the seed class's own accessor, built on first use)
     if not _has(found, _TYPED):
         raise ConfigurationError(
             f"the client registered for {_forced_type or settings().api_type!r} ({type(found).__name__}) "
@@ -213,30 +234,51 @@ def force_api_type(api_type: str | None) -> None:
         _forced_type = api_type
 
 
+def _adjustable(found: object) -> bool:
+    """Whether ``found`` takes a cache setting in place (``force_api_cache`` calls its ``set_api_cache``).
+
+    A seed-style client that builds its own typed client; one wrapping a typed client built
+    elsewhere refuses the setting, so a builder's is built anew instead.
+    """
+    return callable(getattr(found, "set_api_cache", None)) and getattr(found, "_own", True)
+
+
 def force_api_cache(cache_api_calls: bool, cache_file_name: str | None = None) -> None:  # noqa: FBT001  (the seed's signature)
-    """Turn the response cache of the default clients on or off (they are rebuilt on next use)."""
+    """Turn the response cache on or off for every registered client, as the seed did, in place.
+
+    The seed called ``set_api_cache(cache_api_calls, cache_file_name)`` on each registered client,
+    its file name defaulting to the configured one; so here: the default clients and the seed-style
+    ones registered keep their identity (a reference kept from before takes the setting on its next
+    call, and a call already under way finishes as it began). ``cache_file_name`` None: the
+    configured ``CACHE_FILE_NAME``, not one forced before. A typed client a builder built for
+    ``openai`` or ``azure`` is rebuilt on next use (its cache is fixed when it is built); one given
+    to ``register_client`` is its owner's, and is left as it is.
+
+    Raises:
+        SettingsError: on next use, if the value forced is not a valid setting (an empty file name).
+    """
     global _settings  # noqa: PLW0603  (the registry is process state, by design)
     with _lock:
         _overrides["cache_api_calls"] = cache_api_calls
-        if cache_file_name is not None:
+        if cache_file_name is None:
+            _overrides.pop("cache_file_name", None)
+        else:
             _overrides["cache_file_name"] = cache_file_name
         _settings = None
         for api_type in ("openai", "azure"):
-            if api_type in _builders:
-                _drop(api_type)
-        seed_style = [
-            found
-            for found in _built.values()
-            if callable(getattr(found, "set_api_cache", None)) and getattr(found, "_own", True)
-        ]
-    for found in seed_style:  # as the seed did: every registered client takes the new cache setting
+            if api_type in _builders and not _adjustable(_built.get(api_type)):  # its cache is fixed
+                _drop(api_type)  # built anew on next use
+        seed_style = [found for found in _built.values() if _adjustable(found)]
+    for found in seed_style:  # outside the lock: a seed client takes its own lock, then the registry's
         found.set_api_cache(cache_api_calls, cache_file_name)  # type: ignore[attr-defined]  # checked just above
 
 
 def close() -> None:
     """Close every client the registry built and the facade's wrappers (their per-call clients).
 
-    Retired ones too (superseded by a rebuild or a registration) that are still alive. They are
+    Retired ones too (superseded by a rebuild or a registration) that are still alive. The default
+    client of an API type (the seed's class) stays registered, the same object, as the seed kept
+    it: only its typed clients are closed, and its next call builds them again. The others are
     forgotten: the next ``client()`` builds again. Registered instances stay registered and open
     (their owner closes them); a wrapper around one closes only what it built itself.
     """
@@ -245,9 +287,15 @@ def close() -> None:
         closing = [wrapper for _, wrapper in wrappers.values()]
         closing.extend(_owned)
         closing.extend(retired)
+        kept = [
+            found
+            for name, found in _built.items()
+            if name in _DEFAULTS and _builders.get(name) is _DEFAULTS[name]
+        ]
         for api_type in [name for name, found in _built.items() if any(found is c for c in _owned)]:
-            del _built[api_type]
-        _owned.clear()
+            if not any(_built[api_type] is default for default in kept):
+                del _built[api_type]
+        _owned[:] = kept
         _retired.clear()
         wrappers.clear()
     for found in closing:  # wrappers first: their own clients, then the typed clients they wrap
@@ -263,6 +311,7 @@ def _reset() -> None:
     with _lock:
         _builders.clear()
         _built.clear()
+        _owned.clear()  # the default clients close() kept (closed just now)
         _overrides.clear()
         _forced_type = None
         _settings = None

@@ -20,9 +20,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from typed_llm._compat import registry as _registry
 from typed_llm._compat.seed_params import InvalidRequestError, chat_api_params, request_from_params, validated
+from typed_llm._compat.seed_stats import CostStats
 from typed_llm._compat.settings import Settings
 from typed_llm._errors import ConfigurationError
-from typed_llm._ledger import ledger_of
 from typed_llm._models.messages import Message
 from typed_llm._models.requests import EmbeddingRequest
 from typed_llm._models.responses import ParsedChatResponse
@@ -72,26 +72,28 @@ class SeedClient:
         limit = max_concurrent_model_calls or None
         self._slots = threading.BoundedSemaphore(limit) if limit else None
         self._cache: tuple[bool, str | None] | None = None
-        self._stats = {
-            "input_tokens": 0,
-            "output_tokens": 0,
-            "total_tokens": 0,
-            "model_calls": 0,
-            "cached_calls": 0,
-        }
+        # (the registry's settings, _cache, the two combined): validated once, not on every call
+        self._derived: tuple[Settings, tuple[bool, str | None], Settings] | None = None
+        self._costs = CostStats()
 
     # -- the seed's hooks, in the order send_message calls them ---------------------------------
 
     def _settings(self) -> Settings:
         """The settings in force, with this client's own cache choice (``set_api_cache``) applied."""
         config = _registry.settings()
-        if self._cache is None:
+        cache = self._cache
+        if cache is None:
             return config
-        cache_api_calls, cache_file_name = self._cache
+        derived = self._derived  # one read: another thread may replace it
+        if derived is not None and derived[0] is config and derived[1] is cache:
+            return derived[2]
+        cache_api_calls, cache_file_name = cache
         update: dict[str, object] = {"cache_api_calls": cache_api_calls}
         if cache_file_name is not None:
             update["cache_file_name"] = cache_file_name
-        return validated("cache settings", lambda: Settings.model_validate({**config.model_dump(), **update}))
+        mine = validated("cache settings", lambda: Settings.model_validate({**config.model_dump(), **update}))
+        self._derived = (config, cache, mine)
+        return mine
 
     def _setup_from_config(self) -> None:
         """Build ``self.client``, the typed client, from the settings (a subclass may build its own)."""
@@ -344,20 +346,8 @@ class SeedClient:
     # -- the seed's cost statistics ---------------------------------------------------------------
 
     def _update_cost_stats(self, response: ChatResponse) -> None:
-        """Count one call, as the seed did: ``cached_calls`` when no request was sent, else ``model_calls``.
-
-        The typed client answers hits itself, so the answer's ledger says which it was: its last
-        attempt is of kind ``cache`` (a hit) or ``single-flight`` (an identical call in flight
-        answered it), or ``http``. Tokens are added either way, as the seed added them.
-        """
-        attempts = ledger_of(response)
-        answered_without_request = bool(attempts) and attempts[-1].kind != "http"
-        with self._lock:
-            self._stats["cached_calls" if answered_without_request else "model_calls"] += 1
-            if response.usage is not None:
-                self._stats["input_tokens"] += response.usage.prompt_tokens
-                self._stats["output_tokens"] += response.usage.completion_tokens
-                self._stats["total_tokens"] += response.usage.total_tokens
+        """Count one call (the seed's hook): ``cached_calls`` if the cache answered, else ``model_calls``."""
+        self._costs.count(response)
 
     def get_cost_stats(self) -> dict[str, int]:
         """Tokens and calls so far, under the seed's keys.
@@ -365,14 +355,11 @@ class SeedClient:
         ``model_calls`` counts the calls that sent a request, ``cached_calls`` those the cache
         answered (their tokens are counted too, as in the seed).
         """
-        with self._lock:
-            return dict(self._stats)
+        return self._costs.snapshot()
 
     def reset_cost_stats(self) -> None:
         """Back to zero."""
-        with self._lock:
-            for key in self._stats:
-                self._stats[key] = 0
+        self._costs.reset()
 
     def pretty_print_cost_stats(self) -> None:
         """Print the statistics, one per line."""
@@ -431,9 +418,12 @@ class SeedClient:
             )
         with self._lock:
             if changed not in self._variants:
+                # The settings now, under the lock set_api_cache takes: a cache change since this
+                # call read them must not be kept in a per-call client built after it.
+                current = self._settings()
                 settings = validated(
                     "send_message parameters",
-                    lambda: Settings.model_validate({**config.model_dump(), **dict(changed)}),
+                    lambda: Settings.model_validate({**current.model_dump(), **dict(changed)}),
                 )
                 self._variants[changed] = settings.build_client(self._api_type)
             return self._variants[changed]
@@ -450,10 +440,9 @@ class SeedClient:
             return self._typed()
         key = (("azure_api_version", 0.0),)
         with self._lock:
-            if key not in self._variants:
-                self._variants[key] = config.model_copy(update={"azure_api_version": version}).build_client(
-                    "azure"
-                )
+            if key not in self._variants:  # the settings now (see _variant)
+                current = self._settings().model_copy(update={"azure_api_version": version})
+                self._variants[key] = current.build_client("azure")
             return self._variants[key]
 
 
