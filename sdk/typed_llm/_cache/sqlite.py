@@ -52,7 +52,7 @@ from typed_llm._logging import emit
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["SQLiteCache"]
+__all__ = ["SQLiteCache", "claimed_by_client"]
 
 T = TypeVar("T")
 
@@ -105,6 +105,9 @@ class SQLiteCache(Maintenance):
         self._handles = Handles()
         self._given_up: Identity | None = None
         """A file damaged in use that could not be moved aside: not tried again at every call."""
+        self._handed_over = False
+        """Built for a client to own (``from_seed``): the first client given it closes it."""
+        self._handover_lock = threading.Lock()
         self._counts_lock = threading.Lock()
         self._hits = 0
         self._misses = 0
@@ -119,10 +122,20 @@ class SQLiteCache(Maintenance):
         """The cache TinyTroupe's ``CACHE_API_CALLS`` / ``CACHE_FILE_NAME`` settings ask for, or None.
 
         A seed file name ending in ``.pickle`` gets ``.sqlite3`` instead: the old pickle is never read.
+        The cache is built for a client (the settings' ``build_client`` hands it to one): the first
+        client given it owns it, and that client's ``close()`` closes it.
         """
         if not cache_api_calls:
             return None
-        return cls(seed_cache_path(cache_file_name))
+        cache = cls(seed_cache_path(cache_file_name))
+        cache._handed_over = True
+        return cache
+
+    def _claim(self) -> bool:
+        """Whether the client now given this cache owns it: True once, for ``from_seed``'s."""
+        with self._handover_lock:
+            handed, self._handed_over = self._handed_over, False
+        return handed
 
     def _create(self) -> None:
         try:
@@ -462,3 +475,13 @@ class SQLiteCache(Maintenance):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def claimed_by_client(cache: object) -> bool:
+    """Whether a client given ``cache`` owns it, and so closes it with itself.
+
+    Only a cache built for a client is: ``SQLiteCache.from_seed``'s (the settings' ``build_client``
+    hands one to the client it builds), and only for the first client given it. A cache you built
+    and passed in is yours to close, as an ``http_client`` you pass is.
+    """
+    return isinstance(cache, SQLiteCache) and cache._claim()  # noqa: SLF001  (this module's class)
