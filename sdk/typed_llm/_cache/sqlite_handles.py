@@ -44,6 +44,13 @@ class Handle:
         self.connection: sqlite3.Connection | None = None
         self.identity: Identity | None = None
 
+    def __del__(self) -> None:
+        # Its thread ended (the thread-local held the only strong reference): close the connection
+        # now, not when the collector breaks the cycle sqlite3's statement cache makes with it.
+        connection = self.connection
+        if connection is not None and self.pid == os.getpid():
+            connection.close()
+
 
 class Handles:
     """The live handles of one cache, and whether it was closed."""
