@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -34,8 +35,6 @@ from typed_llm import (
 from typed_llm._compat import registry as _registry
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from typed_llm.testing._fake import FakeAPI
 
 REQUEST = ChatRequest(model="gpt-4o-mini", messages=(UserMessage(content="cache me"),))
@@ -47,7 +46,7 @@ def open_descriptors(path: Path) -> int:
     count = 0
     for entry in os.scandir("/proc/self/fd"):
         try:
-            target = os.readlink(entry.path)
+            target = str(Path(entry.path).readlink())
         except OSError:  # the descriptor scandir itself used, closed by now
             continue
         count += target in names
@@ -137,7 +136,7 @@ def test_a_closed_cache_is_a_cache_error_and_opens_nothing(tmp_path: Path, name:
 
 
 def test_close_waits_for_an_operation_in_flight_in_another_thread(tmp_path: Path) -> None:
-    """A write waiting for SQLite's lock is not broken by close() in another thread: it finishes, then closes."""
+    """A write waiting for SQLite's lock is not broken by close() in another thread: it ends, then close."""
     path = tmp_path / "cache.sqlite3"
     cache = SQLiteCache(path, busy_timeout=10.0)
     cache.get("warm")
@@ -238,7 +237,7 @@ def test_a_client_closes_the_cache_it_built_from_a_path(
     assert len(fake.received) == 1
     assert open_descriptors(path) == 0
     client.close()  # again: nothing left to close, no error
-    assert SQLiteCache(path).get  # the file is still a cache for whoever opens it next
+    assert SQLiteCache(path).stats().entries == 1  # the file is still a cache for whoever opens it next
 
 
 def test_a_cache_you_pass_stays_yours(tmp_path: Path, fake: FakeAPI) -> None:
@@ -257,7 +256,7 @@ def test_a_cache_you_pass_stays_yours(tmp_path: Path, fake: FakeAPI) -> None:
 
 
 def test_a_from_seed_cache_belongs_to_the_first_client_given_it(tmp_path: Path, fake: FakeAPI) -> None:
-    """The settings build their client's cache with from_seed: that client closes it, a second one does not own it."""
+    """from_seed (the settings' cache): the first client given it closes it, a second does not."""
     path = tmp_path / "seed.pickle"
     cache = SQLiteCache.from_seed(cache_api_calls=True, cache_file_name=path)
     assert cache is not None
@@ -272,9 +271,9 @@ def test_a_from_seed_cache_belongs_to_the_first_client_given_it(tmp_path: Path, 
 
 
 def test_the_seed_facade_closes_the_cache_files_it_opened(tmp_path: Path, fake: FakeAPI) -> None:
-    """openai_utils with the cache on, called from several threads: openai_utils.close() leaves no descriptor."""
+    """openai_utils with the cache on, used from several threads: openai_utils.close() closes it all."""
     path = tmp_path / "facade.sqlite3"
-    openai_utils.force_api_cache(True, str(path))  # noqa: FBT003  (the seed's signature)
+    openai_utils.force_api_cache(True, str(path))
 
     def ask(n: int) -> None:
         openai_utils.client().send_message([{"role": "user", "content": f"question {n % 2}"}])
@@ -323,7 +322,7 @@ def test_an_async_client_closes_the_cache_it_built(
 
 
 def test_a_client_that_fails_to_build_closes_the_cache_it_opened(tmp_path: Path, fake: FakeAPI) -> None:
-    """A wrong http_client is a ConfigurationError at construction: the file the path opened is closed again."""
+    """A wrong http_client is a ConfigurationError at construction: the cache file opened is closed."""
     import httpx2  # noqa: PLC0415
 
     from typed_llm import ConfigurationError  # noqa: PLC0415
