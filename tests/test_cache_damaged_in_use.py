@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 from cache_files import aside, healthy
 from helpers import FAKE_OPENAI_KEY
 from typed_llm import CacheError, ChatRequest, OpenAIClient, SQLiteCache, UserMessage
-from typed_llm._cache import sqlite as sqlite_module
+from typed_llm._cache.sqlite_files import confirm_damage
 from typed_llm.testing._fake import FakeAPI
 
 if TYPE_CHECKING:
@@ -80,17 +80,16 @@ def test_a_file_that_cannot_be_moved_keeps_its_cache_error_without_a_check_per_c
     healthy(path)
     _spoil_pages_in_place(path)
     checks: list[Path] = []
-    real_check = sqlite_module.confirm_damage
 
     def counted(where: Path) -> object:
         checks.append(where)
-        return real_check(where)
+        return confirm_damage(where)
 
     def refuse(where: Path) -> Path:
         raise PermissionError(13, "Permission denied", str(where))
 
-    monkeypatch.setattr(sqlite_module, "confirm_damage", counted)
-    monkeypatch.setattr(sqlite_module, "move_aside", refuse)
+    monkeypatch.setattr("typed_llm._cache.sqlite.confirm_damage", counted)
+    monkeypatch.setattr("typed_llm._cache.sqlite.move_aside", refuse)
     cache = SQLiteCache(path)
     for n in range(3):
         with pytest.raises(CacheError, match="malformed"):
