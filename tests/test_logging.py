@@ -539,6 +539,33 @@ def test_the_timestamp_is_iso_utc_when_the_event_was_logged() -> None:
     assert before <= dt.datetime.fromisoformat(line["timestamp"]) <= after
 
 
+@pytest.mark.parametrize(
+    ("clock_ns", "expected"),
+    [
+        (1_796_610_273_123_456_789, "2026-12-07T02:24:33.123457Z"),  # rounded to the microsecond
+        (1_796_610_273_000_000_000, "2026-12-07T02:24:33Z"),  # isoformat leaves out a zero fraction
+        (1_796_610_273_999_999_600, "2026-12-07T02:24:34Z"),  # rounded up into the next second
+        (1_796_610_273_000_002_500, "2026-12-07T02:24:33.000002Z"),  # half a microsecond: to even
+        (1_796_610_273_000_003_500, "2026-12-07T02:24:33.000004Z"),
+    ],
+)
+def test_the_timestamp_text_is_the_one_datetime_writes(
+    monkeypatch: pytest.MonkeyPatch, clock_ns: int, expected: str
+) -> None:
+    """The stamp is what ``datetime.now(UTC).isoformat()`` (structlog's ``TimeStamper``) writes then."""
+    with configured_logging(json=True, level="info") as stream:
+        emit(logging.INFO, "warm", request_key="k")  # a second already known: the kept text is used
+        monkeypatch.setattr(time, "time_ns", lambda: clock_ns)
+        emit(logging.INFO, "response", request_key="k")
+        emit(logging.INFO, "again", request_key="k")
+        monkeypatch.undo()
+    lines = _json_lines(stream)
+    assert [line["timestamp"] for line in lines[1:]] == [expected, expected]
+    micros = round(clock_ns / 1000)
+    written = dt.datetime.fromtimestamp(micros // 10**6, tz=dt.UTC).replace(microsecond=micros % 10**6)
+    assert expected == written.isoformat().replace("+00:00", "Z")
+
+
 def test_reconfiguring_replaces_the_previous_setup_without_duplicating_lines() -> None:
     """A second configure_logging: each line once, in the stream configured when it was logged.
 

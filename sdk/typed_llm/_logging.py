@@ -126,7 +126,7 @@ class _Direct:
     factory: object
     """The structlog logger factory ``configure_logging`` installed with the chain."""
     stamp: Processor
-    """The chain's ``TimeStamper``."""
+    """The chain's time stamp (``_log_setup._UTCStamp``)."""
     render: Callable[[object], str]
     """The chain's renderer, for an event the other steps would leave as it is."""
 
