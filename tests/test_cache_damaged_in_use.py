@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 import pytest
@@ -56,6 +57,66 @@ def test_a_write_on_a_file_damaged_in_place_moves_it_aside_once(tmp_path: Path) 
         ("cache_file_damaged", "warning", str(moved))
     ]
     assert cache.stats().entries == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "first"),
+    [
+        ("get", lambda cache: cache.get("k1999") is None),
+        ("stats", lambda cache: cache.stats().entries == 0),
+        ("stored_values", lambda cache: cache.stored_values() == []),
+    ],
+)
+def test_a_read_on_a_file_damaged_in_place_moves_it_aside_once(
+    tmp_path: Path, name: str, first: object
+) -> None:
+    """A lookup or a maintenance statement meets the damage first: a miss (an empty file), one warning."""
+    path = tmp_path / "cache.sqlite3"
+    healthy(path)
+    _spoil_pages_in_place(path)
+    assert callable(first)
+    with capture_logs() as logs:
+        cache = SQLiteCache(path)
+        assert first(cache), name
+        cache.set("after", b"v")
+        assert cache.get("after") == b"v"
+    assert [e["event"] for e in logs] == ["cache_file_damaged"]
+    assert len(aside(path)) == 1
+    cache.close()
+
+
+def test_threads_meeting_the_damage_together_move_it_aside_once(tmp_path: Path) -> None:
+    """Threads with connections of their own on the file: one moves it aside, the others follow."""
+    path = tmp_path / "cache.sqlite3"
+    healthy(path)
+    cache = SQLiteCache(path)
+    start = threading.Barrier(4, timeout=30)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        assert cache.get(f"k{n}") is not None  # this thread's connection, on the healthy file
+        start.wait()
+        start.wait()  # the file is spoiled in between
+        try:
+            cache.set(f"new {n}", b"v")
+            assert cache.get(f"new {n}") == b"v"
+        except BaseException as exc:  # noqa: BLE001  (asserted below)
+            errors.append(exc)
+
+    runners = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+    with capture_logs() as logs:
+        for runner in runners:
+            runner.start()
+        start.wait()
+        _spoil_pages_in_place(path)
+        start.wait()
+        for runner in runners:
+            runner.join(timeout=30)
+    assert errors == []
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["cache_file_damaged"]
+    assert len(aside(path)) == 1
+    assert cache.stats().entries == 3
+    cache.close()
 
 
 def test_a_client_on_a_file_damaged_in_place_caches_again(tmp_path: Path) -> None:
