@@ -191,7 +191,8 @@ class _Base:
 
         The copy shares this client's connection pool, cache and single-flight (nothing is rebuilt;
         options travel with each call), so it is cheap to make per task; closing either closes the
-        pool of both, and the cache the client built (from a path) too. A call's own options go on top of these (``client.complete(r, timeout=...)``).
+        pool of both, and the cache the client built (from a path) too. A call's own options go on
+        top of these (``client.complete(r, timeout=...)``).
 
         Args:
             timeout: seconds each attempt may take, instead of the client's ``timeout``.
