@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy as _copy
 import math
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Generic, Self, TypeVar
 
@@ -21,6 +22,7 @@ import httpx2
 from typed_llm._backoff import Backoff, ExponentialBackoff
 from typed_llm._cache.base import Cache
 from typed_llm._cache.policy import DEFAULT_POLICY, CachePolicy
+from typed_llm._cache.sqlite import SQLiteCache, claimed_by_client
 from typed_llm._cost import ModelPrice
 from typed_llm._errors import ConfigurationError
 from typed_llm._layers.cache import Caching
@@ -53,6 +55,25 @@ H = TypeVar("H", httpx2.Client, httpx2.AsyncClient)
 
 DEFAULT_BACKOFF = ExponentialBackoff()
 """The strategy clients use unless given one (see ``ExponentialBackoff`` for why these defaults)."""
+
+
+CacheArgument = Cache | str | os.PathLike[str] | None
+"""A client's ``cache=``: a backend (yours to close), or an SQLite file's path (the client's)."""
+
+
+def _owned_cache(given: CacheArgument) -> tuple[Cache | None, SQLiteCache | None]:
+    """The cache a client uses, and the one it closes with itself (None: the caller closes it).
+
+    The rule httpx and openai follow for an HTTP client: what the client builds, it closes; what it
+    is given stays open. A path is built into an ``SQLiteCache`` here, so it is the client's; so is
+    one ``SQLiteCache.from_seed`` built for it (the settings' ``build_client`` makes one per client).
+    """
+    if isinstance(given, str | os.PathLike):
+        built = SQLiteCache(given)
+        return built, built
+    if isinstance(given, SQLiteCache) and claimed_by_client(given):
+        return given, given
+    return given, None
 
 
 @attrs.frozen
@@ -127,10 +148,30 @@ class _Base:
     _defaults: Options
     _http_client: httpx2.Client | httpx2.AsyncClient | None = None
     """The caller's own HTTP client, if one was given: used, never closed, by this client."""
+    _own_cache: SQLiteCache | None = None
+    """The cache this client built (from a path, or ``from_seed``'s): closed by ``close()``."""
 
     def _attach(self, provider: Provider, backoff: Backoff, cache: _Settings, *, preflight: bool) -> None:
         self._provider = provider
         self._pipeline = _pipeline(provider, backoff, cache, preflight=preflight)
+
+    def _build(
+        self,
+        provider: Provider,
+        backoff: Backoff,
+        cache: CacheArgument,
+        settings: _Settings,
+        *,
+        preflight: bool,
+    ) -> None:
+        """Attach the pipeline with the cache ``cache`` names (one the client built is closed on failure)."""
+        used, self._own_cache = _owned_cache(cache)
+        try:
+            self._attach(provider, backoff, attrs.evolve(settings, cache=used), preflight=preflight)
+        except BaseException:
+            if self._own_cache is not None:
+                self._own_cache.close()
+            raise
 
     @property
     def provider(self) -> str:
@@ -150,7 +191,8 @@ class _Base:
 
         The copy shares this client's connection pool, cache and single-flight (nothing is rebuilt;
         options travel with each call), so it is cheap to make per task; closing either closes the
-        pool of both. A call's own options go on top of these (``client.complete(r, timeout=...)``).
+        pool of both, and the cache the client built (from a path) too. A call's own options go on
+        top of these (``client.complete(r, timeout=...)``).
 
         Args:
             timeout: seconds each attempt may take, instead of the client's ``timeout``.
@@ -190,9 +232,17 @@ class _SyncAdapter(_Base, SyncShell):
         self._sender = self._transport = transport
 
     def close(self) -> None:
-        """Close the connection pool (not an ``http_client`` the caller gave: the caller closes that)."""
-        if self._http_client is None:
-            self._transport.openai.close()
+        """Close the connection pool and a cache the client built (not what the caller gave: theirs).
+
+        Safe to call again. A cache the caller passed (``cache=SQLiteCache(path)``) stays open, as
+        an ``http_client`` the caller passed does.
+        """
+        try:
+            if self._http_client is None:
+                self._transport.openai.close()
+        finally:
+            if self._own_cache is not None:
+                self._own_cache.close()
 
     def __enter__(self) -> Self:
         return self
@@ -217,9 +267,17 @@ class _AsyncAdapter(_Base, AsyncShell):
         self._sender = self._transport = transport
 
     async def close(self) -> None:
-        """Close the connection pool (not an ``http_client`` the caller gave: the caller closes that)."""
-        if self._http_client is None:
-            await self._transport.openai.close()
+        """Close the connection pool and a cache the client built (not what the caller gave: theirs).
+
+        Safe to call again. A cache the caller passed (``cache=SQLiteCache(path)``) stays open, as
+        an ``http_client`` the caller passed does.
+        """
+        try:
+            if self._http_client is None:
+                await self._transport.openai.close()
+        finally:
+            if self._own_cache is not None:
+                self._own_cache.close()  # quick: SQLite's close, as the cache is read in the loop
 
     async def __aenter__(self) -> Self:
         return self
@@ -240,7 +298,7 @@ class _OpenAISettings(_Base, Generic[H]):
         *,
         timeout: float = DEFAULT_TIMEOUT,
         backoff: Backoff = DEFAULT_BACKOFF,
-        cache: Cache | None = None,
+        cache: CacheArgument = None,
         cache_policy: CachePolicy = DEFAULT_POLICY,
         single_flight: bool = True,
         preflight: bool = True,
@@ -258,8 +316,9 @@ class _OpenAISettings(_Base, Generic[H]):
             timeout: seconds one attempt may take, connect, headers and body together (default 300);
                 the backoff's ``timeout`` bounds the whole call (default 600).
             backoff: the retry strategy (``NoRetry()`` to switch retries off).
-            cache: where to keep responses (``SQLiteCache(path)``, ``MemoryCache()``); None for
-                no caching. A hit is answered without a request and without the backoff.
+            cache: where to keep responses: a backend (``SQLiteCache(path)``, ``MemoryCache()``),
+                yours to close; or a path, for an ``SQLiteCache`` the client builds and closes in
+                ``close()``. None for no caching. A hit is answered without a request or backoff.
             stream_idle_timeout: seconds a stream may go silent before it ends as
                 ``APITimeoutError`` (default 120).
             cache_policy: which calls the cache may answer; by default stochastic calls too
@@ -283,16 +342,18 @@ class _OpenAISettings(_Base, Generic[H]):
         self._idle_timeout = _positive(stream_idle_timeout, "stream_idle_timeout")
         self._defaults = NO_OPTIONS
         self._http_client = http_client
-        self._attach(
-            OpenAIProvider.resolve(
-                api_key=api_key,
-                base_url=base_url,
-                organization=organization,
-                project=project,
-                timeout=timeout,
-            ),
+        provider = OpenAIProvider.resolve(
+            api_key=api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            timeout=timeout,
+        )
+        self._build(
+            provider,
             backoff,
-            _Settings(cache, cache_policy, single_flight, check_prices(prices)),
+            cache,
+            _Settings(None, cache_policy, single_flight, check_prices(prices)),
             preflight=preflight,
         )
 
@@ -308,7 +369,7 @@ class _AzureSettings(_Base, Generic[H]):
         *,
         timeout: float = DEFAULT_TIMEOUT,
         backoff: Backoff = DEFAULT_BACKOFF,
-        cache: Cache | None = None,
+        cache: CacheArgument = None,
         cache_policy: CachePolicy = DEFAULT_POLICY,
         single_flight: bool = True,
         preflight: bool = True,
@@ -334,8 +395,9 @@ class _AzureSettings(_Base, Generic[H]):
             timeout: seconds one attempt may take, connect, headers and body together (default 300);
                 the backoff's ``timeout`` bounds the whole call (default 600).
             backoff: the retry strategy (``NoRetry()`` to switch retries off).
-            cache: where to keep responses (``SQLiteCache(path)``, ``MemoryCache()``); None for
-                no caching. A hit is answered without a request and without the backoff.
+            cache: where to keep responses: a backend (``SQLiteCache(path)``, ``MemoryCache()``),
+                yours to close; or a path, for an ``SQLiteCache`` the client builds and closes in
+                ``close()``. None for no caching. A hit is answered without a request or backoff.
             stream_idle_timeout: seconds a stream may go silent before it ends as
                 ``APITimeoutError`` (default 120).
             cache_policy: which calls the cache may answer; by default stochastic calls too
@@ -359,17 +421,19 @@ class _AzureSettings(_Base, Generic[H]):
         self._idle_timeout = _positive(stream_idle_timeout, "stream_idle_timeout")
         self._defaults = NO_OPTIONS
         self._http_client = http_client
-        self._attach(
-            AzureProvider.resolve(
-                endpoint=endpoint,
-                api_version=api_version,
-                api_key=api_key,
-                token_provider=token_provider,
-                deployments=deployments or {},
-                timeout=timeout,
-            ),
+        provider = AzureProvider.resolve(
+            endpoint=endpoint,
+            api_version=api_version,
+            api_key=api_key,
+            token_provider=token_provider,
+            deployments=deployments or {},
+            timeout=timeout,
+        )
+        self._build(
+            provider,
             backoff,
-            _Settings(cache, cache_policy, single_flight, check_prices(prices)),
+            cache,
+            _Settings(None, cache_policy, single_flight, check_prices(prices)),
             preflight=preflight,
         )
 

@@ -10,6 +10,14 @@ another process moves that file aside (or it is deleted or replaced), a write (a
 a miss sees that the path names another file and opens that one: no answer is stored where no one
 looks, and this process sees what the others store. SQLite itself leaves the -wal and -shm at the
 path alone when a connection to a moved file closes, and discards a -wal beside an empty new file.
+
+A file damaged in place while in use (its bytes overwritten: "file is not a database", "database
+disk image is malformed") is handled as at the start, once: the first operation that meets the
+damage checks it on a connection of its own, moves the file aside and opens a fresh one under the
+folder lock; other threads and processes find the path naming another file and reopen there.
+
+``close()`` closes the connection of every thread (``sqlite_handles``); a closed cache raises a
+``CacheError`` saying so, and never reopens on its own.
 """
 
 from __future__ import annotations
@@ -20,29 +28,33 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Self, TypeVar
 
-from typed_llm._cache.base import CacheStats
-from typed_llm._cache.entry import invalidation_cutoff
 from typed_llm._cache.sqlite_files import (
     DAMAGED,
     Identity,
     cache_error,
     code,
+    confirm_damage,
     file_identity,
     folder_lock,
     move_aside,
     refuse_if_not_a_database,
+    refuse_link,
 )
-from typed_llm._cache.sqlite_inspect import _MODEL, seed_cache_path
+from typed_llm._cache.sqlite_handles import Handle, Handles, close_handle, closed_error
+from typed_llm._cache.sqlite_inspect import seed_cache_path
+from typed_llm._cache.sqlite_maintenance import Maintenance
 from typed_llm._cache.sqlite_schema import migrate, needs_preparing
 from typed_llm._errors import CacheError
 from typed_llm._logging import emit
 
 if TYPE_CHECKING:
-    from datetime import datetime, timedelta
+    from collections.abc import Callable
 
-__all__ = ["SQLiteCache"]
+__all__ = ["SQLiteCache", "claimed_by_client"]
+
+T = TypeVar("T")
 
 
 _WRITE_ATTEMPTS: Final = 3
@@ -57,7 +69,7 @@ _UPSERT: Final = (
 """A new key takes the next id; a known one keeps its row (its index entry is not rewritten)."""
 
 
-class SQLiteCache:
+class SQLiteCache(Maintenance):
     """The embedded cache: one SQLite file, shared by threads and processes.
 
     Args:
@@ -90,11 +102,18 @@ class SQLiteCache:
         self._max = max_entries
         self._busy_ms = int(busy_timeout * 1000)
         self._local = threading.local()
+        self._handles = Handles()
+        self._given_up: Identity | None = None
+        """A file damaged in use that could not be moved aside: not tried again at every call."""
+        self._handed_over = False
+        """Built for a client to own (``from_seed``): the first client given it closes it."""
+        self._handover_lock = threading.Lock()
         self._counts_lock = threading.Lock()
         self._hits = 0
         self._misses = 0
         self._writes = 0
-        self._create()
+        with self._handle().lock:
+            self._create()
 
     @classmethod
     def from_seed(
@@ -103,10 +122,20 @@ class SQLiteCache:
         """The cache TinyTroupe's ``CACHE_API_CALLS`` / ``CACHE_FILE_NAME`` settings ask for, or None.
 
         A seed file name ending in ``.pickle`` gets ``.sqlite3`` instead: the old pickle is never read.
+        The cache is built for a client (the settings' ``build_client`` hands it to one): the first
+        client given it owns it, and that client's ``close()`` closes it.
         """
         if not cache_api_calls:
             return None
-        return cls(seed_cache_path(cache_file_name))
+        cache = cls(seed_cache_path(cache_file_name))
+        cache._handed_over = True
+        return cache
+
+    def _claim(self) -> bool:
+        """Whether the client now given this cache owns it: True once, for ``from_seed``'s."""
+        with self._handover_lock:
+            handed, self._handed_over = self._handed_over, False
+        return handed
 
     def _create(self) -> None:
         try:
@@ -140,11 +169,21 @@ class SQLiteCache:
             raise
         self._keep(connection, identity)
 
+    def _handle(self) -> Handle:
+        """This thread's handle (one per thread and per process: a connection must not cross a fork)."""
+        handle: Handle | None = getattr(self._local, "handle", None)
+        if handle is not None and handle.pid == os.getpid():
+            return handle
+        handle = Handle()
+        self._handles.add(handle, self.path)
+        self._local.handle = handle
+        return handle
+
     def _keep(self, connection: sqlite3.Connection, identity: Identity | None) -> None:
         """This thread's connection, and the file (device, inode) the path named as it was opened."""
-        self._local.connection = connection
-        self._local.pid = os.getpid()
-        self._local.identity = identity
+        handle: Handle = self._local.handle
+        handle.connection = connection
+        handle.identity = identity
 
     def _moved(self) -> bool:
         """Whether the path names another file than this thread's connection (made first) opened.
@@ -159,23 +198,30 @@ class SQLiteCache:
             return True
         except OSError:
             return False
-        return file_identity(now) != getattr(self._local, "identity", None)
+        handle: Handle = self._local.handle
+        return file_identity(now) != handle.identity
 
-    def _reopen(self) -> sqlite3.Connection:
+    def _reopen(self, *, locked: bool = False, announce: bool = True) -> sqlite3.Connection:
         """This thread's connection on the file now at the path (its old file was moved away).
 
         Closing the old connection is safe: SQLite sees that its file moved and neither
-        checkpoints nor deletes the -wal and -shm now at the path (the new file's). One made by
-        the process this one was forked from is dropped unclosed, as ``_connection`` drops it.
+        checkpoints nor deletes the -wal and -shm now at the path (the new file's). A connection
+        made by the process this one was forked from is in another handle, dropped unclosed.
         """
-        stale: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        self._local.connection = None
-        if stale is not None and self._local.pid == os.getpid():
+        handle: Handle = self._local.handle
+        stale, handle.connection = handle.connection, None
+        if stale is not None:
             stale.close()
-        emit(logging.INFO, "cache_file_reopened", path=str(self.path))
-        self._create()
-        connection: sqlite3.Connection = self._local.connection
-        return connection
+        if announce:
+            emit(logging.INFO, "cache_file_reopened", path=str(self.path))
+        if not locked:
+            self._create()
+        else:
+            try:
+                self._open_locked()
+            except (OSError, sqlite3.Error) as exc:
+                raise self._error(exc) from exc
+        return self._connection(handle)  # the one _create or _open_locked kept
 
     def _recover(self) -> None:
         """Move a damaged database aside and start empty, once, whoever else starts on it too."""
@@ -225,11 +271,50 @@ class SQLiteCache:
                 return
             time.sleep(0.01)
 
+    def _recovered(self, exc: sqlite3.Error) -> bool:
+        """After ``exc`` in use: True when this thread's connection is now on a usable file, to retry on.
+
+        Damage found in use (``exc`` says the file is not a database, or malformed) is confirmed on
+        a connection of its own, under the folder lock; the file is then moved aside as at the
+        start (one ``cache_file_damaged`` warning) and a fresh one opened. If another process or
+        thread moved it first, this one only reopens at the path. A file that cannot be moved or
+        reopened is remembered, so its ``CacheError`` is not paid again with a check at every call.
+        """
+        handle: Handle = self._local.handle
+        if code(exc) not in DAMAGED or (handle.identity is not None and handle.identity == self._given_up):
+            return False
+        try:
+            with folder_lock(self.path.parent):
+                if self._moved():  # moved aside (or replaced) while this thread waited for the lock
+                    self._reopen(locked=True)
+                    return True
+                damage = confirm_damage(self.path)
+                if damage is None:  # the file reads well on its own: this connection's state was wrong
+                    self._reopen(locked=True, announce=False)
+                    return True
+                refuse_link(self.path, damage)
+                aside = move_aside(self.path)
+                emit(
+                    logging.WARNING,
+                    "cache_file_damaged",
+                    path=str(self.path),
+                    moved_to=str(aside),
+                    error=str(damage),
+                )
+                self._reopen(locked=True, announce=False)
+        except (OSError, CacheError):
+            self._given_up = handle.identity
+            return False
+        return True
+
     def _error(self, exc: OSError | sqlite3.Error) -> CacheError:
         return cache_error(self.path, exc)
 
     def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None)
+        # check_same_thread off: close() closes every thread's connection, under its handle's lock.
+        connection = sqlite3.connect(
+            self.path, timeout=self._busy_ms / 1000, isolation_level=None, check_same_thread=False
+        )
         try:
             connection.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             connection.execute("PRAGMA journal_mode = WAL")
@@ -241,11 +326,12 @@ class SQLiteCache:
             raise
         return connection
 
-    def _connection(self) -> sqlite3.Connection:
-        # One connection per thread and per process: a connection must not cross a fork.
-        pid = os.getpid()
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is not None and self._local.pid == pid:
+    def _connection(self, handle: Handle) -> sqlite3.Connection:
+        """``handle``'s connection (its lock held), opened if it has none; a closed cache refuses."""
+        if self._handles.closed:
+            raise closed_error(self.path)
+        connection = handle.connection
+        if connection is not None:
             return connection
         try:  # before the connect, as in _open_file
             identity: Identity | None = file_identity(self.path.stat())
@@ -258,55 +344,91 @@ class SQLiteCache:
         self._keep(connection, identity)
         return connection
 
-    def _current(self) -> sqlite3.Connection:
-        """This thread's connection, moved onto the file now at the path if its own file moved."""
-        connection = self._connection()
-        return self._reopen() if self._moved() else connection
+    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` on this thread's connection, moved onto the file now at the path if its own moved."""
+        handle = self._handle()
+        with handle.lock:
+            connection = self._connection(handle)
+            if self._moved():
+                connection = self._reopen()
+            try:
+                return work(connection)
+            except sqlite3.Error as exc:
+                if not self._recovered(exc):
+                    raise self._error(exc) from exc
+            try:  # once more, on the fresh file
+                return work(self._connection(handle))
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
 
     def get(self, key: str) -> bytes | None:
         """The value under ``key``, or None if absent or older than ``ttl``.
 
         Raises:
-            CacheError: SQLite failed (a damaged page, a lost file); the caching layer makes it a miss.
+            CacheError: SQLite failed (a lost file, a damage that could not be moved aside), or the
+                cache was closed; the caching layer makes it a miss.
         """
-        connection = self._connection()  # a hit answers without a look at the path: the fast path
+        handle = self._handle()
+        with handle.lock:
+            row = self._select(handle, key)
+        if row is None or (self._ttl is not None and time.time() - row[1] > self._ttl):
+            with self._counts_lock:
+                self._misses += 1
+            return None
+        with self._counts_lock:
+            self._hits += 1
+        return bytes(row[0])
+
+    def _select(self, handle: Handle, key: str) -> tuple[bytes, float] | None:
+        connection = self._connection(handle)  # a hit answers without a look at the path: the fast path
+        row: tuple[bytes, float] | None
         try:
             row = connection.execute(_SELECT, (key,)).fetchone()
-        except sqlite3.Error as exc:  # a page damaged after the start, a lost file: typed, with advice
-            if not self._moved():
-                raise self._error(exc) from exc
-            row = None
-        if row is None and self._moved():  # a miss in a file moved away: ask the one at the path
-            try:
-                row = self._reopen().execute(_SELECT, (key,)).fetchone()
-            except sqlite3.Error as exc:
-                raise self._error(exc) from exc
-        fresh = row is not None and (self._ttl is None or time.time() - row[1] <= self._ttl)
-        with self._counts_lock:
-            if fresh:
-                self._hits += 1
+        except sqlite3.Error as exc:  # a lost file, a page damaged after the start
+            if self._moved():
+                row = None  # asked again below, in the file at the path
+            elif self._recovered(exc):  # damaged in place: now on a fresh file (or a reopened one)
+                return self._select_again(self._connection(handle), key)
             else:
-                self._misses += 1
-        return bytes(row[0]) if fresh else None
+                raise self._error(exc) from exc
+        if row is None and self._moved():  # a miss in a file moved away: ask the one at the path
+            return self._select_again(self._reopen(), key)
+        return row
+
+    def _select_again(self, connection: sqlite3.Connection, key: str) -> tuple[bytes, float] | None:
+        try:
+            row: tuple[bytes, float] | None = connection.execute(_SELECT, (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        return row
 
     def set(self, key: str, value: bytes) -> None:
         """Store ``value`` under ``key`` in one transaction; evict the oldest past ``max_entries``.
 
         After the commit the path must still name the file written: if another process moved it
         aside meanwhile (or it was deleted or replaced), the value is written again into the file
-        now at the path, so it is never stored only where no one looks.
+        now at the path, so it is never stored only where no one looks. A file found damaged is
+        moved aside once and the value written into the fresh one.
         """
-        connection = self._connection()
-        for attempt in range(_WRITE_ATTEMPTS):
-            try:
-                self._write(connection, key, value)
-            except sqlite3.Error as exc:
-                if attempt == _WRITE_ATTEMPTS - 1 or not self._moved():
-                    raise self._error(exc) from exc
-            else:
-                if not self._moved():
-                    return
-            connection = self._reopen()
+        handle = self._handle()
+        with handle.lock:
+            connection = self._connection(handle)
+            recovered = False
+            for attempt in range(_WRITE_ATTEMPTS):
+                try:
+                    self._write(connection, key, value)
+                except sqlite3.Error as exc:
+                    last = attempt == _WRITE_ATTEMPTS - 1
+                    if not last and not self._moved() and not recovered and self._recovered(exc):
+                        recovered = True
+                        connection = self._connection(handle)
+                        continue
+                    if last or not self._moved():
+                        raise self._error(exc) from exc
+                else:
+                    if not self._moved():
+                        return
+                connection = self._reopen()
         raise CacheError(
             f"SQLiteCache cannot use {self.path}: the file at the path was replaced "
             f"{_WRITE_ATTEMPTS} times during one write; check what moves or deletes it",
@@ -335,90 +457,31 @@ class SQLiteCache:
                 (count - self._max,),
             )
 
-    def stats(self) -> CacheStats:
-        """Counts and sizes (file sizes include SQLite's own pages and the WAL)."""
-        try:
-            (entries,) = self._current().execute("SELECT count(*) FROM entries").fetchone()
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
-        size = sum(
-            candidate.stat().st_size
-            for candidate in (self.path, self.path.with_name(self.path.name + "-wal"))
-            if candidate.exists()
-        )
+    def _counts(self) -> tuple[int, int]:
         with self._counts_lock:
-            return CacheStats(int(entries), size, self._hits, self._misses, str(self.path))
-
-    def clear(self) -> None:
-        """Remove every entry (the file stays)."""
-        try:
-            self._current().execute("DELETE FROM entries")
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
-
-    def discard(self, key: str) -> None:
-        """Remove the entry under ``key``."""
-        try:
-            self._current().execute("DELETE FROM entries WHERE key = ?", (key,))
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
-
-    def stored_values(self) -> list[bytes]:
-        """Every stored value (what a replay-only cache searches for the nearest request on a miss)."""
-        try:
-            rows = self._current().execute("SELECT value FROM entries").fetchall()
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
-        return [bytes(value) for (value,) in rows]
-
-    def entries_by_model(self) -> dict[str, int]:
-        """How many entries each model snapshot answered (``"unknown"``: an unreadable entry)."""
-        try:
-            rows = (
-                self._current()
-                .execute(f"SELECT {_MODEL} AS model, count(*) FROM entries GROUP BY model")  # noqa: S608  (fixed SQL)
-                .fetchall()
-            )
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
-        return {str(model) if model is not None else "unknown": int(count) for model, count in rows}
-
-    def invalidate(self, *, model: str | None = None, older_than: datetime | timedelta | None = None) -> int:
-        """Remove the entries of ``model`` (``response.model``), or written before ``older_than``, or both.
-
-        Args:
-            model: the model snapshot, as the API named it (``gpt-4o-2024-08-06``).
-            older_than: an aware ``datetime``, or a ``timedelta`` (an age); the row's write time
-                decides, so entries stored before provenance was recorded are dated too.
-
-        Returns:
-            How many entries were removed.
-
-        Raises:
-            ValueError: neither condition was given (``clear()`` removes everything).
-        """
-        cutoff = invalidation_cutoff(model, older_than)
-        conditions: list[str] = []
-        parameters: list[str | float] = []
-        if model is not None:
-            conditions.append(f"{_MODEL} = ?")
-            parameters.append(model)
-        if cutoff is not None:
-            conditions.append("created < ?")
-            parameters.append(cutoff)
-        try:
-            cursor = self._current().execute(
-                # fixed SQL text, the values bound
-                f"DELETE FROM entries WHERE {' AND '.join(conditions)}",  # noqa: S608
-                parameters,
-            )
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
-        return cursor.rowcount
+            return self._hits, self._misses
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        """Close the connections of every thread; then every operation raises ``CacheError``.
+
+        Safe to call more than once, and from any thread: an operation in flight in another
+        thread finishes first (its connection is closed after it, never under it).
+        """
+        for handle in self._handles.close():
+            close_handle(handle)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def claimed_by_client(cache: object) -> bool:
+    """Whether a client given ``cache`` owns it, and so closes it with itself.
+
+    Only a cache built for a client is: ``SQLiteCache.from_seed``'s (the settings' ``build_client``
+    hands one to the client it builds), and only for the first client given it. A cache you built
+    and passed in is yours to close, as an ``http_client`` you pass is.
+    """
+    return isinstance(cache, SQLiteCache) and cache._claim()  # noqa: SLF001  (this module's class)

@@ -27,10 +27,12 @@ __all__ = [
     "Identity",
     "cache_error",
     "code",
+    "confirm_damage",
     "file_identity",
     "folder_lock",
     "move_aside",
     "refuse_if_not_a_database",
+    "refuse_link",
 ]
 
 SQLITE_HEADER: Final = b"SQLite format 3\x00"
@@ -67,11 +69,8 @@ def folder_lock(folder: Path) -> Iterator[None]:
         os.close(descriptor)  # releases the lock
 
 
-def refuse_if_not_a_database(path: Path, damage: sqlite3.DatabaseError) -> None:
-    """Raise ``CacheError`` for what may not be a cache: a link, or a file not starting as SQLite's do.
-
-    Such a file is left alone: a mistyped path must not cost the user a file.
-    """
+def refuse_link(path: Path, damage: sqlite3.DatabaseError) -> None:
+    """Raise ``CacheError`` when ``path`` is a symbolic link: moving it aside would move the link."""
     if path.is_symlink():
         raise CacheError(
             f"SQLiteCache cannot use {path}: it is a symbolic link to a file SQLite cannot "
@@ -79,6 +78,14 @@ def refuse_if_not_a_database(path: Path, damage: sqlite3.DatabaseError) -> None:
             "another path",
             path=str(path),
         ) from damage
+
+
+def refuse_if_not_a_database(path: Path, damage: sqlite3.DatabaseError) -> None:
+    """Raise ``CacheError`` for what may not be a cache: a link, or a file not starting as SQLite's do.
+
+    Such a file is left alone: a mistyped path must not cost the user a file.
+    """
+    refuse_link(path, damage)
     try:
         with path.open("rb") as file:
             header = file.read(len(SQLITE_HEADER))
@@ -90,6 +97,31 @@ def refuse_if_not_a_database(path: Path, damage: sqlite3.DatabaseError) -> None:
             "may not be a cache and is left alone: check the path, or delete or move the file",
             path=str(path),
         ) from damage
+
+
+def confirm_damage(path: Path) -> sqlite3.DatabaseError | None:
+    """SQLite's word that the file at ``path`` is damaged, read on a connection of its own; None if not.
+
+    A connection in use that meets a damaged page may be wrong about the file only through its own
+    state; a fresh one that cannot open it, or whose ``quick_check`` finds a fault, is not. The
+    check reads every page (a second or so per GB), and runs once, when damage shows up in use.
+    """
+    try:
+        connection = sqlite3.connect(path, isolation_level=None)
+    except sqlite3.DatabaseError as exc:
+        return exc if code(exc) in DAMAGED else None
+    try:
+        (verdict,) = connection.execute("PRAGMA quick_check(1)").fetchone()
+    except sqlite3.DatabaseError as exc:
+        return exc if code(exc) in DAMAGED else None
+    finally:
+        connection.close()
+    if verdict == "ok":
+        return None
+    found = sqlite3.DatabaseError(f"database disk image is malformed (quick_check: {verdict})")
+    found.sqlite_errorcode = sqlite3.SQLITE_CORRUPT
+    found.sqlite_errorname = "SQLITE_CORRUPT"
+    return found
 
 
 def move_aside(path: Path) -> Path:
