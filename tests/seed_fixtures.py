@@ -18,6 +18,15 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+SLOW_ANSWER = {
+    "id": "chatcmpl-slow",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "gpt-4o-mini",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "slow"}, "finish_reason": "stop"}],
+}
+"""An answer the tests enqueue with a delay: a call kept in flight while the registry changes."""
+
 
 @pytest.fixture(autouse=True, name="_fresh_registry")
 def seed_registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import typed_llm
 from helpers import FAKE_AZURE_KEY, FAKE_OPENAI_KEY
-from seed_fixtures import seed_fake, seed_registry  # noqa: F401  (fixtures: pytest finds them here)
+from seed_fixtures import SLOW_ANSWER, seed_fake, seed_registry  # noqa: F401  (fixtures: pytest finds them here)
 from typed_llm import openai_utils
 from typed_llm._cache.sqlite_inspect import DEFAULT_CACHE_FILE
 from typed_llm.testing._replies import FakeReply
@@ -30,13 +30,6 @@ if TYPE_CHECKING:
     from typed_llm.testing._fake import FakeAPI
 
 QUESTION = [{"role": "user", "content": "What is a tiny troupe?"}]
-SLOW_ANSWER = {
-    "id": "chatcmpl-slow",
-    "object": "chat.completion",
-    "created": 1,
-    "model": "gpt-4o-mini",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "slow"}, "finish_reason": "stop"}],
-}
 
 
 def _twice(client: openai_utils.SeedClient, fake: FakeAPI, timeout: float | None = None) -> int:

@@ -18,7 +18,7 @@ import pytest
 
 import typed_llm
 from helpers import FAKE_OPENAI_KEY
-from seed_fixtures import seed_fake, seed_registry  # noqa: F401  (fixtures: pytest finds them here)
+from seed_fixtures import SLOW_ANSWER, seed_fake, seed_registry  # noqa: F401  (fixtures: pytest finds them here)
 from typed_llm import ChatRequest, UserMessage, openai_utils
 from typed_llm.testing._replies import FakeReply
 
@@ -30,13 +30,6 @@ if TYPE_CHECKING:
     from typed_llm.testing._fake import FakeAPI
 
 TURNS = 20
-SLOW_ANSWER = {
-    "id": "chatcmpl-slow",
-    "object": "chat.completion",
-    "created": 1,
-    "model": "gpt-4o-mini",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "slow"}, "finish_reason": "stop"}],
-}
 
 
 def _pool_of(client: object) -> openai.OpenAI:
