@@ -9,7 +9,7 @@ then ends at the deadline as an ``APITimeoutError``.
 
 The deadline reaches the sockets in a thread-local: the openai and httpx calls in between are a
 foreign stack that cannot carry it. It is set only for the duration of one blocking attempt, by
-the one function that makes it (``SyncTransport.send``), and read only here.
+the functions that make one (``SyncTransport.send`` and ``open``), and read only here.
 """
 
 from __future__ import annotations
@@ -27,33 +27,25 @@ if TYPE_CHECKING:
 
     from httpcore2._types import SOCKET_OPTION
 
-__all__ = ["attempt_deadline", "bound_attempts"]
-
-_current = threading.local()
+__all__ = ["ATTEMPT", "bound_attempts"]
 
 
-class attempt_deadline:  # noqa: N801  (used as the function it replaced: ``with attempt_deadline(t):``)
-    """Bound every socket operation of this thread's attempt by ``deadline`` (``time.monotonic``).
+class _Attempt(threading.local):
+    """This thread's blocking attempt: the ``time.monotonic()`` instant by which it must end.
 
-    (A class, not a generator: it wraps every blocking request.)
+    The transport sets ``deadline`` around one attempt and puts the one before back after it
+    (a ``try``/``finally``, not a context manager: it wraps every blocking request, and the
+    manager's object, ``__enter__`` and ``__exit__`` cost four times the two assignments).
     """
 
-    __slots__ = ("_deadline", "_previous")
+    deadline: float | None = None
 
-    def __init__(self, deadline: float) -> None:
-        self._deadline = deadline
-        self._previous: float | None = None
 
-    def __enter__(self) -> None:
-        self._previous = getattr(_current, "deadline", None)
-        _current.deadline = self._deadline
-
-    def __exit__(self, *exc_info: object) -> None:
-        _current.deadline = self._previous
+ATTEMPT = _Attempt()
 
 
 def _cut(timeout: float | None, error: type[httpcore2.TimeoutException]) -> float | None:
-    deadline: float | None = getattr(_current, "deadline", None)
+    deadline = ATTEMPT.deadline
     if deadline is None:
         return timeout
     left = deadline - time.monotonic()
@@ -69,8 +61,8 @@ class _Stream(httpcore2.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        # _cut, written out: a read is the first thing that runs when an answer arrives
-        deadline: float | None = getattr(_current, "deadline", None)
+        # _cut, written out (here and in write): each request makes a few of each
+        deadline = ATTEMPT.deadline
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -80,7 +72,14 @@ class _Stream(httpcore2.NetworkStream):
         return self._inner.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _cut(timeout, httpcore2.WriteTimeout))
+        deadline = ATTEMPT.deadline
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise httpcore2.WriteTimeout("the attempt's deadline passed")
+            if timeout is None or left < timeout:
+                timeout = left
+        self._inner.write(buffer, timeout)
 
     def close(self) -> None:
         self._inner.close()

@@ -22,7 +22,7 @@ from typed_llm._wire.status import request_id_from, status_error
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["translate_openai_errors"]
+__all__ = ["translate_error", "translate_openai_errors"]
 
 
 def _raise_if_unrecorded(exc: BaseException) -> None:
@@ -54,12 +54,15 @@ class translate_openai_errors:  # noqa: N801  (used as the function it replaced:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Literal[False]:
         if exc is not None and isinstance(exc, Exception):
-            _translate(exc)
+            translate_error(exc)
         return False
 
 
-def _translate(exc: Exception) -> None:
-    """Raise the SDK's own error for ``exc``, chained; return when it is to propagate as it is."""
+def translate_error(exc: Exception) -> None:
+    """Raise the SDK's own error for ``exc``, chained; return when it is to propagate as it is.
+
+    (``translate_openai_errors`` as a function, for an ``except`` clause on the hottest path.)
+    """
     import openai  # noqa: PLC0415  (loaded with the first client, not with the package: import time)
 
     if isinstance(exc, openai.APIStatusError):

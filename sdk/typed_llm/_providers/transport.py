@@ -25,8 +25,8 @@ from typed_llm._backoff import is_retryable
 from typed_llm._errors import APITimeoutError, StreamInterruptedError, TypedLLMError
 from typed_llm._layers.pipeline import Close, Emit, Open, Outcome, Read, Send, StreamHandle
 from typed_llm._models.http import attach_answer
-from typed_llm._providers.deadline import attempt_deadline, bound_attempts
-from typed_llm._providers.translate import translate_openai_errors
+from typed_llm._providers.deadline import ATTEMPT, bound_attempts
+from typed_llm._providers.translate import translate_error, translate_openai_errors
 from typed_llm._wire.operation import Accumulator, RawResponse, Routing, Streaming
 from typed_llm._wire.status import request_id_from
 
@@ -211,7 +211,8 @@ class SyncTransport:
     def open(self, effect: Open) -> _SyncStream:
         """POST ``effect.wire`` and read the headers of its streamed answer, within the attempt's timeout."""
         limit = self.timeout if effect.timeout is None else effect.timeout
-        with attempt_deadline(time.monotonic() + limit), translate_openai_errors():
+        previous, ATTEMPT.deadline = ATTEMPT.deadline, time.monotonic() + limit
+        try:
             response = self.openai.post(
                 effect.wire.path,
                 cast_to=httpx2.Response,
@@ -219,6 +220,11 @@ class SyncTransport:
                 options=_extras(_stream_options(limit, self.idle_timeout), effect),
                 stream=True,
             )
+        except Exception as exc:
+            translate_error(exc)
+            raise
+        finally:
+            ATTEMPT.deadline = previous
         return _SyncStream(response, response.iter_bytes())
 
     def read(self, handle: StreamHandle) -> bytes:
@@ -234,10 +240,17 @@ class SyncTransport:
     def send(self, effect: Send) -> RawResponse:
         """One POST of ``effect.wire``, ended by its timeout."""
         limit = self.timeout if effect.timeout is None else effect.timeout
-        with attempt_deadline(time.monotonic() + limit), translate_openai_errors():
+        # The deadline reaches the sockets (``deadline``); the one before is put back after.
+        previous, ATTEMPT.deadline = ATTEMPT.deadline, time.monotonic() + limit
+        try:
             response = self.openai.post(
                 effect.wire.path, cast_to=httpx2.Response, content=effect.wire.body, options=_options(effect)
             )
+        except Exception as exc:
+            translate_error(exc)
+            raise
+        finally:
+            ATTEMPT.deadline = previous
         return _raw(response)
 
 
