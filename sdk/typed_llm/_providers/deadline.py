@@ -61,7 +61,7 @@ class _Stream(httpcore2.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        # _cut, written out (here and in write): each request makes a few of each
+        # _cut, written out: a read is the first thing that runs when an answer arrives
         deadline = ATTEMPT.deadline
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -72,14 +72,7 @@ class _Stream(httpcore2.NetworkStream):
         return self._inner.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        deadline = ATTEMPT.deadline
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise httpcore2.WriteTimeout("the attempt's deadline passed")
-            if timeout is None or left < timeout:
-                timeout = left
-        self._inner.write(buffer, timeout)
+        self._inner.write(buffer, _cut(timeout, httpcore2.WriteTimeout))
 
     def close(self) -> None:
         self._inner.close()
